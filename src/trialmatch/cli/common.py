@@ -1,0 +1,39 @@
+"""Options and helpers shared by the CLI command modules."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+
+console = Console()
+err_console = Console(stderr=True)
+
+DbOption = typer.Option(
+    None, "--db", envvar="TRIALMATCH_DB",
+    help="Store: a SQLite path or an SQLAlchemy URL (default ./trialmatch.db).",
+)
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+def open_store(db: Optional[str]):
+    from trialmatch.store import TrialStore
+
+    return TrialStore(db)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def fail(message: str, code: int = 1) -> "typer.Exit":
+    err_console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)

@@ -1,0 +1,462 @@
+"""Compiled eligibility criteria: typed, checkable expressions over patient facts.
+
+Semantics
+---------
+Every atom is a *predicate about the patient* ("she is aged 18 or more", "she has received a
+CDK4/6 inhibitor", "her platelet count is >= 100 x 10^9/L"). A criterion keeps its
+``kind`` (inclusion or exclusion) separately:
+
+* inclusion: predicate true -> pass, false -> fail, unknown -> unknown;
+* exclusion: predicate true -> fail, false -> pass, unknown -> unknown.
+
+Atoms of kind ``confirm`` (consent, investigator judgement, ...) evaluate to ``confirm`` and
+``unsupported`` atoms to ``unknown`` with the reason "could not compile". Boolean nodes
+(:class:`AllOf`, :class:`AnyOf`, :class:`Not`, :class:`Except`, :class:`IfThen`) combine atoms
+in Kleene three-valued logic.
+
+Every node serialises with ``to_dict`` and is rebuilt with :func:`expression_from_dict`, so
+compiled criteria are data that can be stored and reloaded without re-parsing text.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+
+class _Node(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+    def to_dict(self) -> dict:
+        return self.model_dump(mode="json", exclude_none=True)
+
+    def describe(self) -> str:  # overridden by the readable renderer in criteria.render
+        from trialmatch.criteria.render import describe
+
+        return describe(self)
+
+
+class Range(BaseModel):
+    """A numeric interval; either end may be open. ``None`` means unbounded."""
+
+    model_config = ConfigDict(extra="forbid")
+    low: float | None = None
+    high: float | None = None
+    low_inclusive: bool = True
+    high_inclusive: bool = True
+
+    def contains(self, x: float) -> bool:
+        if self.low is not None and (x < self.low or (x == self.low and not self.low_inclusive)):
+            return False
+        if self.high is not None and (x > self.high or (x == self.high and not self.high_inclusive)):
+            return False
+        return True
+
+
+class Duration(BaseModel):
+    """A span of time as written ("4 weeks", "12 months")."""
+
+    model_config = ConfigDict(extra="forbid")
+    value: float
+    unit: Literal["day", "week", "month", "year"]
+
+    @property
+    def days(self) -> float:
+        return self.value * {"day": 1.0, "week": 7.0, "month": 30.4375, "year": 365.25}[self.unit]
+
+
+# ----------------------------------------------------------------------------- atoms
+class Age(_Node):
+    kind: Literal["age"] = "age"
+    years: Range
+
+
+class Sex(_Node):
+    kind: Literal["sex"] = "sex"
+    allowed: list[Literal["female", "male"]]
+
+
+class MenopausalStatus(_Node):
+    kind: Literal["menopausal_status"] = "menopausal_status"
+    allowed: list[Literal["premenopausal", "perimenopausal", "postmenopausal"]]
+
+
+class OvarianSuppression(_Node):
+    """She is on ovarian function suppression (GnRH agonist) or had oophorectomy / ovarian ablation."""
+
+    kind: Literal["ovarian_suppression"] = "ovarian_suppression"
+
+
+class Pregnancy(_Node):
+    """She is pregnant (``state='pregnant'``) or breastfeeding (``state='breastfeeding'``)."""
+
+    kind: Literal["pregnancy"] = "pregnancy"
+    state: Literal["pregnant", "breastfeeding"]
+
+
+class PerformanceStatus(_Node):
+    """Performance status within ``range`` on ``scale``; the matcher converts ECOG <-> Karnofsky."""
+
+    kind: Literal["performance_status"] = "performance_status"
+    scale: Literal["ecog", "who", "karnofsky", "lansky"]
+    range: Range
+
+
+class LifeExpectancy(_Node):
+    kind: Literal["life_expectancy"] = "life_expectancy"
+    minimum: Duration
+    strict: bool = False  # "more than 3 months" -> strict
+
+
+class Diagnosis(_Node):
+    """She has (or had) a cancer of ``cancer_type`` (vocabulary key, e.g. "breast_cancer").
+
+    ``histology`` narrows it (e.g. "invasive_ductal", "adenocarcinoma"); ``confirmed_by`` records
+    "histology" / "cytology" where the criterion requires it.
+    """
+
+    kind: Literal["diagnosis"] = "diagnosis"
+    cancer_type: str
+    histology: list[str] = Field(default_factory=list)
+    confirmed_by: Literal["histology", "cytology", "histology_or_cytology"] | None = None
+
+
+class DiseaseExtent(_Node):
+    """Her disease is at one of ``allowed`` extents.
+
+    ``allowed`` values: "early", "locally_advanced", "advanced", "metastatic", "recurrent",
+    "inoperable"; ``stages`` lists AJCC stage groups ("IV", "IIIB", ...). The matcher treats
+    "advanced" as locally advanced or metastatic.
+    """
+
+    kind: Literal["disease_extent"] = "disease_extent"
+    allowed: list[str] = Field(default_factory=list)
+    stages: list[str] = Field(default_factory=list)
+
+
+class Metastasis(_Node):
+    """She has metastases at ``site`` ("brain", "liver", "bone", "lung", "visceral", "cns", ...).
+
+    ``qualifiers`` restrict which count: for brain metastases any of "active", "untreated",
+    "unstable", "symptomatic", "progressing", "uncontrolled", "leptomeningeal"; the predicate is
+    true only if she has such metastases *and* they have (any of) the qualifiers. An empty list
+    means any metastasis at the site.
+    """
+
+    kind: Literal["metastasis"] = "metastasis"
+    site: str
+    qualifiers: list[str] = Field(default_factory=list)
+    only: bool = False  # "bone-only disease"
+
+
+class MeasurableDisease(_Node):
+    kind: Literal["measurable_disease"] = "measurable_disease"
+    standard: str | None = "RECIST 1.1"
+    allow_bone_only_evaluable: bool = False
+
+
+class OtherMalignancy(_Node):
+    """She had another cancer (not the trial's index cancer) within ``within`` (None: ever).
+
+    ``exceptions`` are vocabulary keys of cancers that do not count (e.g.
+    "non_melanoma_skin_cancer", "cervical_carcinoma_in_situ").
+    """
+
+    kind: Literal["other_malignancy"] = "other_malignancy"
+    within: Duration | None = None
+    exceptions: list[str] = Field(default_factory=list)
+    active_only: bool = False
+
+
+class Receptor(_Node):
+    """Receptor status.
+
+    ``receptor``: "ER", "PR", "HR" (ER or PR positive), "HER2". ``status``: "positive",
+    "negative", "low" (HER2-low: IHC 1+ or 2+/ISH-), "known" (status has been tested).
+    ``min_percent``: minimum share of stained cells ("at least 10%"). ``her2_ihc``: allowed IHC
+    scores ("0", "1+", "2+", "3+") when stated; ``ish``: required ISH result.
+    """
+
+    kind: Literal["receptor"] = "receptor"
+    receptor: Literal["ER", "PR", "HR", "HER2", "AR"]
+    status: Literal["positive", "negative", "low", "high", "known"]
+    min_percent: float | None = None
+    her2_ihc: list[Literal["0", "1+", "2+", "3+"]] = Field(default_factory=list)
+    ish: Literal["positive", "negative"] | None = None
+
+
+class GeneAlteration(_Node):
+    """A gene alteration: ``gene`` ("ESR1", "PIK3CA", "BRCA1", ...) is ``status`` ("mutated",
+    "wildtype", "amplified", "fusion") in ``sources`` ("tissue", "ctdna", "germline"; empty = any)."""
+
+    kind: Literal["gene_alteration"] = "gene_alteration"
+    gene: str
+    status: Literal["mutated", "wildtype", "amplified", "fusion", "known"] = "mutated"
+    variants: list[str] = Field(default_factory=list)
+    sources: list[Literal["tissue", "ctdna", "germline", "blood"]] = Field(default_factory=list)
+
+
+class LabThreshold(_Node):
+    """A laboratory value compared with a threshold.
+
+    ``analyte`` is a key of the analyte vocabulary ("hemoglobin", "anc", "platelets", "alt",
+    "ast", "total_bilirubin", "creatinine", "creatinine_clearance", "wbc", ...). Either
+    ``value`` + ``unit`` (a pint-parsable unit string, e.g. "g/L", "10**9/L", "mL/min") or
+    ``uln_multiple`` (× upper limit of normal) or ``lln_multiple`` is set. ``comparator`` is one
+    of ">=", ">", "<=", "<", "==".
+    """
+
+    kind: Literal["lab"] = "lab"
+    analyte: str
+    comparator: Literal[">=", ">", "<=", "<", "=="]
+    value: float | None = None
+    unit: str | None = None
+    uln_multiple: float | None = None
+    lln_multiple: float | None = None
+    method: str | None = None  # e.g. "cockcroft_gault" for creatinine clearance
+    max_age_days: int | None = None  # a stated window for the lab ("within 14 days")
+
+
+class PriorTherapy(_Node):
+    """Her treatment history contains therapy matching the filters, counted in lines.
+
+    ``agents`` are drug or class vocabulary keys ("cdk46_inhibitor", "aromatase_inhibitor",
+    "fulvestrant", "chemotherapy", "endocrine_therapy", "mtor_inhibitor", "serd", ...).
+    ``settings``: "adjuvant", "neoadjuvant", "advanced" (= metastatic or locally advanced),
+    "metastatic", "any". ``lines`` restricts how many matching lines she must have had (default:
+    at least one). ``min_duration``: each counted line lasted at least this long.
+    ``progressed``: True -> she progressed on it; ``relapse_within_after_end``: the disease
+    recurred within this time after the therapy ended. ``within``: therapy given within this time
+    before today (washout windows).
+    """
+
+    kind: Literal["prior_therapy"] = "prior_therapy"
+    agents: list[str]
+    settings: list[Literal["adjuvant", "neoadjuvant", "advanced", "metastatic", "any"]] = Field(
+        default_factory=lambda: ["any"]
+    )
+    lines: Range = Field(default_factory=lambda: Range(low=1))
+    min_duration: Duration | None = None
+    progressed: bool | None = None
+    relapse_within_after_end: Duration | None = None
+    within: Duration | None = None
+    ongoing: bool | None = None
+
+
+class RecentEvent(_Node):
+    """An event happened within ``within`` before today (None: ever).
+
+    ``event`` is a vocabulary key: "major_surgery", "surgery", "myocardial_infarction", "stroke",
+    "radiotherapy", "chemotherapy", "investigational_drug", "transfusion", ...
+    ``after`` restricts to events after another anchor ("diagnosis").
+    """
+
+    kind: Literal["recent_event"] = "recent_event"
+    event: str
+    within: Duration | None = None
+    after: str | None = None
+    site: str | None = None  # e.g. radiotherapy "breast"
+
+
+class ConcomitantMedication(_Node):
+    """She currently takes a medication of ``classes`` ("strong_cyp3a4_inhibitor", ...)."""
+
+    kind: Literal["concomitant_medication"] = "concomitant_medication"
+    classes: list[str]
+
+
+class Infection(_Node):
+    """She has an infection (``pathogen``: "hbv", "hcv", "hiv", "tuberculosis", "covid19", ...)
+    with any of ``qualifiers`` ("active", "chronic", "uncontrolled", "known")."""
+
+    kind: Literal["infection"] = "infection"
+    pathogen: str
+    qualifiers: list[str] = Field(default_factory=list)
+
+
+class Condition(_Node):
+    """She has a (non-cancer) condition: ``condition`` is a vocabulary key ("hypertension",
+    "arrhythmia", "heart_failure", "interstitial_lung_disease", ...), ``qualifiers`` e.g.
+    "uncontrolled", "severe", "symptomatic", "active"."""
+
+    kind: Literal["condition"] = "condition"
+    condition: str
+    qualifiers: list[str] = Field(default_factory=list)
+    within: Duration | None = None
+
+
+class Allergy(_Node):
+    kind: Literal["allergy"] = "allergy"
+    substances: list[str]
+
+
+class NeedsConfirmation(_Node):
+    """A criterion only a person can settle: never ``pass``.
+
+    ``category``: "consent", "compliance", "investigator_judgement", "social_security",
+    "tissue_available", "recovered_from_toxicity", "swallow", "contraception", "other".
+    """
+
+    kind: Literal["confirm"] = "confirm"
+    category: str
+    reason: str | None = None
+
+
+class Unsupported(_Node):
+    """Text the compiler could not turn into a check, kept with the reason."""
+
+    kind: Literal["unsupported"] = "unsupported"
+    reason: str
+
+
+# ----------------------------------------------------------------------------- boolean nodes
+class AllOf(_Node):
+    kind: Literal["all_of"] = "all_of"
+    items: list["Expression"]
+
+
+class AnyOf(_Node):
+    kind: Literal["any_of"] = "any_of"
+    items: list["Expression"]
+
+
+class Not(_Node):
+    kind: Literal["not"] = "not"
+    item: "Expression"
+
+
+class Except(_Node):
+    """``main`` holds unless ``exception`` holds ("other malignancy, except treated skin cancer")."""
+
+    kind: Literal["except"] = "except"
+    main: "Expression"
+    exception: "Expression"
+
+
+class IfThen(_Node):
+    """A conditional: when ``condition`` holds, ``then`` must hold, else ``otherwise`` (if given).
+
+    "ALT <= 2.5 x ULN (<= 5 x ULN if liver metastases)" becomes
+    ``IfThen(condition=Metastasis(site="liver"), then=Lab(alt <= 5 ULN), otherwise=Lab(alt <= 2.5 ULN))``.
+    """
+
+    kind: Literal["if_then"] = "if_then"
+    condition: "Expression"
+    then: "Expression"
+    otherwise: "Expression | None" = None
+
+
+Atom = Union[
+    Age, Sex, MenopausalStatus, OvarianSuppression, Pregnancy, PerformanceStatus, LifeExpectancy,
+    Diagnosis, DiseaseExtent, Metastasis, MeasurableDisease, OtherMalignancy, Receptor,
+    GeneAlteration, LabThreshold, PriorTherapy, RecentEvent, ConcomitantMedication, Infection,
+    Condition, Allergy, NeedsConfirmation, Unsupported,
+]
+
+Expression = Annotated[
+    Union[
+        Age, Sex, MenopausalStatus, OvarianSuppression, Pregnancy, PerformanceStatus,
+        LifeExpectancy, Diagnosis, DiseaseExtent, Metastasis, MeasurableDisease, OtherMalignancy,
+        Receptor, GeneAlteration, LabThreshold, PriorTherapy, RecentEvent, ConcomitantMedication,
+        Infection, Condition, Allergy, NeedsConfirmation, Unsupported,
+        AllOf, AnyOf, Not, Except, IfThen,
+    ],
+    Field(discriminator="kind"),
+]
+
+for _cls in (AllOf, AnyOf, Not, Except, IfThen):
+    _cls.model_rebuild()
+
+_EXPRESSION_ADAPTER: TypeAdapter = TypeAdapter(Expression)
+
+#: every atom kind, for documentation and validation messages
+ATOM_KINDS: tuple[str, ...] = tuple(
+    c.model_fields["kind"].default
+    for c in (
+        Age, Sex, MenopausalStatus, OvarianSuppression, Pregnancy, PerformanceStatus,
+        LifeExpectancy, Diagnosis, DiseaseExtent, Metastasis, MeasurableDisease, OtherMalignancy,
+        Receptor, GeneAlteration, LabThreshold, PriorTherapy, RecentEvent, ConcomitantMedication,
+        Infection, Condition, Allergy, NeedsConfirmation, Unsupported,
+    )
+)
+
+
+def expression_from_dict(data: dict) -> "Expression":
+    """Rebuild an expression from :meth:`_Node.to_dict` output (validates every field)."""
+    return _EXPRESSION_ADAPTER.validate_python(data)
+
+
+def iter_atoms(expr: "Expression"):
+    """Yield every atom of an expression tree, depth first."""
+    if isinstance(expr, (AllOf, AnyOf)):
+        for item in expr.items:
+            yield from iter_atoms(item)
+    elif isinstance(expr, Not):
+        yield from iter_atoms(expr.item)
+    elif isinstance(expr, Except):
+        yield from iter_atoms(expr.main)
+        yield from iter_atoms(expr.exception)
+    elif isinstance(expr, IfThen):
+        yield from iter_atoms(expr.condition)
+        yield from iter_atoms(expr.then)
+        if expr.otherwise is not None:
+            yield from iter_atoms(expr.otherwise)
+    else:
+        yield expr
+
+
+# ----------------------------------------------------------------------------- criteria
+CriterionKind = Literal["inclusion", "exclusion"]
+CompileStatus = Literal["compiled", "needs_confirmation", "unsupported"]
+
+
+class Criterion(BaseModel):
+    """One eligibility requirement as written, and what it compiled to.
+
+    ``span`` is the [start, end) character range of ``text`` in the trial's criteria text (or
+    in the document it was read from, see ``CompiledCriteria.source``). ``parent`` is the id of
+    the enclosing criterion for nested bullets ("Breast cancer meets the following criteria:").
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str  # "I1", "I1.2", "E3", ...
+    kind: CriterionKind
+    text: str
+    span: tuple[int, int]
+    parent: str | None = None
+    expression: Expression | None = None
+    status: CompileStatus
+    reason: str | None = None  # why unsupported / why confirmation is needed
+    step: int | None = None  # protocol step this criterion belongs to (None: entry to the trial)
+
+    @property
+    def is_header(self) -> bool:
+        """A criterion that only introduces its children ("must meet the following:")."""
+        return self.expression is None and self.status == "compiled"
+
+
+class CompiledCriteria(BaseModel):
+    """All criteria of one trial, in source order."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    trial_id: str
+    compiler_version: str
+    source: Literal["criteria_text", "document_prose", "title_and_summary", "none"] = "criteria_text"
+    criteria: list[Criterion] = Field(default_factory=list)
+
+    @property
+    def inclusion(self) -> list[Criterion]:
+        return [c for c in self.criteria if c.kind == "inclusion"]
+
+    @property
+    def exclusion(self) -> list[Criterion]:
+        return [c for c in self.criteria if c.kind == "exclusion"]
+
+    def counts(self) -> dict[str, int]:
+        out = {"compiled": 0, "needs_confirmation": 0, "unsupported": 0}
+        for c in self.criteria:
+            out[c.status] += 1
+        return out
