@@ -1,9 +1,91 @@
-"""CLI commands: match (being built)."""
+"""CLI command: ``trialmatch match PATIENT_FILE`` against the trials in the store.
+
+Exit status: 0 on success; 2 for a patient file that cannot be read (malformed, impossible
+values: the message names the file and the field); 1 for other errors (e.g. the store).
+Warnings about the patient (implausible or contradictory values) go to stderr and name the field.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+from enum import Enum
+from pathlib import Path
+from typing import List, Optional
+
 import typer
+from rich.markup import escape
+
+from trialmatch.cli.common import DbOption, err_console, fail, open_store, print_json
+
+
+class MatchFormat(str, Enum):
+    table = "table"
+    json = "json"
+    html = "html"
+    csv = "csv"
+
+
+def _parse_date(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        fail(f"--as-of: {value!r} is not a date (YYYY-MM-DD)", code=2)
+
+
+def match_command(
+    patient_file: Path = typer.Argument(..., help="Patient record: JSON, FHIR R4 Bundle, or a free-text summary (.txt)."),
+    trial: Optional[List[str]] = typer.Option(None, "--trial", "-t", help="Only these trial ids (repeatable)."),
+    top: Optional[int] = typer.Option(None, "--top", "-n", min=1, help="Show the first N trials."),
+    status: Optional[List[str]] = typer.Option(
+        None, "--status", "-s", help="Only trials with this status (repeatable): recruiting, completed, ... or open/closed."),
+    fmt: MatchFormat = typer.Option(MatchFormat.table, "--format", "-f", help="table, json, html (printable checklist) or csv."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Evaluate as of this date (YYYY-MM-DD); default the record's date or today."),
+    db: Optional[str] = DbOption,
+) -> None:
+    """Match a patient against the stored trials: a verdict per trial, explained criterion by criterion."""
+    from trialmatch.patients import PatientReadError, read_patient
+
+    when = _parse_date(as_of)
+    if not patient_file.exists():
+        fail(f"{patient_file}: no such file", code=2)
+    if patient_file.is_dir():
+        fail(f"{patient_file}: is a folder, not a patient file", code=2)
+    try:
+        patient = read_patient(patient_file)
+    except PatientReadError as exc:
+        fail(escape(str(exc)), code=2)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        fail(escape(f"{patient_file}: cannot read the patient ({exc.__class__.__name__}: {exc})"), code=2)
+    for w in patient.warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(patient_file.name)}: {escape(w)}")
+    try:
+        from trialmatch.criteria import COMPILER_VERSION
+        from trialmatch.store import StoreError, ensure_compiled
+
+        store = open_store(db)
+        ensure_compiled(store)
+        trials = store.load_for_matching(COMPILER_VERSION)
+    except Exception as exc:  # noqa: BLE001 - store trouble is reported, not a traceback
+        fail(escape(f"store: {exc.__class__.__name__}: {exc}"), code=1)
+    if not trials:
+        err_console.print("[yellow]warning:[/] the store holds no trials: run `trialmatch ingest PATH` first")
+    from trialmatch.matching import match_patient
+
+    report = match_patient(patient, trials, as_of=when, statuses=status, trial_ids=trial, top=top)
+    if fmt == MatchFormat.json:
+        print_json(report.to_output_json())
+    elif fmt == MatchFormat.html:
+        typer.echo(report.to_html())
+    elif fmt == MatchFormat.csv:
+        typer.echo(report.to_csv(), nl=False)
+    else:
+        from trialmatch.cli.common import console
+
+        report.print_summary(console=console)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
+    app.command("match")(match_command)

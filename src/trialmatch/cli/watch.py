@@ -1,9 +1,78 @@
-"""CLI commands: watch (being built)."""
+"""CLI: ``trialmatch watch`` - re-match stored patients and report what changed."""
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Optional
+
 import typer
+
+from trialmatch.cli.common import DbOption, OutputFormat, console, err_console, fail, open_store, print_json
+
+_SYMBOL = {
+    "new": "new", "newly_eligible": "[green]newly eligible[/]", "no_longer_eligible": "[red]no longer eligible[/]",
+    "verdict_changed": "[yellow]verdict changed[/]", "step_opened": "[cyan]step opened[/]",
+    "missing_fact_known": "missing fact known", "removed": "[dim]removed[/]",
+}
+
+
+def watch(
+    db: Optional[str] = DbOption,
+    workspace: Optional[str] = typer.Option(None, "--workspace", "-w", help="Watch one workspace (default: all)."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Evaluate as of this date (YYYY-MM-DD; default today)."),
+    format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="table or json."),
+    webhook: Optional[str] = typer.Option(
+        None, "--webhook", envvar="TRIALMATCH_WEBHOOK",
+        help="POST the report as JSON to this URL when something changed (3 retries with backoff)."),
+) -> None:
+    """Re-match the stored patients against the current trials and report what changed since the last run.
+
+    The first run records a baseline (every patient-trial pair is reported as new). Exit status
+    is 0, or 3 when the webhook could not be reached (the changes are recorded all the same).
+    """
+    when: dt.date | None = None
+    if as_of:
+        try:
+            when = dt.date.fromisoformat(as_of)
+        except ValueError:
+            fail(f"--as-of: {as_of!r} is not a date (expected YYYY-MM-DD)", 2)
+    from trialmatch.store import StoreError
+    from trialmatch.watch import run_watch
+
+    try:
+        store = open_store(db)
+        if workspace and workspace not in store.list_workspaces():
+            fail(f"no patients in workspace {workspace!r}", 2)
+        report = run_watch(store, workspace=workspace, as_of=when, webhook=webhook)
+    except StoreError as exc:
+        fail(str(exc))
+    if format == OutputFormat.json:
+        print_json(report.to_json_dict())
+    else:
+        from rich.table import Table
+
+        kind = "baseline" if report.baseline else "changes"
+        console.print(f"watch run {report.run_id} as of {report.as_of.isoformat()}: {report.patients} patient(s) x "
+                      f"{report.trials} trial(s), {len(report.changes)} change(s) ({kind})")
+        if report.changes:
+            table = Table(show_lines=False)
+            for col in ("workspace", "patient", "trial", "change", "verdict", "detail"):
+                table.add_column(col, overflow="fold")
+            for c in report.changes:
+                verdict = f"{c.before} -> {c.after}" if c.before and c.after and c.before != c.after else (c.after or c.before or "")
+                table.add_row(c.workspace, c.patient_id, c.trial_id, _SYMBOL.get(c.change, c.change), verdict, c.detail)
+            console.print(table)
+        for e in report.errors:
+            err_console.print(f"[yellow]warning:[/] {e}")
+    if report.webhook is not None:
+        if report.webhook.ok:
+            err_console.print(f"webhook: delivered to {report.webhook.url} (HTTP {report.webhook.status_code})")
+        else:
+            err_console.print(f"[bold red]webhook:[/] {report.webhook.error} ({report.webhook.url}); "
+                              "the changes are recorded in the store")
+            raise typer.Exit(3)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the main app."""
+    """Add ``watch`` to the main app."""
+    app.command("watch")(watch)

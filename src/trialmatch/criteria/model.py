@@ -291,6 +291,23 @@ class Allergy(_Node):
     substances: list[str]
 
 
+class Measurement(_Node):
+    """A measurement or score without an analyte-vocabulary entry (BMI, ASA class, NYHA class,
+    MMSE, a questionnaire score, weight, ...), compared with a threshold.
+
+    ``name`` is a key of the analyte vocabulary when known, else the cleaned name as written
+    (lower case); the matcher fuzzy-matches it against the patient's observations.
+    ``comparator`` "between" uses ``value`` (low) and ``value_high``.
+    """
+
+    kind: Literal["measurement"] = "measurement"
+    name: str
+    comparator: Literal[">=", ">", "<=", "<", "==", "between"]
+    value: float
+    value_high: float | None = None
+    unit: str | None = None
+
+
 class NeedsConfirmation(_Node):
     """A criterion only a person can settle: never ``pass``.
 
@@ -351,7 +368,7 @@ Atom = Union[
     Age, Sex, MenopausalStatus, OvarianSuppression, Pregnancy, PerformanceStatus, LifeExpectancy,
     Diagnosis, DiseaseExtent, Metastasis, MeasurableDisease, OtherMalignancy, Receptor,
     GeneAlteration, LabThreshold, PriorTherapy, RecentEvent, ConcomitantMedication, Infection,
-    Condition, Allergy, NeedsConfirmation, Unsupported,
+    Condition, Allergy, Measurement, NeedsConfirmation, Unsupported,
 ]
 
 Expression = Annotated[
@@ -359,7 +376,7 @@ Expression = Annotated[
         Age, Sex, MenopausalStatus, OvarianSuppression, Pregnancy, PerformanceStatus,
         LifeExpectancy, Diagnosis, DiseaseExtent, Metastasis, MeasurableDisease, OtherMalignancy,
         Receptor, GeneAlteration, LabThreshold, PriorTherapy, RecentEvent, ConcomitantMedication,
-        Infection, Condition, Allergy, NeedsConfirmation, Unsupported,
+        Infection, Condition, Allergy, Measurement, NeedsConfirmation, Unsupported,
         AllOf, AnyOf, Not, Except, IfThen,
     ],
     Field(discriminator="kind"),
@@ -377,7 +394,7 @@ ATOM_KINDS: tuple[str, ...] = tuple(
         Age, Sex, MenopausalStatus, OvarianSuppression, Pregnancy, PerformanceStatus,
         LifeExpectancy, Diagnosis, DiseaseExtent, Metastasis, MeasurableDisease, OtherMalignancy,
         Receptor, GeneAlteration, LabThreshold, PriorTherapy, RecentEvent, ConcomitantMedication,
-        Infection, Condition, Allergy, NeedsConfirmation, Unsupported,
+        Infection, Condition, Allergy, Measurement, NeedsConfirmation, Unsupported,
     )
 )
 
@@ -446,6 +463,9 @@ class CompiledCriteria(BaseModel):
     compiler_version: str
     source: Literal["criteria_text", "document_prose", "title_and_summary", "none"] = "criteria_text"
     criteria: list[Criterion] = Field(default_factory=list)
+    #: the exact text the criteria spans index into (the criteria text, the prose sentence's
+    #: document text, or "title\n\nsummary" for ``title_and_summary``); None when not kept
+    source_text: str | None = None
 
     @property
     def inclusion(self) -> list[Criterion]:

@@ -1,0 +1,25 @@
+"""The matcher: evaluate compiled criteria against a patient, give verdicts, rank and explain.
+
+Public API
+----------
+match_patient(patient, trials, as_of=None, *, statuses=None, trial_ids=None, top=None, options=None) -> MatchReport
+match_trial(trial, compiled, patient, as_of=None, options=None) -> TrialMatch
+evaluate_criterion(criterion, patient, as_of, options=None) -> CriterionOutcome
+MatchOptions, MatchReport, TrialMatch, CriterionOutcome, Evidence, MissingFact, StepOutcome
+MatchReport.print_summary() / .to_html() / .to_csv() / .to_output_json()
+"""
+
+from trialmatch.matching.model import (
+    VERDICT_ORDER, CriterionOutcome, Evidence, MatchReport, MissingFact, StepOutcome, TrialMatch,
+)
+from trialmatch.matching.options import MatchOptions
+from trialmatch.matching.evaluate import evaluate_criterion
+from trialmatch.matching.engine import match_patient, match_trial, rank_key
+from trialmatch.matching import render as _render
+
+_render.attach()
+
+__all__ = [
+    "match_patient", "match_trial", "evaluate_criterion", "MatchOptions", "MatchReport", "TrialMatch",
+    "CriterionOutcome", "Evidence", "MissingFact", "StepOutcome", "VERDICT_ORDER", "rank_key",
+]

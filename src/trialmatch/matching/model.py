@@ -47,11 +47,17 @@ class CriterionOutcome(BaseModel):
 
 
 class StepOutcome(BaseModel):
+    """Whether the patient qualifies for one step of a multi-step protocol (see matching.steps)."""
+
     model_config = ConfigDict(extra="forbid")
     number: int
     name: str
     verdict: Verdict
     reason: str
+    #: the event key that opens the step ("registration", "esr1_mutation_without_progression", ...)
+    entry_event: str | None = None
+    #: the date the opening event happened, where the record dates it
+    event_date: dt.date | None = None
 
 
 class TrialMatch(BaseModel):
@@ -69,6 +75,9 @@ class TrialMatch(BaseModel):
     missing: list[MissingFact] = Field(default_factory=list)
     to_confirm: list[str] = Field(default_factory=list)  # criterion ids needing a person
     steps: list[StepOutcome] = Field(default_factory=list)
+    #: published / posted results with their consistency checks
+    #: (``trialmatch.evidence.summarize_evidence(trial)``); None when the trial states none
+    evidence: dict[str, Any] | None = None
 
     def counts(self) -> dict[str, int]:
         out = {k: 0 for k in ("pass", "fail", "unknown", "confirm", "not_applicable")}

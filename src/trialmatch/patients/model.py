@@ -153,6 +153,19 @@ class Assertion(_Fact):
     present: bool
 
 
+class TrialAssignment(_Fact):
+    """Her registration in a trial, a step of it, or an arm (multi-step protocols).
+
+    ``trial_id`` is the trial's id (NCT number or other); ``step`` the protocol step entered;
+    ``arm`` the arm label as the protocol writes it ("A", "Arm B"); ``date`` when it happened.
+    """
+
+    trial_id: str
+    step: int | None = None
+    arm: str | None = None
+    date: dt.date | None = None
+
+
 class Patient(_Model):
     """One patient, as of ``as_of``."""
 
@@ -175,6 +188,8 @@ class Patient(_Model):
     conditions: list[OtherCondition] = Field(default_factory=list)
     medications: list[Medication] = Field(default_factory=list)
     assertions: list[Assertion] = Field(default_factory=list)
+    #: registrations / step entries / arm assignments in trials (optional; see TrialAssignment)
+    trial_assignments: list[TrialAssignment] = Field(default_factory=list)
     life_expectancy_months: float | None = None
     weight_kg: float | None = None
     height_cm: float | None = None

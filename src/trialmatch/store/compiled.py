@@ -8,11 +8,13 @@ from trialmatch.store.store import TrialStore
 
 
 def ensure_compiled(store: TrialStore, progress: Callable[[int, int], None] | None = None,
-                    batch_size: int = 500) -> int:
+                    batch_size: int = 500, errors: list[tuple[str, str]] | None = None) -> int:
     """Compile the criteria of every current trial version that lacks them for this compiler.
 
     Returns how many trials were compiled. ``progress(done, total)`` is called after each batch.
-    Each batch is written in one transaction.
+    Each batch is written in one transaction. A trial whose compilation raises is left out (and
+    retried on the next call); when ``errors`` is given, ``(trial id, message)`` is appended to
+    it, else the exception propagates.
     """
     from trialmatch.criteria import COMPILER_VERSION, compile_criteria
 
@@ -24,9 +26,17 @@ def ensure_compiled(store: TrialStore, progress: Callable[[int, int], None] | No
         versions = dict(chunk)
         items = []
         for trial in store.iter_trials(ids=list(versions)):
-            items.append((trial.id, versions[trial.id], compile_criteria(trial)))
-        store.save_compiled_many(items)
-        done += len(chunk)
+            try:
+                compiled = compile_criteria(trial)
+            except Exception as exc:  # noqa: BLE001 - reported, the other trials still compile
+                if errors is None:
+                    raise
+                errors.append((trial.id, f"{exc.__class__.__name__}: {exc}"))
+                continue
+            items.append((trial.id, versions[trial.id], compiled))
+        if items:
+            store.save_compiled_many(items)
+        done += len(items)
         if progress:
-            progress(done, total)
+            progress(start + len(chunk), total)
     return done

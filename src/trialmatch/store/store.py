@@ -132,8 +132,9 @@ class TrialStore:
     ) -> dict[str, IngestStatus]:
         """Store trials in ONE transaction; returns each trial's status.
 
-        Same bytes (SHA-256) or same content as the current version -> ``unchanged``; a new id
-        -> ``new``; changed content -> ``updated`` (a new version; the old one stays readable).
+        Same bytes (SHA-256) or same content as a stored version of that id -> ``unchanged``
+        (re-ingesting an older copy never replaces a newer version); a new id -> ``new``;
+        changed content -> ``updated`` (a new version; the old one stays readable).
         ``compiled`` optionally maps trial id -> compiled criteria to store with the version.
         If anything fails, nothing of the batch is written and :class:`StoreError` is raised.
         """
@@ -143,26 +144,28 @@ class TrialStore:
             return results
         try:
             with self.transaction() as conn:
-                ids = [t.id for t in trials]
-                current: dict[str, tuple[int, str, str]] = {}
+                ids = list(dict.fromkeys(t.id for t in trials))
+                # per id: (current version, hashes of EVERY stored version): the same bytes or
+                # content as any stored version is "unchanged", so re-ingesting an older copy
+                # (or two sources stating the same id, ingested again) never adds versions
+                current: dict[str, tuple[int, set[str]]] = {}
                 for chunk_start in range(0, len(ids), 500):
                     chunk = ids[chunk_start:chunk_start + 500]
                     rows = conn.execute(
                         select(schema.trials.c.id, schema.trials.c.current_version,
                                schema.trial_versions.c.sha256, schema.trial_versions.c.content_hash)
-                        .join(schema.trial_versions, and_(
-                            schema.trial_versions.c.trial_id == schema.trials.c.id,
-                            schema.trial_versions.c.version == schema.trials.c.current_version))
+                        .join(schema.trial_versions, schema.trial_versions.c.trial_id == schema.trials.c.id)
                         .where(schema.trials.c.id.in_(chunk))
                     ).all()
                     for r in rows:
-                        current[r[0]] = (r[1], r[2], r[3])
+                        entry = current.setdefault(r[0], (r[1], set()))
+                        entry[1].update((r[2], r[3]))
                 now = _now()
                 new_trial_rows, version_rows, trial_updates, compiled_rows = [], [], [], []
                 for trial in trials:
                     chash = content_hash(trial)
                     prev = current.get(trial.id)
-                    if prev is not None and (prev[1] == trial.provenance.sha256 or prev[2] == chash):
+                    if prev is not None and (trial.provenance.sha256 in prev[1] or chash in prev[1]):
                         results[trial.id] = results.get(trial.id, "unchanged")
                         continue
                     version = 1 if prev is None else prev[0] + 1
@@ -182,7 +185,7 @@ class TrialStore:
                     else:
                         trial_updates.append(dict(id=trial.id, current_version=version, title=trial.title,
                                                   status=trial.status, updated_at=now))
-                    current[trial.id] = (version, trial.provenance.sha256, chash)
+                    current[trial.id] = (version, (prev[1] if prev else set()) | {trial.provenance.sha256, chash})
                     if compiled and trial.id in compiled:
                         cc = compiled[trial.id]
                         compiled_rows.append(dict(trial_id=trial.id, version=version,

@@ -291,12 +291,12 @@ def same_dimension(unit_a: str, unit_b: str, analyte: str | None = None) -> bool
         return False
 
 
-_NUM = r"(\d+(?:[.,]\d+)?)"
+_NUM = r"(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?)"
 _QTY_RE = re.compile(
     _NUM
     + r"\s*(?P<unit>"
-    + r"(?:[x×✕*]\s*10\s*(?:\^|\*\*|e)?\s*[-⁻]?[0-9⁰¹²³⁴⁵⁶⁷⁸⁹]+\s*(?:cells\s*)?/\s*(?:[µμu]?l|mm3|mm³|mm\^3|nl)\b)"
-    + r"|(?:10\s*(?:\^|\*\*)\s*\d+\s*/\s*(?:[µμu]?l|mm3)\b)"
+    + r"(?:[x×✕*]\s*10\s*(?:\^|\*\*|\*|e)?\s*[-⁻]?[0-9⁰¹²³⁴⁵⁶⁷⁸⁹]+\s*(?:cells\s*)?/\s*(?:[µμu]?l|mm3|mm³|mm\^3|nl)\b)"
+    + r"|(?:10\s*(?:\^|\*\*|\*)\s*\d+\s*/\s*(?:[µμu]?l|mm3)\b)"
     + r"|(?:(?:cells\s*)?/\s*(?:[µμu]l|mm3|mm³|mm\^3|cu\.?\s*mm|l)\b)"
     + r"|(?:G\s*/\s*L\b)"
     + r"|(?:(?:mg|g|gm|µg|μg|ug|ng|pg)\s*/\s*(?:dl|l|ml|24\s*h(?:ours)?)\b)"
@@ -334,7 +334,8 @@ def parse_quantity(text: str) -> tuple[float, str] | None:
     m = _QTY_RE.search(text)
     if not m:
         return None
-    value = float(m.group(1).replace(",", "."))
+    num = m.group(1)
+    value = float(num.replace(",", "") if re.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?", num) else num.replace(",", "."))
     try:
         unit = normalize_unit_text(m.group("unit"))
     except UnitError:

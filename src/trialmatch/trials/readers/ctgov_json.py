@@ -520,7 +520,7 @@ def _one(study: Any, file_name: str, locator: str, sha: str, now: datetime,
 
 def looks_like_ndjson(text: str) -> bool:
     """Two or more non-blank lines, the first ones each a whole ``{...}`` object."""
-    lines = [ln.strip() for ln in text.splitlines()[:20] if ln.strip()]
+    lines = [ln.strip() for ln in text.split("\n", 20)[:20] if ln.strip()]
     if len(lines) < 2:
         return False
     head = lines[:5]

@@ -1,0 +1,326 @@
+"""Benchmark of the eligibility criteria compiler.
+
+(a) LCT accuracy: every annotated Age / Observation event with a Numeric-Filter Eq-Comparison in
+    ``<shared>/data/lct/ner`` (brat) against the numeric comparisons the compiler found in the
+    criterion covering that span: same operator and value(s), and unit where one is annotated.
+(b) Coverage: share of criteria in ``<shared>/data/hint/trials.ndjson`` compiling to something
+    other than ``unsupported`` (headers excluded), overall and for breast cancer trials, and the
+    most common unsupported patterns.
+(c) Time to compile all records of ``ctgov-v2/breast_trials.ndjson`` and ``hint/trials.ndjson``.
+
+Usage: ``python benchmarks/criteria_bench.py [--shared PATH] [--limit-lct N]``; writes
+``benchmarks/output/criteria.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import glob
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+from trialmatch.criteria.compile import COMPILER_VERSION, compile_text  # noqa: E402
+from trialmatch.criteria.model import (  # noqa: E402
+    Age, LabThreshold, LifeExpectancy, Measurement, PerformanceStatus, iter_atoms,
+)
+from trialmatch.vocab.units import UnitError, normalize_unit_text, ureg  # noqa: E402
+
+OP_MAP = {">=": "GTEQ", ">": "GT", "<=": "LTEQ", "<": "LT", "==": "EQ", "between": "BETWEEN"}
+TIME_UNITS = {"second", "minute", "hour", "day", "week", "month", "year"}
+
+
+# ----------------------------------------------------------------------------- brat
+def read_brat(ann_path: str) -> list[dict]:
+    """Gold numeric comparisons: [{type, op, values, unit, span}] for Age/Observation events."""
+    T, E, A = {}, {}, {}
+    for line in open(ann_path, encoding="utf-8"):
+        parts = line.rstrip("\n").split("\t")
+        if not parts or not parts[0]:
+            continue
+        if parts[0].startswith("T") and len(parts) >= 2:
+            head = parts[1].split(" ")
+            try:
+                T[parts[0]] = (head[0], int(head[1]), int(head[-1]), parts[2] if len(parts) > 2 else "")
+            except ValueError:
+                continue
+        elif parts[0].startswith("E"):
+            args = parts[1].split()
+            E[parts[0]] = args
+        elif parts[0].startswith("A"):
+            a = parts[1].split()
+            if len(a) >= 3:
+                A[a[1]] = a[2]
+    gold = []
+    for eid, args in E.items():
+        typ, trig = args[0].split(":")
+        if typ not in ("Age", "Observation"):
+            continue
+        for a in args[1:]:
+            if not a.startswith("Numeric-Filter"):
+                continue
+            cid = a.split(":")[1]
+            cmp_args = E.get(cid)
+            if not cmp_args:
+                continue
+            ctrig = cmp_args[0].split(":")[1]
+            if ctrig not in T:
+                continue
+            op, values, unit, tunit = None, [], None, None
+            for ca in cmp_args[1:]:
+                role, ref = ca.split(":")
+                role = re.sub(r"\d+$", "", role)
+                if role == "Operator":
+                    op = A.get(ref)
+                elif role == "Value" and ref in T:
+                    values.append(T[ref][3])
+                elif role == "Unit" and ref in T:
+                    unit = T[ref][3]
+                elif role == "Temporal-Unit":
+                    tunit = A.get(ref)
+            nums = []
+            for v in values:
+                try:
+                    nums.append(float(v.replace(",", "")))
+                except ValueError:
+                    pass
+            if not nums:
+                continue
+            if op is None:
+                op = "BETWEEN" if len(nums) == 2 else "EQ"
+            gold.append({"type": typ, "op": op, "values": sorted(nums), "unit": unit, "tunit": tunit,
+                         "span": (T[ctrig][1], T[ctrig][2]), "name": T.get(trig, ("", 0, 0, ""))[3]})
+    return gold
+
+
+# ----------------------------------------------------------------------------- compiler side
+def comparisons(expr) -> list[dict]:
+    """Numeric comparisons of an expression: [{op, values, unit, tunit}]."""
+    out = []
+    for a in iter_atoms(expr):
+        if isinstance(a, (Age, PerformanceStatus)):
+            r = a.years if isinstance(a, Age) else a.range
+            tunit = "year" if isinstance(a, Age) else None
+            if r.low is not None and r.high is not None:
+                if r.low == r.high:
+                    out.append({"op": "EQ", "values": [r.low], "unit": None, "tunit": tunit})
+                else:
+                    out.append({"op": "BETWEEN", "values": [r.low, r.high], "unit": None, "tunit": tunit})
+            elif r.low is not None:
+                out.append({"op": "GTEQ" if r.low_inclusive else "GT", "values": [r.low], "unit": None, "tunit": tunit})
+            elif r.high is not None:
+                out.append({"op": "LTEQ" if r.high_inclusive else "LT", "values": [r.high], "unit": None, "tunit": tunit})
+        elif isinstance(a, LifeExpectancy):
+            out.append({"op": "GT" if a.strict else "GTEQ", "values": [a.minimum.value], "unit": None,
+                        "tunit": a.minimum.unit})
+        elif isinstance(a, LabThreshold):
+            v = a.value if a.value is not None else (a.uln_multiple if a.uln_multiple is not None else a.lln_multiple)
+            unit = a.unit if a.value is not None else ("ULN" if a.uln_multiple is not None else "LLN")
+            out.append({"op": OP_MAP[a.comparator], "values": [v], "unit": unit, "tunit": None})
+        elif isinstance(a, Measurement):
+            vals = [a.value] if a.value_high is None else [a.value, a.value_high]
+            out.append({"op": OP_MAP[a.comparator], "values": vals, "unit": a.unit, "tunit": None})
+    return out
+
+
+def _unit_ok(gold_unit: str | None, gold_tunit: str | None, comp: dict) -> bool:
+    if gold_tunit and comp.get("tunit"):
+        return gold_tunit == comp["tunit"]
+    if not gold_unit:
+        return True
+    g = gold_unit.strip().lower()
+    c = (comp.get("unit") or "")
+    if not c:
+        return False
+    if g in ("uln", "upper limit of normal", "upper limit of the normal", "x uln", "× uln", "times uln") or "upper limit" in g:
+        return c == "ULN"
+    try:
+        gq = ureg.parse_expression(normalize_unit_text(gold_unit))
+        cq = ureg.parse_expression(normalize_unit_text(c))
+        return getattr(gq, "dimensionality", None) == getattr(cq, "dimensionality", None)
+    except (UnitError, Exception):
+        pass
+    gn = re.sub(r"[^a-z0-9%]", "", g)
+    cn = re.sub(r"[^a-z0-9%]", "", c.lower().replace("percent", "%"))
+    return bool(gn) and (gn in cn or cn in gn)
+
+
+def _match(gold: dict, comp: dict) -> bool:
+    gop, cop = gold["op"], comp["op"]
+    if gop != cop:
+        return False
+    if len(gold["values"]) != len(comp["values"]):
+        return False
+    if any(abs(a - b) > 1e-6 for a, b in zip(sorted(gold["values"]), sorted(comp["values"]))):
+        return False
+    return _unit_ok(gold["unit"], gold["tunit"], comp)
+
+
+def bench_lct(shared: Path, limit: int | None = None) -> dict:
+    files = sorted(glob.glob(str(shared / "data" / "lct" / "ner" / "**" / "*.ann"), recursive=True))
+    if limit:
+        files = files[:limit]
+    n_gold = n_gold_hit = n_comp = n_comp_hit = 0
+    per_type = collections.defaultdict(lambda: {"gold": 0, "gold_hit": 0})
+    misses = []
+    for ann in files:
+        txt_path = ann[:-4] + ".txt"
+        if not os.path.exists(txt_path):
+            continue
+        text = open(txt_path, encoding="utf-8").read()
+        gold = read_brat(ann)
+        cc = compile_text(text, Path(ann).stem)
+        crit_comps = []
+        for c in cc.criteria:
+            if c.expression is None:
+                continue
+            # count a criterion's comparisons once: leaves only when a parent repeats its children
+            comps = comparisons(c.expression)
+            crit_comps.append((c.span, comps))
+        # gold -> covering criteria
+        for g in gold:
+            n_gold += 1
+            per_type[g["type"]]["gold"] += 1
+            cands = [cp for span, comps in crit_comps if span[0] <= g["span"][0] and g["span"][1] <= span[1] + 2
+                     for cp in comps]
+            if any(_match(g, cp) for cp in cands):
+                n_gold_hit += 1
+                per_type[g["type"]]["gold_hit"] += 1
+            elif len(misses) < 40:
+                misses.append({"doc": Path(ann).stem, "gold": {k: g[k] for k in ("type", "op", "values", "unit", "name")},
+                               "text": text[max(0, g["span"][0] - 40):g["span"][1] + 20].replace("\n", " "),
+                               "compiled": cands[:4]})
+        for span, comps in crit_comps:
+            inside = [g for g in gold if span[0] <= g["span"][0] and g["span"][1] <= span[1] + 2]
+            for cp in comps:
+                n_comp += 1
+                if any(_match(g, cp) for g in inside):
+                    n_comp_hit += 1
+    p = n_comp_hit / n_comp if n_comp else 0.0
+    r = n_gold_hit / n_gold if n_gold else 0.0
+    f1 = 2 * p * r / (p + r) if p + r else 0.0
+    types = {t: {**v, "recall": v["gold_hit"] / v["gold"] if v["gold"] else 0.0} for t, v in per_type.items()}
+    return {"documents": len(files), "gold": n_gold, "gold_matched": n_gold_hit, "compiler_comparisons": n_comp,
+            "compiler_matched": n_comp_hit, "precision": p, "recall": r, "f1": f1, "per_type": types,
+            "sample_misses": misses}
+
+
+# ----------------------------------------------------------------------------- coverage + time
+def _records(path: Path):
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            line = line.strip()
+            if line:
+                yield json.loads(line)
+
+
+def _criteria_text(rec: dict) -> tuple[str, str, list[str]]:
+    ps = rec.get("protocolSection", {})
+    nct = ps.get("identificationModule", {}).get("nctId", "?")
+    text = ps.get("eligibilityModule", {}).get("eligibilityCriteria") or ""
+    conds = ps.get("conditionsModule", {}).get("conditions", []) or []
+    return nct, text, conds
+
+
+def _pattern(text: str) -> str:
+    words = re.findall(r"[a-z]+", text.lower())
+    stop = {"the", "a", "an", "of", "to", "with", "and", "or", "in", "for", "be", "is", "are", "must", "patients",
+            "patient", "subjects", "subject", "have", "has", "who", "any", "that", "on", "at", "by", "as", "not", "no"}
+    content = [w for w in words if w not in stop][:2]
+    return " ".join(content) or "(empty)"
+
+
+def bench_coverage_and_time(shared: Path) -> dict:
+    hint = shared / "data" / "hint" / "trials.ndjson"
+    ctgov = shared / "data" / "ctgov-v2" / "breast_trials.ndjson"
+    recs = [("hint", r) for r in _records(hint)] + [("ctgov", r) for r in _records(ctgov)]
+    total = ok = breast_total = breast_ok = 0
+    unsup = collections.Counter()
+    examples: dict[str, str] = {}
+    status_counts = collections.Counter()
+    t0 = time.perf_counter()
+    compiled = 0
+    errors = 0
+    results = []
+    for src, rec in recs:
+        nct, text, conds = _criteria_text(rec)
+        try:
+            cc = compile_text(text, nct)
+        except Exception as exc:  # the benchmark reports crashes instead of stopping
+            errors += 1
+            print(f"error compiling {nct}: {exc!r}", file=sys.stderr)
+            continue
+        compiled += 1
+        results.append((src, conds, cc))
+    elapsed = time.perf_counter() - t0
+    for src, conds, cc in results:
+        if src != "hint":
+            continue
+        breast = any("breast" in c.lower() for c in conds)
+        for c in cc.criteria:
+            if c.expression is None and c.status == "compiled":
+                continue  # headers
+            total += 1
+            status_counts[c.status] += 1
+            good = c.status != "unsupported"
+            ok += good
+            if breast:
+                breast_total += 1
+                breast_ok += good
+            if not good:
+                pat = _pattern(c.text)
+                unsup[pat] += 1
+                examples.setdefault(pat, c.text[:120])
+    return {
+        "records": len(recs), "compiled_records": compiled, "errors": errors,
+        "seconds": elapsed, "records_per_second": compiled / elapsed if elapsed else 0.0,
+        "criteria": total, "supported": ok, "coverage": ok / total if total else 0.0,
+        "status_counts": dict(status_counts),
+        "breast_criteria": breast_total, "breast_supported": breast_ok,
+        "breast_coverage": breast_ok / breast_total if breast_total else 0.0,
+        "top_unsupported": [{"pattern": p, "count": n, "example": examples[p]} for p, n in unsup.most_common(15)],
+    }
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--shared", default=str(REPO.parent / "shared"), help="path of the shared data (default <repo>/../shared)")
+    ap.add_argument("--limit-lct", type=int, default=None, help="score only the first N LCT documents")
+    ap.add_argument("--out", default=str(REPO / "benchmarks" / "output" / "criteria.json"))
+    args = ap.parse_args(argv)
+    shared = Path(args.shared)
+    if not (shared / "data").exists():
+        print(f"shared data not found at {shared}/data", file=sys.stderr)
+        return 2
+    lct = bench_lct(shared, args.limit_lct)
+    cov = bench_coverage_and_time(shared)
+    print(f"criteria compiler {COMPILER_VERSION}")
+    print(f"(a) LCT numeric comparisons: {lct['documents']} documents, {lct['gold']} annotations, "
+          f"{lct['compiler_comparisons']} compiler comparisons")
+    print(f"    precision {lct['precision']:.3f}  recall {lct['recall']:.3f}  F1 {lct['f1']:.3f}  (target F1 >= 0.90)")
+    for t, v in sorted(lct["per_type"].items()):
+        print(f"    {t:<12} recall {v['recall']:.3f} ({v['gold_hit']}/{v['gold']})")
+    print(f"(b) HINT coverage: {cov['supported']}/{cov['criteria']} = {cov['coverage']:.3f} (target >= 0.75); "
+          f"breast {cov['breast_supported']}/{cov['breast_criteria']} = {cov['breast_coverage']:.3f} (target >= 0.85)")
+    print(f"    status counts: {cov['status_counts']}")
+    print("    most common unsupported patterns:")
+    for u in cov["top_unsupported"]:
+        print(f"      {u['count']:>5}  {u['pattern']:<28} e.g. {u['example'][:80]!r}")
+    print(f"(c) compile time: {cov['compiled_records']} records in {cov['seconds']:.1f} s "
+          f"= {cov['records_per_second']:.0f} records/s (target < 60 s); errors {cov['errors']}")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"compiler_version": COMPILER_VERSION, "lct": lct, "hint": cov}, indent=2, default=str))
+    print(f"written {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

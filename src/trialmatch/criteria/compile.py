@@ -1,0 +1,1159 @@
+"""Compile eligibility criteria text into typed expressions (:mod:`trialmatch.criteria.model`).
+
+Pipeline: :func:`~trialmatch.criteria.split.split_criteria` -> for each criterion, clause
+splitting on ", or" -> concept extractors (regex first, vocabularies from ``vocab/data``) ->
+an expression. Rules of combination:
+
+* several atoms from one clause: inclusion -> ``AllOf``, exclusion -> ``AnyOf`` (an exclusion
+  "A, B or C" excludes on any of them); lab alternatives joined by "or" -> ``AnyOf``;
+* clauses joined by ", or" -> ``AnyOf``;
+* a leading negation ("no", "without", "must not have") wraps non-numeric atoms in ``Not``;
+  "no more than" / "not less than" are comparators, not negations;
+* a clause with no atom -> ``Unsupported(reason)``.
+
+Status rule: ``unsupported`` when any atom is ``Unsupported`` (every clause is treated as
+essential); ``needs_confirmation`` when every atom is ``NeedsConfirmation``; else ``compiled``
+(confirmation atoms inside a compiled criterion evaluate to "confirm" in the matcher). A parent
+whose own text compiles to nothing but has children is a header (expression None, compiled).
+
+Generic conditions: "History of X" / "Patients with X" / "Known X" compile to
+``Condition(condition=<conditions.json key>)`` when X is in the vocabulary, else to the cleaned
+noun phrase (1-6 words, letters only); the matcher fuzzy-matches that phrase.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from trialmatch.criteria.model import (
+    Age, AllOf, Allergy, AnyOf, CompiledCriteria, ConcomitantMedication, Condition, Criterion,
+    Diagnosis, DiseaseExtent, Duration, Except, GeneAlteration, IfThen, Infection, LabThreshold,
+    LifeExpectancy, MeasurableDisease, Measurement, MenopausalStatus, Metastasis, NeedsConfirmation,
+    Not, OtherMalignancy, OvarianSuppression, PerformanceStatus, Pregnancy, PriorTherapy, Range,
+    Receptor, RecentEvent, Sex, Unsupported, iter_atoms,
+)
+from trialmatch.criteria.rules import rules, vocab_find, vocab_regexes
+from trialmatch.criteria.split import SplitCriterion, split_criteria, split_prose
+from trialmatch.vocab import analyte_vocabulary, load_json
+from trialmatch.vocab.units import parse_quantity
+
+__all__ = ["COMPILER_VERSION", "compile_criteria", "compile_text", "compile_criterion_text"]
+
+COMPILER_VERSION = "0.3.0"
+
+# ----------------------------------------------------------------------------- comparators
+_NUMW = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+         "nine": 9, "ten": 10, "twelve": 12, "a": 1, "an": 1, "zero": 0}
+NUM = r"(\d+(?:[.,]\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|twelve)"
+_OPS = [
+    (r"≥|>=|=>|≧|⩾|greater than or equal to|more than or equal to|equal to or greater than|equal or greater than|"
+     r"equal to or more than|at least|no less than|not less than|not lower than|no lower than|minimum of|a minimum of|min\.?|"
+     r"not below|over or equal to", ">="),
+    (r"≤|<=|=<|≦|⩽|less than or equal to|equal to or less than|equal or less than|no more than|not more than|not exceeding|"
+     r"does not exceed|do not exceed|not exceed|not higher than|no higher than|not greater than|no greater than|up to|"
+     r"maximum of|a maximum of|max\.?|within|below or equal to", "<="),
+    (r">|greater than|more than|higher than|above|over|exceeding|exceeds|exceed|beyond|in excess of|older than", ">"),
+    (r"<|less than|lower than|below|under|fewer than|younger than", "<"),
+    (r"=|equal to|of|is|was", "=="),
+]
+_OP_RE = re.compile("|".join(f"(?P<g{i}>{p})" for i, (p, _) in enumerate(_OPS)), re.IGNORECASE)
+_OP_LIST = [op for _, op in _OPS]
+_OP_ANY = "(?:" + "|".join(p for p, _ in _OPS[:4]) + ")"
+
+
+def _op(text: str) -> str | None:
+    m = _OP_RE.fullmatch(text.strip())
+    if not m:
+        return None
+    for i, op in enumerate(_OP_LIST):
+        if m.group(f"g{i}"):
+            return op
+    return None
+
+
+def _num(s: str) -> float:
+    s = s.lower()
+    if s in _NUMW:
+        return float(_NUMW[s])
+    if re.fullmatch(r"\d{1,3}(?:,\d{3})+", s):
+        return float(s.replace(",", ""))
+    return float(s.replace(",", "."))
+
+
+_UNIT_TIME = {"day": "day", "days": "day", "d": "day", "week": "week", "weeks": "week", "wk": "week", "wks": "week",
+              "month": "month", "months": "month", "mo": "month", "year": "year", "years": "year", "yr": "year",
+              "yrs": "year"}
+TIME = r"(days?|weeks?|wks?|months?|mo|years?|yrs?)\b"
+
+
+def _dur(value: str, unit: str) -> Duration:
+    return Duration(value=_num(value), unit=_UNIT_TIME[unit.lower()])
+
+
+# ----------------------------------------------------------------------------- helpers
+def _any(rx: str, t: str) -> bool:
+    return re.search(rx, t, re.IGNORECASE) is not None
+
+
+def _qualifiers(t: str, keys=None) -> list[str]:
+    out = []
+    for k, rx in rules().qualifier_re.items():
+        if keys and k not in keys:
+            continue
+        if rx.search(t):
+            out.append(k)
+    return out
+
+
+_NEG_LEAD = re.compile(
+    r"^\s*(?:(?:the\s+)?(?:patients?|subjects?|participants?|women|men|she|he)\s+)?(?:must|should|will|may|can)?\s*"
+    r"(?:have|has|had|be|is|are)?\s*(?:had\s+)?"
+    r"(?:no(?!\s+(?:more|less|greater|fewer|lower|higher|longer|later|earlier)\b)|not(?!\s+(?:more|less|greater|fewer|lower|higher|exceed)\b)|"
+    r"without|absence of|free of|never|none|neither|cannot have|must not|should not|did not|do not|does not)\b",
+    re.IGNORECASE,
+)
+
+
+def _negated(t: str) -> bool:
+    return bool(_NEG_LEAD.match(t)) and not re.match(r"(?i)\s*no\s+(?:limit|restriction)", t)
+
+
+# ----------------------------------------------------------------------------- extractors
+def _age(t: str) -> list:
+    if not re.search(r"(?i)\bage[ds]?\b|years?\s+(?:old|of\s+age)|\byears?\s+or\s+(?:older|over|above)|\badults?\b|\bchildren\b", t):
+        return []
+    y = r"(?:\s*(?:years?|yrs?|y)(?:\s*(?:old|of age))?)?"
+    m = re.search(r"(?i)(?:age[ds]?|years)\D{0,25}?\bbetween\s+(\d+)" + y + r"\s*(?:and|to|-)\s*(\d+)", t) or \
+        re.search(r"(?i)(?:age[ds]?\b(?:\s+(?:of|from|range|is|:))*\s*|\b)(\d{1,3})\s*(?:-|–|—|~|to|through)\s*(\d{1,3})\s*(?:years?|yrs?|y\b)", t) or \
+        re.search(r"(?i)\bage[ds]?\b\s*(?:of|from|range|is|:|between)?\s*(\d{1,3})\s*(?:-|–|~|to|and)\s*(\d{1,3})\b", t)
+    if m:
+        lo, hi = _num(m.group(1)), _num(m.group(2))
+        if lo < hi <= 130:
+            return [Age(years=Range(low=lo, high=hi))]
+    m = re.search(r"(?i)(\d{1,3})\s*(?:years?|yrs?)?\s*(?:of age|old)?\s*(?:or|and)\s*(older|over|above|greater|more|younger|under|less|below)", t)
+    if m:
+        v = _num(m.group(1))
+        if m.group(2).lower() in ("older", "over", "above", "greater", "more"):
+            return [Age(years=Range(low=v))]
+        return [Age(years=Range(high=v))]
+    m = re.search(r"(?i)(?:\bage[ds]?\b|\bpatients?\b|\bsubjects?\b)[^.;]{0,20}?(" + _OP_ANY + r")\s*(\d{1,3})(?:\s*(?:years?|yrs?))?", t) or \
+        re.search(r"(?i)(" + _OP_ANY + r")\s*(\d{1,3})\s*(?:years?|yrs?)(?:\s*(?:old|of age))?", t)
+    if m:
+        op = _op(m.group(1))
+        v = _num(m.group(2))
+        if op and v <= 130:
+            return [_age_op(op, v)]
+    m = re.search(r"(?i)\bage[ds]?\s*(?:of\s*)?(\d{1,3})\s*(?:years?)?\s*(?:\+|and\s+up)", t)
+    if m:
+        return [Age(years=Range(low=_num(m.group(1))))]
+    return []
+
+
+def _age_op(op: str, v: float) -> Age:
+    if op == ">=":
+        return Age(years=Range(low=v))
+    if op == ">":
+        return Age(years=Range(low=v, low_inclusive=False))
+    if op == "<=":
+        return Age(years=Range(high=v))
+    if op == "<":
+        return Age(years=Range(high=v, high_inclusive=False))
+    return Age(years=Range(low=v, high=v))
+
+
+def _sex(t: str, kind: str) -> list:
+    if re.search(r"(?i)\b(?:male or female|female or male|men and women|women and men|both sexes|either sex|males and females|females and males)\b", t):
+        return [Sex(allowed=["female", "male"])]
+    if kind != "inclusion":
+        return []
+    if re.search(r"(?i)(?:^|\b(?:be|aged?\b[^.;]{0,25}|years?(?: or older| old)?,?)\s*(?:an?\s+)?)(?:female|women|woman)\b(?!\s+(?:of|who|with))", t) \
+            or re.match(r"(?i)\s*(?:female|women|woman)s?\b", t):
+        if not re.search(r"(?i)child-?bearing|potential|pregnan|contracep", t):
+            return [Sex(allowed=["female"])]
+    if re.search(r"(?i)(?:^|\bbe\s+(?:an?\s+)?|\baged?\b[^.;]{0,25})(?:male|men|man)\b", t) or re.match(r"(?i)\s*males?\b", t):
+        return [Sex(allowed=["male"])]
+    return []
+
+
+def _menopause(t: str, kind: str) -> list:
+    out = []
+    pre = _any(r"\bpre-?menopaus", t)
+    peri = _any(r"\bperi-?menopaus", t)
+    post = _any(r"\bpost-?menopaus|\bmenopausal\b(?!\s+status)|\bmenopause\b", t) and not _any(r"\b(?:pre|peri)-?menopausal\b", t) or _any(r"\bpost-?menopaus", t)
+    ofs = _any(r"ovarian (?:function )?suppress|suppressed ovarian|ovariectomy|oophorectomy|ovarian ablation|gnrh|lhrh|goserelin|leuprolide|leuprorelin|triptorelin", t)
+    if pre and ofs and _any(r"have (?:taken|received|undergone)|must (?:have|receive|be on)|receiving|should", t):
+        return [IfThen(condition=MenopausalStatus(allowed=["premenopausal"]), then=OvarianSuppression())]
+    allowed = [s for s, f in (("premenopausal", pre), ("perimenopausal", peri), ("postmenopausal", post)) if f]
+    if allowed:
+        out.append(MenopausalStatus(allowed=allowed))
+    if ofs:
+        out.append(OvarianSuppression())
+    if len(out) == 2 and _any(r"\bor\b", t):
+        return [AnyOf(items=out)]
+    return out
+
+
+def _pregnancy(t: str, kind: str) -> list:
+    out = []
+    if _any(r"negative (?:serum |urine )?pregnancy test|not (?:be )?pregnant", t):
+        return [Not(item=Pregnancy(state="pregnant"))] if kind == "inclusion" else []
+    if _any(r"\bpregnan(?:t|cy)\b", t) and not _any(r"avoid|prevent|contracep|potential|test", t):
+        out.append(Pregnancy(state="pregnant"))
+    if _any(r"breast-?\s?feeding|lactating|lactation|nursing", t):
+        out.append(Pregnancy(state="breastfeeding"))
+    return out
+
+
+def _performance(t: str) -> list:
+    m = re.search(r"(?i)\b(ecog|who|zubrod|karnofsky|kps|lansky|performance status|performance score|\bps\b)", t)
+    if not m:
+        return []
+    word = m.group(1).lower()
+    scale = {"ecog": "ecog", "who": "who", "zubrod": "ecog", "karnofsky": "karnofsky", "kps": "karnofsky",
+             "lansky": "lansky"}.get(word, "ecog")
+    if scale == "ecog" and _any(r"karnofsky|\bkps\b", t):
+        scale = "karnofsky"
+    rest = t[m.end():m.end() + 90]
+    rest = re.sub(r"\(ECOG\)|\(PS\)|\(KPS\)|\(WHO\)", "", rest)
+    rest = re.sub(r"(?i)performance\s+status|performance\s+score|score|scale|grade|of\b|is\b|:|must be|should be|\bbe\b", " ", rest)
+    rng = re.search(r"(\d{1,3})\s*%?\s*(?:-|–|~|to|through)\s*(\d{1,3})", rest)
+    if rng and not re.match(r"\s*(?:≥|>|≤|<)", rest):
+        lo, hi = float(rng.group(1)), float(rng.group(2))
+        if lo <= hi:
+            return [PerformanceStatus(scale=scale, range=Range(low=lo, high=hi))]
+    ors = re.match(r"\s*(\d)\s*(?:,\s*\d\s*)*(?:,?\s*or\s*|\s*/\s*|\s*and\s*)(\d)\b", rest)
+    if ors:
+        vals = [float(x) for x in re.findall(r"\d", ors.group(0))]
+        return [PerformanceStatus(scale=scale, range=Range(low=min(vals), high=max(vals)))]
+    om = re.search(r"(" + _OP_ANY + r")\s*(\d{1,3})", rest, re.IGNORECASE)
+    if om:
+        op = _op(om.group(1))
+        v = float(om.group(2))
+        if op in (">=", ">"):
+            return [PerformanceStatus(scale=scale, range=Range(low=v, low_inclusive=op == ">="))]
+        if op in ("<=", "<"):
+            return [PerformanceStatus(scale=scale, range=Range(low=0 if scale != "karnofsky" else None, high=v,
+                                                               high_inclusive=op == "<="))]
+    om = re.search(r"(\d{1,3})\s*%?\s*or\s*(?:less|lower|below|better)", rest)
+    if om:
+        return [PerformanceStatus(scale=scale, range=Range(low=0, high=float(om.group(1))))]
+    om = re.search(r"(\d{1,3})\s*%?\s*or\s*(?:more|higher|greater|above)", rest)
+    if om:
+        return [PerformanceStatus(scale=scale, range=Range(low=float(om.group(1))))]
+    om = re.match(r"\s*(\d{1,3})\b", rest)
+    if om:
+        v = float(om.group(1))
+        return [PerformanceStatus(scale=scale, range=Range(low=v, high=v))]
+    return []
+
+
+def _life_expectancy(t: str) -> list:
+    m = re.search(r"(?i)life expectancy|expected survival|estimated (?:patient )?survival|survival expectancy|expected to (?:live|survive)|predicted survival", t)
+    if not m:
+        return []
+    rest = t[m.end():m.end() + 80]
+    q = re.search(r"(?i)(" + _OP_ANY + r")?\s*" + NUM + r"\s*" + TIME, rest)
+    if not q:
+        q2 = re.search(r"(?i)" + NUM + r"\s*" + TIME + r"\s*or\s*(?:more|longer|greater)", rest)
+        if q2:
+            return [LifeExpectancy(minimum=_dur(q2.group(1), q2.group(2)))]
+        return []
+    op = _op(q.group(1)) if q.group(1) else ">="
+    return [LifeExpectancy(minimum=_dur(q.group(2), q.group(3)), strict=op == ">")]
+
+
+_RECEPTOR_PATTERNS = [
+    (r"triple[ -]negative|\btnbc\b", [("ER", "negative"), ("PR", "negative"), ("HER2", "negative")]),
+    (r"hormone[ -]receptors?[ -](?:\(hr\)[ -])?(?:high[ -]expressed|high expression|highly expressed)|hr[ -]high", [("HR", "high")]),
+    (r"hormone[ -]receptors?[ -](?:\(hr\)[ -])?(?:-|\s)?positive|\bhr\s*(?:\+|-?\s?positive)|\bhr\+|er\s*(?:and|/)\s*/?(?:or\s*)?pr[ -]?positive|er\+?\s*(?:and/or|/|or)\s*pr\+|hormone[- ]sensitive", [("HR", "positive")]),
+    (r"hormone[ -]receptors?[ -](?:\(hr\)[ -])?(?:-|\s)?negative|\bhr\s*(?:-\s?negative|negative)\b|\bhr-(?=[\s,/;)]|$)", [("HR", "negative")]),
+    (r"(?:estrogen|oestrogen)[ -]receptor[ -](?:\(er\)[ -])?(?:-|\s)?positive|\ber\s*(?:\+|-?\s?positive)|\ber\+|\ber-?pos\b", [("ER", "positive")]),
+    (r"(?:estrogen|oestrogen)[ -]receptor[ -](?:\(er\)[ -])?(?:-|\s)?negative|\ber\s*-?\s?negative|\ber-(?=[\s,/;)]|$)", [("ER", "negative")]),
+    (r"progesterone[ -]receptor[ -](?:\(pr\)[ -])?(?:-|\s)?positive|\bpr\s*(?:\+|-?\s?positive)\b|\bpgr[ -]?positive", [("PR", "positive")]),
+    (r"progesterone[ -]receptor[ -](?:\(pr\)[ -])?(?:-|\s)?negative|\bpr\s*-?\s?negative\b", [("PR", "negative")]),
+    (r"her-?2[ -]?(?:-|\s)?(?:negative|non-?amplified|not amplified|normal)|her2\s*-(?=[\s,/;)]|$)|human epidermal growth factor receptor[ -]?2[ -](?:\(her2\)[ -])?negative|her2/neu[ -]negative", [("HER2", "negative")]),
+    (r"her-?2[ -]?(?:-|\s)?(?:positive|amplified|overexpress\w*)|her2\s*\+(?!\d)|human epidermal growth factor receptor[ -]?2[ -](?:\(her2\)[ -])?positive|her2/neu[ -]positive", [("HER2", "positive")]),
+    (r"her-?2[ -]?low", [("HER2", "low")]),
+]
+_RECEPTOR_RES = [(re.compile(p, re.IGNORECASE), v) for p, v in _RECEPTOR_PATTERNS]
+
+
+def _receptors(t: str) -> list:
+    out: list = []
+    seen = set()
+    if _any(r"\bknown\b[^.;]{0,40}(?:receptors?|her-?2)[^.;]{0,20}status", t):
+        if _any(r"hormone receptor|\ber\b|\bpr\b", t):
+            out.append(Receptor(receptor="HR", status="known"))
+        if _any(r"her-?2", t):
+            out.append(Receptor(receptor="HER2", status="known"))
+        return out
+    for rx, vals in _RECEPTOR_RES:
+        m = rx.search(t)
+        if not m:
+            continue
+        for rec, status in vals:
+            if (rec, status) in seen or (rec == "HR" and status == "positive" and ("HR", "high") in seen):
+                continue
+            seen.add((rec, status))
+            extra: dict[str, Any] = {}
+            pm = re.search(r"(?i)(?:at least|≥|>=|>|more than)\s*(\d+(?:\.\d+)?)\s*%", t[m.start():m.end() + 80])
+            if pm and rec in ("ER", "PR", "HR") and status in ("positive", "high"):
+                extra["min_percent"] = float(pm.group(1))
+            out.append(Receptor(receptor=rec, status=status, **extra))
+    ihc = re.findall(r"(?i)ihc\s*(?:score\s*(?:of\s*)?)?([0-3]\+?)", t)
+    if ihc and _any(r"her-?2", t):
+        scores = []
+        for s in ihc:
+            s = s if s.endswith("+") or s == "0" else s + "+"
+            if s in ("0", "1+", "2+", "3+") and s not in scores:
+                scores.append(s)
+        ish = None
+        if _any(r"(?:ish|fish|sish|cish)[ -]?(?:negative|non-?amplified|-)", t):
+            ish = "negative"
+        elif _any(r"(?:ish|fish|sish|cish)[ -]?(?:positive|amplified|\+)", t):
+            ish = "positive"
+        status = next((r.status for r in out if r.receptor == "HER2"), None)
+        out = [r for r in out if r.receptor != "HER2"]
+        if status is None:
+            status = "positive" if set(scores) <= {"3+"} or ish == "positive" else ("negative" if set(scores) <= {"0", "1+"} else "low")
+        out.append(Receptor(receptor="HER2", status=status, her2_ihc=scores, ish=ish))
+    return out
+
+
+_GENES = r"ESR1|PIK3CA|BRCA1/2|BRCA1|BRCA2|BRCA|PALB2|AKT1|PTEN|TP53|EGFR|ALK|ROS1|KRAS|NRAS|BRAF|HER2|ERBB2|MET|RET|NTRK|FGFR[1-4]?|IDH1|IDH2|MSI-H|dMMR|ATM|CHEK2|CDH1|NF1|RB1|CCND1"
+
+
+def _genes(t: str) -> list:
+    out = []
+    for m in re.finditer(r"(?<![\w-])(" + _GENES + r")(?![\w])", t):
+        gene = m.group(1)
+        ctx = t[max(0, m.start() - 40):m.end() + 60]
+        if gene in ("HER2", "ERBB2") and not _any(r"mutat", ctx):
+            continue
+        if gene == "EGFR" and _any(r"\begfr\b\s*(?:≥|>|<|≤|of|\d)|glomerular|ml/min", ctx):
+            continue
+        status = None
+        if _any(r"mutat|variant|alteration|pathogenic|deleterious|carrier", ctx):
+            status = "mutated"
+        elif _any(r"amplif", ctx):
+            status = "amplified"
+        elif _any(r"fusion|rearrange|translocation", ctx):
+            status = "fusion"
+        elif _any(r"wild[- ]?type", ctx):
+            status = "wildtype"
+        if status is None:
+            continue
+        sources = []
+        if _any(r"ctdna|circulating tumou?r dna|liquid biopsy|plasma", ctx):
+            sources.append("ctdna")
+        if _any(r"\bblood\b", ctx) and "ctdna" not in sources:
+            sources.append("blood")
+        if _any(r"germline", ctx):
+            sources.append("germline")
+        if _any(r"tissue|tumou?r sample|biopsy", ctx):
+            sources.append("tissue")
+        genes = ["BRCA1", "BRCA2"] if gene in ("BRCA1/2", "BRCA") else [gene]
+        for g in genes:
+            if not any(isinstance(a, GeneAlteration) and a.gene == g for a in out):
+                out.append(GeneAlteration(gene=g, status=status, sources=sources))
+    return out
+
+
+_EXTENT = [
+    (r"locally advanced|spread locally", "locally_advanced"),
+    (r"\bmetasta(?:tic|ses|sis|sized)\b|\bmbc\b|\bstage\s*(?:iv|Ⅳ|4)\b|spread (?:locally or )?to other parts|distant (?:disease|metasta)", "metastatic"),
+    (r"(?<!locally )\badvanced\b|\babc\b", "advanced"),
+    (r"\brecurren(?:t|ce)\b|\brelapsed\b", "recurrent"),
+    (r"\binoperable\b|\bunresectable\b|not amenable to (?:curative )?(?:surgery|resection)", "inoperable"),
+    (r"\bearly(?:[- ]stage)?\b(?= breast| cancer| disease)", "early"),
+]
+
+
+def _diagnosis(t: str, kind: str) -> list:
+    out = []
+    t = re.sub(r"(?i)[\w ]{0,20}cancer[- ]free", " ", t)
+    rx = vocab_regexes()
+    cancers = [h for h in vocab_find(rx["cancer"], t)
+               if h[0] not in ("non_melanoma_skin_cancer", "cervical_carcinoma_in_situ", "stage_i_uterine_cancer",
+                               "carcinoma_in_situ")]
+    if _any(r"other (?:active |primary )*(?:malignan|cancer|tumou?r)|second (?:primary )?malignan|prior malignan|previous malignan|another (?:primary )?(?:malignan|cancer)|history of (?:a )?(?:malignan|cancer)|other active cancers?", t):
+        return []
+    if cancers:
+        key = cancers[0][0]
+        hist = [h[0] for h in vocab_find(rx["histology"], t) if h[0] != "triple_negative"]
+        confirmed = None
+        h = _any(r"histolog|patholog", t)
+        c = _any(r"cytolog", t)
+        if h and c:
+            confirmed = "histology_or_cytology"
+        elif h:
+            confirmed = "histology"
+        elif c:
+            confirmed = "cytology"
+        out.append(Diagnosis(cancer_type=key, histology=hist, confirmed_by=confirmed))
+    stage_hit = re.findall(r"(?i)\bstage\s*((?:iv|iii|ii|i|Ⅳ|Ⅲ|[1-4])[abc]?)\b", t)
+    allowed = []
+    for rxx, val in _EXTENT:
+        if re.search(rxx, t, re.IGNORECASE) and val not in allowed:
+            if val == "metastatic" and _any(r"brain metasta|liver metasta|bone metasta|cns metasta|metastases? (?:to|in) the brain|poorly controlled|leptomening", t) and not cancers:
+                continue
+            allowed.append(val)
+    if "locally_advanced" in allowed and "advanced" in allowed:
+        allowed.remove("advanced")
+    if (cancers or (allowed and _any(r"disease|cancer|tumou?r|carcinoma|malignan|stage|has spread|spread", t))) and (allowed or stage_hit):
+        stages = []
+        for s in stage_hit:
+            s = s.upper().replace("Ⅳ", "IV").replace("Ⅲ", "III")
+            s = {"4": "IV", "3": "III", "2": "II", "1": "I"}.get(s, s)
+            if s not in stages:
+                stages.append(s)
+        if stages and "IV" in stages and "metastatic" not in allowed:
+            allowed.append("metastatic")
+        if not (kind == "exclusion" and not cancers):
+            out.append(DiseaseExtent(allowed=allowed, stages=stages))
+    return out
+
+
+def _metastasis(t: str) -> list:
+    out = []
+    rx = vocab_regexes()
+    for m in re.finditer(r"(?i)\b([\w-]+(?:\s+(?:and|or)\s+[\w-]+)?)\s+metasta(?:ses|sis|tic disease)|metasta(?:ses|sis|tic disease)\s+(?:to|in)\s+(?:the\s+)?(\w+)|\b(leptomeningeal|cns|brain)\s+(?:disease|involvement|lesions)", t):
+        phrase = (m.group(1) or m.group(2) or m.group(3) or "").lower()
+        sites = [h[0] for h in vocab_find(rx["site"], phrase)]
+        if not sites:
+            continue
+        ctx = t[max(0, m.start() - 60):m.end() + 80]
+        quals = _qualifiers(ctx, {"active", "untreated", "unstable", "symptomatic", "progressing", "uncontrolled", "leptomeningeal"})
+        only = _any(r"\bonly\b", t[max(0, m.start() - 20):m.end() + 10])
+        for site in sites:
+            if not any(isinstance(a, Metastasis) and a.site == site for a in out):
+                out.append(Metastasis(site=site, qualifiers=quals, only=only))
+    for m in re.finditer(r"(?i)\b(bone|visceral)[- ]only\b", t):
+        site = m.group(1).lower()
+        if not any(isinstance(a, Metastasis) and a.site == site for a in out):
+            out.append(Metastasis(site=site, only=True))
+    return out
+
+
+def _measurable(t: str) -> list:
+    if _any(r"measurable|evaluable|recist", t) and _any(r"lesion|disease|recist|tumou?r", t):
+        if _any(r"recist", t) and not _any(r"measurable|evaluable", t):
+            return []
+        std = "RECIST 1.1" if _any(r"recist", t) else None
+        return [MeasurableDisease(standard=std, allow_bone_only_evaluable=_any(r"evaluable|bone[- ]only", t))]
+    return []
+
+
+def _other_malignancy(t: str) -> list:
+    if not _any(r"other (?:active |primary |invasive )*(?:malignan|cancers?|tumou?rs?|invasive)|second (?:primary )?(?:malignan|cancer)|prior malignan|previous malignan|another (?:primary )?(?:malignan|cancer)|history of (?:a |any )?(?:other )?(?:malignan|cancer)|concurrent malignan|additional malignan|malignancies? (?:other than|within)", t):
+        return []
+    within = None
+    m = re.search(r"(?i)(?:within|in)\s+(?:the\s+)?(?:last|past|previous|prior)?\s*" + NUM + r"\s*" + TIME, t) or \
+        re.search(r"(?i)" + NUM + r"\s*" + TIME + r"\s*(?:prior|before)", t)
+    if m:
+        within = _dur(m.group(1), m.group(2))
+    exc = []
+    em = re.search(r"(?i)\b(?:except|excluding|other than|with the exception of|unless|apart from|but not|with)\b", t)
+    if em:
+        for key, _, _ in vocab_find(vocab_regexes()["cancer"], t[em.start():] if em else t):
+            if key != "breast_cancer" and key not in exc:
+                exc.append(key)
+        for key, _, _ in vocab_find(vocab_regexes()["cancer"], t):
+            if key in ("non_melanoma_skin_cancer", "cervical_carcinoma_in_situ", "stage_i_uterine_cancer", "dcis",
+                       "carcinoma_in_situ") and key not in exc:
+                exc.append(key)
+    active = _any(r"\bactive\b|requiring treatment|currently (?:being )?treated|under treatment", t)
+    return [OtherMalignancy(within=within, exceptions=exc, active_only=active)]
+
+
+def _labs(t: str) -> list:
+    """Lab thresholds, with shared comparisons ("ALT and AST ≤ 2.5 × ULN"), conditionals
+    ("(≤5×ULN if has liver metastasis)") and "or" alternatives (AnyOf)."""
+    avocab = analyte_vocabulary()
+    mentions = _analyte_mentions(t)
+    if not mentions:
+        return []
+    groups: list[list[tuple[str, int, int]]] = []
+    for mt in mentions:
+        if groups:
+            between = t[groups[-1][-1][2]:mt[1]]
+            between_clean = re.sub(r"\([^)]*\)", "", between)
+            if re.fullmatch(r"[\s,/&()]*(?:and|or|and/or|,|/)?[\s,/&()]*", between_clean, re.IGNORECASE) or not between_clean.strip():
+                groups[-1].append(mt)
+                continue
+        groups.append([mt])
+    results: list[tuple[list, int, int]] = []  # (atoms, start, end)
+    for gi, grp in enumerate(groups):
+        start = grp[-1][2]
+        end = groups[gi + 1][0][1] if gi + 1 < len(groups) else len(t)
+        seg = t[start:end]
+        comps = _comparisons(seg)
+        if not comps:
+            continue
+        base, cond = comps[0], None
+        for c in comps[1:]:
+            if c.get("condition") is not None:
+                cond = c
+                break
+        atoms = []
+        seen_keys = []
+        for key, _, _ in grp:
+            if key in seen_keys:
+                continue
+            seen_keys.append(key)
+            a = _lab_atom(key, base, avocab)
+            if a is None:
+                continue
+            if cond is not None:
+                a2 = _lab_atom(key, cond, avocab)
+                if a2 is not None:
+                    a = IfThen(condition=cond["condition"], then=a2, otherwise=a)
+            atoms.append(a)
+        if atoms:
+            results.append((atoms, grp[0][1], end))
+    if not results:
+        return []
+    # alternatives: "Cr ≤ 1.5 × ULN or creatinine clearance ≥ 60 mL/min"
+    out: list = []
+    i = 0
+    while i < len(results):
+        atoms, s, e = results[i]
+        if i + 1 < len(results):
+            nxt_atoms, ns, ne = results[i + 1]
+            link = t[max(s, ns - 40):ns]
+            seg_before = t[s:ns]
+            if re.search(r"(?i)(?:^|[\s,;)])or\s*(?:a\s+|an\s+|the\s+|calculated\s+|measured\s+)?$", link) and not re.search(r";", seg_before):
+                alt = AnyOf(items=[_all(atoms), _all(nxt_atoms)])
+                out.append(alt)
+                i += 2
+                continue
+        out.extend(atoms)
+        i += 1
+    return out
+
+
+def _all(items: list):
+    return items[0] if len(items) == 1 else AllOf(items=items)
+
+
+_ANALYTE_RE_CACHE: dict = {}
+
+
+def _analyte_regex():
+    if "rx" not in _ANALYTE_RE_CACHE:
+        d = load_json("analytes.json")
+        names: dict[str, str] = {}
+        short: dict[str, str] = {}
+        for key, entry in d["analytes"].items():
+            for syn in entry.get("synonyms", []):
+                (short if len(syn) <= 3 else names).setdefault(syn.lower(), key)
+        for key, syns in d.get("scores", {}).items():
+            for syn in syns:
+                (short if len(syn) <= 3 else names).setdefault(syn.lower(), "score:" + key)
+        long_alts = "|".join(re.escape(n).replace(r"\ ", r"[\s-]+") for n in sorted(names, key=len, reverse=True))
+        short_alts = "|".join(re.escape(n.upper()) for n in sorted(short, key=len, reverse=True))
+        _ANALYTE_RE_CACHE["rx"] = re.compile(r"(?<![\w])(?:(?i:" + long_alts + r")|" + short_alts + r"|(?i:hb|hgb|cr|ef|plt|anc|wbc|alt|ast|bmi|inr|asa|psa|alp|ldh|tsh|fsh|bun|gfr|egfr|crcl|upcr|nyha|fev1|ahi|iop|sbp|dbp))(?![\w])")
+        _ANALYTE_RE_CACHE["names"] = {**names, **short}
+    return _ANALYTE_RE_CACHE["rx"], _ANALYTE_RE_CACHE["names"]
+
+
+def _analyte_mentions(t: str) -> list[tuple[str, int, int]]:
+    rx, names = _analyte_regex()
+    out = []
+    for m in rx.finditer(t):
+        key = names.get(re.sub(r"[\s-]+", " ", m.group(0).lower())) or names.get(m.group(0).lower())
+        if key is None:
+            key = names.get(re.sub(r"[\s-]+", "-", m.group(0).lower()))
+        if key is None:
+            continue
+        if key == "egfr" and _any(r"mutat|tki|inhibitor", t[m.end():m.end() + 30]):
+            continue
+        if key == "alcohol" and not re.search(r"\d", t[m.end():m.end() + 40]):
+            continue
+        out.append((key, m.start(), m.end()))
+    return out
+
+
+_ULN = r"(?:\s*(?:x|×|\*|times|fold|-fold)\s*)?(?:the\s+)?(?:institutional\s+|upper\s+)?(?:uln|upper limits? of (?:the )?normal(?: range| limit)?|upper normal limit|normal upper limit|the upper limit|n\b|institutional upper limit of normal)"
+_LLN = r"(?:\s*(?:x|×|times)\s*)?(?:the\s+)?(?:lln|lower limits? of (?:the )?normal)"
+_CMP_RE = re.compile(
+    r"(?P<op>" + _OP_ANY + r")\s*(?:than\s*)?(?P<num>\d+(?:[.,]\d+)*)(?P<tail>[^;,()]{0,30})",
+    re.IGNORECASE,
+)
+
+
+def _comparisons(seg: str) -> list[dict]:
+    """Comparisons in a lab segment: [{op, value, unit | uln | lln, condition}]."""
+    out = []
+    for m in _CMP_RE.finditer(seg):
+        op = _op(m.group("op"))
+        if op is None or op == "==":
+            continue
+        num = m.group("num")
+        tail_text = seg[m.start("num"):m.start("num") + 45]
+        c: dict[str, Any] = {"op": op}
+        um = re.match(r"\s*\d+(?:[.,]\d+)*" + _ULN, tail_text, re.IGNORECASE)
+        lm = re.match(r"\s*\d+(?:[.,]\d+)*" + _LLN, tail_text, re.IGNORECASE)
+        if um:
+            c["uln"] = _num(num)
+        elif lm:
+            c["lln"] = _num(num)
+        else:
+            q = parse_quantity(tail_text)
+            if q is not None and tail_text.strip().startswith(num):
+                c["value"], c["unit"] = q
+            else:
+                c["value"], c["unit"] = _num(num), None
+                wm = re.match(r"\s*\d+(?:[.,]\d+)*\s*(mmhg|mm hg|kg/m2|kg/m²|kg|lbs?|pounds|cm|mm|ms|msec|bpm|%|points?)", tail_text, re.IGNORECASE)
+                if wm:
+                    c["unit"] = wm.group(1)
+        after = seg[m.end("num"):m.end("num") + 60]
+        before = seg[max(0, m.start() - 10):m.start()]
+        if re.search(r"(?i)\b(?:if|in case of|for patients with|in patients with|in the presence of|with|when)\b[^;)]{0,20}(?:liver|hepatic)\s+(?:metasta|involvement)", after[:50]):
+            c["condition"] = Metastasis(site="liver")
+        elif re.search(r"(?i)\b(?:if|in case of|for patients with|in patients with|in the presence of|with)\b[^;)]{0,20}bone\s+metasta", after[:50]):
+            c["condition"] = Metastasis(site="bone")
+        elif re.search(r"(?i)gilbert", after[:60]):
+            c["condition"] = Condition(condition="gilbert_syndrome")
+        else:
+            c["condition"] = None
+        out.append(c)
+    # "1.5 times the ULN or less", "60 ml/min or more"
+    if not out:
+        m = re.search(r"(?P<num>\d+(?:[.,]\d+)?)\s*(?P<rest>[^;]{0,40}?)\s*or\s*(?P<dir>less|lower|below|more|greater|higher|above)", seg, re.IGNORECASE)
+        if m:
+            op = "<=" if m.group("dir").lower() in ("less", "lower", "below") else ">="
+            tail_text = seg[m.start("num"):]
+            c = {"op": op, "condition": None}
+            if re.match(r"\s*\d+(?:[.,]\d+)?" + _ULN, tail_text, re.IGNORECASE):
+                c["uln"] = _num(m.group("num"))
+            else:
+                q = parse_quantity(tail_text)
+                c["value"], c["unit"] = (q if q else (_num(m.group("num")), None))
+            out.append(c)
+        elif re.search(r"(?i)within (?:the )?normal (?:limits|range)|\bnormal\b", seg[:40]):
+            out.append({"op": "<=", "uln": 1.0, "condition": None, "normal": True})
+    return out
+
+
+def _lab_atom(key: str, c: dict, avocab: dict):
+    if key.startswith("score:") or key not in avocab:
+        name = key.split(":", 1)[-1]
+        if "value" not in c:
+            return None
+        return Measurement(name=name, comparator=c["op"], value=c["value"], unit=c.get("unit"))
+    if c.get("normal"):
+        return None
+    kw: dict[str, Any] = {"analyte": key, "comparator": c["op"]}
+    if "uln" in c:
+        kw["uln_multiple"] = c["uln"]
+    elif "lln" in c:
+        kw["lln_multiple"] = c["lln"]
+    else:
+        kw["value"] = c["value"]
+        kw["unit"] = c.get("unit")
+    return LabThreshold(**kw)
+
+
+def _prior_therapy(t: str, kind: str) -> list:
+    rx = vocab_regexes()
+    agents = []
+    for m in rx["agent"].finditer(t):
+        key = rx["agent_names"][re.sub(r"[\s-]+", " ", m.group(0).lower())] if re.sub(r"[\s-]+", " ", m.group(0).lower()) in rx["agent_names"] else rx["agent_names"].get(m.group(0).lower())
+        if key and key not in agents:
+            agents.append(key)
+    for m in rx["agent_acronyms"].finditer(t):
+        key = {"AI": "aromatase_inhibitor", "AIS": "aromatase_inhibitor", "NSAI": "nonsteroidal_aromatase_inhibitor",
+               "NSAIS": "nonsteroidal_aromatase_inhibitor", "TKI": "tyrosine_kinase_inhibitor", "TKIS": "tyrosine_kinase_inhibitor",
+               "ADC": "antibody_drug_conjugate", "ADCS": "antibody_drug_conjugate", "ET": "endocrine_therapy"}[m.group(1).upper()]
+        if key not in agents:
+            agents.append(key)
+    if _any(r"\b(?:systemic|anti-?cancer|antineoplastic|cancer)\s+(?:treatment|therapy|therapies|treatments)", t) and "systemic_therapy" not in agents:
+        agents.append("systemic_therapy")
+    if _any(r"\bendocrine\b|\bhormon(?:e|al)\b", t) and not agents:
+        agents.append("endocrine_therapy")
+    if not agents:
+        return []
+    if not _any(r"prior|previous|previously|received|receiv|treated|treatment|therapy|exposure|exposed|pretreated|resistan|refractory|progress|relapse|failure|failed|line|regimen|after|taken|use of|washout|discontinu|current|ongoing", t):
+        return []
+    settings: list[str] = []
+    if _any(r"\bneo-?adjuvant", t):
+        settings.append("neoadjuvant")
+    if _any(r"(?<!neo)(?<!neo-)\badjuvant", t):
+        settings.append("adjuvant")
+    if _any(r"(?:for|in the|in)\s+(?:the\s+)?(?:locally\s+)?(?:advanced|metastatic|recurrent)(?:\s+or\s+metastatic)?\s+(?:disease|setting|breast|cancer|stage)|\bsalvage\b|metastatic setting|advanced setting|for advanced|first[- ]line|second[- ]line", t):
+        settings.append("metastatic" if _any(r"metastatic", t) and not _any(r"advanced|salvage", t) else "advanced")
+    kw: dict[str, Any] = {"agents": agents, "settings": settings or ["any"]}
+    lm = re.search(r"(?i)(no more than|not more than|up to|at most|maximum of|≤|<=|fewer than|less than|at least|≥|>=|more than|>|exactly)?\s*" + NUM + r"\s*(?:or\s+(?:more|fewer|less)\s+)?(?:prior\s+|previous\s+|lines?\s+of\s+|line\s+of\s+)?(?:\w+\s+){0,3}?(?:lines?|regimens?|courses?)\b", t) or \
+        re.search(r"(?i)(no more than|not more than|up to|at most|at least|more than)\s*" + NUM + r"\s+(?:\w+\s+){0,2}(?:chemotherap\w*|therap\w*|treatments?)", t)
+    if lm:
+        n = _num(lm.group(2))
+        opw = (lm.group(1) or "").lower()
+        tail = lm.group(0).lower()
+        if opw in ("no more than", "not more than", "up to", "at most", "maximum of", "≤", "<=") or "or fewer" in tail or "or less" in tail:
+            kw["lines"] = Range(low=0, high=n)
+        elif opw in ("fewer than", "less than"):
+            kw["lines"] = Range(low=0, high=n, high_inclusive=False)
+        elif opw in ("at least", "≥", ">=") or "or more" in tail:
+            kw["lines"] = Range(low=n)
+        elif opw in ("more than", ">"):
+            kw["lines"] = Range(low=n, low_inclusive=False)
+        else:
+            kw["lines"] = Range(low=n, high=n)
+    dm = re.search(r"(?i)(?:at least|≥|>=|minimum of|more than|for)\s*" + NUM + r"\s*" + TIME + r"\s*(?:of\s+)?(?:\w+\s+){0,3}?(?:therap|treatment|adjuvant|endocrine|hormon)", t)
+    if dm:
+        kw["min_duration"] = _dur(dm.group(1), dm.group(2))
+    if _any(r"progress|resistan|refractory|failure|failed|relapse|recurr", t):
+        kw["progressed"] = True
+    rm = re.search(r"(?i)(?:relapse|recurrence|progression)\s+(?:\w+\s+){0,2}within\s+" + NUM + r"\s*" + TIME + r"\s*(?:after|of|from|following)", t)
+    if rm:
+        kw["relapse_within_after_end"] = _dur(rm.group(1), rm.group(2))
+        kw.pop("progressed", None)
+    wm = re.search(r"(?i)within\s+(?:the\s+)?(?:last\s+|past\s+|previous\s+)?" + NUM + r"\s*" + TIME + r"|" + NUM + r"\s*" + TIME + r"\s*(?:prior to|before|of)\s+(?:the\s+)?(?:first|start|randomi|enrol|registration|day 1|study)", t)
+    if wm and not rm:
+        kw["within"] = _dur(wm.group(1) or wm.group(3), wm.group(2) or wm.group(4))
+    if _any(r"\bcurrent(?:ly)?\b|\bongoing\b|concomitant|concurrent", t):
+        kw["ongoing"] = True
+    main = PriorTherapy(**kw)
+    em = re.search(r"(?i)\(?\b(?:except|excluding|other than|with the exception of|apart from)\b(.*)", t)
+    if em:
+        exc_text = em.group(1)
+        exc_agents = []
+        for m in rx["agent"].finditer(exc_text):
+            key = rx["agent_names"].get(re.sub(r"[\s-]+", " ", m.group(0).lower()))
+            if key and key not in exc_agents:
+                exc_agents.append(key)
+        if _any(r"ovarian (?:function )?suppression|ovarian ablation", exc_text):
+            exc_agents = [a for a in exc_agents if a not in ("endocrine_therapy", "ovarian_function_suppression")] + ["ovarian_function_suppression"]
+        if _any(r"bone treatment|bisphosphonate|denosumab|bone-targeted", exc_text) and "bone_targeted_therapy" not in exc_agents:
+            exc_agents.append("bone_targeted_therapy")
+        head = t[:em.start()]
+        main_agents = [a for a in agents if a not in exc_agents and (
+            rx["agent"].search(head) is None or any(rx["agent_names"].get(re.sub(r"[\s-]+", " ", x.group(0).lower())) == a
+                                                   for x in rx["agent"].finditer(head)) or a == "systemic_therapy")] or agents
+        main = PriorTherapy(**{**kw, "agents": main_agents})
+        if exc_agents:
+            excs = [PriorTherapy(agents=[a], settings=kw["settings"]) for a in exc_agents]
+            return [Except(main=main, exception=_any_of(excs))]
+    return [main]
+
+
+def _any_of(items: list):
+    return items[0] if len(items) == 1 else AnyOf(items=items)
+
+
+def _events(t: str) -> list:
+    out = []
+    r = rules()
+    wm = re.search(r"(?i)(?:within|in|during)\s+(?:the\s+)?(?:last\s+|past\s+|previous\s+|prior\s+)?" + NUM + r"\s*" + TIME, t) or \
+        re.search(r"(?i)" + NUM + r"\s*" + TIME + r"\s*(?:prior|before|of|preceding)", t) or \
+        re.search(r"(?i)(?:less than|<|≤)\s*" + NUM + r"\s*" + TIME, t)
+    within = _dur(wm.group(1), wm.group(2)) if wm else None
+    for key, rx in r.event_re.items():
+        m = rx.search(t)
+        if not m:
+            continue
+        if key == "major_surgery" and not (within or _any(r"major|recent", t)):
+            continue
+        if key in ("myocardial_infarction", "stroke", "thromboembolism") and within is None:
+            continue  # without a window these are conditions
+        if key == "radiotherapy":
+            after = "diagnosis" if _any(r"after (?:the )?diagnosis", t) else None
+            if within is None and after is None and not _any(r"prior|previous|history|received", t):
+                continue
+            site = "breast" if _any(r"breast radio|radiotherapy (?:to|of) the breast|local breast", t) else None
+            out.append(RecentEvent(event=key, within=within, after=after, site=site))
+            continue
+        if key == "investigational_drug" and not (within or _any(r"participat|receiv|current|concurrent|treated", t)):
+            continue
+        out.append(RecentEvent(event=key, within=within))
+    return out
+
+
+def _conmeds(t: str) -> list:
+    classes = []
+    if _any(r"cyp3a4?|cyp 3a4", t):
+        if _any(r"inhibitor|inhibit", t):
+            classes.append("strong_cyp3a4_inhibitor")
+        if _any(r"inducer|induc", t):
+            classes.append("strong_cyp3a4_inducer")
+        if not classes:
+            classes = ["strong_cyp3a4_inhibitor", "strong_cyp3a4_inducer"]
+    elif _any(r"strongly affect certain liver enzymes", t):
+        classes = ["strong_cyp3a4_inhibitor", "strong_cyp3a4_inducer"]
+    if _any(r"(?:current|concomitant|ongoing|chronic|concurrent|regular)\s+(?:\w+\s+){0,3}?(?:use|treatment|therapy|administration)|(?:requiring|require|receiving|taking)\s+(?:\w+\s+){0,2}?(?:anticoag|corticoster|steroid|immunosuppress|warfarin)", t):
+        for rx, key in ((r"anticoag|warfarin|heparin", "anticoagulant"), (r"corticoster|steroid", "corticosteroid"),
+                        (r"immunosuppress", "immunosuppressant")):
+            if _any(rx, t) and key not in classes:
+                classes.append(key)
+    return [ConcomitantMedication(classes=classes)] if classes else []
+
+
+def _infections(t: str) -> list:
+    out = []
+    r = rules()
+    hits = []
+    for key, rx in r.infection_re.items():
+        m = rx.search(t)
+        if m:
+            hits.append((m.start(), key))
+    if _any(r"hepatitis\s+b\s*(?:,|or|and|/)\s*(?:hepatitis\s+)?c\b", t):
+        hits += [(0, "hbv"), (0, "hcv")]
+    keys = []
+    for _, k in sorted(hits):
+        if k not in keys:
+            keys.append(k)
+    if ("hbv" in keys or "hcv" in keys) and "hepatitis" in keys:
+        keys.remove("hepatitis")
+    if not keys:
+        return []
+    quals = _qualifiers(t, {"active", "chronic", "uncontrolled", "known"})
+    for k in keys:
+        out.append(Infection(pathogen=k, qualifiers=quals))
+    return out
+
+
+def _conditions(t: str, strict: bool = False) -> list:
+    out = []
+    for key, s, e in vocab_find(vocab_regexes()["condition"], t):
+        if key == "myocardial_infarction" and t[s:e] == "MI" and False:
+            continue
+        ctx = t[max(0, s - 40):e + 40]
+        quals = _qualifiers(ctx, {"uncontrolled", "severe", "symptomatic", "active", "unstable", "chronic"})
+        wm = re.search(r"(?i)within\s+(?:the\s+)?(?:last\s+|past\s+|previous\s+)?" + NUM + r"\s*" + TIME, t[s:])
+        kw: dict[str, Any] = {"condition": key, "qualifiers": quals}
+        if wm:
+            kw["within"] = _dur(wm.group(1), wm.group(2))
+        if not any(isinstance(a, Condition) and a.condition == key for a in out):
+            out.append(Condition(**kw))
+    return out
+
+
+_GENERIC_LEAD = re.compile(
+    r"^\s*(?:(?:any\s+)?(?:known|documented|confirmed|current|active|prior|previous|significant)\s+)?"
+    r"(?:(?:a\s+)?(?:personal\s+)?(?:history|diagnosis|evidence|presence|signs?)\s+of\s+|(?:patients?|subjects?|participants?|those)\s+(?:with|who have|having|diagnosed with)\s+|diagnosed with\s+|suffering from\s+|known\s+|has\s+|have\s+)"
+    r"(?:(?:a|an|any|the|clinically significant|significant|known|active|severe|chronic|acute|current|uncontrolled|documented)\s+)*",
+    re.IGNORECASE,
+)
+_STOP = {"the", "a", "an", "any", "other", "following", "this", "study", "trial", "protocol", "criteria", "patient",
+         "patients", "condition", "conditions", "disease", "diseases", "illness", "treatment", "therapy", "drug", "drugs",
+         "medication", "medications", "use", "able", "willing", "be", "to", "in", "of", "and", "or", "with", "their",
+         "his", "her", "which", "that", "as", "been", "must", "not", "no", "is", "are", "was", "will", "would", "should",
+         "received", "receive", "undergone", "participated", "participation", "taken", "agreed", "signed", "informed"}
+
+
+def _generic_condition(t: str) -> list:
+    m = _GENERIC_LEAD.match(t)
+    if not m:
+        return []
+    phrase = t[m.end():]
+    phrase = re.split(r"(?i)\s*(?:[(,;:.]|\bwithin\b|\bthat\b|\bwhich\b|\bwho\b|\bwhere\b|\bdefined\b|\bas\b|\bfor\b|\bwith\b|\bin the\b|\brequiring\b|\bincluding\b|\bsuch as\b|\bper\b|\baccording\b|\bby\b|\bon\b|\bat\b|\bfrom\b|\bof\s+(?:more|less|at)\b|\bduring\b|\bafter\b|\bbefore\b|\bprior\b|\bor\s+(?:any|other)\b)", phrase, maxsplit=1)[0]
+    words = phrase.strip().split()
+    if not (1 <= len(words) <= 6):
+        return []
+    if not all(re.fullmatch(r"[A-Za-z][A-Za-z'/-]*", w) for w in words):
+        return []
+    if all(w.lower() in _STOP for w in words) or words[0].lower() in _STOP and len(words) == 1:
+        return []
+    if words[0].lower() in ("been", "received", "had", "taken", "undergone", "participated", "to", "be", "not", "no"):
+        return []
+    name = " ".join(w.lower() for w in words)
+    return [Condition(condition=name)]
+
+
+def _allergy(t: str) -> list:
+    if not _any(r"allerg|hypersensitiv|anaphyla|intoleran", t):
+        return []
+    rx = vocab_regexes()
+    subs = []
+    for m in rx["agent"].finditer(t):
+        key = rx["agent_names"].get(re.sub(r"[\s-]+", " ", m.group(0).lower()))
+        if key and key not in subs:
+            subs.append(key)
+    if _any(r"study (?:drug|medication|treatment|agent)s?|investigational (?:product|drug)|excipient|components?|ingredients?|any of the (?:study )?drugs", t):
+        subs.append("study_drug")
+    if _any(r"contrast", t):
+        subs.append("contrast_media")
+    return [Allergy(substances=subs or ["unspecified"])]
+
+
+def _confirm(t: str) -> NeedsConfirmation | None:
+    r = rules()
+    for cat in ("withdrawal", "consent", "recovered_from_toxicity", "swallow", "social_security", "tissue_available",
+                "investigator_judgement", "compliance", "contraception", "other"):
+        m = r.confirm_re[cat].search(t)
+        if m:
+            if cat == "other" and len(t) > 140:
+                continue
+            return NeedsConfirmation(category=cat, reason=f"needs a person to confirm ({cat.replace('_', ' ')}: '{m.group(0)}')")
+    return None
+
+
+_NUMERIC_KINDS = (Age, LabThreshold, PerformanceStatus, LifeExpectancy, Measurement)
+
+
+_UNSUPPORTED_PATTERNS = [
+    (re.compile(r"(?i)\bthe time from\b|\btime (?:interval )?(?:from|between)\b.*\bto\b"), "interval between two events is not modelled"),
+    (re.compile(r"(?i)proportion of patients|percentage of patients"), "a requirement on the trial population, not on one patient"),
+    (re.compile(r"(?i)\b(?:are|is|was|were) effective\b|(?:complete|partial) (?:remission|response)[^.]*(?:stabili|stable)"), "response to prior therapy is not modelled"),
+]
+
+
+def _compile_clause(t: str, kind: str) -> list:
+    """Atoms for one clause (list; empty when nothing is recognised)."""
+    if not t.strip():
+        return []
+    for rx, why in _UNSUPPORTED_PATTERNS:
+        if rx.search(t):
+            return [Unsupported(reason=why)]
+    conf = _confirm(t)
+    strong_conf = conf is not None and conf.category in ("consent", "withdrawal", "recovered_from_toxicity", "swallow",
+                                                          "social_security", "tissue_available", "compliance")
+    if strong_conf and not re.search(r"[≥≤<>]|\d+\s*(?:mg|g/|x|×)", t):
+        return [conf]
+    atoms: list = []
+    atoms += _age(t)
+    atoms += _sex(t, kind)
+    atoms += _menopause(t, kind)
+    atoms += _pregnancy(t, kind)
+    atoms += _performance(t)
+    atoms += _life_expectancy(t)
+    rec = _receptors(t)
+    atoms += rec
+    atoms += _genes(t)
+    atoms += _labs(t) if not any(isinstance(a, (PerformanceStatus, LifeExpectancy)) for a in atoms) else []
+    om = _other_malignancy(t)
+    atoms += om
+    if not om:
+        atoms += _diagnosis(t, kind)
+    atoms += _metastasis(t)
+    atoms += _measurable(t)
+    atoms += _infections(t)
+    atoms += _conmeds(t)
+    ev = _events(t)
+    atoms += ev
+    if not any(isinstance(a, (ConcomitantMedication, OtherMalignancy)) for a in atoms) and not (
+            rec and not _any(r"prior|previous|treat|therap", t)):
+        atoms += _prior_therapy(t, kind)
+    if not any(isinstance(a, Infection) for a in atoms):
+        conds = _conditions(t)
+        if any(isinstance(a, RecentEvent) and a.event == "myocardial_infarction" for a in atoms):
+            conds = [c for c in conds if c.condition != "myocardial_infarction"]
+        atoms += conds
+    if any(isinstance(a, Except) for a in atoms):
+        atoms = [a for a in atoms if not isinstance(a, (OvarianSuppression, DiseaseExtent))]
+    lab_conds = {a.condition.site for a in atoms if isinstance(a, IfThen) and isinstance(a.condition, Metastasis)}
+    if lab_conds:
+        atoms = [a for a in atoms if not (isinstance(a, Metastasis) and a.site in lab_conds)]
+    if any(isinstance(a, IfThen) and isinstance(a.then, OvarianSuppression) for a in atoms):
+        atoms = [a for a in atoms if not (isinstance(a, PriorTherapy) and a.agents == ["ovarian_function_suppression"])]
+    if any(isinstance(a, PriorTherapy) and a.settings != ["any"] for a in atoms) and not any(isinstance(a, Diagnosis) for a in atoms):
+        atoms = [a for a in atoms if not isinstance(a, DiseaseExtent)]
+    al = _allergy(t)
+    if al:
+        atoms = [a for a in atoms if not isinstance(a, PriorTherapy)] + al
+    if conf is not None and (not atoms or conf.category in ("investigator_judgement", "contraception")):
+        if not atoms or all(isinstance(a, (Condition,)) and a.condition in ("comorbidity",) for a in atoms):
+            return [conf]
+        atoms.append(conf)
+    if not atoms:
+        atoms += _generic_condition(t)
+    return atoms
+
+
+def _combine(atoms: list, kind: str, t: str):
+    if not atoms:
+        return None
+    if len(atoms) == 1:
+        return atoms[0]
+    if kind == "exclusion":
+        return AnyOf(items=atoms)
+    return AllOf(items=atoms)
+
+
+def _apply_negation(expr, t: str):
+    if expr is None or not _negated(t):
+        return expr
+    if isinstance(expr, _NUMERIC_KINDS) or isinstance(expr, (NeedsConfirmation, Unsupported)):
+        return expr
+    if isinstance(expr, PriorTherapy) and expr.lines.high is not None:
+        return expr
+    if isinstance(expr, (AllOf, AnyOf)):
+        if any(isinstance(a, _NUMERIC_KINDS) for a in expr.items):
+            return expr
+        # "no A, B or C" -> none of them
+        return Not(item=AnyOf(items=expr.items))
+    if isinstance(expr, Pregnancy) or isinstance(expr, Not):
+        return expr if isinstance(expr, Not) else Not(item=expr)
+    return Not(item=expr)
+
+
+_CLAUSE_OR = re.compile(r",\s*or\s+(?=(?:the\s+)?(?:patient|disease|subject|have|has|had|any|if|when|previous|prior|participants?|known|[a-z]+\s+(?:progress|relapse|after)))|;\s*or\s+", re.IGNORECASE)
+
+
+def compile_criterion_text(text: str, kind: str = "inclusion"):
+    """Compile one criterion's text.
+
+    Returns
+    -------
+    tuple
+        ``(expression or None, status, reason)`` following the module's status rule.
+    """
+    t = text.strip()
+    if not t:
+        return None, "unsupported", "empty criterion"
+    parts = [p for p in _CLAUSE_OR.split(t) if p.strip()]
+    exprs = []
+    for p in parts:
+        atoms = _compile_clause(p, kind)
+        if not atoms:
+            exprs.append(Unsupported(reason=f"no compilable requirement recognised in: {p.strip()[:120]!r}"))
+            continue
+        if kind == "inclusion" and len(parts) == 1 and len(atoms) > 1 and any(isinstance(a, LabThreshold) for a in atoms) is False:
+            pass
+        e = _combine(atoms, kind, p)
+        exprs.append(_apply_negation(e, p))
+    if len(exprs) == 1:
+        expr = exprs[0]
+    else:
+        confirms = [e for e in exprs if isinstance(e, NeedsConfirmation)]
+        if len(confirms) == len(exprs) and len({c.category for c in confirms}) == 1:
+            expr = confirms[0]
+        else:
+            expr = AnyOf(items=exprs)
+    return expr, *_status(expr)
+
+
+def _status(expr) -> tuple[str, str | None]:
+    atoms = list(iter_atoms(expr))
+    unsup = [a for a in atoms if isinstance(a, Unsupported)]
+    if unsup:
+        return "unsupported", "; ".join(a.reason for a in unsup)
+    conf = [a for a in atoms if isinstance(a, NeedsConfirmation)]
+    if conf and len(conf) == len(atoms):
+        return "needs_confirmation", conf[0].reason
+    return "compiled", None
+
+
+# ----------------------------------------------------------------------------- trial level
+def _build(splits: list[SplitCriterion], trial_id: str, source: str, source_text: str) -> CompiledCriteria:
+    crits = []
+    for sc in splits:
+        expr, status, reason = compile_criterion_text(sc.text, sc.kind)
+        if sc.children:
+            # a parent whose own words carry no check is a header ("... meets the following criteria:")
+            own = _compile_clause(sc.text.split(":")[0], sc.kind) if sc.text.rstrip().endswith(":") or ":" in sc.text else None
+            if ":" in sc.text and not own:
+                expr, status, reason = None, "compiled", f"introduces {len(sc.children)} sub-criteria"
+            elif ":" in sc.text and own:
+                expr = _combine(own, sc.kind, sc.text)
+                expr = _apply_negation(expr, sc.text)
+                status, reason = _status(expr)
+            elif status == "unsupported":
+                expr, status, reason = None, "compiled", f"introduces {len(sc.children)} sub-criteria"
+        crits.append(Criterion(id=sc.id, kind=sc.kind, text=sc.text, span=sc.span, parent=sc.parent,
+                               expression=expr, status=status, reason=reason))
+    return CompiledCriteria(trial_id=trial_id, compiler_version=COMPILER_VERSION, source=source,
+                            criteria=crits, source_text=source_text)
+
+
+def compile_text(text: str, trial_id: str, source: str = "criteria_text") -> CompiledCriteria:
+    """Compile eligibility criteria text.
+
+    Parameters
+    ----------
+    text : str
+        Criteria text as written (or a population sentence when ``source="document_prose"``).
+    trial_id : str
+    source : str
+        "criteria_text" (split on headers/bullets), "document_prose" (population prose: one
+        criterion per recognised check), or "title_and_summary".
+
+    Returns
+    -------
+    CompiledCriteria
+        Spans index into ``text`` (kept as ``source_text``).
+    """
+    text = text or ""
+    if source in ("document_prose", "title_and_summary"):
+        splits = split_prose(text)
+    else:
+        splits = split_criteria(text)
+    cc = _build(splits, trial_id, source, text)
+    if source in ("document_prose", "title_and_summary"):
+        for c in cc.criteria:  # the sentence is a header: its checks are the children
+            if c.parent is None and any(d.parent == c.id for d in cc.criteria):
+                c.expression, c.status, c.reason = None, "compiled", "population sentence: its checks are the sub-criteria"
+    return cc
+
+
+_POP_RE = re.compile(r"(?i)\b(?:randomly assigned|enrolled|included|eligible were|recruited)\s+((?:pre|peri|post)?-?menopausal\s+)?(?:women|patients|men|adults|participants)\s+with\s+[^.()]+?(?=\s+to\s+|\.|\(|$)")
+
+
+def compile_criteria(trial) -> CompiledCriteria:
+    """Compile a :class:`~trialmatch.trials.model.Trial`'s eligibility.
+
+    Uses ``trial.eligibility.criteria_text`` when present (``source="criteria_text"``, or
+    ``"document_prose"`` when the reader marked it as prose); otherwise the population sentence of
+    the summary/description ("randomly assigned postmenopausal women with ...": ``document_prose``);
+    otherwise what the title and summary state (``title_and_summary``: HR-high expression,
+    advanced breast cancer, endocrine resistance), with spans into ``"title\\n\\nsummary"``.
+    Never raises on odd text: a criterion that fails to compile becomes ``Unsupported``.
+    """
+    elig = trial.eligibility
+    text = elig.criteria_text if elig is not None else None
+    if text and text.strip():
+        src = elig.criteria_source or ""
+        if "prose" in src.lower() or "population" in src.lower():
+            return compile_text(text, trial.id, source="document_prose")
+        return compile_text(text, trial.id)
+    for field_text in (trial.brief_summary, trial.description):
+        if not field_text:
+            continue
+        m = _POP_RE.search(field_text)
+        if m:
+            start = m.start(1) if m.group(1) else m.start()
+            sent = field_text[start:m.end()]
+            cc = compile_text(sent, trial.id, source="document_prose")
+            # spans into the sentence -> spans into the field text
+            for c in cc.criteria:
+                c.span = (c.span[0] + start, c.span[1] + start)
+            cc.source_text = field_text
+            return cc
+    parts = [p for p in (trial.title, trial.brief_summary) if p]
+    if not parts:
+        return CompiledCriteria(trial_id=trial.id, compiler_version=COMPILER_VERSION, source="none")
+    doc = "\n\n".join(parts)
+    splits = _summary_splits(doc)
+    cc = _build(splits, trial.id, "title_and_summary", doc)
+    for c in cc.criteria:
+        c.reason = ((c.reason + "; ") if c.reason else "") + "read from the title/summary (no criteria list)"
+    return cc
+
+
+_SUMMARY_CONCEPTS = re.compile(
+    r"(?i)hormone[ -]receptor[ -]high[ -]expressed|hormone receptor[ -]positive|\bHR[ -]?(?:positive|\+)|HER-?2[ -]?negative|"
+    r"(?:locally advanced or metastatic|advanced|metastatic)\s+(?:hormone[ -]receptor[- \w]*?)?breast cancer|"
+    r"endocrine[ -](?:therapy|treatment)[ -]resist\w*|endocrine therapy resisted|endocrine[ -]resistant|secondary endocrine-resistant|"
+    r"(?:pre|post)menopausal"
+)
+
+
+def _summary_splits(doc: str) -> list[SplitCriterion]:
+    out = []
+    seen = set()
+    has_high = re.search(r"(?i)receptor[ -]high", doc) is not None
+    for m in _SUMMARY_CONCEPTS.finditer(doc):
+        key = re.sub(r"\W+", " ", m.group(0).lower())
+        if "resist" in key:
+            key = "resist"
+        elif "hormone receptor" in key and "breast" not in key or key.startswith("hr"):
+            if has_high and "high" not in key:
+                continue
+            key = "hr"
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(SplitCriterion(f"I{len(out) + 1}", "inclusion", m.group(0), (m.start(), m.end()), None))
+    return out

@@ -1,0 +1,139 @@
+"""Compiler rules as data (``vocab/data/criteria_rules.json``, ``conditions.json``, ``cancers.json``).
+
+A :class:`RuleSet` is built from JSON, validated on construction (unknown confirmation
+categories or empty cue lists raise ``ValueError`` listing the allowed values), and serialises
+back with :meth:`RuleSet.to_dict`, in the style of medspacy's rule classes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from trialmatch.vocab import class_vocabulary, drug_vocabulary, load_json
+
+__all__ = ["RuleSet", "rules", "phrase_regex"]
+
+CONFIRM_CATEGORIES = (
+    "consent", "compliance", "investigator_judgement", "social_security", "tissue_available",
+    "recovered_from_toxicity", "swallow", "contraception", "withdrawal", "other",
+)
+
+
+def phrase_regex(phrases, flags=re.IGNORECASE) -> re.Pattern:
+    """One alternation regex over phrases, longest first, on word boundaries."""
+    alts = sorted({p for p in phrases if p}, key=len, reverse=True)
+    body = "|".join(re.escape(p).replace(r"\ ", r"[\s-]+").replace(r"\-", r"[\s-]?") for p in alts)
+    return re.compile(r"(?<![\w])(?:" + body + r")(?![\w])", flags)
+
+
+class RuleSet:
+    """Cue phrases for the compiler, keyed by concept.
+
+    Parameters
+    ----------
+    confirm : dict
+        NeedsConfirmation category -> cue phrases (categories from ``CONFIRM_CATEGORIES``).
+    events, infections, qualifiers : dict
+        RecentEvent keys, Infection pathogens, qualifier keys -> cue phrases.
+    negation_cues : list of str
+    """
+
+    def __init__(self, confirm: dict, events: dict, infections: dict, qualifiers: dict,
+                 negation_cues: list[str]):
+        bad = sorted(set(confirm) - set(CONFIRM_CATEGORIES))
+        if bad:
+            raise ValueError(f"unknown confirmation categories {bad}; allowed: {list(CONFIRM_CATEGORIES)}")
+        for name, table in (("confirm", confirm), ("events", events), ("infections", infections),
+                            ("qualifiers", qualifiers)):
+            for key, cues in table.items():
+                if not cues or not all(isinstance(c, str) and c for c in cues):
+                    raise ValueError(f"{name}.{key}: cue list must hold non-empty strings")
+        self.confirm = confirm
+        self.events = events
+        self.infections = infections
+        self.qualifiers = qualifiers
+        self.negation_cues = negation_cues
+        self.confirm_re = {k: phrase_regex(v) for k, v in confirm.items()}
+        self.event_re = {k: phrase_regex(v) for k, v in events.items()}
+        self.infection_re = {k: phrase_regex(v) for k, v in infections.items()}
+        self.qualifier_re = {k: phrase_regex(v) for k, v in qualifiers.items()}
+
+    def to_dict(self) -> dict:
+        return {"confirm": self.confirm, "events": self.events, "infections": self.infections,
+                "qualifiers": self.qualifiers, "negation_cues": self.negation_cues}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RuleSet":
+        data = {k: v for k, v in data.items() if not k.startswith("_")}
+        return cls(**data)
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> "RuleSet":
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+@lru_cache(maxsize=1)
+def rules() -> RuleSet:
+    """The packaged rule set (cached)."""
+    return RuleSet.from_dict(load_json("criteria_rules.json"))
+
+
+@lru_cache(maxsize=1)
+def vocab_regexes() -> dict:
+    """Compiled regexes over the vocabularies (cached; built once per process)."""
+    cancers = load_json("cancers.json")
+    conditions = load_json("conditions.json")["conditions"]
+    out: dict = {}
+    # cancers: a case-sensitive pass for short acronyms, case-insensitive for the rest
+    out["cancer"] = {k: _vocab_re(v["synonyms"]) for k, v in cancers["cancers"].items()}
+    out["histology"] = {k: _vocab_re(v["synonyms"]) for k, v in cancers["histologies"].items()}
+    out["site"] = {k: _vocab_re(v["synonyms"]) for k, v in cancers["metastasis_sites"].items()}
+    out["condition"] = {k: _vocab_re(v["synonyms"]) for k, v in conditions.items()}
+    # drugs and classes: one regex, group name -> key via a lookup table
+    names: dict[str, str] = {}
+    for generic, entry in drug_vocabulary().items():
+        names.setdefault(generic.lower(), generic)
+        for syn in entry.get("synonyms", []):
+            names.setdefault(syn.lower(), generic)
+    for key, entry in class_vocabulary().items():
+        for syn in entry.get("synonyms", []):
+            if syn.lower() in ("et", "ai", "ais", "adc", "adcs", "tki"):
+                continue  # short acronyms handled case-sensitively below
+            names.setdefault(syn.lower(), key)
+    out["agent_names"] = names
+    out["agent"] = phrase_regex(names)
+    out["agent_acronyms"] = re.compile(r"(?<![\w-])(AIs?|NSAIs?|TKIs?|ADCs?|ET)(?![\w])")
+    return out
+
+
+_ACRONYM = re.compile(r"^[a-z0-9]{2,4}$")
+
+
+def _vocab_re(synonyms: list[str]) -> tuple[re.Pattern | None, re.Pattern | None]:
+    """(case-insensitive regex for long phrases, case-sensitive regex for short acronyms)."""
+    long = [s for s in synonyms if not _ACRONYM.match(s)]
+    short = [s.upper() for s in synonyms if _ACRONYM.match(s)]
+    short += [s[0] + s[1:].upper() for s in synonyms if _ACRONYM.match(s) and s.startswith("m")]  # "mBC"
+    return (phrase_regex(long) if long else None, phrase_regex(short, flags=0) if short else None)
+
+
+def vocab_find(table: dict, text: str) -> list[tuple[str, int, int]]:
+    """All (key, start, end) mentions of a vocabulary table in ``text``, non-overlapping, longest first."""
+    hits = []
+    for key, (rx_long, rx_short) in table.items():
+        for rx in (rx_long, rx_short):
+            if rx is None:
+                continue
+            for m in rx.finditer(text):
+                hits.append((key, m.start(), m.end()))
+    hits.sort(key=lambda h: (h[1], -(h[2] - h[1])))
+    out = []
+    last_end = -1
+    for h in hits:
+        if h[1] >= last_end:
+            out.append(h)
+            last_end = h[2]
+    return out

@@ -1,0 +1,140 @@
+"""Per-patient indexes, built once per patient and reused for every trial.
+
+:class:`PatientIndex` holds what the evaluator looks up again and again: the latest lab result
+per analyte, the treatments with their normalised drugs and drug classes, metastatic sites,
+explicit assertions, the latest receptor results and performance status. Facts dated after
+``as_of`` are left out, so a match can be evaluated as of any date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+from trialmatch.patients.model import (
+    Assertion, Biomarker, Diagnosis, LabResult, Patient, PerformanceStatus, Source, Treatment,
+)
+
+#: metastatic sites grouped under the words criteria use
+SITE_GROUPS: dict[str, frozenset[str]] = {
+    "brain": frozenset({"brain", "cns", "central_nervous_system", "leptomeningeal", "leptomeninges", "meninges"}),
+    "cns": frozenset({"brain", "cns", "central_nervous_system", "leptomeningeal", "leptomeninges", "meninges"}),
+    "liver": frozenset({"liver", "hepatic"}),
+    "lung": frozenset({"lung", "pulmonary"}),
+    "bone": frozenset({"bone", "osseous", "skeletal", "bone_marrow"}),
+    "visceral": frozenset({"liver", "hepatic", "lung", "pulmonary", "pleura", "pleural", "peritoneum",
+                           "peritoneal", "adrenal", "brain", "cns", "visceral", "pericardium", "kidney",
+                           "spleen", "pancreas", "ovary"}),
+    "lymph_node": frozenset({"lymph_node", "lymph_nodes", "nodal", "node", "lymph node"}),
+    "skin": frozenset({"skin", "cutaneous", "soft_tissue", "chest_wall"}),
+    "pleura": frozenset({"pleura", "pleural"}),
+    "peritoneum": frozenset({"peritoneum", "peritoneal"}),
+}
+
+
+def norm_key(text: str | None) -> str:
+    """Lower-case, underscores for spaces and dashes: "Lymph node" -> "lymph_node"."""
+    if not text:
+        return ""
+    return re.sub(r"[\s\-/]+", "_", text.strip().lower())
+
+
+def site_members(site: str) -> frozenset[str]:
+    key = norm_key(site)
+    return SITE_GROUPS.get(key, frozenset({key}))
+
+
+@dataclass
+class TreatmentInfo:
+    """A treatment with its drugs normalised once."""
+
+    index: int
+    treatment: Treatment
+    generics: list[str]  # normalised generic names (or the lower-cased text when unknown)
+    classes: frozenset[str]  # every class of every drug, ancestors included
+    known: bool  # every drug was found in the drug vocabulary
+
+
+@dataclass
+class PatientIndex:
+    """Everything the evaluator needs about one patient, precomputed once."""
+
+    patient: Patient
+    as_of: dt.date
+    age: float | None
+    labs: dict[str, list[LabResult]] = field(default_factory=dict)  # newest first
+    biomarkers: dict[str, Biomarker] = field(default_factory=dict)  # latest per name
+    performance: PerformanceStatus | None = None
+    primary: Diagnosis | None = None
+    others: list[Diagnosis] = field(default_factory=list)
+    metastases: list = field(default_factory=list)  # patients.model.Metastasis, dated <= as_of
+    met_sites: set[str] = field(default_factory=set)
+    assertions: dict[str, Assertion] = field(default_factory=dict)
+    treatments: list[TreatmentInfo] = field(default_factory=list)
+    medication_generics: list[tuple[object, str | None, frozenset[str]]] = field(default_factory=list)
+    cache: dict = field(default_factory=dict)
+
+    def source_of(self, name: str) -> Source | None:
+        return self.patient.sources.get(name)
+
+
+def _on_or_before(d: dt.date | None, as_of: dt.date) -> bool:
+    return d is None or d <= as_of
+
+
+def build_index(patient: Patient, as_of: dt.date) -> PatientIndex:
+    """Index a patient's facts as of ``as_of`` (facts dated later are left out)."""
+    from trialmatch.vocab import drug_classes, normalize_drug
+
+    idx = PatientIndex(patient=patient, as_of=as_of, age=patient.age_on(as_of))
+    labs: dict[str, list[LabResult]] = {}
+    for lab in patient.labs:
+        if not _on_or_before(lab.date, as_of):
+            continue
+        labs.setdefault(lab.analyte, []).append(lab)
+    undated_at = patient.as_of or as_of
+    for key, items in labs.items():
+        items.sort(key=lambda r: r.date or undated_at, reverse=True)
+    idx.labs = labs
+    for bm in patient.biomarkers:
+        if not _on_or_before(bm.date, as_of):
+            continue
+        prev = idx.biomarkers.get(bm.name)
+        if prev is None or (bm.date or dt.date.min) >= (prev.date or dt.date.min):
+            idx.biomarkers[bm.name] = bm
+    perf = [p for p in patient.performance if _on_or_before(p.date, as_of)]
+    if perf:
+        idx.performance = max(perf, key=lambda p: p.date or dt.date.min)
+    for d in patient.diagnoses:
+        if d.date is not None and d.date > as_of:
+            continue
+        if d.primary and idx.primary is None:
+            idx.primary = d
+        elif not d.primary:
+            idx.others.append(d)
+    if idx.primary is not None:
+        idx.metastases = [m for m in idx.primary.metastases if _on_or_before(m.date, as_of)]
+        idx.met_sites = {norm_key(m.site) for m in idx.metastases}
+    for a in patient.assertions:
+        idx.assertions[norm_key(a.subject).replace("__", "_")] = a
+        idx.assertions.setdefault(a.subject.strip().lower(), a)
+    for i, t in enumerate(patient.treatments):
+        if t.start is not None and t.start > as_of:
+            continue
+        generics, classes, known = [], set(), True
+        for name in t.drugs:
+            g = normalize_drug(name)
+            if g is None:
+                known = False
+                generics.append(name.strip().lower())
+            else:
+                generics.append(g)
+                classes |= drug_classes(g)
+        idx.treatments.append(TreatmentInfo(i, t, generics, frozenset(classes), known))
+    for m in patient.medications:
+        if not _on_or_before(m.start, as_of) or (m.end is not None and m.end < as_of):
+            continue
+        g = normalize_drug(m.name)
+        idx.medication_generics.append((m, g, drug_classes(g) if g else frozenset()))
+    return idx

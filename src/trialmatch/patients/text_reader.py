@@ -1,0 +1,864 @@
+"""Free-text clinical summaries -> :class:`Patient`, by rules (spaCy blank English + medspacy).
+
+The note is split into sentences by medspacy's PyRuSH sentence splitter; concept mentions
+(cancers, metastatic sites, conditions, drugs, drug classes) are found by the regular
+expressions of ``codes/text_terms.json`` and the drug vocabulary, set as entities, and medspacy's
+ConText marks each as negated, historical, hypothetical or about family. Numbers (age,
+receptors, labs, ECOG, dates, durations) are read per sentence by regular expressions. Every fact
+keeps ``Source(kind="text", locator=<sentence>, span=(start, end))``.
+
+Dates: ``Date: YYYY-MM-DD`` in the note sets ``as_of`` (else today); "14 months ago" is counted
+back from it. No model is downloaded.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from functools import lru_cache
+from typing import Iterable
+
+from trialmatch.vocab import analyte_vocabulary, drug_classes, drug_vocabulary, normalize_analyte
+
+from .common import finish, load_codes, normalize_unit
+from .fhir_reader import ANTICANCER
+from .model import (Assertion, Biomarker, Diagnosis, GeneResult, LabResult, Medication, Metastasis,
+                    OtherCondition, Patient, PerformanceStatus, Procedure, Source, Treatment)
+
+MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
+MONTHS.update({m.lower(): i for i, m in enumerate(calendar.month_abbr) if m})
+MONTHS["sept"] = 9
+_MON = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+DATE_RE = re.compile(
+    r"(?P<iso>(?<!\d)(?P<y1>(?:19|20)\d{2})-(?P<m1>\d{1,2})(?:-(?P<d1>\d{1,2}))?(?!\d))"
+    r"|(?P<mdy>\b(?P<mon2>" + _MON + r")\.?\s+(?:(?P<d2>\d{1,2})(?:st|nd|rd|th)?,?\s+)?(?P<y2>(?:19|20)\d{2})\b)"
+    r"|(?P<dmy>\b(?P<d3>\d{1,2})\s+(?P<mon3>" + _MON + r")\.?\s+(?P<y3>(?:19|20)\d{2})\b)"
+    r"|(?P<slash>\b(?P<m4>\d{1,2})/(?P<y4>(?:19|20)\d{2})\b)"
+    r"|(?P<year>(?<![\d.-])(?P<y5>(?:19|20)\d{2})(?![\d%]|\s*(?:mg|ml|g/|u/|cells|x)))",
+    re.I)
+NUM = r"(\d+(?:[.,]\d+)?)"
+UNIT_RE = (r"(?:[x×*]\s*)?10\s*(?:\^|\*\*|e|\*)?\s*(?:9|6|12|3)\s*/\s*[lL]|(?:[x×]\s*)?109/L|G/L|g/dL|g/dl|g/L|g/l|mg/dL|mg/dl|"
+           r"µmol/L|μmol/L|umol/L|umol/l|µmol/l|mmol/L|mmol/l|IU/L|U/L|u/l|mL/min(?:/1\.73\s?m2)?|ml/min|%|"
+           r"/µL|/uL|/mm3|/mm\^3|cells/µL|cells/uL|K/uL|K/µL|ng/mL|pg/mL|mIU/L|mEq/L|s\b|sec\b|ms\b")
+
+
+# ---------------------------------------------------------------------------------------------
+# pipeline and patterns (built once)
+# ---------------------------------------------------------------------------------------------
+@lru_cache(maxsize=1)
+def _nlp():
+    try:
+        from loguru import logger
+        logger.disable("PyRuSH")
+        logger.disable("medspacy")
+    except ImportError:  # pragma: no cover
+        pass
+    import medspacy
+    import spacy
+
+    nlp = medspacy.load(spacy.blank("en"), medspacy_enable=["medspacy_pyrush", "medspacy_context"])
+    return nlp
+
+
+def _alt(patterns: Iterable[str]) -> str:
+    return "|".join(sorted(patterns, key=len, reverse=True))
+
+
+@lru_cache(maxsize=1)
+def _patterns() -> dict:
+    terms = load_codes("text_terms")
+    out: dict = {}
+    for group in ("metastasis_sites", "cancers", "conditions", "treatment_classes"):
+        items = []
+        for key, pats in terms[group].items():
+            for pat in pats:
+                items.append((pat, key))
+        # one big alternation per group, longest first; map back with a per-key pass
+        out[group] = [(key, re.compile(r"(?<![\w-])(?:" + _alt(pats) + r")(?![\w-])", re.I))
+                      for key, pats in terms[group].items()]
+    names: dict[str, str] = {}
+    for generic, entry in drug_vocabulary().items():
+        names[generic.lower()] = generic
+        for syn in entry.get("synonyms", []):
+            if len(syn) >= 3:
+                names.setdefault(syn.lower(), generic)
+    for med in terms["other_medications"]:
+        names.setdefault(med.lower(), med.rstrip("?").replace("s?", "s") if "?" in med else med)
+    out["drug_names"] = names
+    out["drug_re"] = re.compile(r"(?<![\w-])(" + _alt(re.escape(n) if "?" not in n else n for n in names) + r")(?![\w-])", re.I)
+    syn: dict[str, str] = {}
+    for key, entry in analyte_vocabulary().items():
+        for s in [key.replace("_", " "), *entry.get("synonyms", [])]:
+            if len(s) >= 2:
+                syn.setdefault(s.lower(), key)
+    syn.update({"hgb": "hemoglobin", "plt": "platelets", "tbili": "total_bilirubin", "cr": "creatinine",
+                "scr": "creatinine", "crcl": "creatinine_clearance", "sgpt": "alt", "sgot": "ast"})
+    out["analytes"] = syn
+    out["lab_re"] = re.compile(
+        r"(?<![\w-])(" + _alt(re.escape(s) for s in syn) + r")(?![\w-])(?:\s*\([A-Za-z ]{2,12}\))?"
+        r"\s*(?:count|level|levels|value)?\s*(?:of|was|is|were|at|:|=|-)?\s*(?:[<>≤≥]=?\s*)?" + NUM +
+        r"\s*(" + UNIT_RE + r")?", re.I)
+    out["quals"] = re.compile(r"\b(" + _alt(terms["condition_qualifiers"]) + r")\b", re.I)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+def _mkdate(y: int, m: int = 1, d: int = 1) -> dt.date | None:
+    try:
+        return dt.date(y, m, d)
+    except ValueError:
+        return None
+
+
+def find_dates(text: str) -> list[tuple[int, int, dt.date, str]]:
+    """All dates in ``text`` as (start, end, date, precision) - precision "day"|"month"|"year"."""
+    out = []
+    for m in DATE_RE.finditer(text):
+        if m.group("iso"):
+            d = _mkdate(int(m.group("y1")), int(m.group("m1")), int(m.group("d1") or 1))
+            prec = "day" if m.group("d1") else "month"
+        elif m.group("mdy"):
+            d = _mkdate(int(m.group("y2")), MONTHS[m.group("mon2").lower()[:3] if m.group("mon2").lower()[:4] != "sept" else "sep"],
+                        int(m.group("d2") or 1))
+            prec = "day" if m.group("d2") else "month"
+        elif m.group("dmy"):
+            d = _mkdate(int(m.group("y3")), MONTHS[m.group("mon3").lower()[:3]], int(m.group("d3")))
+            prec = "day"
+        elif m.group("slash"):
+            d = _mkdate(int(m.group("y4")), int(m.group("m4")))
+            prec = "month"
+        else:
+            d = _mkdate(int(m.group("y5")))
+            prec = "year"
+        if d:
+            out.append((m.start(), m.end(), d, prec))
+    return out
+
+
+def _add_months(d: dt.date, months: float) -> dt.date:
+    total = d.year * 12 + (d.month - 1) + int(round(months))
+    y, m = divmod(total, 12)
+    return dt.date(y, m + 1, min(d.day, calendar.monthrange(y, m + 1)[1]))
+
+
+_DUR_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(days?|weeks?|wks?|months?|mos?|years?|yrs?)\b", re.I)
+
+
+def _months(n: float, unit: str) -> float:
+    u = unit.lower()
+    if u.startswith("d"):
+        return n / 30.4375
+    if u.startswith("w"):
+        return n * 7 / 30.4375
+    if u.startswith("y"):
+        return n * 12
+    return n
+
+
+class _Sentence:
+    __slots__ = ("text", "start", "end", "low", "ents")
+
+    def __init__(self, text: str, start: int, end: int) -> None:
+        self.text, self.start, self.end = text, start, end
+        self.low = text.lower()
+        self.ents: list = []
+
+
+NEG_LOCAL = re.compile(r"\b(no|not|without|negative for|denies|denied|absence of|free of|ruled out|never)\b", re.I)
+
+
+class _TextReader:
+    def __init__(self, text: str, file_name: str, today: dt.date | None) -> None:
+        self.text = text
+        self.file_name = file_name
+        self.warnings: list[str] = []
+        m = re.search(r"^\s*(?:date|as of|date of (?:note|visit|summary))\s*:\s*(.+)$", text, re.I | re.M)
+        as_of = None
+        if m:
+            ds = find_dates(m.group(1))
+            if ds and ds[0][3] == "day":
+                as_of = ds[0][2]
+        self.stated_as_of = as_of
+        self.as_of = as_of or today or dt.date.today()
+        stem = file_name.rsplit("/", 1)[-1]
+        for suf in (".txt", ".text"):
+            stem = stem.removesuffix(suf)
+        self.p = Patient(id=stem or "patient", as_of=self.as_of)
+
+    def src(self, s: _Sentence) -> Source:
+        return Source(kind="text", locator=s.text.strip(), span=(s.start, s.end))
+
+    # -- pipeline ----------------------------------------------------------------------------
+    def run(self) -> Patient:
+        nlp = _nlp()
+        doc = nlp.make_doc(self.text)
+        doc = nlp.get_pipe("medspacy_pyrush")(doc)
+        pats = _patterns()
+        cands = []  # (start, end, label, key)
+        for group, label in (("cancers", "CANCER"), ("metastasis_sites", "SITE"), ("conditions", "CONDITION"),
+                             ("treatment_classes", "TXCLASS")):
+            for key, rx in pats[group]:
+                for m in rx.finditer(self.text):
+                    if label == "CONDITION" and m.group(0).isupper() is False and len(m.group(0)) <= 3 \
+                            and m.group(0).lower() in ("mi", "pe", "all", "tia", "als", "pad", "ibs", "osa", "cad"):
+                        # short abbreviations only when written in capitals
+                        continue
+                    if label == "CANCER" and m.group(0).lower() in ("all", "aml", "cll", "idc", "ilc", "hcc", "rcc", "gbm", "mbc") \
+                            and not m.group(0).isupper():
+                        continue
+                    cands.append((m.start(), m.end(), label, key))
+        for m in pats["drug_re"].finditer(self.text):
+            cands.append((m.start(), m.end(), "DRUG", m.group(1).lower()))
+        cands.sort(key=lambda c: (-(c[1] - c[0]), c[0]))
+        taken = bytearray(len(self.text) + 1)
+        spans = []
+        for s, e, label, key in cands:
+            if any(taken[s:e]):
+                continue
+            span = doc.char_span(s, e, label=label, alignment_mode="expand")
+            if span is None or any(taken[span.start_char:span.end_char]):
+                continue
+            for i in range(span.start_char, span.end_char):
+                taken[i] = 1
+            spans.append((span, key))
+        spans.sort(key=lambda x: x[0].start)
+        doc.ents = [sp for sp, _ in spans]
+        keys = {(sp.start_char, sp.end_char): k for sp, k in spans}
+        doc = nlp.get_pipe("medspacy_context")(doc)
+        sents: list[_Sentence] = []
+        for sent in doc.sents:
+            st = _Sentence(sent.text, sent.start_char, sent.end_char)
+            sents.append(st)
+        si = 0
+        for ent in doc.ents:
+            while si < len(sents) - 1 and ent.start_char >= sents[si].end:
+                si += 1
+            sents[si].ents.append((ent, keys.get((ent.start_char, ent.end_char))))
+        self.sents = sents
+        self.demographics()
+        for s in sents:
+            for fn in (self.cancer, self.receptors, self.genes, self.labs, self.performance, self.misc):
+                try:
+                    fn(s)
+                except Exception as exc:  # noqa: BLE001 - one bad sentence must not lose the note
+                    self.warnings.append(f"text: sentence at {s.start}-{s.end} not fully read ({type(exc).__name__}: {exc})")
+        for s in sents:
+            try:
+                self.sites(s)
+                self.drugs(s)
+                self.conditions(s)
+                self.procedures(s)
+            except Exception as exc:  # noqa: BLE001
+                self.warnings.append(f"text: sentence at {s.start}-{s.end} not fully read ({type(exc).__name__}: {exc})")
+        self.p.warnings.extend(self.warnings)
+        if self.stated_as_of is None:
+            self.p.warnings.append("as_of: the note states no 'Date:'; relative dates counted from today")
+        return self.p
+
+    # -- demographics --------------------------------------------------------------------------
+    AGE_RES = [
+        re.compile(r"\b(\d{1,3})\s*(?:-|\s)?\s*(?:years?|yrs?|yr)[\s-]*old\b", re.I),
+        re.compile(r"\b(\d{1,3})\s*(?:yo|y/o|y\.o\.?|yof|yom)\b", re.I),
+        re.compile(r"\b(?:aged?|age of|age:)\s*(\d{1,3})\b", re.I),
+        re.compile(r"^\s*(?:\w+\s+){0,3}?(\d{1,3})\s*(?:M|F|male|female|man|woman)\b", re.I),
+        re.compile(r"\b(\d{1,3})\s*(?:-|\s)?(?:month|week|day)s?[\s-]*old\b", re.I),
+    ]
+
+    def demographics(self) -> None:
+        text = self.text
+        for i, rx in enumerate(self.AGE_RES):
+            m = rx.search(text)
+            if m:
+                age = float(m.group(1))
+                if i == 4:
+                    unit = re.search(r"(month|week|day)", m.group(0), re.I).group(1).lower()
+                    age = round(age / {"month": 12, "week": 52.18, "day": 365.25}[unit], 2)
+                s = self._sent_at(m.start())
+                if age > 130:
+                    self.warnings.append(f"age_years: impossible age {age:g} in the note ({m.group(0)!r}); not used")
+                    break
+                self.p.age_years = age
+                self.p.sources["age_years"] = Source(kind="text", locator=s.text.strip(), span=(s.start, s.end))
+                break
+        fem = len(re.findall(r"\b(she|her|hers|woman|women|female|lady|girl|mrs|ms|mother|f)\b|\b\d+\s*yo\s*f\b|\bg\d+p\d+", text, re.I))
+        mal = len(re.findall(r"\b(he|him|his|man|men|male|gentleman|boy|mr|father|m)\b", text, re.I))
+        strong_f = re.search(r"\b(woman|female|lady|girl|she)\b|\d\s*(?:yo|y/o)?\s*f\b", text, re.I)
+        strong_m = re.search(r"\b(man|male|gentleman|boy|he)\b|\d\s*(?:yo|y/o)?\s*m\b", text, re.I)
+        sex = None
+        if fem > mal and strong_f:
+            sex, m = "female", strong_f
+        elif mal > fem and strong_m:
+            sex, m = "male", strong_m
+        if sex:
+            self.p.sex = sex
+            s = self._sent_at(m.start())
+            self.p.sources["sex"] = self.src(s)
+        m = re.search(r"\b(post|pre|peri)[- ]?menopaus\w*", text, re.I)
+        if m:
+            self.p.menopausal_status = {"post": "postmenopausal", "pre": "premenopausal", "peri": "perimenopausal"}[m.group(1).lower()]
+            self.p.sources["menopausal_status"] = self.src(self._sent_at(m.start()))
+        m = re.search(r"\b(?:ovarian (?:function )?suppression|bilateral oophorectomy|ovariectomy)\b", text, re.I)
+        if m and not NEG_LOCAL.search(self._sent_at(m.start()).text):
+            self.p.ovarian_suppression = True
+            self.p.sources["ovarian_suppression"] = self.src(self._sent_at(m.start()))
+        for m in re.finditer(r"\b(pregnan\w*|breast[- ]?feeding|lactating|nursing)\b", text, re.I):
+            s = self._sent_at(m.start())
+            neg = bool(re.search(r"\b(not|no|negative|denies|non)\b", s.low))
+            field = "pregnant" if m.group(1).lower().startswith("pregnan") else "breastfeeding"
+            if re.search(r"\b(G\d+P\d+|pregnancies)\b", m.group(0), re.I):
+                continue
+            if field == "pregnant" and re.search(r"pregnancy test (?:was |is )?negative|not pregnant|no pregnan|negative pregnancy", s.low):
+                neg = True
+            if getattr(self.p, field) is None:
+                setattr(self.p, field, not neg)
+                self.p.sources[field] = self.src(s)
+        m = re.search(r"life expectancy\s*(?:of|is|was|:|estimated at|>|≥|>=|greater than|more than|over|at least|\s)*"
+                      r"(\d+(?:\.\d+)?)\s*(weeks?|months?|years?)", text, re.I)
+        if m:
+            self.p.life_expectancy_months = round(_months(float(m.group(1)), m.group(2)), 2)
+            self.p.sources["life_expectancy_months"] = self.src(self._sent_at(m.start()))
+        for rx, field in ((r"\b(?:weight|weighs|wt)\s*(?:of|is|:)?\s*(\d{2,3}(?:\.\d)?)\s*(kg|lbs?|pounds)\b", "weight_kg"),
+                          (r"\b(?:height|ht)\s*(?:of|is|:)?\s*(\d{2,3}(?:\.\d)?)\s*(cm|m)\b", "height_cm")):
+            m = re.search(rx, text, re.I)
+            if m:
+                v = float(m.group(1))
+                if m.group(2).lower() in ("lb", "lbs", "pounds"):
+                    v = round(v * 0.45359237, 1)
+                setattr(self.p, field, v)
+                self.p.sources[field] = self.src(self._sent_at(m.start()))
+
+    def _sent_at(self, pos: int) -> _Sentence:
+        for s in self.sents:
+            if s.start <= pos < s.end:
+                return s
+        return self.sents[-1] if self.sents else _Sentence(self.text, 0, len(self.text))
+
+    def _date_in(self, s: _Sentence, after: str | None = None) -> dt.date | None:
+        text = s.text
+        if after:
+            m = re.search(after, text, re.I)
+            if not m:
+                return None
+            text = text[m.end():m.end() + 40]
+        ds = find_dates(text)
+        if ds:
+            return ds[0][2]
+        m = re.search(r"(\d+(?:\.\d+)?)\s*(days?|weeks?|months?|years?)\s+ago", text, re.I)
+        if m:
+            return _add_months(self.as_of, -_months(float(m.group(1)), m.group(2)))
+        return None
+
+    # -- diagnoses -----------------------------------------------------------------------------
+    def _ents(self, s: _Sentence, label: str):
+        return [(e, k) for e, k in s.ents if e.label_ == label]
+
+    def cancer(self, s: _Sentence) -> None:
+        for ent, key in self._ents(s, "CANCER"):
+            if ent._.is_negated or ent._.is_family or ent._.is_hypothetical:
+                if ent._.is_negated and key:
+                    self.p.assertions.append(Assertion(subject=f"cancer:{key}", present=False, source=self.src(s)))
+                continue
+            if key == "cancer" and self.p.diagnoses:
+                continue  # a generic "cancer" after a specific one adds nothing
+            existing = next((d for d in self.p.diagnoses if d.cancer_type == key), None)
+            if existing is None and key != "cancer":
+                generic = next((d for d in self.p.diagnoses if d.cancer_type == "cancer"), None)
+                if generic is not None:
+                    generic.cancer_type = key
+                    existing = generic
+            if existing is None:
+                existing = Diagnosis(cancer_type=key, primary=not any(d.primary for d in self.p.diagnoses),
+                                     source=self.src(s))
+                self.p.diagnoses.append(existing)
+            self._dx_details(existing, s)
+        # stage / extent words in sentences without a cancer mention refer to the primary
+        if not self._ents(s, "CANCER") and self.p.diagnoses and re.search(r"\bstage\s+(?:[0IV]|[1-4])|metastatic|de novo|locally advanced|measurable", s.text, re.I):
+            self._dx_details(self.p.primary_diagnosis or self.p.diagnoses[0], s)
+
+    def _dx_details(self, dx: Diagnosis, s: _Sentence) -> None:
+        t = s.text
+        if dx.histology is None:
+            if re.search(r"\b(?:invasive |infiltrating )?ductal\b|\bidc\b", t, re.I):
+                dx.histology = "invasive_ductal"
+            elif re.search(r"\b(?:invasive |infiltrating )?lobular\b|\bilc\b", t, re.I):
+                dx.histology = "invasive_lobular"
+            elif re.search(r"\badenocarcinoma\b", t, re.I):
+                dx.histology = "adenocarcinoma"
+            elif re.search(r"\bsquamous cell\b", t, re.I):
+                dx.histology = "squamous_cell"
+        m = re.search(r"\bstage\s+(IV|III|II|I|0|[1-4])\s*([ABC])?\b", t, re.I)
+        if m:
+            st = m.group(1).upper()
+            st = {"1": "I", "2": "II", "3": "III", "4": "IV"}.get(st, st)
+            dx.stage = st + (m.group(2) or "").upper()
+            if st == "IV":
+                dx.extent = "metastatic"
+        m = re.search(r"\b(c|p|yp)?T([0-4x](?:is|[abcd])?)\s*N([0-3x][abc]?)\s*M([01x])\b", t, re.I)
+        if m:
+            dx.tnm = f"T{m.group(2)}N{m.group(3)}M{m.group(4)}"
+        low = s.low
+        if re.search(r"\blocally advanced\b", low):
+            dx.extent = dx.extent or "locally_advanced"
+        if re.search(r"\b(metastatic|metastases|metastasis|mets|stage iv|de novo)\b", low) and \
+                not re.search(r"\bno (?:evidence of )?(?:distant )?metasta", low):
+            dx.extent = "metastatic"
+        if re.search(r"\brecurren(?:t|ce)\b", low) and dx.extent is None:
+            dx.extent = "recurrent"
+        m = re.search(r"\b(?:measurable disease|measurable (?:lesions?|target lesions?))\b", low)
+        if m:
+            dx.measurable_disease = not re.search(r"\b(no|non-?measurable|without|not)\b[^.]{0,20}measurable", low)
+        elif re.search(r"\bnon-?measurable\b|bone[- ]only (?:non-?measurable )?disease", low):
+            dx.measurable_disease = False if "non" in low else dx.measurable_disease
+        d = self._date_in(s, r"\b(?:diagnosed|diagnosis)\b")
+        if d and dx.date is None:
+            dx.date = d
+        if re.search(r"\bde novo\b", low):
+            dx.extent = "metastatic"
+            if dx.date and dx.metastatic_date is None:
+                dx.metastatic_date = dx.date
+        m = re.search(r"\b(?:metastatic (?:disease|recurrence|relapse)|metastases|recurrence|relapse)\s+(?:was |were )?"
+                      r"(?:diagnosed |detected |found |confirmed )?(?:in|on|since)\s", s.text, re.I)
+        if m and dx.metastatic_date is None:
+            d = self._date_in(_Sentence(s.text[m.end():m.end() + 30], 0, 0))
+            if d:
+                dx.metastatic_date = d
+
+    def sites(self, s: _Sentence) -> None:
+        cue = re.search(r"metasta|\bmets\b|spread|secondar|deposits|lesions?|involvement|disease in", s.low)
+        if not cue:
+            return
+        for ent, key in self._ents(s, "SITE"):
+            # "lymph node" in "sentinel lymph node biopsy" etc. is not a metastasis
+            if re.search(r"biopsy|dissection", s.text[ent.end_char - s.start:ent.end_char - s.start + 12], re.I):
+                continue
+            if re.search(r"(?:MRI|CT|PET|scan|imaging|x-ray|ultrasound|biopsy|exam\w*)\s+(?:of\s+)?(?:the\s+)?$",
+                         self.text[max(s.start, ent.start_char - 30):ent.start_char], re.I):
+                continue
+            if not ent._.is_negated and any(e2._.is_negated and k2 == key for e2, k2 in self._ents(s, "SITE")):
+                continue
+            if ent._.is_negated or re.search(r"\bno\b[^.;]{0,30}$", self.text[s.start:ent.start_char]) and \
+                    re.search(r"\bno\b", self.text[max(s.start, ent.start_char - 30):ent.start_char], re.I):
+                self.p.assertions.append(Assertion(subject=f"metastasis:{key}", present=False, source=self.src(s)))
+                continue
+            if ent._.is_hypothetical or ent._.is_family:
+                continue
+            if not self.p.diagnoses:
+                self.p.diagnoses.append(Diagnosis(cancer_type="cancer", source=self.src(s)))
+            dx = self.p.primary_diagnosis or self.p.diagnoses[0]
+            if any(m.site == key for m in dx.metastases):
+                met = next(m for m in dx.metastases if m.site == key)
+            else:
+                met = Metastasis(site=key, source=self.src(s))
+                dx.metastases.append(met)
+                if dx.extent in (None, "early", "locally_advanced"):
+                    dx.extent = "metastatic"
+            if key in ("brain", "leptomeninges"):
+                for q in re.findall(r"\b(untreated|treated|stable|unstable|active|progressing|progressive|"
+                                    r"symptomatic|asymptomatic|leptomeningeal|controlled|uncontrolled)\b", s.low):
+                    q = {"progressive": "progressing", "uncontrolled": "active", "controlled": "stable",
+                         "unstable": "active"}.get(q, q)
+                    if q not in met.status:
+                        met.status.append(q)
+
+    # -- receptors ----------------------------------------------------------------------------
+    _REC = r"(ER|PR|PgR|HER-?2(?:/neu)?|estrogen receptors?|oestrogen receptors?|progesterone receptors?|ERBB2)"
+
+    def _rec_name(self, raw: str) -> str:
+        r = raw.lower()
+        if r.startswith(("er", "estrogen", "oestrogen")) and not r.startswith("erbb"):
+            return "ER"
+        if r.startswith(("pr", "pgr", "progesterone")):
+            return "PR"
+        return "HER2"
+
+    def receptors(self, s: _Sentence) -> None:
+        t = s.text
+        found: dict[str, Biomarker] = {}
+
+        def get(name: str) -> Biomarker:
+            if name not in found:
+                found[name] = Biomarker(name=name, source=self.src(s), date=self._date_in(s) if re.search(r"\b(?:biopsy|tested|assessed|on)\b", s.low) else None)
+            return found[name]
+
+        for m in re.finditer(r"(?<![\w-])" + self._REC + r"(?:\s*(?:status|expression|staining))?\s*(?:\(IHC\)|IHC)?\s*(?:[:=]|of|was|is|in)?\s*"
+                             r"(?:(\d{1,3}(?:\.\d+)?)\s*%|([0-3])\s*\+|(\+{1,3})(?![\w])|([0])(?![\d%]|\.\d)|"
+                             r"(positive|negative|pos|neg|low|equivocal|amplified|non-?amplified|not amplified|\+|-|−)(?![\w]))", t, re.I):
+            name = self._rec_name(m.group(1))
+            if "receptors" in m.group(1).lower() and re.search(r"hormone receptor", t[max(0, m.start() - 10):m.end()], re.I):
+                continue
+            b = get(name)
+            pct, score, plus, zero, word = m.group(2), m.group(3), m.group(4), m.group(5), m.group(6)
+            if pct is not None and name != "HER2":
+                b.percent = float(pct)
+            elif score is not None or zero is not None:
+                if name == "HER2":
+                    b.ihc_score = {"0": "0", "1": "1+", "2": "2+", "3": "3+"}[score or zero]
+            elif plus is not None and name == "HER2" and len(plus) > 1:
+                b.ihc_score = f"{len(plus)}+"
+            elif plus is not None:
+                b.status = "positive"
+            elif word:
+                w = word.lower()
+                if w in ("positive", "pos", "+", "amplified"):
+                    b.status = "positive"
+                elif w in ("negative", "neg", "-", "−", "non-amplified", "nonamplified", "not amplified"):
+                    b.status = "negative"
+                elif w == "low":
+                    b.status = "low"
+                elif w == "equivocal":
+                    b.status = "equivocal"
+        # "ER+/PR-/HER2-" compact forms
+        for m in re.finditer(r"(?<![\w-])(ER|PR|PgR|HER-?2)\s*([+\-−])(?=\s*[/,;)]|\s|$)", t):
+            b = get(self._rec_name(m.group(1)))
+            if b.status is None:
+                b.status = "positive" if m.group(2) == "+" else "negative"
+        for m in re.finditer(r"\b(ER|PR|HER-?2)[- ](positive|negative|low)\b", t, re.I):
+            b = get(self._rec_name(m.group(1)))
+            b.status = b.status or m.group(2).lower()
+        if "HER2" in found and found["HER2"].ihc_score is None:
+            mm = re.search(r"\bIHC\s*(?:score\s*)?(?:of\s*)?([0-3])\s*\+?", t, re.I)
+            if mm:
+                found["HER2"].ihc_score = {"0": "0", "1": "1+", "2": "2+", "3": "3+"}[mm.group(1)]
+        # HER2 ISH
+        m = re.search(r"\b(?:FISH|ISH|SISH|CISH|DISH)\b\s*(?:was|is|:)?\s*(not amplified|non-?amplified|negative|amplified|positive|equivocal)", t, re.I)
+        if m and ("HER2" in found or re.search(r"her-?2", t, re.I)):
+            b = get("HER2")
+            w = m.group(1).lower()
+            b.ish = "positive" if w in ("amplified", "positive") else "equivocal" if w == "equivocal" else "negative"
+        # HR-positive (ER and/or PR) as an assertion: which receptor is not said
+        m = re.search(r"\b(?:HR|hormone[- ]receptor)[- ]?(positive|negative|\+|-)", t, re.I)
+        if m:
+            pos = m.group(1).lower() in ("positive", "+")
+            self.p.assertions.append(Assertion(subject="biomarker:HR_positive", present=pos, source=self.src(s)))
+            if not pos:
+                for n in ("ER", "PR"):
+                    get(n).status = get(n).status or "negative"
+        for name, b in found.items():
+            if name in ("ER", "PR"):
+                if b.percent is not None:
+                    inferred = "negative" if b.percent < 1 else ("low" if b.percent <= 10 and name == "ER" else "positive")
+                    if b.status is None:
+                        b.status = inferred
+                    elif b.status == "positive" and inferred == "low":
+                        b.status = "low"
+            if name == "HER2" and b.status is None:
+                if b.ihc_score in ("0", "1+"):
+                    b.status = "negative" if b.ihc_score == "0" or not re.search(r"her2[- ]low", t, re.I) else "low"
+                elif b.ihc_score == "3+":
+                    b.status = "positive"
+                elif b.ihc_score == "2+":
+                    b.status = {"positive": "positive", "negative": "negative"}.get(b.ish or "", "equivocal")
+                elif b.ish:
+                    b.status = b.ish
+            if name == "HER2" and b.ihc_score == "2+" and b.ish in ("positive", "negative"):
+                b.status = b.ish
+            if b.status is None and b.percent is None and b.ihc_score is None and b.ish is None:
+                continue
+            if re.search(r"\b(?:not (?:reported|known|available|done|tested|assessed)|unknown|pending)\b", s.low) and b.status is None:
+                continue
+            self.p.biomarkers.append(b)
+
+    GENES = r"(ESR1|PIK3CA|BRCA1|BRCA2|PALB2|AKT1|PTEN|TP53|ERBB2|HER2|CDH1|ATM|CHEK2|FGFR1|CCND1|MYC|RB1|KRAS|NRAS|BRAF|EGFR|ALK|ROS1|MET|RET|NTRK\d?|IDH1|IDH2|KIT|MSI-H)"
+
+    def genes(self, s: _Sentence) -> None:
+        t = s.text
+        for m in re.finditer(r"(?<![\w-])(germline\s+|somatic\s+)?" + self.GENES + r"(?![\w-])", t):
+            gene = m.group(2)
+            after = t[m.end():m.end() + 60]
+            before = t[max(0, m.start() - 40):m.start()]
+            if gene == "HER2" and not re.search(r"amplif|mutat", after[:20], re.I):
+                continue
+            win = (before + " " + m.group(0) + after).lower()
+            if not re.search(r"mutat|variant|alteration|amplif|fusion|wild[- ]?type|pathogenic|deletion|rearrang|"
+                             r"\b[A-Z]\d{2,4}[A-Z*]\b|detected|carrier|positive|negative", before + after, re.I):
+                continue
+            status = "mutated"
+            if re.search(r"amplif", after[:25], re.I):
+                status = "amplified"
+            if re.search(r"fusion|rearrang", after[:25], re.I):
+                status = "fusion"
+            if re.search(r"wild[- ]?type|not detected|no (?:\w+ )?mutation|negative", after[:40], re.I) or \
+                    re.search(r"\bno\s+(?:\w+\s+)?$", before, re.I):
+                status = "wildtype"
+            vm = re.search(r"\(?\b(?:p\.)?([A-Z]\d{2,4}(?:[A-Z*]|del|fs\w*)|[A-Z][a-z]{2}\d{2,4}[A-Z][a-z]{2})\b", after[:40])
+            variant = vm.group(1) if vm and status == "mutated" else None
+            specimen = None
+            if m.group(1) and "germline" in m.group(1).lower() or re.search(r"germline", win):
+                specimen = "germline"
+            elif re.search(r"ctdna|circulating tumou?r dna|liquid biopsy|plasma|cell-free", win):
+                specimen = "ctdna"
+            elif re.search(r"tissue|tumou?r (?:biopsy|sample)|biopsy", win):
+                specimen = "tissue"
+            if any(g.gene == gene and g.variant == variant and g.status == status for g in self.p.genes):
+                continue
+            self.p.genes.append(GeneResult(gene=gene, status=status, variant=variant, specimen=specimen,
+                                           date=self._date_in(s), source=self.src(s)))
+
+    # -- labs ------------------------------------------------------------------------------------
+    def labs(self, s: _Sentence) -> None:
+        pats = _patterns()
+        t = s.text
+        date = None
+        if re.search(r"\blab|blood|cbc|chemistry|panel|count|hemoglobin|platelet", s.low):
+            date = self._date_in(s)
+            if date is None:
+                date = getattr(self, "_lab_date", None)
+            else:
+                self._lab_date = date
+        for m in pats["lab_re"].finditer(t):
+            raw_name, val, unit = m.group(1), m.group(2), m.group(3)
+            analyte = pats["analytes"].get(raw_name.lower()) or normalize_analyte(raw_name)
+            if analyte is None:
+                continue
+            if raw_name.isupper() is False and raw_name.lower() in ("hb", "cr", "alt", "ast", "plt", "anc", "wbc", "inr") \
+                    and raw_name not in ("Hb", "Cr", "Hgb"):
+                pass
+            # a date or a year right after the name is not a value
+            if re.match(r"\s*[-/]\d", t[m.end(2):m.end(2) + 3]) and unit is None:
+                continue
+            value = float(val.replace(",", "."))
+            if unit is None and analyte in ("hemoglobin", "platelets", "anc", "wbc", "creatinine", "total_bilirubin",
+                                            "alt", "ast") and not re.search(r"\bULN\b", t[m.end():m.end() + 15], re.I):
+                if re.match(r"\s*(?:x|×|times)\s*(?:the\s*)?(?:ULN|upper)", t[m.end():m.end() + 20], re.I):
+                    self.warnings.append(f"labs: {analyte} given only as a multiple of ULN in {t.strip()[:80]!r}; not used")
+                    continue
+            norm, warn = normalize_unit(unit, analyte) if unit else (None, None)
+            if warn:
+                self.warnings.append(f"labs: {analyte}: {warn}")
+            uln = None
+            after = t[m.end():m.end() + 50]
+            um = re.match(r"\s*\(?\s*(?:ULN|upper limit(?: of normal)?|normal\s*(?:<|≤|up to|range[^)]*?-))\s*(?:[:=]|of|is)?\s*(\d+(?:\.\d+)?)", after, re.I)
+            if um:
+                uln = float(um.group(1))
+            if re.search(r"\b(?:x|×)\s*ULN", after[:10], re.I):
+                continue
+            self.p.labs.append(LabResult(analyte=analyte, value=value, unit=norm, date=date, uln=uln,
+                                         source=self.src(s)))
+
+    def performance(self, s: _Sentence) -> None:
+        t = s.text
+        m = re.search(r"\b(?:ECOG|WHO)(?:\s*(?:performance status|PS|score))?\s*(?:of|is|was|:|=)?\s*([0-5])(?!\s*[-–]\s*\d|\d)", t, re.I) or \
+            re.search(r"\bperformance status(?:\s*\((?:ECOG|WHO)\))?\s*(?:of|is|was|:|=)?\s*([0-5])(?!\s*[-–]\s*\d|\d)", t, re.I)
+        if m:
+            self.p.performance.append(PerformanceStatus(scale="ecog", value=float(m.group(1)), date=self._date_in(s),
+                                                        source=self.src(s)))
+        m = re.search(r"\b(?:KPS|Karnofsky(?: performance (?:status|score))?)\s*(?:of|is|was|:|=)?\s*(\d{2,3})\s*%?", t, re.I)
+        if m:
+            self.p.performance.append(PerformanceStatus(scale="karnofsky", value=float(m.group(1)), date=self._date_in(s),
+                                                        source=self.src(s)))
+
+    def misc(self, s: _Sentence) -> None:
+        m = re.search(r"\b(?:no|not on|takes no|without)\b[^.]{0,20}?\b(strong )?CYP3A4?\s*(inhibitors?|inducers?)(?:\s*(?:or|and|/)\s*(inhibitors?|inducers?))?", s.text, re.I)
+        if m:
+            self.p.assertions.append(Assertion(subject="medication:strong_cyp3a4_modulator", present=False,
+                                               source=self.src(s)))
+
+    # -- treatments and medications -------------------------------------------------------------
+    def drugs(self, s: _Sentence) -> None:
+        pats = _patterns()
+        ents = self._ents(s, "DRUG")
+        classes = self._ents(s, "TXCLASS")
+        low = s.low
+        setting = "unknown"
+        if re.search(r"\bneo-?adjuvant\b", low):
+            setting = "neoadjuvant"
+        elif re.search(r"\badjuvant\b", low):
+            setting = "adjuvant"
+        elif re.search(r"\b(metastatic|advanced|first[- ]line|second[- ]line|third[- ]line|\d(?:st|nd|rd|th)[- ]line|palliative|salvage)\b", low):
+            setting = "metastatic"
+        line = None
+        lm = re.search(r"\b(first|second|third|fourth|1st|2nd|3rd|4th)[- ]line\b", low)
+        if lm:
+            line = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4}[lm.group(1)]
+        is_med_list = bool(re.match(r"\s*(?:current |home |active )?(?:medications|meds|drugs)\b", low))
+        cancer_drugs: list[str] = []
+        for ent, key in ents:
+            generic = pats["drug_names"].get(key, key)
+            neg = ent._.is_negated or bool(re.search(r"\b(?:no|never|not)\b(?:\s+\w+){0,3}\s*$",
+                                                      self.text[max(s.start, ent.start_char - 40):ent.start_char], re.I))
+            if neg:
+                self.p.assertions.append(Assertion(subject=f"treatment:{generic}", present=False, source=self.src(s)))
+                continue
+            if ent._.is_hypothetical or ent._.is_family:
+                continue
+            if re.search(r"\b(?:allerg\w*|intoleran\w*)\b", low):
+                continue
+            if set(drug_classes(generic)) & ANTICANCER and not (generic in ("letrozole", "tamoxifen") and False):
+                if generic not in cancer_drugs:
+                    cancer_drugs.append(generic)
+            else:
+                if not any(mm.name == generic for mm in self.p.medications):
+                    self.p.medications.append(Medication(name=generic, source=self.src(s)))
+        for ent, key in classes:
+            neg = ent._.is_negated or bool(re.search(r"\b(?:no|never|not|without)\b(?:\s+[\w/-]+){0,3}\s*$",
+                                                      self.text[max(s.start, ent.start_char - 40):ent.start_char], re.I))
+            subj = f"treatment:{key}" + (":metastatic" if setting == "metastatic" else "")
+            if neg:
+                self.p.assertions.append(Assertion(subject=subj, present=False, source=self.src(s)))
+            elif not cancer_drugs and not ent._.is_hypothetical and not ent._.is_family and \
+                    re.search(r"\b(received|treated|underwent|completed|cycles?|on|after|progressed|prior|previous)\b", low):
+                cancer_drugs.append(key)
+        if not cancer_drugs:
+            return
+        start = end = pd = None
+        duration = None
+        rm = re.search(r"\(?\b((?:19|20)\d{2})\s*(?:-|–|to|until|through)\s*((?:19|20)\d{2})\b\)?", s.text)
+        if rm and not re.search(r"\d{4}-\d{1,2}-\d{1,2}", s.text[rm.start():rm.end() + 6]):
+            start, end = dt.date(int(rm.group(1)), 1, 1), dt.date(int(rm.group(2)), 12, 31)
+            start_prec = "year"
+        ds = find_dates(s.text)
+        prog_m = re.search(r"\bprogress\w*|\bPD\b|recurr\w*|relapse\w*", s.text, re.I)
+        if start is None:
+            for (a, b, d, prec) in ds:
+                before = s.text[max(0, a - 25):a].lower()
+                if prog_m and a > prog_m.start() and re.search(r"progress|pd|recurr|relapse|in|on", before):
+                    pd = pd or d
+                elif re.search(r"(?:until|to|through|stopped|ended|discontinued|completed)\s*(?:in|on)?\s*$", before):
+                    end = end or d
+                elif start is None:
+                    start = d
+                elif end is None and not prog_m:
+                    end = d
+        dm = re.search(r"\b(?:for|after|x|over|of)\s+(\d+(?:\.\d+)?)\s*(days?|weeks?|months?|mos?|years?|yrs?)\b", s.text, re.I)
+        if dm:
+            duration = round(_months(float(dm.group(1)), dm.group(2)), 2)
+        progressed = True if prog_m and not re.search(r"\bno (?:disease )?progression|without progression", low) else None
+        if progressed and pd is None and end is None and start and duration:
+            pd = _add_months(start, duration)
+        ongoing = True if re.search(r"\b(currently|ongoing|continues|remains on|since)\b", low) or is_med_list else None
+        if progressed or end:
+            ongoing = False if ongoing is None else ongoing
+        self.p.treatments.append(Treatment(drugs=cancer_drugs, setting=setting, line=line, start=start, end=end,
+                                           duration_months=duration, ongoing=ongoing, progressed=progressed,
+                                           progression_date=pd, source=self.src(s)))
+
+    def conditions(self, s: _Sentence) -> None:
+        for ent, key in self._ents(s, "CONDITION"):
+            if ent._.is_family or ent._.is_hypothetical:
+                continue
+            if ent._.is_negated:
+                self.p.assertions.append(Assertion(subject=f"condition:{key}", present=False, source=self.src(s)))
+                continue
+            quals = []
+            window = self.text[max(s.start, ent.start_char - 30):min(s.end, ent.end_char + 30)]
+            for q in _patterns()["quals"].findall(window):
+                q = q.lower().replace("-", " ")
+                q = {"poorly controlled": "uncontrolled", "well controlled": "controlled"}.get(q, q)
+                if q not in quals:
+                    quals.append(q)
+            if ent._.is_historical:
+                quals.append("history")
+            existing = next((c for c in self.p.conditions if c.name == key), None)
+            if existing:
+                for q in quals:
+                    if q not in existing.qualifiers:
+                        existing.qualifiers.append(q)
+                continue
+            self.p.conditions.append(OtherCondition(name=key, qualifiers=quals, onset=self._date_in(s, r"\b(?:in|since|diagnosed)\b") if key in ("myocardial_infarction", "stroke") else None,
+                                                    source=self.src(s)))
+
+    def procedures(self, s: _Sentence) -> None:
+        t = s.text
+        for m in re.finditer(r"\b(mastectomy|lumpectomy|breast[- ]conserving surgery|quadrantectomy|oophorectomy|"
+                             r"hysterectomy|(?:major )?surgery|resection|craniotomy|laparotomy|thoracotomy|"
+                             r"(?:whole[- ]brain )?radiotherapy|radiation(?: therapy)?|SBRT|SRS|stereotactic radiosurgery|WBRT|"
+                             r"gamma knife)\b", t, re.I):
+            before = t[max(0, m.start() - 30):m.start()]
+            if re.search(r"\b(no|never|not|without|denies)\b(?:\s+\w+){0,3}\s*$", before, re.I):
+                continue
+            if re.search(r"\b(plan(?:ned)?|will|candidate|consider|offered|recommend\w*|scheduled)\b", s.low):
+                continue
+            word = m.group(1).lower()
+            kind = "radiotherapy" if re.search(r"radi|sbrt|srs|wbrt|gamma", word) else "surgery"
+            if word.startswith("major"):
+                kind = "major_surgery"
+            site = None
+            sm = re.search(r"\bto the (\w+(?: \w+)?)", t[m.end():m.end() + 30], re.I)
+            if sm:
+                site = _site_key(sm.group(1))
+            if word in ("wbrt", "whole-brain radiotherapy", "whole brain radiotherapy", "srs", "stereotactic radiosurgery", "gamma knife"):
+                site = "brain"
+            date = None
+            ds = find_dates(t[m.start():m.end() + 40]) or find_dates(t)
+            if ds:
+                date = ds[0][2]
+            else:
+                d = self._date_in(s)
+                date = d
+            self.p.procedures.append(Procedure(kind=kind, name=word, site=site, date=date, source=self.src(s)))
+
+
+def _site_key(text: str) -> str | None:
+    low = text.lower()
+    for key, pats in load_codes("text_terms")["metastasis_sites"].items():
+        for p in pats:
+            if re.search(r"\b(?:" + p + r")\b", low):
+                return key
+    return re.sub(r"[^a-z0-9]+", "_", low).strip("_") or None
+
+
+def read_text_patient(data: bytes | str, file_name: str, strict: bool = False,
+                      today: dt.date | None = None) -> Patient:
+    """Read a free-text clinical summary.
+
+    Parameters
+    ----------
+    data : bytes or str
+        The note.
+    file_name : str
+        For messages and the patient id (the file's stem).
+    strict : bool
+        Raise on impossible values. Off by default: what the rules misread is reported as a
+        warning naming the field rather than failing the note.
+    today : date, optional
+        Used as ``as_of`` when the note has no ``Date:`` line.
+
+    Returns
+    -------
+    Patient
+    """
+    from .errors import PatientReadError
+
+    if isinstance(data, bytes):
+        if b"\x00" in data[:4096]:
+            raise PatientReadError(file_name, "text", "binary content, not a text note")
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = data.decode("latin-1")
+    else:
+        text = data
+    if not text.strip():
+        raise PatientReadError(file_name, "text", "the note is empty")
+    reader = _TextReader(text, file_name, today)
+    p = reader.run()
+    p = _drop_impossible(p) if not strict else p
+    return finish(p, file_name, strict=strict)
+
+
+def _drop_impossible(p: Patient) -> Patient:
+    """Remove facts the rules read with impossible values, leaving a warning naming each."""
+    from .validate import impossible_values
+
+    bad = impossible_values(p)
+    if not bad:
+        return p
+    drop: dict[str, set[int]] = {}
+    for field, msg in bad:
+        p.warnings.append(f"{field}: impossible value read from the note ({msg}); not used")
+        m = re.fullmatch(r"(\w+)\[(\d+)\](?:\.metastases\[(\d+)\])?\.(\w+)", field)
+        if m and m.group(4) in ("date", "start", "end", "progression_date", "metastatic_date", "onset", "uln"):
+            obj = getattr(p, m.group(1))[int(m.group(2))]
+            if m.group(3) is not None:
+                obj = obj.metastases[int(m.group(3))]
+            setattr(obj, m.group(4), None)
+        elif m:
+            drop.setdefault(m.group(1), set()).add(int(m.group(2)))
+        elif field in ("age_years", "birth_date", "weight_kg", "height_cm", "life_expectancy_months"):
+            setattr(p, field, None)
+            p.sources.pop(field, None)
+    for coll, idx in drop.items():
+        items = getattr(p, coll)
+        setattr(p, coll, [x for i, x in enumerate(items) if i not in idx])
+    return p

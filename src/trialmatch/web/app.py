@@ -1,0 +1,111 @@
+"""The application factory: one process serving the pages and the REST API on the embedded store."""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+
+from trialmatch.store import TrialStore
+from trialmatch.web import auth_store, render
+from trialmatch.web.deps import AppState, LoginRequired, Settings
+from trialmatch.web.security import BodyLimitMiddleware, SecureHeadersMiddleware, install_log_filter
+from trialmatch.web.services import InputError, Unavailable
+
+log = logging.getLogger("trialmatch.web")
+
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "text/html")
+
+
+def create_app(store: TrialStore | None = None, *, db: str | None = None, settings: Settings | None = None) -> FastAPI:
+    """Build the web application.
+
+    Parameters
+    ----------
+    store : TrialStore, optional
+        The store to serve; opened from ``db`` (or ``$TRIALMATCH_DB`` / ``./trialmatch.db``) if None.
+    db : str, optional
+        A SQLite path or SQLAlchemy URL, used when ``store`` is None.
+    settings : Settings, optional
+        Secret, body limit, session lifetime, cookie flags.
+
+    Returns
+    -------
+    FastAPI
+        Pages at ``/``, the REST API under ``/api/v1``, its OpenAPI document at ``/openapi.json``
+        (interactive docs at ``/docs``).
+    """
+    from trialmatch.web import api, pages
+
+    store = store or TrialStore(db)
+    settings = settings or Settings()
+    auth_store.ensure_tables(store)
+    secret = settings.secret or auth_store.server_secret(store)
+    install_log_filter()
+
+    app = FastAPI(
+        title="trialmatch",
+        version="1",
+        description="Clinical trial matching for oncology: trials, patients and explained matches. "
+                    "Every endpoint needs an API token (Authorization: Bearer) or a signed-in session.",
+        docs_url="/docs" if settings.docs else None,
+        redoc_url=None,
+    )
+    app.state.tm = AppState(store=store, settings=settings)
+
+    app.add_middleware(SessionMiddleware, secret_key=secret, session_cookie="tm_session",
+                       max_age=settings.session_max_age_s, same_site="strict",
+                       https_only=settings.https_only_cookies)
+    app.add_middleware(BodyLimitMiddleware, max_body=settings.max_body_bytes)
+    app.add_middleware(SecureHeadersMiddleware)
+
+    static_dir = str(resources.files("trialmatch.web").joinpath("static"))
+    app.mount("/static", StaticFiles(directory=static_dir), name="static")
+    app.include_router(api.router)
+    app.include_router(pages.router)
+
+    @app.exception_handler(LoginRequired)
+    async def _login_required(request: Request, exc: LoginRequired):
+        return RedirectResponse(f"/login?next={exc.next_url}", status_code=303)
+
+    @app.exception_handler(InputError)
+    async def _input_error(request: Request, exc: InputError):
+        if _wants_html(request):
+            return HTMLResponse(render.render(request, "error.html", request=request, status=exc.status_code,
+                                              message=exc.message), status_code=exc.status_code)
+        return JSONResponse({"detail": exc.message}, status_code=exc.status_code)
+
+    @app.exception_handler(Unavailable)
+    async def _unavailable(request: Request, exc: Unavailable):
+        return JSONResponse({"detail": str(exc)}, status_code=503)
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException):
+        if _wants_html(request) and exc.status_code != 401:
+            return HTMLResponse(render.render(request, "error.html", request=request, status=exc.status_code,
+                                              message=exc.detail), status_code=exc.status_code,
+                                headers=exc.headers)
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError):
+        parts = []
+        for e in exc.errors()[:5]:
+            loc = ".".join(str(x) for x in e.get("loc", ()) if x != "body")
+            parts.append(f"{loc}: {e.get('msg')}")
+        return JSONResponse({"detail": "; ".join(parts) or "invalid request"}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        # the exception's message may hold patient data: log the type and the route only
+        log.error("unexpected %s on %s %s", exc.__class__.__name__, request.method, request.url.path)
+        return JSONResponse({"detail": "internal error; the request was not completed"}, status_code=500)
+
+    return app

@@ -1,0 +1,259 @@
+"""What the web layer asks of the core packages, in one place, with the caches it keeps.
+
+Caches (all in memory, per process):
+
+* the trial index (id, title, status, phases, conditions, interventions, countries) used by
+  ``GET /trials``, rebuilt when the trial fingerprint changes;
+* the (trial, compiled criteria) pairs for matching: ``TrialStore.load_for_matching`` keyed by
+  the trial fingerprint (the store's own cache is keyed by its revision, which also moves when a
+  patient is saved);
+* match reports keyed by (workspace, patient id, patient version, trial fingerprint, request
+  parameters): a repeated match of an unchanged patient on unchanged trials is not recomputed.
+
+The *trial fingerprint* is (number of trials, latest ``trials.updated_at``, number of compiled
+criteria rows): any ingest or compile moves it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+
+from trialmatch.store import TrialStore
+from trialmatch.store import schema as store_schema
+
+
+class InputError(ValueError):
+    """Bad input from the client: the message says what to fix (a 4xx answer)."""
+
+    def __init__(self, message: str, status_code: int = 400, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.field = field
+
+
+class Unavailable(RuntimeError):
+    """A part of the system this needs has not been installed/built (a 503 answer)."""
+
+
+# --------------------------------------------------------------------------- trial reading
+def read_trial_document(data: bytes, file_name: str, trial_id: str | None = None):
+    """Read a trial document (any supported format) -> list of Trial; InputError if any fails."""
+    try:
+        from trialmatch.trials import read_bytes
+    except ImportError as exc:  # pragma: no cover - depends on the trials package
+        raise Unavailable(f"the trial readers are not available ({exc})") from exc
+    if not data or not data.strip():
+        raise InputError(f"{file_name}: the document is empty")
+    try:
+        results = read_bytes(data, file_name, id_override=trial_id)
+    except (ValueError, UnicodeError) as exc:  # read_bytes reports errors per record; belt and braces
+        raise InputError(f"{file_name}: {exc}") from None
+    errors = [f"{r.locator}: {r.error}" for r in results if getattr(r, "error", None)]
+    trials = [r.trial for r in results if getattr(r, "trial", None) is not None and not getattr(r, "error", None)]
+    if errors:
+        more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+        raise InputError("nothing was stored: " + "; ".join(errors[:5]) + more, 422)
+    if not trials:
+        raise InputError(f"{file_name}: no trial could be read from the document", 422)
+    return trials
+
+
+def _compiler():
+    try:
+        from trialmatch.criteria import COMPILER_VERSION, compile_criteria
+    except ImportError:
+        try:  # the package's re-exports may not be in place yet
+            from trialmatch.criteria.compile import COMPILER_VERSION, compile_criteria
+        except ImportError as exc:  # pragma: no cover
+            raise Unavailable(f"the criteria compiler is not available ({exc})") from exc
+    return COMPILER_VERSION, compile_criteria
+
+
+def compile_trials(trials) -> dict:
+    _, compile_criteria = _compiler()
+    return {t.id: compile_criteria(t) for t in trials}
+
+
+def compiler_version() -> str:
+    return _compiler()[0]
+
+
+# --------------------------------------------------------------------------- patients
+PATIENT_FORMATS = ("json", "fhir", "text")
+
+
+def sniff_patient_format(data: bytes, content_type: str | None) -> str:
+    ct = (content_type or "").split(";")[0].strip().lower()
+    if ct in ("text/plain", "text/markdown"):
+        return "text"
+    if ct == "application/fhir+json":
+        return "fhir"
+    head = data.lstrip()[:1]
+    if ct.endswith("json") or head in (b"{", b"["):
+        if b'"resourceType"' in data[:4096] and b'"Bundle"' in data[:4096]:
+            return "fhir"
+        return "json"
+    return "text"
+
+
+def read_patient(data: bytes, fmt: str, file_name: str = "upload"):
+    """Read a patient from bytes in a format; raise InputError (with field) on any problem."""
+    if fmt not in PATIENT_FORMATS:
+        raise InputError(f"unknown patient format {fmt!r}: use one of json, fhir, text", 415)
+    if not data or not data.strip():
+        raise InputError("the patient document is empty")
+    from trialmatch.patients.errors import PatientReadError
+
+    try:
+        from trialmatch.patients import read_patient_bytes
+    except ImportError as exc:  # pragma: no cover
+        raise Unavailable(f"the patient readers are not available ({exc})") from exc
+    try:
+        patient = read_patient_bytes(data, file_name, fmt=fmt)
+    except PatientReadError as exc:
+        raise InputError(f"{exc.field}: {exc.message}", 422, field=exc.field) from None
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        # a reader bug must not become a 500 or a half-saved record: refuse the document
+        raise InputError(f"the {fmt} document could not be read ({exc.__class__.__name__})", 422) from None
+    return patient
+
+
+def check_patient(patient) -> None:
+    """Refuse a patient with impossible values (InputError naming the field)."""
+    from trialmatch.patients.validate import impossible_values
+
+    bad = impossible_values(patient)
+    if bad:
+        raise InputError("; ".join(f"{f}: {m}" for f, m in bad), 422, field=bad[0][0])
+
+
+# --------------------------------------------------------------------------- caches
+def trial_fingerprint(store: TrialStore) -> tuple:
+    with store.engine.connect() as conn:
+        n, latest = conn.execute(select(func.count(), func.max(store_schema.trials.c.updated_at))).first()
+        nc = conn.execute(select(func.count()).select_from(store_schema.compiled_criteria)).scalar()
+    return (n or 0, str(latest), nc or 0)
+
+
+@dataclass
+class TrialIndexEntry:
+    id: str
+    title: str | None
+    status: str | None
+    phases: list[str]
+    conditions: list[str]
+    interventions: list[str]
+    countries: list[str]
+    text: str  # lower-cased search text
+
+
+@dataclass
+class Caches:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    index_key: tuple | None = None
+    index: list[TrialIndexEntry] = field(default_factory=list)
+    pairs_key: tuple | None = None
+    pairs: list = field(default_factory=list)
+    reports: OrderedDict = field(default_factory=OrderedDict)
+    max_reports: int = 256
+
+
+def trial_index(store: TrialStore, caches: Caches) -> list[TrialIndexEntry]:
+    key = trial_fingerprint(store)
+    with caches.lock:
+        if caches.index_key == key:
+            return caches.index
+    out = []
+    for t in store.iter_trials():
+        interventions = [i.name for i in t.interventions]
+        for i in t.interventions:
+            interventions.extend(i.other_names)
+        countries = sorted({loc.country for loc in t.locations if loc.country})
+        text = " ".join([t.id, t.title or "", t.official_title or "", t.acronym or "", *t.conditions,
+                         *interventions, *t.keywords]).lower()
+        out.append(TrialIndexEntry(t.id, t.title, t.status, list(t.phases), list(t.conditions),
+                                   interventions, countries, text))
+    with caches.lock:
+        caches.index_key, caches.index = key, out
+    return out
+
+
+def matching_pairs(store: TrialStore, caches: Caches) -> tuple[tuple, list]:
+    key = trial_fingerprint(store)
+    with caches.lock:
+        if caches.pairs_key == key:
+            return key, caches.pairs
+    pairs = store.load_for_matching(compiler_version())
+    with caches.lock:
+        caches.pairs_key, caches.pairs = key, pairs
+    return key, pairs
+
+
+def run_match(patient, pairs, *, trial_ids=None, status=None, top=None):
+    """Call the matcher with whatever of these options it takes; returns a MatchReport."""
+    try:
+        from trialmatch.matching import match_patient
+    except ImportError as exc:  # pragma: no cover
+        raise Unavailable(f"the matcher is not available ({exc})") from exc
+    return match_patient(patient, pairs, statuses=list(status) if status else None,
+                         trial_ids=list(trial_ids) if trial_ids else None, top=top)
+
+
+def cached_match(store: TrialStore, caches: Caches, workspace: str, record, *, trial_ids=None,
+                 status=None, top=None):
+    """(MatchReport, cached?) for a stored patient record."""
+    key_fp, pairs = matching_pairs(store, caches)
+    key = (workspace, record.patient.id, record.version, key_fp,
+           tuple(sorted(trial_ids)) if trial_ids else None,
+           tuple(sorted(s.upper() for s in status)) if status else None, top)
+    with caches.lock:
+        hit = caches.reports.get(key)
+        if hit is not None:
+            caches.reports.move_to_end(key)
+            return hit, True
+    report = run_match(record.patient, pairs, trial_ids=trial_ids, status=status, top=top)
+    with caches.lock:
+        caches.reports[key] = report
+        while len(caches.reports) > caches.max_reports:
+            caches.reports.popitem(last=False)
+    return report, False
+
+
+def results_checks(trial) -> list[dict]:
+    """The statistics checks of a trial's published results (empty if none or not available)."""
+    if trial.results is None:
+        return []
+    try:
+        from trialmatch.evidence import check_results
+    except ImportError:
+        return []
+    try:
+        checks = check_results(trial.results)
+    except Exception as exc:  # noqa: BLE001 - a check that fails must not take the page down
+        return [{"status": "error", "message": f"the statistics check failed: {exc.__class__.__name__}"}]
+    return [_dump(c) for c in checks]
+
+
+def latest_changes(store: TrialStore, workspace: str) -> list[dict] | None:
+    """Watch changes of a workspace; None when the watch module is not there."""
+    try:
+        from trialmatch.watch import latest_changes as lc
+    except ImportError:
+        return None
+    return [_dump(c) for c in lc(store, workspace)]
+
+
+def _dump(obj) -> dict:
+    if hasattr(obj, "model_dump"):
+        return obj.model_dump(mode="json")
+    if isinstance(obj, dict):
+        return obj
+    if hasattr(obj, "__dict__"):
+        return {k: v for k, v in vars(obj).items() if not k.startswith("_")}
+    return {"value": str(obj)}

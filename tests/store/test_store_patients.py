@@ -1,0 +1,32 @@
+"""Patients in the store: create, read, update (new version), delete, workspaces kept apart."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from trialmatch.patients.model import Biomarker, Patient
+from trialmatch.store import TrialStore
+
+
+def test_patient_crud_and_workspaces(tmp_path):
+    store = TrialStore(str(tmp_path / "p.db"))
+    p = Patient(id="pt-1", age_years=55, sex="female", as_of=dt.date(2026, 11, 1))
+    assert store.save_patient(p, workspace="clinic-a") == 1
+    assert store.get_patient("pt-1", workspace="clinic-a") == p
+    # another workspace does not see it
+    assert store.get_patient("pt-1", workspace="clinic-b") is None
+    assert store.list_patients("clinic-b") == []
+
+    p2 = p.model_copy(update={"biomarkers": [Biomarker(name="ER", status="positive", percent=90)]})
+    assert store.save_patient(p2, workspace="clinic-a") == 2
+    rec = store.get_patient_record("pt-1", workspace="clinic-a")
+    assert rec.version == 2 and rec.patient.biomarkers[0].percent == 90
+    assert store.get_patient("pt-1", workspace="clinic-a", version=1).biomarkers == []
+    assert store.list_patients("clinic-a") == ["pt-1"]
+    assert store.list_workspaces() == ["clinic-a"]
+
+    assert store.delete_patient("pt-1", workspace="clinic-a") is True
+    assert store.get_patient("pt-1", workspace="clinic-a") is None
+    assert store.get_patient("pt-1", workspace="clinic-a", version=1) is None  # versions erased
+    assert store.list_patients("clinic-a") == []
+    assert store.delete_patient("pt-1", workspace="clinic-a") is False

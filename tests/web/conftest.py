@@ -1,0 +1,92 @@
+"""Fixtures of the web tests: a store holding the five seed trials, users in two workspaces."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from trialmatch.store import TrialStore
+
+PASSWORD_A = "alice-password-1"
+PASSWORD_B = "bob-password-22"
+
+
+def build_seed_store(seeds_dir: Path, db_path: Path) -> TrialStore:
+    """A SQLite store at ``db_path`` with the five seeds read, compiled and ingested."""
+    from trialmatch.trials import read_bytes
+    from trialmatch.web import services
+
+    store = TrialStore(str(db_path))
+    trials = []
+    for p in sorted(seeds_dir.glob("0*.txt")):
+        for r in read_bytes(p.read_bytes(), p.name):
+            assert r.trial is not None, f"seed {p.name} did not read: {r.error}"
+            trials.append(r.trial)
+    store.ingest_trials(trials, services.compile_trials(trials))
+    return store
+
+
+@pytest.fixture(scope="session")
+def seed_db_template(seeds_dir, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("seeddb") / "seeds.db"
+    build_seed_store(seeds_dir, path).engine.dispose()
+    return path
+
+
+@pytest.fixture()
+def seed_store(seed_db_template, tmp_path) -> TrialStore:
+    """A fresh copy of the seed store for one test."""
+    path = tmp_path / "store.db"
+    shutil.copy(seed_db_template, path)
+    return TrialStore(str(path))
+
+
+@pytest.fixture()
+def web(seed_store):
+    """(app, client, tokens) with users alice (workspace A) and bob (workspace B)."""
+    from fastapi.testclient import TestClient
+
+    from trialmatch.web import Settings, create_app
+    from trialmatch.web.auth_store import create_token, create_user
+
+    create_user(seed_store, "alice", PASSWORD_A, "A")
+    create_user(seed_store, "bob", PASSWORD_B, "B")
+    tokens = {"A": create_token(seed_store, "alice"), "B": create_token(seed_store, "bob")}
+    app = create_app(seed_store, settings=Settings(secret="test-secret-" + "x" * 20, max_body_bytes=256 * 1024))
+    with TestClient(app) as client:
+        yield app, client, tokens
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def seed004_patient(pid: str = "p004", name: str | None = None) -> dict:
+    """A postmenopausal woman, ER 80 %, HER2 IHC 1+ / ISH negative, de novo metastatic (bone, liver),
+    no therapy yet for advanced disease, good labs, ECOG 0 — modeled on seed 004's population."""
+    return {
+        "id": pid, "name": name, "age_years": 62, "sex": "female", "menopausal_status": "postmenopausal",
+        "as_of": "2026-11-01", "pregnant": False, "breastfeeding": False, "life_expectancy_months": 24,
+        "diagnoses": [{"cancer_type": "breast_cancer", "histology": "invasive_ductal", "stage": "IV",
+                       "extent": "metastatic", "date": "2026-09-15", "metastatic_date": "2026-09-15",
+                       "measurable_disease": True, "status": "active",
+                       "metastases": [{"site": "bone"}, {"site": "liver"}]}],
+        "biomarkers": [{"name": "ER", "status": "positive", "percent": 80},
+                       {"name": "PR", "status": "positive", "percent": 30},
+                       {"name": "HER2", "status": "negative", "ihc_score": "1+", "ish": "negative"}],
+        "performance": [{"scale": "ecog", "value": 0, "date": "2026-10-20"}],
+        "labs": [{"analyte": "hemoglobin", "value": 125, "unit": "g/L", "date": "2026-10-20"},
+                 {"analyte": "wbc", "value": 6.1, "unit": "10^9/L", "date": "2026-10-20"},
+                 {"analyte": "anc", "value": 3.8, "unit": "10^9/L", "date": "2026-10-20"},
+                 {"analyte": "platelets", "value": 240, "unit": "10^9/L", "date": "2026-10-20"},
+                 {"analyte": "creatinine", "value": 0.8, "unit": "mg/dL", "date": "2026-10-20", "uln": 1.1},
+                 {"analyte": "alt", "value": 25, "unit": "U/L", "date": "2026-10-20", "uln": 40},
+                 {"analyte": "ast", "value": 28, "unit": "U/L", "date": "2026-10-20", "uln": 40},
+                 {"analyte": "total_bilirubin", "value": 0.6, "unit": "mg/dL", "date": "2026-10-20", "uln": 1.2}],
+        "treatments": [],
+        "sources": {"treatments": {"kind": "json", "locator": "$.treatments"}},
+        "assertions": [{"subject": "metastasis:brain", "present": False},
+                       {"subject": "prior_therapy:any:advanced", "present": False}],
+    }
