@@ -127,8 +127,11 @@ def test_text_snippets() -> None:
             "Mastectomy in 2019. Radiotherapy to the spine in 2025. Current medications: metformin and lisinopril.\n")
     p = read_patient_bytes(note.encode(), "snip.txt")
     assert p.age_years == 58 and p.sex == "female"
-    er, pr, her2 = _marker(p, "ER"), _marker(p, "PR"), _marker(p, "HER2")
+    er, pr = _marker(p, "ER"), _marker(p, "PR")
     assert (er.status, pr.status) == ("positive", "negative")
+    her2s = [b for b in p.biomarkers if b.name == "HER2"]  # stated twice: "HER2-" and "HER2 2+ FISH negative"
+    assert [b.status for b in her2s] == ["negative", "negative"]
+    her2 = her2s[1]
     assert (her2.ihc_score, her2.ish, her2.status) == ("2+", "negative", "negative")
     genes = {(g.gene, g.variant, g.specimen) for g in p.genes}
     assert ("ESR1", "Y537S", "ctdna") in genes and ("BRCA2", None, "germline") in genes
@@ -230,10 +233,13 @@ def test_json_sources_filled() -> None:
 
 def test_bad_inputs_never_crash() -> None:
     for data, fmt in [(b"", None), (b"\x00\x01\x02", None), (b"[1,2]", None), (b'{"resourceType": "Observation"}', None),
-                      (b'{"resourceType": "Bundle", "entry": [{"resource": {"resourceType": "Patient", "birthDate": 5}}]}', None),
-                      (b"hello", "xml")]:
-        with pytest.raises(PatientReadError):
-            read_patient_bytes(data, "x")
+                      (b'{"resourceType": "Bundle", "entry": []}', None), (b"hello", "xml")]:
+        with pytest.raises(PatientReadError) as ei:
+            read_patient_bytes(data, "x", fmt=fmt)
+        assert ei.value.file_name == "x" and ei.value.field
+    bad_date = b'{"resourceType": "Bundle", "entry": [{"resource": {"resourceType": "Patient", "birthDate": 5}}]}'
+    p = read_patient_bytes(bad_date, "x")
+    assert p.birth_date is None and any("birthDate" in w for w in p.warnings)
     # a FHIR resource R4B rejects is read from the raw JSON, with a warning naming it
     bundle = {"resourceType": "Bundle", "type": "collection", "entry": [
         {"resource": {"resourceType": "Patient", "id": "a", "gender": "female", "birthDate": "1970-01-01"}},

@@ -222,3 +222,29 @@ def test_compiled_criteria_refreshed(store, fake_api, clock):
         return
     assert summary.compile_error is None, summary.compile_error
     assert store.trials_needing_compile(COMPILER_VERSION) == []
+
+
+def test_a_failed_page_write_leaves_no_half_written_study(store, fake_api, clock, monkeypatch):
+    """Trials and checkpoint commit together: a failure after page 3's trials were written
+    inside its transaction rolls them back, and the checkpoint still points at page 3."""
+    from trialmatch.sync import runner
+
+    real = runner.SyncSummary.state_json
+    calls = {"n": 0}
+
+    def failing(self):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("disk full")
+        return real(self)
+
+    monkeypatch.setattr(runner.SyncSummary, "state_json", failing)
+    with pytest.raises(RuntimeError, match="disk full"):
+        sync(store, fake_api, clock)
+    assert store.count_trials() == 14  # pages 1 and 2 only; page 3's 7 trials were rolled back
+    cp = get_checkpoint(store, BREAST, fake_api.url)
+    assert cp is not None and cp.pages_done == 2
+    monkeypatch.setattr(runner.SyncSummary, "state_json", real)
+    summary = sync(store, fake_api, clock)
+    assert summary.resumed_from_page == 3 and len(summary.new) == 55
+    assert store.count_trials() == 55 and set(version_counts(store).values()) == {1}

@@ -29,34 +29,37 @@ def build_seed_store(seeds_dir: Path, db_path: Path) -> TrialStore:
 
 
 @pytest.fixture(scope="session")
-def seed_db_template(seeds_dir, tmp_path_factory) -> Path:
+def seed_db_template(seeds_dir, tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    """A seed store with users alice (workspace A) and bob (workspace B), built once; and their tokens."""
+    from trialmatch.web.auth_store import create_token, create_user
+
     path = tmp_path_factory.mktemp("seeddb") / "seeds.db"
-    build_seed_store(seeds_dir, path).engine.dispose()
-    return path
+    store = build_seed_store(seeds_dir, path)
+    create_user(store, "alice", PASSWORD_A, "A")
+    create_user(store, "bob", PASSWORD_B, "B")
+    tokens = {"A": create_token(store, "alice"), "B": create_token(store, "bob")}
+    store.engine.dispose()  # closes the WAL: the file alone holds everything
+    return path, tokens
 
 
 @pytest.fixture()
 def seed_store(seed_db_template, tmp_path) -> TrialStore:
-    """A fresh copy of the seed store for one test."""
+    """A fresh copy of the seed store (with the users) for one test."""
     path = tmp_path / "store.db"
-    shutil.copy(seed_db_template, path)
+    shutil.copy(seed_db_template[0], path)
     return TrialStore(str(path))
 
 
 @pytest.fixture()
-def web(seed_store):
-    """(app, client, tokens) with users alice (workspace A) and bob (workspace B)."""
+def web(seed_store, seed_db_template):
+    """(app, client, tokens): the app on a fresh seed store; tokens by workspace ("A", "B")."""
     from fastapi.testclient import TestClient
 
     from trialmatch.web import Settings, create_app
-    from trialmatch.web.auth_store import create_token, create_user
 
-    create_user(seed_store, "alice", PASSWORD_A, "A")
-    create_user(seed_store, "bob", PASSWORD_B, "B")
-    tokens = {"A": create_token(seed_store, "alice"), "B": create_token(seed_store, "bob")}
     app = create_app(seed_store, settings=Settings(secret="test-secret-" + "x" * 20, max_body_bytes=256 * 1024))
     with TestClient(app) as client:
-        yield app, client, tokens
+        yield app, client, dict(seed_db_template[1])
 
 
 def auth(token: str) -> dict[str, str]:

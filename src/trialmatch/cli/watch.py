@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -24,11 +25,15 @@ def watch(
     webhook: Optional[str] = typer.Option(
         None, "--webhook", envvar="TRIALMATCH_WEBHOOK",
         help="POST the report as JSON to this URL when something changed (3 retries with backoff)."),
+    add_patient: Optional[list[Path]] = typer.Option(
+        None, "--add-patient", help="Store this patient file (JSON, FHIR Bundle or text summary) in the workspace "
+        "first, as a new version if it changed. Repeatable."),
 ) -> None:
     """Re-match the stored patients against the current trials and report what changed since the last run.
 
-    The first run records a baseline (every patient-trial pair is reported as new). Exit status
-    is 0, or 3 when the webhook could not be reached (the changes are recorded all the same).
+    The first run records a baseline (every patient-trial pair is reported as new). Exit status: 0; 1 when a
+    --add-patient file could not be read (the others are stored and watched); 3 when the webhook could not be
+    reached (the changes are recorded all the same).
     """
     when: dt.date | None = None
     if as_of:
@@ -39,8 +44,11 @@ def watch(
     from trialmatch.store import StoreError
     from trialmatch.watch import run_watch
 
+    bad_files = 0
     try:
         store = open_store(db)
+        for path in add_patient or []:
+            bad_files += not _store_patient(store, path, workspace or "default")
         if workspace and workspace not in store.list_workspaces():
             fail(f"no patients in workspace {workspace!r}", 2)
         report = run_watch(store, workspace=workspace, as_of=when, webhook=webhook)
@@ -64,6 +72,8 @@ def watch(
             console.print(table)
         for e in report.errors:
             err_console.print(f"[yellow]warning:[/] {e}")
+    if bad_files:
+        err_console.print(f"[bold red]error:[/] {bad_files} patient file(s) could not be read")
     if report.webhook is not None:
         if report.webhook.ok:
             err_console.print(f"webhook: delivered to {report.webhook.url} (HTTP {report.webhook.status_code})")
@@ -71,6 +81,26 @@ def watch(
             err_console.print(f"[bold red]webhook:[/] {report.webhook.error} ({report.webhook.url}); "
                               "the changes are recorded in the store")
             raise typer.Exit(3)
+    if bad_files:
+        raise typer.Exit(1)
+
+
+def _store_patient(store, path: Path, workspace: str) -> bool:
+    """Read a patient file and save it (a new version only when its content changed)."""
+    from trialmatch.patients import read_patient
+
+    try:
+        patient = read_patient(path)
+    except Exception as exc:  # noqa: BLE001 - reported with the file name, the others go on
+        err_console.print(f"[bold red]error:[/] {path}: {exc}")
+        return False
+    current = store.get_patient(patient.id, workspace)
+    if current is not None and current.model_dump(exclude={"sources"}) == patient.model_dump(exclude={"sources"}):
+        err_console.print(f"{path}: patient {patient.id!r} unchanged in workspace {workspace!r}")
+        return True
+    version = store.save_patient(patient, workspace)
+    err_console.print(f"{path}: patient {patient.id!r} stored in workspace {workspace!r} (version {version})")
+    return True
 
 
 def register(app: typer.Typer) -> None:

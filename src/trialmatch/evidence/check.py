@@ -212,8 +212,9 @@ def _check_rate(i: int, stat: ReportedStatistic, results: TrialResults) -> list[
               "exact_lower": round(lo * scale, 4), "exact_upper": round(hi * scale, 4),
               "wald_lower": round(wlo * scale, 4), "wald_upper": round(whi * scale, 4),
               "tolerance": tol, "max_difference": round(err, 4)}
+    dec = max(1, -int(round(math.log10(ci_prec))) + 1) if ci_prec < 1 else 1
     exact_txt = (f"exact {int(level * 100) if level * 100 == int(level * 100) else level * 100}% CI for "
-                 f"{k}/{n}: {lo * scale:.1f} to {hi * scale:.1f}{unit_sym}")
+                 f"{k}/{n}: {lo * scale:.{dec}f} to {hi * scale:.{dec}f}{unit_sym}")
     reported_txt = f"reported {stat.ci.lower:g} to {stat.ci.upper:g}{unit_sym}"
     if err <= tol + 1e-9:
         checks.append(StatCheck(**base, check="clopper_pearson_ci", ok=True, recomputed=rec_ci,
@@ -223,7 +224,7 @@ def _check_rate(i: int, stat: ReportedStatistic, results: TrialResults) -> list[
         note = "; it matches the normal-approximation (Wald) interval" if wald_err <= tol + 1e-9 else ""
         checks.append(StatCheck(**base, check="clopper_pearson_ci", ok=False, recomputed=rec_ci,
                                 message=f"{stat.outcome}: {reported_txt} does not agree with the {exact_txt} "
-                                        f"(off by {err:.1f}, tolerance ±{tol:g}){note}"))
+                                        f"(off by {err:.{dec}f}, tolerance ±{tol:g}){note}"))
     return checks
 
 

@@ -937,8 +937,32 @@ def _setting_match(setting: str, wanted: list[str]) -> Any:
     return setting in allowed
 
 
-def _drug_match(ti, agents: list[str], excluded: list[str] | None = None) -> Any:
+#: classes that make a drug a systemic anti-cancer therapy even where the class vocabulary does
+#: not link them to "systemic_therapy" (the matcher's own rule, kept beside the vocabulary)
+SYSTEMIC_CLASSES = frozenset({
+    "systemic_therapy", "endocrine_therapy", "chemotherapy", "targeted_therapy", "immunotherapy", "anti_her2",
+    "antibody_drug_conjugate", "cdk46_inhibitor", "mtor_inhibitor", "pi3k_inhibitor", "akt_inhibitor",
+    "parp_inhibitor", "tyrosine_kinase_inhibitor", "antiangiogenic", "immune_checkpoint_inhibitor",
+    "bone_targeted_therapy", "ovarian_function_suppression", "gnrh_agonist", "serd", "serm", "aromatase_inhibitor",
+})
+
+
+def drug_is(generic: str, classes: frozenset[str], key: str) -> bool:
+    """``generic`` (with its ``classes``) is the agent or class ``key``."""
     from trialmatch.vocab import drug_matches
+
+    if drug_matches(generic, key):
+        return True
+    if key in ("systemic_therapy", "anticancer_therapy", "anti_cancer_therapy"):
+        return bool(classes & SYSTEMIC_CLASSES)
+    return False
+
+
+def _drug_match(ti, agents: list[str], excluded: list[str] | None = None) -> Any:
+    from trialmatch.vocab import drug_classes
+
+    def drug_matches(g, k):
+        return drug_is(g, drug_classes(g), k)
 
     keys = [norm_key(a) for a in agents]
     exc = [norm_key(x) for x in excluded or []]
@@ -983,8 +1007,15 @@ def _assert_no_therapy(idx: PatientIndex, agents: list[str], settings: list[str]
         agent_ok = agent in ("any", "systemic_therapy", "anticancer_therapy") or all(
             agent == norm_key(x) or agent in class_ancestors(norm_key(x)) for x in agents)
         want = set(settings) if settings else {"any"}
+        d = idx.primary
+        # "advanced" is metastatic or locally advanced: a statement about therapy for her
+        # metastatic disease covers it; for de novo metastatic disease (metastatic at diagnosis)
+        # there was no earlier (adjuvant/neoadjuvant) setting, so it covers "any" too
+        de_novo = bool(d and d.date and d.metastatic_date and (d.metastatic_date - d.date).days <= 90)
+        if setting in ("metastatic", "advanced") and de_novo:
+            setting = "any"
         setting_ok = setting == "any" or "any" not in want and all(
-            s == setting or (setting == "advanced" and s in ("advanced", "metastatic")) for s in want)
+            s == setting or (setting in ("advanced", "metastatic") and s in ("advanced", "metastatic")) for s in want)
         if agent_ok and setting_ok:
             return a
     return None

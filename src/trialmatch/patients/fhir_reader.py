@@ -212,6 +212,8 @@ class _Reader:
         if bd:
             p.birth_date = bd
             p.sources["birth_date"] = src
+        elif pr.get("birthDate") is not None:
+            self.warnings.append(f"{src.locator}: birthDate {pr.get('birthDate')!r} is not a date; not used")
         g = pr.get("gender")
         if g in ("female", "male", "other", "unknown"):
             p.sex = g

@@ -265,9 +265,9 @@ class CtgovClient:
         problem = ""
         for attempt in range(1, self.malformed_attempts + 1):
             resp = self.get("/studies", params)
-            problem = _page_problem(resp)
-            if not problem:
-                return resp.json()
+            page, problem = _parse_page(resp)
+            if page is not None:
+                return page
             if attempt < self.malformed_attempts:
                 self.stats.retries += 1
                 self._wait(self.backoff(attempt))
@@ -278,24 +278,24 @@ class CtgovClient:
             f"on all {self.malformed_attempts} attempts")
 
 
-def _page_problem(resp: httpx.Response) -> str:
-    """Why a response is not an API v2 page ('' when it is one)."""
+def _parse_page(resp: httpx.Response) -> tuple[dict[str, Any] | None, str]:
+    """The page, or None and why the response is not an API v2 page."""
     try:
         doc = json.loads(resp.content)
     except (ValueError, UnicodeDecodeError) as exc:
-        return f"not JSON: {exc}"
+        return None, f"not JSON: {exc}"
     if type(doc) is not dict:
-        return "not a JSON object"
+        return None, "not a JSON object"
     studies = doc.get("studies")
     if type(studies) is not list:
-        return "no 'studies' array"
+        return None, "no 'studies' array"
     for i, s in enumerate(studies):
         if type(s) is not dict:
-            return f"studies[{i}] is not an object"
+            return None, f"studies[{i}] is not an object"
     tok = doc.get("nextPageToken")
     if tok is not None and (type(tok) is not str or not tok):
-        return "'nextPageToken' is not a non-empty string"
-    return ""
+        return None, "'nextPageToken' is not a non-empty string"
+    return doc, ""
 
 
 def _error_text(resp: httpx.Response) -> str:

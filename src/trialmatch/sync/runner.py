@@ -16,9 +16,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import and_, delete, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.engine import Connection
 
-from trialmatch.store import TrialStore, content_hash, schema
+from trialmatch.store import StoreError, TrialStore, content_hash, schema
 from trialmatch.sync import tables
 from trialmatch.sync.client import ApiError, CtgovClient, SyncError
 from trialmatch.sync.query import SyncQuery
@@ -348,6 +349,14 @@ def _write_page(store: TrialStore, results: list[ReadResult], summary: SyncSumma
             trials[r.trial.id] = r.trial  # a study listed twice in one page: the last one
         else:
             summary.failed.append({"locator": r.locator, "error": str(r.error) if r.error else "no trial"})
+    try:
+        _write_page_tx(store, trials, summary, checkpoint, query_key)
+    except SQLAlchemyError as exc:
+        raise StoreError(f"store unchanged for this page ({exc.__class__.__name__}: {exc})") from exc
+
+
+def _write_page_tx(store: TrialStore, trials: dict[str, Trial], summary: SyncSummary,
+                   checkpoint: dict[str, Any] | None, query_key: str | None) -> None:
     t = tables.checkpoints
     with store.engine.begin() as conn:
         current = _current(conn, list(trials))

@@ -110,10 +110,14 @@ def default_matcher(patient: Patient, pairs: list, as_of: dt.date) -> list[Trial
 def _state(tm: TrialMatch) -> dict[str, Any]:
     return {
         "verdict": tm.verdict,
-        "steps": [{"number": s.number, "name": s.name, "verdict": s.verdict} for s in tm.steps],
+        "steps": [{"number": s.number, "name": s.name, "verdict": s.verdict, "reason": s.reason} for s in tm.steps],
         "missing": sorted(({"fact": m.fact, "description": m.description} for m in tm.missing),
                           key=lambda m: m["fact"]),
     }
+
+
+def _step_verdicts(steps: list[dict]) -> list[tuple]:
+    return [(s["number"], s["verdict"]) for s in steps]
 
 
 def _diff(ws: str, pid: str, tid: str, prev: dict | None, now: dict, pv: int | None, tv: int | None) -> list[Change]:
@@ -134,7 +138,8 @@ def _diff(ws: str, pid: str, tid: str, prev: dict | None, now: dict, pv: int | N
         old = before_steps.get(s["number"])
         if s["verdict"] == "eligible" and (old is None or old["verdict"] != "eligible"):
             out.append(Change(**base, change="step_opened", before=b, after=a, step=s["number"],
-                              detail=f"step {s['number']} ({s['name']}): {old['verdict'] if old else 'not evaluated'} -> eligible"))
+                              detail=f"step {s['number']} ({s['name']}): {old['verdict'] if old else 'not evaluated'} "
+                                     f"-> eligible" + (f": {s['reason']}" if s.get("reason") else "")))
     now_missing = {m["fact"] for m in now["missing"]}
     for m in prev["missing"]:
         if m["fact"] not in now_missing:
@@ -161,6 +166,14 @@ def _load_snapshots(store: TrialStore, workspaces: list[str]) -> dict[tuple[str,
                 "patient_version": r["patient_version"], "trial_version": r["trial_version"],
             }
     return out
+
+
+def _compiler_version() -> str:
+    try:
+        from trialmatch.criteria import COMPILER_VERSION
+    except ImportError:  # the package face may not re-export it
+        from trialmatch.criteria.compile import COMPILER_VERSION
+    return COMPILER_VERSION
 
 
 def run_watch(
@@ -210,9 +223,7 @@ def run_watch(
     as_of = as_of or dt.date.today()
     errors: list[str] = []
     if compiler_version is None:
-        from trialmatch.criteria import COMPILER_VERSION
-
-        compiler_version = COMPILER_VERSION
+        compiler_version = _compiler_version()
     if compile:
         try:
             from trialmatch.store import ensure_compiled
@@ -253,7 +264,8 @@ def run_watch(
                 tv = versions.get(tm.trial_id)
                 prev = previous.get(key)
                 changes.extend(_diff(ws, pid, tm.trial_id, prev, now, rec.version, tv))
-                if prev is None or any(prev[k] != now[k] for k in ("verdict", "steps", "missing")) \
+                if prev is None or prev["verdict"] != now["verdict"] or prev["missing"] != now["missing"] \
+                        or _step_verdicts(prev["steps"]) != _step_verdicts(now["steps"]) \
                         or prev["patient_version"] != rec.version or prev["trial_version"] != tv:
                     new_rows[key] = {**now, "patient_version": rec.version, "trial_version": tv}
     removed: list[tuple[str, str, str]] = []

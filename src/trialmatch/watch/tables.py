@@ -35,7 +35,7 @@ match_snapshots = Table(
     Column("patient_id", String(128), primary_key=True),
     Column("trial_id", String(64), primary_key=True),
     Column("verdict", String(16), nullable=False),
-    Column("steps", Text, nullable=False),  # JSON list of {number, name, verdict}
+    Column("steps", Text, nullable=False),  # JSON list of {number, name, verdict, reason}
     Column("missing", Text, nullable=False),  # JSON list of {fact, description}
     Column("patient_version", Integer),
     Column("trial_version", Integer),

@@ -78,7 +78,7 @@ def create_app(store: TrialStore | None = None, *, db: str | None = None, settin
     @app.exception_handler(InputError)
     async def _input_error(request: Request, exc: InputError):
         if _wants_html(request):
-            return HTMLResponse(render.render(request, "error.html", request=request, status=exc.status_code,
+            return HTMLResponse(render.render(request, "error.html", status=exc.status_code,
                                               message=exc.message), status_code=exc.status_code)
         return JSONResponse({"detail": exc.message}, status_code=exc.status_code)
 
@@ -89,7 +89,7 @@ def create_app(store: TrialStore | None = None, *, db: str | None = None, settin
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException):
         if _wants_html(request) and exc.status_code != 401:
-            return HTMLResponse(render.render(request, "error.html", request=request, status=exc.status_code,
+            return HTMLResponse(render.render(request, "error.html", status=exc.status_code,
                                               message=exc.detail), status_code=exc.status_code,
                                 headers=exc.headers)
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)

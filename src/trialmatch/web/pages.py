@@ -24,7 +24,7 @@ StateDep = Annotated[AppState, Depends(app_state)]
 
 
 def _page(request: Request, name: str, status_code: int = 200, **ctx) -> HTMLResponse:
-    return HTMLResponse(render.render(request, name, request=request, **ctx), status_code=status_code)
+    return HTMLResponse(render.render(request, name, **ctx), status_code=status_code)
 
 
 async def _form_checked(request: Request) -> dict:

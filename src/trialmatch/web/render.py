@@ -72,6 +72,7 @@ def render(request: Request | None, name: str, **ctx: Any) -> str:
     """Render a template with the session's CSRF token and user in the context."""
     if request is not None and "session" in request.scope:
         ctx.setdefault("csrf_token", csrf_token(request.session))
+    ctx.setdefault("request", request)
     ctx.setdefault("csrf_field", CSRF_FIELD)
     ctx.setdefault("VERDICT_LABEL", VERDICT_LABEL)
     ctx.setdefault("OUTCOME_LABEL", OUTCOME_LABEL)
