@@ -126,3 +126,11 @@ def test_summarize_evidence_none_and_flags():
                                                              statistics=[rate(61, 52, 70, n=54)]))
     s = summarize_evidence(t)
     assert s["consistent"] is False and len(s["flags"]) == 1
+
+
+def test_interval_from_another_method_is_flagged_and_named():
+    # 17 of 558 reported with a Wilson score interval (as a CT.gov record does): not the exact one
+    res = TrialResults(source="ctgov_results_section", statistics=[rate(3.05, 1.91, 4.82, n=558)])
+    cp = by_check(check_results(res))[(0, "clopper_pearson_ci")]
+    assert cp.ok is False and "Wilson score" in cp.message
+    assert cp.recomputed["k"] == 17 and cp.recomputed["exact_lower"] == pytest.approx(1.785, abs=0.001)

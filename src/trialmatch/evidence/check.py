@@ -148,6 +148,17 @@ def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
     return float(ci.low), float(ci.high)
 
 
+def _wilson(k: int, n: int, level: float) -> tuple[float, float]:
+    from scipy.stats import norm
+
+    p = k / n
+    z = float(norm.ppf(0.5 + level / 2))
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 def _wald(k: int, n: int, level: float) -> tuple[float, float]:
     from scipy.stats import norm
 
@@ -211,6 +222,8 @@ def _check_rate(i: int, stat: ReportedStatistic, results: TrialResults) -> list[
     rec_ci = {"k": k, "n": n, "level": level,
               "exact_lower": round(lo * scale, 4), "exact_upper": round(hi * scale, 4),
               "wald_lower": round(wlo * scale, 4), "wald_upper": round(whi * scale, 4),
+              "wilson_lower": round(_wilson(k, n, level)[0] * scale, 4),
+              "wilson_upper": round(_wilson(k, n, level)[1] * scale, 4),
               "tolerance": tol, "max_difference": round(err, 4)}
     dec = max(1, -int(round(math.log10(ci_prec))) + 1) if ci_prec < 1 else 1
     exact_txt = (f"exact {int(level * 100) if level * 100 == int(level * 100) else level * 100}% CI for "
@@ -220,8 +233,11 @@ def _check_rate(i: int, stat: ReportedStatistic, results: TrialResults) -> list[
         checks.append(StatCheck(**base, check="clopper_pearson_ci", ok=True, recomputed=rec_ci,
                                 message=f"{stat.outcome}: {exact_txt}; {reported_txt} (agrees within ±{tol:g})"))
     else:
-        wald_err = max(abs(wlo * scale - stat.ci.lower), abs(whi * scale - stat.ci.upper))
-        note = "; it matches the normal-approximation (Wald) interval" if wald_err <= tol + 1e-9 else ""
+        note = ""
+        for label, (alo, ahi) in (("normal-approximation (Wald)", (wlo, whi)), ("Wilson score", _wilson(k, n, level))):
+            if max(abs(alo * scale - stat.ci.lower), abs(ahi * scale - stat.ci.upper)) <= tol + 1e-9:
+                note = f"; it matches the {label} interval, not the exact one"
+                break
         checks.append(StatCheck(**base, check="clopper_pearson_ci", ok=False, recomputed=rec_ci,
                                 message=f"{stat.outcome}: {reported_txt} does not agree with the {exact_txt} "
                                         f"(off by {err:.{dec}f}, tolerance ±{tol:g}){note}"))

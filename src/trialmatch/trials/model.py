@@ -200,11 +200,9 @@ class Trial(_Model):
         return self.status in CLOSED_STATUSES
 
     def content_dict(self) -> dict:
-        """The trial's content without provenance timestamps (what versioning compares)."""
-        data = self.model_dump(mode="json", by_alias=True)
-        data["provenance"] = {
-            k: v for k, v in data["provenance"].items() if k not in ("ingested_at", "file_name")
-        }
+        """The trial's content without its provenance (what versioning compares: the same study
+        read from an NDJSON line and from an API page is the same content)."""
+        data = self.model_dump(mode="json", by_alias=True, exclude={"provenance"})
         return data
 
     def to_summary_json(self) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import re
 from typing import Annotated
 
@@ -107,8 +108,8 @@ async def intake_submit(request: Request, user: UserDep, state: StateDep):
             patient = services.read_patient(data, "fhir", getattr(upload, "filename", None) or "bundle.json")
         else:
             patient = forms.patient_from_form(values)
-        if values.get("patient_id") and mode != "form":
-            patient = patient.model_copy(update={"id": values["patient_id"]})
+        if mode != "form":  # a summary or bundle gets the id given, else a fresh one (never the file's stem)
+            patient = patient.model_copy(update={"id": values.get("patient_id") or "p-" + secrets.token_hex(4)})
         if not re.match(ID_PATTERN, patient.id):
             raise InputError(f"the patient id {patient.id!r} is not usable (letters, digits, . _ -)", field="patient_id")
         services.check_patient(patient)

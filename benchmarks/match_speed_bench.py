@@ -1,0 +1,139 @@
+"""Matching speed: one patient and 100 patients against every trial of ../shared/data.
+
+Ingests and compiles all records (55 ctgov-v2 + 4,868 hint = 4,923) into a temporary SQLite
+store once (ingest and compile timed separately), loads them with
+``store.load_for_matching(COMPILER_VERSION)``, then times
+
+* one patient (tests/fixtures/patients/p7_denovo_palbo_eligible.json) against all trials:
+  best of 3 and median (time.perf_counter), target < 1 s;
+* 100 patients (the fixture patients with varied ages, labs, ECOG, receptor and treatment
+  facts) against all trials: patient-trial pairs per second.
+
+Usage::
+
+    python benchmarks/match_speed_bench.py [--shared ../shared] [--store PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def vary(patients, n: int, seed: int = 7):
+    """n patients built from the fixture patients, each with some facts changed."""
+    from trialmatch.patients.model import Biomarker, PerformanceStatus
+
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        p = patients[i % len(patients)].model_copy(deep=True)
+        p.id = f"{p.id}-v{i}"
+        p.age_years = float(rng.randint(30, 85))
+        p.birth_date = None
+        for lab in p.labs:
+            lab.value = round(lab.value * rng.uniform(0.6, 1.5), 2)
+        p.performance = [PerformanceStatus(scale="ecog", value=rng.choice([0, 1, 1, 2, 3]))]
+        if rng.random() < 0.3:
+            p.biomarkers = [b for b in p.biomarkers if b.name != "ER"] + [Biomarker(name="ER", percent=rng.choice([0, 5, 50, 95]))]
+        if rng.random() < 0.3 and p.treatments:
+            p.treatments = p.treatments[:-1]
+        out.append(p)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--shared", type=Path, default=REPO.parent / "shared")
+    ap.add_argument("--store", type=str, default=None, help="reuse this SQLite file (default: a temp file)")
+    ap.add_argument("--patients", type=int, default=100)
+    ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "output" / "match_speed.json")
+    args = ap.parse_args(argv)
+
+    from trialmatch.matching import match_patient
+    from trialmatch.patients import read_patient
+    from trialmatch.store import TrialStore, ensure_compiled
+    from trialmatch.trials import read_path
+    try:
+        from trialmatch.criteria import COMPILER_VERSION
+    except ImportError:
+        from trialmatch.criteria.compile import COMPILER_VERSION
+
+    data = args.shared / "data"
+    tmp = None
+    if args.store is None:
+        tmp = tempfile.TemporaryDirectory()
+        db = str(Path(tmp.name) / "speed.db")
+    else:
+        db = args.store
+    store = TrialStore(db)
+    t0 = time.perf_counter()
+    if store.count_trials() == 0:
+        batch = []
+        for src in (data / "ctgov-v2" / "breast_trials.ndjson", data / "hint" / "trials.ndjson"):
+            batch.extend(r.trial for r in read_path(src) if r.trial is not None)
+        store.ingest_trials(batch)
+    t_ingest = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    try:
+        n_compiled = ensure_compiled(store)
+    except ImportError:  # the compiler's package face not exported yet: same steps by hand
+        from trialmatch.criteria.compile import compile_criteria
+        todo = dict(store.trials_needing_compile(COMPILER_VERSION))
+        items = [(t.id, todo[t.id], compile_criteria(t)) for t in store.iter_trials(ids=list(todo))]
+        store.save_compiled_many(items)
+        n_compiled = len(items)
+    t_compile = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    trials = store.load_for_matching(COMPILER_VERSION)
+    t_load = time.perf_counter() - t0
+    n = len(trials)
+    n_criteria = sum(len(c.criteria) for _, c in trials)
+    print(f"store: {n} trials, {n_criteria} criteria; ingest {t_ingest:.1f} s, compile {t_compile:.1f} s "
+          f"({n_compiled} compiled now), load {t_load:.2f} s")
+
+    fixtures = REPO / "tests" / "fixtures" / "patients"
+    one = read_patient(fixtures / "p7_denovo_palbo_eligible.json")
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        rep = match_patient(one, trials)
+        times.append(time.perf_counter() - t0)
+    counts = {v: sum(1 for r in rep.results if r.verdict == v) for v in ("eligible", "uncertain", "ineligible")}
+    print(f"one patient x {n} trials: best {min(times):.3f} s, median {statistics.median(times):.3f} s "
+          f"(target < 1 s); verdicts {counts}")
+
+    base = [read_patient(p) for p in sorted(fixtures.glob("*.json")) if not p.name.endswith(".fhir.json")]
+    many = vary(base, args.patients)
+    t0 = time.perf_counter()
+    for p in many:
+        match_patient(p, trials)
+    t_many = time.perf_counter() - t0
+    pairs = len(many) * n
+    print(f"{len(many)} patients x {n} trials = {pairs} pairs in {t_many:.1f} s: {pairs / t_many:,.0f} pairs/s")
+    result = {
+        "trials": n, "criteria": n_criteria, "ingest_s": t_ingest, "compile_s": t_compile, "load_s": t_load,
+        "one_patient_s": {"best": min(times), "median": statistics.median(times), "runs": times},
+        "one_patient_verdicts": counts,
+        "many": {"patients": len(many), "pairs": pairs, "seconds": t_many, "pairs_per_s": pairs / t_many},
+        "date": dt.datetime.now().isoformat(timespec="seconds"),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(f"wrote {args.out}")
+    if tmp is not None:
+        tmp.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
