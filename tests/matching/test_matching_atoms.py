@@ -353,3 +353,13 @@ def test_facts_after_as_of_are_ignored():
     thr = cm.LabThreshold(analyte="platelets", comparator=">=", value=100, unit="10**9/L")
     assert evaluate_criterion(crit(thr), p, dt.date(2026, 10, 10)).outcome == "fail"
     assert evaluate_criterion(crit(thr), p, dt.date(2026, 10, 21)).outcome == "pass"
+
+
+def test_closed_world_never_rules_out_a_required_condition():
+    asthma = cm.Condition(condition="asthma")
+    o = out(asthma)  # inclusion: she must have asthma; her record does not list it
+    assert o.outcome == "unknown" and o.missing[0].fact == "condition:asthma"
+    assert out(asthma, kind="exclusion").outcome == "pass"
+    assert out(cm.Not(item=asthma)).outcome == "pass"  # inclusion "no asthma"
+    p = patient(conditions=[pm.OtherCondition(name="asthma", source=SRC)])
+    assert out(asthma, p).outcome == "pass"

@@ -59,16 +59,22 @@ def watch(
     else:
         from rich.table import Table
 
-        kind = "baseline" if report.baseline else "changes"
-        console.print(f"watch run {report.run_id} as of {report.as_of.isoformat()}: {report.patients} patient(s) x "
+        kind = "baseline" if report.baseline else "since the last run"
+        ws = ", ".join(report.workspaces) or "none"
+        console.print(f"watch run {report.run_id} as of {report.as_of.isoformat()} (workspace {ws}): "
+                      f"{report.patients} patient(s) x "
                       f"{report.trials} trial(s), {len(report.changes)} change(s) ({kind})")
         if report.changes:
+            many = len({c.workspace for c in report.changes}) > 1
             table = Table(show_lines=False)
-            for col in ("workspace", "patient", "trial", "change", "verdict", "detail"):
-                table.add_column(col, overflow="fold")
+            cols = (["workspace"] if many else []) + ["patient", "trial", "change", "verdict", "detail"]
+            for col in cols:
+                table.add_column(col, overflow="fold", no_wrap=col in ("trial", "change", "verdict"),
+                                 ratio=3 if col == "detail" else None)
             for c in report.changes:
                 verdict = f"{c.before} -> {c.after}" if c.before and c.after and c.before != c.after else (c.after or c.before or "")
-                table.add_row(c.workspace, c.patient_id, c.trial_id, _SYMBOL.get(c.change, c.change), verdict, c.detail)
+                row = [c.patient_id, c.trial_id, _SYMBOL.get(c.change, c.change), verdict, c.detail]
+                table.add_row(*([c.workspace] if many else []), *row)
             console.print(table)
         for e in report.errors:
             err_console.print(f"[yellow]warning:[/] {e}")

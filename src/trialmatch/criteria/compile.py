@@ -912,26 +912,44 @@ def _compile_clause(t: str, kind: str) -> list:
                                                           "social_security", "tissue_available", "compliance")
     if strong_conf and not re.search(r"[≥≤<>]|\d+\s*(?:mg|g/|x|×)", t):
         return [conf]
+    tl = t.lower()
+
+    def has(*words: str) -> bool:  # cheap substring gates keep the regex extractors off most clauses
+        return any(w in tl for w in words)
+
     atoms: list = []
-    atoms += _age(t)
-    atoms += _sex(t, kind)
-    atoms += _menopause(t, kind)
-    atoms += _pregnancy(t, kind)
-    atoms += _performance(t)
-    atoms += _life_expectancy(t)
-    rec = _receptors(t)
+    if has("age", "year", "adult", "child", "old"):
+        atoms += _age(t)
+    if has("male", "female", "women", "woman", "men", "man", "sex"):
+        atoms += _sex(t, kind)
+    if has("menopaus", "ovar", "gnrh", "lhrh", "goserelin", "leupro", "triptorelin", "oophor"):
+        atoms += _menopause(t, kind)
+    if has("pregnan", "feeding", "lactat", "nursing"):
+        atoms += _pregnancy(t, kind)
+    if has("ecog", "who", "zubrod", "karnofsky", "kps", "lansky", "performance", "ps"):
+        atoms += _performance(t)
+    if has("life", "surviv", "live"):
+        atoms += _life_expectancy(t)
+    rec = _receptors(t) if has("receptor", "her", "hormone", "triple", "tnbc", "ihc", "er", "pr", "hr") else []
     atoms += rec
     atoms += _genes(t)
-    atoms += _labs(t) if not any(isinstance(a, (PerformanceStatus, LifeExpectancy)) for a in atoms) else []
-    om = _other_malignancy(t)
+    if not any(isinstance(a, (PerformanceStatus, LifeExpectancy)) for a in atoms) and re.search(r"\d", t) or has("normal"):
+        atoms += _labs(t)
+    om = _other_malignancy(t) if has("malignan", "cancer", "tumo", "carcinoma", "neoplas") else []
     atoms += om
     if not om:
         atoms += _diagnosis(t, kind)
-    atoms += _metastasis(t)
-    atoms += _measurable(t)
-    atoms += _infections(t)
-    atoms += _conmeds(t)
-    ev = _events(t)
+    if has("metasta", "leptomening", "cns", "brain", "only"):
+        atoms += _metastasis(t)
+    if has("measurable", "evaluable", "recist"):
+        atoms += _measurable(t)
+    if has("hepatitis", "hbv", "hcv", "hiv", "hbsag", "aids", "tubercul", "tb", "covid", "sars", "infect", "coronavirus"):
+        atoms += _infections(t)
+    if has("cyp", "liver enzymes", "current", "concomitant", "ongoing", "chronic", "concurrent", "regular", "requir", "receiv", "taking"):
+        atoms += _conmeds(t)
+    ev = _events(t) if has("surg", "operation", "infarction", "heart attack", "coronary", "stroke", "cerebrovasc",
+                          "ischemic", "radi", "investigational", "trial", "study", "experimental", "transfusion",
+                          "thrombo", "embolism", "vaccin") else []
     atoms += ev
     if not any(isinstance(a, (ConcomitantMedication, OtherMalignancy)) for a in atoms) and not (
             rec and not _any(r"prior|previous|treat|therap", t)):
@@ -941,8 +959,6 @@ def _compile_clause(t: str, kind: str) -> list:
         if any(isinstance(a, RecentEvent) and a.event == "myocardial_infarction" for a in atoms):
             conds = [c for c in conds if c.condition != "myocardial_infarction"]
         atoms += conds
-    if any(isinstance(a, Except) for a in atoms):
-        atoms = [a for a in atoms if not isinstance(a, (OvarianSuppression, DiseaseExtent))]
     lab_conds = {a.condition.site for a in atoms if isinstance(a, IfThen) and isinstance(a.condition, Metastasis)}
     if lab_conds:
         atoms = [a for a in atoms if not (isinstance(a, Metastasis) and a.site in lab_conds)]
@@ -950,7 +966,7 @@ def _compile_clause(t: str, kind: str) -> list:
         atoms = [a for a in atoms if not (isinstance(a, PriorTherapy) and a.agents == ["ovarian_function_suppression"])]
     if any(isinstance(a, PriorTherapy) and a.settings != ["any"] for a in atoms) and not any(isinstance(a, Diagnosis) for a in atoms):
         atoms = [a for a in atoms if not isinstance(a, DiseaseExtent)]
-    al = _allergy(t)
+    al = _allergy(t) if has("allerg", "hypersens", "anaphyla", "intoleran") else []
     if al:
         atoms = [a for a in atoms if not isinstance(a, PriorTherapy)] + al
     if conf is not None and (not atoms or conf.category in ("investigator_judgement", "contraception")):

@@ -88,10 +88,10 @@ def vocab_regexes() -> dict:
     conditions = load_json("conditions.json")["conditions"]
     out: dict = {}
     # cancers: a case-sensitive pass for short acronyms, case-insensitive for the rest
-    out["cancer"] = {k: _vocab_re(v["synonyms"]) for k, v in cancers["cancers"].items()}
-    out["histology"] = {k: _vocab_re(v["synonyms"]) for k, v in cancers["histologies"].items()}
-    out["site"] = {k: _vocab_re(v["synonyms"]) for k, v in cancers["metastasis_sites"].items()}
-    out["condition"] = {k: _vocab_re(v["synonyms"]) for k, v in conditions.items()}
+    out["cancer"] = _table({k: v["synonyms"] for k, v in cancers["cancers"].items()})
+    out["histology"] = _table({k: v["synonyms"] for k, v in cancers["histologies"].items()})
+    out["site"] = _table({k: v["synonyms"] for k, v in cancers["metastasis_sites"].items()})
+    out["condition"] = _table({k: v["synonyms"] for k, v in conditions.items()})
     # drugs and classes: one regex, group name -> key via a lookup table
     names: dict[str, str] = {}
     for generic, entry in drug_vocabulary().items():
@@ -120,14 +120,38 @@ def _vocab_re(synonyms: list[str]) -> tuple[re.Pattern | None, re.Pattern | None
     return (phrase_regex(long) if long else None, phrase_regex(short, flags=0) if short else None)
 
 
-def vocab_find(table: dict, text: str) -> list[tuple[str, int, int]]:
+def _norm_phrase(s: str) -> str:
+    return re.sub(r"[\s-]+", " ", s.lower()).strip()
+
+
+def _table(entries: dict[str, list[str]]) -> tuple:
+    """One combined (case-insensitive, case-sensitive acronym) regex pair and a phrase -> key map."""
+    lookup: dict[str, str] = {}
+    long, short = [], []
+    for key, syns in entries.items():
+        for syn in syns:
+            if _ACRONYM.match(syn):
+                short.append(syn.upper())
+                if syn.startswith("m"):
+                    short.append(syn[0] + syn[1:].upper())
+            else:
+                long.append(syn)
+            lookup.setdefault(_norm_phrase(syn), key)
+            lookup.setdefault(_norm_phrase(syn).replace(" ", ""), key)
+    return (phrase_regex(long) if long else None, phrase_regex(short, flags=0) if short else None, lookup)
+
+
+def vocab_find(table: tuple, text: str) -> list[tuple[str, int, int]]:
     """All (key, start, end) mentions of a vocabulary table in ``text``, non-overlapping, longest first."""
     hits = []
-    for key, (rx_long, rx_short) in table.items():
-        for rx in (rx_long, rx_short):
-            if rx is None:
-                continue
-            for m in rx.finditer(text):
+    rx_long, rx_short, lookup = table
+    for rx in (rx_long, rx_short):
+        if rx is None:
+            continue
+        for m in rx.finditer(text):
+            ph = _norm_phrase(m.group(0))
+            key = lookup.get(ph) or lookup.get(ph.replace(" ", ""))
+            if key is not None:
                 hits.append((key, m.start(), m.end()))
     hits.sort(key=lambda h: (h[1], -(h[2] - h[1])))
     out = []

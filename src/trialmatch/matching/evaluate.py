@@ -121,21 +121,40 @@ def _merge(value, parts: list[Result], pick: Callable[[Result], bool] | None = N
     return out
 
 
-def evaluate_expression(expr, idx: PatientIndex, options: MatchOptions) -> Result:
-    """Evaluate an expression tree (atoms and boolean nodes)."""
+def evaluate_expression(expr, idx: PatientIndex, options: MatchOptions, want: Any = None) -> Result:
+    """Evaluate an expression tree (atoms and boolean nodes).
+
+    ``want`` is the value of this node that lets her in (True under an inclusion, False under
+    an exclusion, flipped by ``Not`` and by an ``Except``'s exception; None when either way). The
+    closed-world rule for history lists only ever rules a condition *out* where that lets her in;
+    a condition she must *have* that her record does not list is unknown, not false.
+    """
+    prev = idx.cache.get("_want")
+    idx.cache["_want"] = want
+    try:
+        return _evaluate(expr, idx, options, want)
+    finally:
+        idx.cache["_want"] = prev
+
+
+def _flip(want: Any) -> Any:
+    return None if want is None else (not want)
+
+
+def _evaluate(expr, idx: PatientIndex, options: MatchOptions, want: Any) -> Result:
     if isinstance(expr, cm.AllOf):
-        parts = [evaluate_expression(e, idx, options) for e in expr.items]
+        parts = [evaluate_expression(e, idx, options, want) for e in expr.items]
         v = _and([p.value for p in parts])
         return _merge(v, parts, lambda p: p.value is v or p.value == v)
     if isinstance(expr, cm.AnyOf):
-        parts = [evaluate_expression(e, idx, options) for e in expr.items]
+        parts = [evaluate_expression(e, idx, options, want) for e in expr.items]
         v = _or([p.value for p in parts])
         res = _merge(v, parts, lambda p: p.value is v or p.value == v)
         if v is not None:
             res.missing = []
         return res
     if isinstance(expr, cm.Not):
-        p = evaluate_expression(expr.item, idx, options)
+        p = evaluate_expression(expr.item, idx, options, _flip(want))
         return Result(_not(p.value), [f"not: {r}" if False else r for r in p.reasons], p.evidence, p.missing)
     if isinstance(expr, cm.Except):
         if isinstance(expr.main, cm.PriorTherapy):
@@ -147,8 +166,8 @@ def evaluate_expression(expr, idx: PatientIndex, options: MatchOptions) -> Resul
                 res = _prior(expr.main, idx, options, excluded=excluded)
                 res.reasons.append(f"not counting {', '.join(_label(x) for x in excluded)}")
                 return res
-        main = evaluate_expression(expr.main, idx, options)
-        exc = evaluate_expression(expr.exception, idx, options)
+        main = evaluate_expression(expr.main, idx, options, want)
+        exc = evaluate_expression(expr.exception, idx, options, _flip(want))
         v = _and([main.value, _not(exc.value)])
         if main.value is False or v is True and exc.value is NA:
             return _merge(v, [main])
@@ -157,9 +176,9 @@ def evaluate_expression(expr, idx: PatientIndex, options: MatchOptions) -> Resul
             res.reasons.append("the exception applies")
         return res
     if isinstance(expr, cm.IfThen):
-        cond = evaluate_expression(expr.condition, idx, options)
-        then = evaluate_expression(expr.then, idx, options)
-        other = evaluate_expression(expr.otherwise, idx, options) if expr.otherwise is not None else None
+        cond = evaluate_expression(expr.condition, idx, options, None)
+        then = evaluate_expression(expr.then, idx, options, want)
+        other = evaluate_expression(expr.otherwise, idx, options, want) if expr.otherwise is not None else None
         if cond.value is True or cond.value == CONFIRM:
             res = _merge(then.value, [cond, then])
             return res
@@ -398,9 +417,29 @@ def _dx(a: cm.Diagnosis, idx: PatientIndex, o) -> Result:
         if not d.histology:
             return Result(None, [f"{_label(a.cancer_type)}; histology not recorded"], ev,
                           [_mf("diagnosis:histology", "histology of the cancer")])
-        if not any(norm_key(h) == norm_key(d.histology) or same_cancer(h, d.histology) for h in a.histology):
+        if not any(histology_matches(h, d.histology) for h in a.histology):
             return Result(False, [f"histology {_label(d.histology)} is not {'/'.join(map(_label, a.histology))}"], ev)
     return Result(True, [f"diagnosis: {_label(d.cancer_type)}" + (f" ({_label(d.histology)})" if d.histology else "")], ev)
+
+
+#: broader histology words and the specific types they include
+_HISTOLOGY_BROADER = {
+    "carcinoma": {"invasive_ductal", "invasive_lobular", "ductal", "lobular", "adenocarcinoma", "mixed_ductal_lobular",
+                  "ductal_carcinoma", "lobular_carcinoma", "mucinous", "tubular", "metaplastic"},
+    "adenocarcinoma": {"invasive_ductal", "invasive_lobular", "ductal", "lobular", "mixed_ductal_lobular",
+                       "ductal_carcinoma", "lobular_carcinoma", "mucinous", "tubular"},
+    "invasive": {"invasive_ductal", "invasive_lobular", "mixed_ductal_lobular", "invasive_carcinoma"},
+}
+
+
+def histology_matches(wanted: str, have: str) -> bool:
+    w, h = norm_key(wanted), norm_key(have)
+    if w == h or h in _HISTOLOGY_BROADER.get(w, ()):
+        return True
+    wt, ht = set(w.split("_")) - {"carcinoma", "cancer"}, set(h.split("_")) - {"carcinoma", "cancer"}
+    if wt and wt <= ht:
+        return True
+    return same_cancer(wanted, have) if cancer_core(wanted) and cancer_core(have) else False
 
 
 _STAGE_RE = re.compile(r"^\s*(?:stage\s*)?([0IV]+)([ABC]?)", re.I)
@@ -617,7 +656,7 @@ def _other_malig(a: cm.OtherMalignancy, idx: PatientIndex, o) -> Result:
     neg = _assertion(idx, "other_malignancy", "malignancy:other")
     if neg is not None and not neg.present:
         return Result(False, ["no other malignancy (stated)"], [_ev("no other malignancy", neg.source)])
-    if o.closed_world_history and idx.primary is not None:
+    if closed_world_ok(idx, o) and idx.primary is not None:
         return Result(False, ["no other malignancy in her record"], [])
     return Result(None, ["other malignancies not recorded"], [], [_mf("other_malignancy", "history of other cancers")])
 
@@ -1143,7 +1182,7 @@ def _conmed(a: cm.ConcomitantMedication, idx: PatientIndex, o) -> Result:
     what = ", ".join(_label(k) for k in keys)
     if hits:
         return Result(True, [f"takes {what}"], hits)
-    if o.closed_world_history:
+    if closed_world_ok(idx, o):
         n = len(idx.medication_generics)
         return Result(False, [f"no {what} among her {n} current medication(s)" if n else f"no {what} in her record"], [])
     return Result(None, [f"current medications not recorded"], [], [_mf("medications", "current medications")])
@@ -1214,13 +1253,18 @@ def _conditions_for(key: str, idx: PatientIndex, o) -> list:
             if (c.onset is None or c.onset <= idx.as_of) and condition_matches(c.name, norm_key(key), o.fuzzy_threshold)]
 
 
+def closed_world_ok(idx: PatientIndex, o) -> bool:
+    """May an absence from her history lists count as false here? (see evaluate_expression)"""
+    return o.closed_world_history and idx.cache.get("_want") is not True
+
+
 def _closed_world(what: str, key: str, idx: PatientIndex, o, subj: str) -> Result:
     neg = _assertion(idx, subj, f"condition:{key}", f"infection:{key}", key)
     if neg is not None and not neg.present:
         return Result(False, [f"no {what} (stated)"], [_ev(f"no {what}", neg.source)])
     if neg is not None and neg.present:
         return Result(True, [f"{what} (stated)"], [_ev(what, neg.source)])
-    if o.closed_world_history:
+    if closed_world_ok(idx, o):
         return Result(False, [f"no {what} in her record"], [])
     return Result(None, [f"{what}: not recorded"], [], [_mf(subj, f"whether she has {what}")])
 
@@ -1350,7 +1394,7 @@ def _event(a: cm.RecentEvent, idx: PatientIndex, o) -> Result:
                       [_mf(f"event:{key}", f"date and kind of {_label(key)}")])
     if events:
         return Result(False, [f"no {_label(key)}{win} (last one earlier)"], [e[1] for e in events])
-    if o.closed_world_history:
+    if closed_world_ok(idx, o):
         return Result(False, [f"no {_label(key)}{win} in her record"], [])
     return Result(None, [f"{_label(key)}: not recorded"], [], [_mf(f"event:{key}", f"whether she had {_label(key)}{win}")])
 
@@ -1455,7 +1499,7 @@ def evaluate_with_index(criterion: cm.Criterion, idx: PatientIndex, options: Mat
             return CriterionOutcome(**base, outcome="confirm",
                                     reason=f"needs confirmation by a person" + (f": {criterion.reason}" if criterion.reason else ""))
         return CriterionOutcome(**base, outcome="not_applicable", reason="heading: its sub-criteria carry the checks")
-    res = evaluate_expression(expr, idx, options)
+    res = evaluate_expression(expr, idx, options, criterion.kind == "inclusion")
     outcome = outcome_from(criterion.kind, res.value)
     reasons = list(dict.fromkeys(r for r in res.reasons if r))
     reason = "; ".join(reasons) or outcome

@@ -17,7 +17,9 @@ class MatchOptions(BaseModel):
         Comorbidities, infections, other malignancies, current medications, allergies and
         recent events are *lists of what she has*: when the record has no such entry the
         predicate is false ("not in her record"), with that reason shown. Set False to make
-        such absences unknown instead. Brain (and every other) metastasis, receptor status,
+        such absences unknown instead. The rule only ever rules a condition *out* where that
+        lets her in (exclusions, "no history of X"): a condition an inclusion criterion requires
+        her to have, that her record does not list, is unknown, never false. Brain (and every other) metastasis, receptor status,
         labs, performance status and treatment history are never closed-world.
     fuzzy_threshold : int
         rapidfuzz score (0-100) needed to match free-text condition names. Default 90.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 from typing import Annotated, Literal
@@ -191,8 +192,11 @@ async def _read_patient_request(request: Request, fmt: str | None, patient_id: s
 
 def _patient_out(state: AppState, user: User, patient_id: str) -> PatientOut:
     rec = _record_or_404(state, user, patient_id)
+    created = rec.created_at
+    if created is not None and created.tzinfo is None:  # SQLite hands back naive UTC times
+        created = created.replace(tzinfo=dt.timezone.utc)
     return PatientOut(id=rec.patient.id, workspace=rec.workspace, version=rec.version,
-                      created_at=rec.created_at, warnings=rec.patient.warnings, patient=rec.patient)
+                      created_at=created, warnings=rec.patient.warnings, patient=rec.patient)
 
 
 @router.post("/patients", status_code=201, response_model=PatientOut, openapi_extra=_PATIENT_BODY,
