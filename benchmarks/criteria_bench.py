@@ -95,7 +95,7 @@ def read_brat(ann_path: str) -> list[dict]:
                 continue
             if op is None:
                 op = "BETWEEN" if len(nums) == 2 else "EQ"
-            gold.append({"type": typ, "op": op, "values": sorted(nums), "unit": unit, "tunit": tunit,
+            gold.append({"type": typ, "op": op, "values": sorted(set(nums)), "unit": unit, "tunit": tunit,
                          "span": (T[ctrig][1], T[ctrig][2]), "name": T.get(trig, ("", 0, 0, ""))[3]})
     return gold
 
@@ -141,15 +141,18 @@ def _unit_ok(gold_unit: str | None, gold_tunit: str | None, comp: dict) -> bool:
         return False
     if g in ("uln", "upper limit of normal", "upper limit of the normal", "x uln", "× uln", "times uln") or "upper limit" in g:
         return c == "ULN"
+    # brat marks unit pieces ("mg", "dL", "mm3", "μmol"): the annotated text must be part of the
+    # compiler's unit (after normalisation), or both must parse to the same dimension
+    gn = re.sub(r"[^a-z0-9%]", "", g.replace("μ", "u").replace("µ", "u").replace("²", "2").replace("³", "3"))
+    cn = re.sub(r"[^a-z0-9%]", "", c.lower().replace("percent", "%").replace("**", ""))
+    if gn and (gn in cn or cn in gn):
+        return True
     try:
         gq = ureg.parse_expression(normalize_unit_text(gold_unit))
         cq = ureg.parse_expression(normalize_unit_text(c))
         return getattr(gq, "dimensionality", None) == getattr(cq, "dimensionality", None)
-    except (UnitError, Exception):
-        pass
-    gn = re.sub(r"[^a-z0-9%]", "", g)
-    cn = re.sub(r"[^a-z0-9%]", "", c.lower().replace("percent", "%"))
-    return bool(gn) and (gn in cn or cn in gn)
+    except Exception:
+        return False
 
 
 def _match(gold: dict, comp: dict) -> bool:

@@ -188,14 +188,16 @@ def _progress(transient: bool = True) -> Progress:
 def run_ingest(store, paths: list[Path], id_override: str | None = None, compile_: bool = True,
                quiet_errors: bool = False) -> IngestSummary:
     """``ingest_files`` with progress bars and error lines on stderr, then compile (optional)."""
-    files = [f for p in paths if p.exists() for f in iter_documents(p)]
-    estimate = sum(estimate_records(f) for f in files)
+    estimate = 0
+    if err_console.is_terminal:  # the progress bar's total: only worth reading files for on a TTY
+        files = [f for p in paths if p.exists() for f in iter_documents(p)]
+        estimate = sum(estimate_records(f) for f in files)
 
     def print_error(line: str) -> None:
         if not quiet_errors:
             err_console.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
 
-    if estimate >= PROGRESS_MIN_RECORDS and err_console.is_terminal:
+    if estimate >= PROGRESS_MIN_RECORDS:
         with _progress() as progress:
             task = progress.add_task("reading records", total=estimate)
 

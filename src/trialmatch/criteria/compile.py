@@ -206,7 +206,7 @@ def _pregnancy(t: str, kind: str) -> list:
 
 
 def _performance(t: str) -> list:
-    m = re.search(r"(?i)\b(ecog|who|zubrod|karnofsky|kps|lansky|performance status|performance score|\bps\b)", t)
+    m = re.search(r"\b((?i:ecog|zubrod|karnofsky|kps|lansky|performance status|performance score)|WHO|PS)\b", t)
     if not m:
         return []
     word = m.group(1).lower()
@@ -440,7 +440,7 @@ def _measurable(t: str) -> list:
     if _any(r"measurable|evaluable|recist", t) and _any(r"lesion|disease|recist|tumou?r", t):
         if _any(r"recist", t) and not _any(r"measurable|evaluable", t):
             return []
-        std = "RECIST 1.1" if _any(r"recist", t) else None
+        std = "RECIST 1.1" if _any(r"recist", t) else "any"  # not None: to_dict drops None and the default is RECIST
         return [MeasurableDisease(standard=std, allow_bone_only_evaluable=_any(r"evaluable|bone[- ]only", t))]
     return []
 

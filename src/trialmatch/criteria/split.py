@@ -69,6 +69,7 @@ class _Line:
     doubled: bool
     blank: bool
     raw_len: int
+    content_col: int = 0
 
 
 def _lines(text: str) -> list[_Line]:
@@ -92,7 +93,8 @@ def _lines(text: str) -> list[_Line]:
                 doubled = False
                 indent = len(line) - len(line.lstrip())
             content_end = pos + len(line.rstrip())
-            out.append(_Line(content_start, content_end, indent, marker, doubled, False, len(line.rstrip())))
+            out.append(_Line(content_start, content_end, indent, marker, doubled, False, len(line.rstrip()),
+                             content_start - pos))
         pos += len(raw)
     return out
 
@@ -191,6 +193,8 @@ def split_criteria(text: str, default_kind: str = "inclusion") -> list[SplitCrit
             prev_text = text[prev.start:prev.end]
             if first.islower() or first in "(&":
                 continuation = True
+            elif prev.marker is not None and ln.indent >= prev.content_col > prev.indent and not prev_text.endswith((":", ";")):
+                continuation = True  # aligned under the previous bullet's text
             elif wrapped_style and prev.raw_len >= max(60, max_len - 20) and not prev_text.endswith((":", ".", ";")):
                 continuation = True
         if continuation:

@@ -135,14 +135,6 @@ def _structured_criteria(trial: Trial, compiled: cm.CompiledCriteria) -> list[cm
     return out
 
 
-def _trial_extra(trial: Trial, compiled: cm.CompiledCriteria, idx: PatientIndex) -> list[cm.Criterion]:
-    key = ("structured", trial.id, id(compiled))
-    got = idx.cache.get(key)
-    if got is None:
-        got = _structured_criteria(trial, compiled)
-    return got
-
-
 def match_with_index(trial: Trial, compiled: cm.CompiledCriteria, idx: PatientIndex,
                      options: MatchOptions | None = None) -> TrialMatch:
     """Match one trial against an already-indexed patient (see :func:`match_trial`)."""

@@ -27,6 +27,9 @@ _ID_RE = re.compile(ID_PATTERN)
 
 _ERRORS = {code: {"model": ErrorOut} for code in (400, 401, 403, 404, 413, 415, 422, 503)}
 router = APIRouter(prefix="/api/v1", responses=_ERRORS)
+# for routes whose success is not JSON (CSV, HTML): errors are still JSON, documented as such
+_JSON_ERRORS = {code: {"description": "Error", "content": {"application/json": {
+    "schema": {"$ref": "#/components/schemas/ErrorOut"}}}} for code in _ERRORS}
 
 UserDep = Annotated[User, Depends(api_user)]
 StateDep = Annotated[AppState, Depends(app_state)]
@@ -258,7 +261,7 @@ def match(patient_id: PatientId, user: UserDep, state: StateDep, req: MatchReque
 
 
 @router.get("/patients/{patient_id}/matches.csv", response_class=Response,
-            responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+            responses={**_JSON_ERRORS, 200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
             summary="A patient's matches as CSV")
 def matches_csv(patient_id: PatientId, user: UserDep, state: StateDep) -> Response:
     report = do_match(state, user, patient_id)
@@ -267,7 +270,7 @@ def matches_csv(patient_id: PatientId, user: UserDep, state: StateDep) -> Respon
 
 
 @router.get("/patients/{patient_id}/checklist", response_class=HTMLResponse,
-            responses={200: {"content": {"text/html": {"schema": {"type": "string"}}}}},
+            responses={**_JSON_ERRORS, 200: {"content": {"text/html": {"schema": {"type": "string"}}}}},
             summary="A printable screening checklist (HTML)")
 def checklist(patient_id: PatientId, request: Request, user: UserDep, state: StateDep) -> HTMLResponse:
     report = do_match(state, user, patient_id)
