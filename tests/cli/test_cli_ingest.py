@@ -205,3 +205,22 @@ def test_all_shared_records_ingest_then_all_unchanged(data_dir, db):
     assert r2.exit_code == 0
     assert (s2["read"], s2["unchanged"], s2["new"], s2["updated"], s2["failed"]) == (4923, 4923, 0, 0, 0)
     assert time.perf_counter() - t0 < 60
+
+
+def test_ingest_compiles_and_reports_compiler_failures(seeds_dir, db, monkeypatch):
+    import trialmatch.criteria as criteria
+
+    r = run("ingest", str(seeds_dir / SEED_FILES[3]), "--db", db, "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    assert _summary(r)["compiled"] == 1
+    assert TrialStore(db).get_compiled("NCT04199520", criteria.COMPILER_VERSION) is not None
+
+    def broken(trial):
+        raise RuntimeError("cannot compile")
+
+    monkeypatch.setattr(criteria, "compile_criteria", broken)
+    r = run("ingest", str(seeds_dir / SEED_FILES[1]), "--db", db, "--format", "json")
+    assert r.exit_code == 1
+    s = _summary(r)
+    assert s["new"] == 1 and s["compiled"] == 0 and s["failed"] == 1
+    assert "criteria compiler failed: RuntimeError: cannot compile" in r.stderr

@@ -303,7 +303,7 @@ def test_matches_csv_and_checklist(web):
                                                 "002_cc6ceb7d8253810e", SEED003, SEED004}
     r = client.get("/api/v1/patients/p004/checklist", headers=h)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
-    assert SEED004 in r.text and "print.css" in r.text
+    assert SEED004 in r.text and "@media print" in r.text
     assert r.headers["cache-control"] == "no-store"
 
 

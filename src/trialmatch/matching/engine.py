@@ -19,12 +19,14 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 from trialmatch.criteria import model as cm
+from trialmatch.evidence import summarize_evidence
 from trialmatch.matching.evaluate import (
     DEFAULT_OPTIONS, _dedup_missing, cancer_core, evaluate_with_index, her2_category, patient_extents, same_cancer,
 )
 from trialmatch.matching.facts import PatientIndex, build_index
 from trialmatch.matching.model import VERDICT_ORDER, CriterionOutcome, MatchReport, TrialMatch
 from trialmatch.matching.options import MatchOptions
+from trialmatch.patients.asof import patient_as_of
 from trialmatch.patients.model import Patient
 from trialmatch.trials.model import CLOSED_STATUSES, OPEN_STATUSES, Trial
 
@@ -173,6 +175,7 @@ def match_with_index(trial: Trial, compiled: cm.CompiledCriteria, idx: PatientIn
         trial_id=trial.id, title=trial.title or (trial.conditions[0] if trial.conditions else None),
         status=trial.status, closed=trial.status in CLOSED_STATUSES, verdict=verdict, score=round(score, 6),
         deciding=deciding, criteria=outcomes, missing=missing, to_confirm=confirms, steps=steps,
+        evidence=summarize_evidence(trial),
     )
 
 
@@ -197,6 +200,7 @@ def match_trial(trial: Trial, compiled: cm.CompiledCriteria, patient: Patient, a
         ``eligible`` (``to_confirm`` lists what a person must still confirm).
     """
     as_of = as_of or patient.as_of or dt.date.today()
+    patient = patient_as_of(patient, as_of)
     return match_with_index(trial, compiled, build_index(patient, as_of), options)
 
 
@@ -245,6 +249,7 @@ def match_patient(patient: Patient, trials: Iterable[tuple[Trial, cm.CompiledCri
         Eligible first, then uncertain, then ineligible; within each by score.
     """
     as_of = as_of or patient.as_of or dt.date.today()
+    patient = patient_as_of(patient, as_of)  # once per patient, not per trial
     idx = build_index(patient, as_of)
     wanted = _status_filter(statuses)
     ids = {t.strip().upper() for t in trial_ids} if trial_ids else None

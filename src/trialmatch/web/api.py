@@ -239,7 +239,9 @@ def delete_patient(patient_id: PatientId, user: UserDep, state: StateDep) -> Res
     return Response(status_code=204)
 
 
-def do_match(state: AppState, user: User, patient_id: str, req: MatchRequest | None = None):
+def do_match(state: AppState, user: User, patient_id: str, req: MatchRequest | None = None,
+             as_json: bool = False):
+    """The patient's MatchReport (or its JSON bytes) and whether it came from the cache."""
     req = req or MatchRequest()
     rec = _record_or_404(state, user, patient_id)
     if req.trial_ids:
@@ -248,23 +250,25 @@ def do_match(state: AppState, user: User, patient_id: str, req: MatchRequest | N
         unknown = [t for t in req.trial_ids if t not in known]
         if unknown:
             raise InputError(f"unknown trial id(s): {', '.join(unknown[:10])}", 422, field="trial_ids")
-    report, _cached = services.cached_match(state.store, state.caches, user.workspace, rec,
-                                            trial_ids=req.trial_ids, status=req.status, top=req.top)
-    return report
+    return services.cached_match(state.store, state.caches, user.workspace, rec,
+                                 trial_ids=req.trial_ids, status=req.status, top=req.top,
+                                 use_cache=state.settings.match_cache, as_json=as_json)
 
 
 @router.post("/patients/{patient_id}/match", response_model=MatchReport,
              summary="Match a patient against the stored trials (the JSON of `trialmatch match --format json`)")
-def match(patient_id: PatientId, user: UserDep, state: StateDep, req: MatchRequest | None = None) -> dict:
-    report = do_match(state, user, patient_id, req)
-    return report.model_dump(mode="json")
+def match(patient_id: PatientId, user: UserDep, state: StateDep, req: MatchRequest | None = None) -> Response:
+    body, cached = do_match(state, user, patient_id, req, as_json=True)
+    # the report is a MatchReport serialised once (and cached): no second validation pass
+    return Response(body, media_type="application/json",
+                    headers={"X-Trialmatch-Cache": "hit" if cached else "miss"})
 
 
 @router.get("/patients/{patient_id}/matches.csv", response_class=Response,
             responses={**_JSON_ERRORS, 200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
             summary="A patient's matches as CSV")
 def matches_csv(patient_id: PatientId, user: UserDep, state: StateDep) -> Response:
-    report = do_match(state, user, patient_id)
+    report, _ = do_match(state, user, patient_id)
     return Response(render.report_csv(report), media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="{patient_id}-matches.csv"'})
 
@@ -273,8 +277,8 @@ def matches_csv(patient_id: PatientId, user: UserDep, state: StateDep) -> Respon
             responses={**_JSON_ERRORS, 200: {"content": {"text/html": {"schema": {"type": "string"}}}}},
             summary="A printable screening checklist (HTML)")
 def checklist(patient_id: PatientId, request: Request, user: UserDep, state: StateDep) -> HTMLResponse:
-    report = do_match(state, user, patient_id)
-    return HTMLResponse(render.checklist_html(request, report))
+    report, _ = do_match(state, user, patient_id)
+    return HTMLResponse(render.checklist_html(request, report, standalone=True))
 
 
 @router.get("/changes", response_model=ChangesOut, summary="What changed for your workspace's patients")

@@ -24,6 +24,8 @@ class Settings:
     session_max_age_s: int = 8 * 3600
     https_only_cookies: bool = False
     docs: bool = True
+    #: keep match reports per (patient version, trial fingerprint, options); off: match every time
+    match_cache: bool = True
 
     def __post_init__(self) -> None:
         if self.secret is None:

@@ -153,7 +153,7 @@ def results_page(pid: str, request: Request, user: UserDep, state: StateDep,
                  hide_closed: Annotated[str | None, Query(max_length=5)] = None,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> HTMLResponse:
     rec = _patient_or_404(state, user, pid)
-    report = do_match(state, user, pid)
+    report, _ = do_match(state, user, pid)
     index = {e.id: e for e in services.trial_index(state.store, state.caches)}
     allowed = None
     if phase or country:
@@ -184,7 +184,7 @@ def patient_trial_page(pid: str, tid: str, request: Request, user: UserDep, stat
     trial = state.store.get_trial(tid)
     if trial is None:
         raise HTTPException(404, "no such trial in the store")
-    report = do_match(state, user, pid)
+    report, _ = do_match(state, user, pid)
     tm = next((r for r in report.results if r.trial_id == tid), None)
     return _page(request, "trial.html", user=user, rec=rec, trial=trial, tm=tm,
                  compiled=state.store.get_compiled(tid), checks=services.results_checks(trial))
@@ -216,8 +216,8 @@ def checklist_page(pid: str, request: Request, user: UserDep, state: StateDep,
                    trial: Annotated[list[str] | None, Query(max_length=50)] = None,
                    download: Annotated[int, Query(ge=0, le=1)] = 0) -> Response:
     _patient_or_404(state, user, pid)
-    report = do_match(state, user, pid)
-    html = render.checklist_html(request, report, trial_ids=trial)
+    report, _ = do_match(state, user, pid)
+    html = render.checklist_html(request, report, trial_ids=trial, standalone=bool(download))
     headers = {"Content-Disposition": f'attachment; filename="{pid}-checklist.html"'} if download else {}
     return HTMLResponse(html, headers=headers)
 

@@ -81,11 +81,19 @@ def render(request: Request | None, name: str, **ctx: Any) -> str:
     return env.get_template(name).render(**ctx)
 
 
-def checklist_html(request: Request | None, report, trial_ids: list[str] | None = None, limit: int = 50) -> str:
-    """A printable screening checklist: every criterion of the trials worth screening."""
+def _static(name: str) -> str:
+    return resources.files("trialmatch.web").joinpath("static", name).read_text(encoding="utf-8")
+
+
+def checklist_html(request: Request | None, report, trial_ids: list[str] | None = None, limit: int = 50,
+                   standalone: bool = False) -> str:
+    """A printable screening checklist: every criterion of the best-ranked open trials (or of
+    ``trial_ids``), in ranked order. ``standalone`` inlines the CSS (for a downloaded file)."""
     if trial_ids:
-        chosen = [tm for tm in report.results if tm.trial_id in set(trial_ids)]
+        wanted = set(trial_ids)
+        chosen = [tm for tm in report.results if tm.trial_id in wanted]
     else:
-        chosen = [tm for tm in report.results if tm.verdict != "ineligible" and not tm.closed][:limit]
+        chosen = [tm for tm in report.results if not tm.closed][:limit] or report.results[:limit]
     left_out = len(report.results) - len(chosen)
-    return render(request, "checklist.html", report=report, trials=chosen, left_out=left_out)
+    css = (_static("app.css") + "\n@media print{\n" + _static("print.css") + "\n}") if standalone else None
+    return render(request, "checklist.html", report=report, trials=chosen, left_out=left_out, inline_css=css)

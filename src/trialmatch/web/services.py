@@ -206,23 +206,30 @@ def run_match(patient, pairs, *, trial_ids=None, status=None, top=None):
 
 
 def cached_match(store: TrialStore, caches: Caches, workspace: str, record, *, trial_ids=None,
-                 status=None, top=None):
-    """(MatchReport, cached?) for a stored patient record."""
+                 status=None, top=None, use_cache: bool = True, as_json: bool = False):
+    """The match of a stored patient record: ``(MatchReport, cached?)``, or with ``as_json``
+    ``(JSON bytes of the report, cached?)`` (the serialised form is cached too)."""
     key_fp, pairs = matching_pairs(store, caches)
+    if not use_cache:
+        report = run_match(record.patient, pairs, trial_ids=trial_ids, status=status, top=top)
+        return (report.model_dump_json().encode() if as_json else report), False
     key = (workspace, record.patient.id, record.version, key_fp,
            tuple(sorted(trial_ids)) if trial_ids else None,
            tuple(sorted(s.upper() for s in status)) if status else None, top)
     with caches.lock:
-        hit = caches.reports.get(key)
-        if hit is not None:
+        entry = caches.reports.get(key)
+        if entry is not None:
             caches.reports.move_to_end(key)
-            return hit, True
-    report = run_match(record.patient, pairs, trial_ids=trial_ids, status=status, top=top)
+    cached = entry is not None
+    if entry is None:
+        entry = [run_match(record.patient, pairs, trial_ids=trial_ids, status=status, top=top), None]
+    if as_json and entry[1] is None:
+        entry[1] = entry[0].model_dump_json().encode()
     with caches.lock:
-        caches.reports[key] = report
+        caches.reports[key] = entry
         while len(caches.reports) > caches.max_reports:
             caches.reports.popitem(last=False)
-    return report, False
+    return (entry[1] if as_json else entry[0]), cached
 
 
 def results_checks(trial) -> list[dict]:
