@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 from trialmatch.criteria.compile import COMPILER_VERSION, compile_text  # noqa: E402
 from trialmatch.criteria.model import (  # noqa: E402
-    Age, LabThreshold, LifeExpectancy, Measurement, PerformanceStatus, iter_atoms,
+    Age, AllOf, AnyOf, Except, IfThen, LabThreshold, LifeExpectancy, Measurement, Not, PerformanceStatus,
 )
 from trialmatch.vocab.units import UnitError, normalize_unit_text, ureg  # noqa: E402
 
@@ -87,8 +87,10 @@ def read_brat(ann_path: str) -> list[dict]:
                     tunit = A.get(ref)
             nums = []
             for v in values:
-                try:
-                    nums.append(float(v.replace(",", "")))
+                try:  # "3,000" is a thousands separator, "6,1" a decimal comma
+                    v = v.strip()
+                    nums.append(float(v.replace(",", "") if re.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?", v)
+                                      else v.replace(",", ".")))
                 except ValueError:
                     pass
             if not nums:
@@ -101,13 +103,61 @@ def read_brat(ann_path: str) -> list[dict]:
 
 
 # ----------------------------------------------------------------------------- compiler side
+_NEGATED_OP = {"GTEQ": "LT", "GT": "LTEQ", "LTEQ": "GT", "LT": "GTEQ"}
+
+
+def _numeric_atoms(expr, negated: bool = False):
+    """(atom, negated) for every atom; ``Not`` directly around a numeric atom inverts it
+    ("life expectancy < 3 months" compiles to Not(LifeExpectancy(minimum=3 months)))."""
+    if isinstance(expr, Not) and isinstance(expr.item, (Age, LabThreshold, LifeExpectancy, Measurement, PerformanceStatus)):
+        yield expr.item, not negated
+        return
+    if isinstance(expr, Not):
+        yield from _numeric_atoms(expr.item, negated)
+        return
+    if isinstance(expr, (AllOf, AnyOf)):
+        for item in expr.items:
+            yield from _numeric_atoms(item, negated)
+        return
+    if isinstance(expr, (Except, IfThen)):
+        for child in ((expr.main, expr.exception) if isinstance(expr, Except) else
+                      (expr.condition, expr.then, expr.otherwise)):
+            if child is not None:
+                yield from _numeric_atoms(child, negated)
+        return
+    yield expr, negated
+
+
 def comparisons(expr) -> list[dict]:
-    """Numeric comparisons of an expression: [{op, values, unit, tunit}]."""
+    """Numeric comparisons of an expression: [{op, values, unit, tunit}].
+
+    Ages are compared in the time unit they were written in (``Age.unit_as_written``); an atom
+    under ``Not`` counts with the inverted operator. Time windows (``within`` of therapies and
+    events) are not counted: the LCT annotation marks them as Temporality, not Numeric-Filter.
+    """
     out = []
-    for a in iter_atoms(expr):
+    for a, neg in _numeric_atoms(expr):
+        n0 = len(out)
+        _atom_comparisons(a, out)
+        if neg:
+            for c in out[n0:]:
+                c["op"] = _NEGATED_OP.get(c["op"], c["op"])
+    return out
+
+
+_YEARS_PER = {"second": 1 / 31557600, "minute": 1 / 525960, "hour": 1 / 8766, "day": 1 / 365.25,
+              "week": 7 / 365.25, "month": 1 / 12, "year": 1.0}
+
+
+def _atom_comparisons(a, out: list) -> None:
+    if True:
         if isinstance(a, (Age, PerformanceStatus)):
             r = a.years if isinstance(a, Age) else a.range
-            tunit = "year" if isinstance(a, Age) else None
+            tunit = ((a.unit_as_written or "year") if isinstance(a, Age) else None)
+            if isinstance(a, Age) and tunit != "year":
+                f = _YEARS_PER[tunit]
+                r = r.model_copy(update={"low": None if r.low is None else round(r.low / f, 6),
+                                         "high": None if r.high is None else round(r.high / f, 6)})
             if r.low is not None and r.high is not None:
                 if r.low == r.high:
                     out.append({"op": "EQ", "values": [r.low], "unit": None, "tunit": tunit})
@@ -127,7 +177,6 @@ def comparisons(expr) -> list[dict]:
         elif isinstance(a, Measurement):
             vals = [a.value] if a.value_high is None else [a.value, a.value_high]
             out.append({"op": OP_MAP[a.comparator], "values": vals, "unit": a.unit, "tunit": None})
-    return out
 
 
 def _unit_ok(gold_unit: str | None, gold_tunit: str | None, comp: dict) -> bool:

@@ -36,6 +36,7 @@ from trialmatch.criteria.model import (
 from trialmatch.criteria.rules import rules, vocab_find, vocab_regexes
 from trialmatch.criteria.split import SplitCriterion, split_criteria, split_prose
 from trialmatch.vocab import analyte_vocabulary, load_json
+from trialmatch.criteria.quantities import find_quantities, to_years
 from trialmatch.vocab.units import parse_quantity
 
 __all__ = ["COMPILER_VERSION", "compile_criteria", "compile_text", "compile_criterion_text"]
@@ -120,34 +121,66 @@ def _negated(t: str) -> bool:
 
 
 # ----------------------------------------------------------------------------- extractors
+_AGE_GATE = re.compile(r"(?i)\bage[ds]?\b|\bold\b|\byears?\b|\by\.?o\b|\byrs?\b|\badults?\b|\bchild|\binfant|\bneonat|\bnewborn|older|younger")
+_AGE_BEFORE = re.compile(r"(?i)(?:\bage[ds]?\b|\bgestational\s+age\b)[^.;:\d<>≤≥＜＞]{0,22}$")
+_AGE_SUBJ = re.compile(
+    r"(?i)\b(?:patients?|subjects?|participants?|adults?|women|woman|men|man|males?|females?|children|child|individuals?|"
+    r"persons?|people|volunteers?|inpatients?|outpatients?|girls?|boys?|infants?|neonates?|newborns?|be|are|aged?|"
+    r"sexes|genders?|adolescents?|students?|smokers?|mothers?|pregnant\s+women|healthy|population|cases?)\b[^.;:\d]{0,30}$")
+_AGE_WINDOW = re.compile(r"(?i)\b(?:within|past|last|previous|prior|preceding|since|for|during|duration|history|ago|after|"
+                         r"before|diagnos\w*|treat\w*|therapy|follow\w*|exposure|smok\w*|use|using|taking|lasting|"
+                         r"interval|period|survival|expectancy|symptoms?|onset|disease|pain|stable)\b")
+_AGE_TIME = ("year", "month", "week", "day", "hour", "minute")
+
+
+def _age_quantities(t: str) -> list:
+    """The comparisons of ``t`` that are ages (see :mod:`trialmatch.criteria.quantities`)."""
+    out = []
+    for q in find_quantities(t):
+        if q.window or q.op == "+/-" or q.unit is not None or (q.time_unit not in _AGE_TIME and q.time_unit is not None):
+            continue
+        before = t[max(0, q.start - 45):q.start]
+        lead = re.search(r"[A-Za-z]", t[:q.start]) is None
+        tu = q.time_unit
+        if q.age_cue or _AGE_BEFORE.search(before):
+            ok = True
+        elif tu == "year" and (lead or _AGE_SUBJ.search(before)) and not _AGE_WINDOW.search(before[-30:]):
+            ok = True
+        else:
+            ok = False
+        if not ok:
+            continue
+        if to_years(q.value_high if q.value_high is not None else q.value, tu) > 130:
+            continue
+        out.append(q)
+    return out
+
+
 def _age(t: str) -> list:
-    if not re.search(r"(?i)\bage[ds]?\b|years?\s+(?:old|of\s+age)|\byears?\s+or\s+(?:older|over|above)|\badults?\b|\bchildren\b", t):
+    """Age comparisons: one ``Age`` per comparison as written ("≥ 18 and ≤ 65 years" gives two,
+    joined by ``AllOf``; "< 18 or > 65" by ``AnyOf`` since both cannot hold at once)."""
+    if not _AGE_GATE.search(t):
         return []
-    y = r"(?:\s*(?:years?|yrs?|y)(?:\s*(?:old|of age))?)?"
-    m = re.search(r"(?i)(?:age[ds]?|years)\D{0,25}?\bbetween\s+(\d+)" + y + r"\s*(?:and|to|-)\s*(\d+)", t) or \
-        re.search(r"(?i)(?:age[ds]?\b(?:\s+(?:of|from|range|is|:))*\s*|\b)(\d{1,3})\s*(?:-|–|—|~|to|through)\s*(\d{1,3})\s*(?:years?|yrs?|y\b)", t) or \
-        re.search(r"(?i)\bage[ds]?\b\s*(?:of|from|range|is|:|between)?\s*(\d{1,3})\s*(?:-|–|~|to|and)\s*(\d{1,3})\b", t)
-    if m:
-        lo, hi = _num(m.group(1)), _num(m.group(2))
-        if lo < hi <= 130:
-            return [Age(years=Range(low=lo, high=hi))]
-    m = re.search(r"(?i)(\d{1,3})\s*(?:years?|yrs?)?\s*(?:of age|old)?\s*(?:or|and)\s*(older|over|above|greater|more|younger|under|less|below)", t)
-    if m:
-        v = _num(m.group(1))
-        if m.group(2).lower() in ("older", "over", "above", "greater", "more"):
-            return [Age(years=Range(low=v))]
-        return [Age(years=Range(high=v))]
-    m = re.search(r"(?i)(?:\bage[ds]?\b|\bpatients?\b|\bsubjects?\b)[^.;]{0,20}?(" + _OP_ANY + r")\s*(\d{1,3})(?:\s*(?:years?|yrs?))?", t) or \
-        re.search(r"(?i)(" + _OP_ANY + r")\s*(\d{1,3})\s*(?:years?|yrs?)(?:\s*(?:old|of age))?", t)
-    if m:
-        op = _op(m.group(1))
-        v = _num(m.group(2))
-        if op and v <= 130:
-            return [_age_op(op, v)]
-    m = re.search(r"(?i)\bage[ds]?\s*(?:of\s*)?(\d{1,3})\s*(?:years?)?\s*(?:\+|and\s+up)", t)
-    if m:
-        return [Age(years=Range(low=_num(m.group(1))))]
-    return []
+    atoms: list = []
+    for q in _age_quantities(t):
+        tu = q.time_unit or "year"
+        written = None if tu == "year" else tu
+        if q.op == "between":
+            if q.value >= q.value_high:
+                continue
+            a = Age(years=Range(low=to_years(q.value, tu), high=to_years(q.value_high, tu)), unit_as_written=written)
+        else:
+            a = _age_op(q.op, to_years(q.value, tu))
+            a.unit_as_written = written
+        if a not in atoms:
+            atoms.append(a)
+    if len(atoms) <= 1:
+        return atoms
+    lo = max((a.years.low for a in atoms if a.years.low is not None), default=None)
+    hi = min((a.years.high for a in atoms if a.years.high is not None), default=None)
+    if lo is not None and hi is not None and lo > hi:
+        return [AnyOf(items=atoms)]
+    return [AllOf(items=atoms)]
 
 
 def _age_op(op: str, v: float) -> Age:

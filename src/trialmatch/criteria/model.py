@@ -68,8 +68,13 @@ class Duration(BaseModel):
 
 # ----------------------------------------------------------------------------- atoms
 class Age(_Node):
+    """Age within ``years``. ``unit_as_written`` keeps the time unit the criterion used when it
+    was not years ("hour", "day", "week", "month"): "age 1-12 months" is
+    ``Range(low=1/12, high=1)`` with ``unit_as_written="month"``."""
+
     kind: Literal["age"] = "age"
     years: Range
+    unit_as_written: str | None = None
 
 
 class Sex(_Node):

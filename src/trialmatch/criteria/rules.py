@@ -22,10 +22,58 @@ CONFIRM_CATEGORIES = (
 )
 
 
+_SP, _HY = r"[\s-]+", r"[\s-]?"  # a space in a phrase matches any run of spaces/hyphens; a hyphen is optional
+
+
+def _phrase_tokens(phrase: str, fold: bool) -> list[str]:
+    toks = []
+    for ch in phrase:
+        if ch == " ":
+            toks.append(_SP)
+        elif ch == "-":
+            toks.append(_HY)
+        else:
+            toks.append(re.escape(ch.lower() if fold else ch))
+    return toks
+
+
+def _trie_regex(phrases: list[str], fold: bool) -> str:
+    """A prefix-factored alternation (a trie) equivalent to ``p1|p2|...`` tried longest first.
+
+    Python's ``re`` tries every alternative of a flat alternation at every position, so a
+    vocabulary of hundreds of phrases costs hundreds of attempts per character; the trie costs
+    one attempt per character of the text (plus backtracking on shared prefixes). Children are
+    tried longest subtree first and a phrase ending at a node is tried after its longer
+    continuations, which keeps the longest-match-first behaviour of the flat form.
+    """
+    root: dict = {}
+    for ph in phrases:
+        node = root
+        for tok in _phrase_tokens(ph, fold):
+            node = node.setdefault(tok, {})
+        node[""] = {}
+
+    def depth(node: dict) -> int:
+        return max((1 + depth(ch) for k, ch in node.items() if k), default=0)
+
+    def build(node: dict) -> str:
+        ends = "" in node
+        kids = sorted(((k, ch) for k, ch in node.items() if k), key=lambda kv: -depth(kv[1]))
+        alts = [k + build(ch) for k, ch in kids]
+        if not alts:
+            return ""
+        body = alts[0] if len(alts) == 1 and not ends else "(?:" + "|".join(alts) + ")"
+        if len(alts) == 1 and not ends:
+            return body
+        return body + ("?" if ends else "")
+
+    return build(root)
+
+
 def phrase_regex(phrases, flags=re.IGNORECASE) -> re.Pattern:
-    """One alternation regex over phrases, longest first, on word boundaries."""
+    """One regex over phrases, longest first, on word boundaries (compiled as a prefix trie)."""
     alts = sorted({p for p in phrases if p}, key=len, reverse=True)
-    body = "|".join(re.escape(p).replace(r"\ ", r"[\s-]+").replace(r"\-", r"[\s-]?") for p in alts)
+    body = _trie_regex(alts, fold=bool(flags & re.IGNORECASE))
     return re.compile(r"(?<![\w])(?:" + body + r")(?![\w])", flags)
 
 

@@ -14,14 +14,17 @@ receptor subtype, extent of disease); ``pass_share`` is the share of decided cri
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 
 from trialmatch.criteria import model as cm
 from trialmatch.evidence import summarize_evidence
 from trialmatch.matching.evaluate import (
-    DEFAULT_OPTIONS, _dedup_missing, cancer_core, evaluate_with_index, her2_category, patient_extents, same_cancer,
+    DEFAULT_OPTIONS, _dedup_missing, cancer_core, evaluate_with_index, her2_category, node_key, patient_extents,
+    is_static, same_cancer, target_atom_keys,
 )
 from trialmatch.matching.facts import PatientIndex, build_index
 from trialmatch.matching.model import VERDICT_ORDER, CriterionOutcome, MatchReport, TrialMatch
@@ -31,6 +34,13 @@ from trialmatch.patients.model import Patient
 from trialmatch.trials.model import CLOSED_STATUSES, OPEN_STATUSES, Trial
 
 BAND = {"eligible": 2.0, "uncertain": 1.0, "ineligible": 0.0}
+
+
+def match_score(verdict: str, fit: float, n_pass: int, n_fail: int, n_unknown: int, n_decided: int) -> float:
+    """The ranking score (see the module docstring)."""
+    pass_share = n_pass / n_decided if n_decided else 0.0
+    unknown_share = n_unknown / n_decided if n_decided else 1.0
+    return BAND[verdict] + 0.5 * fit + 0.3 * pass_share + 0.19 * (1.0 - unknown_share)
 
 
 # ---------------------------------------------------------------------------- disease fit
@@ -51,40 +61,79 @@ def _trial_text(trial: Trial) -> str:
     return " | ".join(p for p in parts if p)
 
 
-def disease_fit(trial: Trial, idx: PatientIndex) -> float:
-    """How well the trial's conditions/title fit her disease, 0-1 (not a judgement of eligibility)."""
-    key = ("fit", trial.id)
-    if key in idx.cache:
-        return idx.cache[key]
-    from rapidfuzz import fuzz
+@dataclass
+class TrialPlan:
+    """What matching needs from one trial, worked out once per process (not per patient)."""
 
-    terms = [*trial.conditions, *(t for t in (trial.title, trial.official_title) if t), *trial.keywords]
+    trial: Trial
+    compiled: cm.CompiledCriteria
+    criteria: list  # structured (registry age/sex) + compiled criteria
+    target_keys: list[tuple]  # per criterion: its atoms that name the trial's own condition
+    static: list  # per criterion: its patient-independent outcome, or None
+    targets: frozenset  # all of them
+    terms: list[str]  # conditions, titles, keywords (disease fit)
+    cond_lower: list[str]
+    flags: dict[str, bool]  # subtype / extent words in the trial's text
+    title: str | None
+    closed: bool
+
+
+#: id(compiled) -> plan; the plan holds the compiled object, so the id stays valid
+_PLANS: dict[int, TrialPlan] = {}
+
+
+def trial_plan(trial: Trial, compiled: cm.CompiledCriteria) -> TrialPlan:
+    """The trial's :class:`TrialPlan`, cached per process on the compiled-criteria object."""
+    plan = _PLANS.get(id(compiled))
+    if plan is not None and plan.compiled is compiled and plan.trial is trial:
+        return plan
+    criteria = [*_structured_criteria(trial, compiled), *compiled.criteria]
+    names = [*trial.conditions, *(t for t in (trial.title,) if t)]
+    targets = target_atom_keys(criteria, names)
+    target_keys = []
+    for c in criteria:
+        if targets and c.kind == "exclusion" and c.expression is not None:
+            target_keys.append(tuple(sorted({k for a in cm.iter_atoms(c.expression)
+                                             if (k := node_key(a)) in targets})))
+        else:
+            target_keys.append(())
+    # criteria whose outcome cannot depend on the patient (not compiled, or only a person can
+    # settle them): their outcome objects are built once and shared by every patient's report
+    static: list[CriterionOutcome | None] = []
+    blank = PatientIndex(patient=None, as_of=dt.date.today(), age=None)
+    for c, tk in zip(criteria, target_keys):
+        if c.expression is None or is_static(c.expression):
+            static.append(evaluate_with_index(c, blank, DEFAULT_OPTIONS, tk))
+        else:
+            static.append(None)
+    text = _trial_text(trial)
+    flags = {name: bool(rx.search(text)) for name, rx in _re_subtype().items()}
+    plan = TrialPlan(static=static, 
+        trial=trial, compiled=compiled, criteria=criteria, target_keys=target_keys, targets=targets,
+        terms=[*trial.conditions, *(t for t in (trial.title, trial.official_title) if t), *trial.keywords],
+        cond_lower=[t.lower() for t in trial.conditions], flags=flags,
+        title=trial.title or (trial.conditions[0] if trial.conditions else None),
+        closed=trial.status in CLOSED_STATUSES,
+    )
+    if len(_PLANS) > 200_000:
+        _PLANS.clear()
+    _PLANS[id(compiled)] = plan
+    return plan
+
+
+def _patient_fit_facts(idx: PatientIndex) -> dict:
+    """The patient's side of :func:`disease_fit`, once per patient."""
+    f = idx.cache.get("_fitfacts")
+    if f is not None:
+        return f
     p = idx.patient
     cancers = [d.cancer_type for d in ([idx.primary] if idx.primary else [])]
-    other_terms = [c.name for c in p.conditions] + [d.cancer_type for d in idx.others]
-    best = 0.0
-    for c in cancers:
-        core = cancer_core(c)
-        for t in terms:
-            if same_cancer(c, t):
-                best = 1.0
-                break
-            tc = cancer_core(t)
-            if core and tc:
-                best = max(best, fuzz.token_set_ratio(core, tc) / 100.0 * 0.8)
-        if best >= 1.0:
-            break
-    other = 0.0
-    for c in other_terms:
-        cl = c.lower().replace("_", " ")
-        for t in trial.conditions:
-            other = max(other, fuzz.token_set_ratio(cl, t.lower()) / 100.0)
-    fit_cancer = best if cancers else other * 0.9
-    if cancers and other > best:
-        fit_cancer = max(best, other * 0.6)
-    text = _trial_text(trial)
-    rx = _re_subtype()
-    sub = 0.5
+    f = {
+        "cancers": [(c, cancer_core(c)) for c in cancers],
+        "other": [c.lower().replace("_", " ") for c in [c.name for c in p.conditions] + [d.cancer_type for d in idx.others]],
+        "term": {}, "cond": {},
+    }
+    hr_pos = her2_neg = her2_pos = False
     if idx.primary is not None:
         er = idx.biomarkers.get("ER")
         pr = idx.biomarkers.get("PR")
@@ -92,22 +141,78 @@ def disease_fit(trial: Trial, idx: PatientIndex) -> float:
         hr_pos = any(b is not None and ((b.percent or 0) >= 1 or b.status == "positive") for b in (er, pr))
         her2_neg = her2 is not None and her2_category(her2) == "negative"
         her2_pos = her2 is not None and her2_category(her2) == "positive"
-        score, n = 0.0, 0
-        if hr_pos:
-            n += 1
-            score += 1.0 if rx["hr_pos"].search(text) else (0.0 if rx["hr_neg"].search(text) else 0.5)
-        if her2_neg:
-            n += 1
-            score += 1.0 if rx["her2_neg"].search(text) else (0.0 if rx["her2_pos"].search(text) else 0.5)
-        if her2_pos:
-            n += 1
-            score += 1.0 if rx["her2_pos"].search(text) else (0.0 if rx["her2_neg"].search(text) else 0.5)
-        if n:
-            sub = score / n
-    ext, _ = patient_extents(idx)
+    f["sub"] = (hr_pos, her2_neg, her2_pos)
+    f["ext"] = patient_extents(idx)[0]
+    idx.cache["_fitfacts"] = f
+    return f
+
+
+def disease_fit(trial: Trial, idx: PatientIndex, plan: TrialPlan | None = None) -> float:
+    """How well the trial's conditions/title fit her disease, 0-1 (not a judgement of eligibility).
+
+    0.7 × cancer fit (her primary cancer against the trial's conditions, titles and keywords:
+    1 for the same cancer, else a fuzzy score × 0.8; her other conditions count when she has no
+    cancer) + 0.15 × receptor-subtype fit + 0.15 × extent fit (metastatic / early).
+    """
+    key = ("fit", trial.id)
+    if key in idx.cache:
+        return idx.cache[key]
+    from rapidfuzz import fuzz
+
+    plan = plan or trial_plan_for_fit(trial)
+    f = _patient_fit_facts(idx)
+    best = 0.0
+    term_cache = f["term"]
+    for c, core in f["cancers"]:
+        for t in plan.terms:
+            tk = (c, t)
+            sc = term_cache.get(tk)
+            if sc is None:
+                if same_cancer(c, t):
+                    sc = 1.0
+                else:
+                    tc = cancer_core(t)
+                    sc = fuzz.token_set_ratio(core, tc) / 100.0 * 0.8 if core and tc else 0.0
+                term_cache[tk] = sc
+            if sc > best:
+                best = sc
+            if best >= 1.0:
+                break
+        if best >= 1.0:
+            break
+    other = 0.0
+    cond_cache = f["cond"]
+    for cl in f["other"]:
+        for t in plan.cond_lower:
+            ck = (cl, t)
+            sc = cond_cache.get(ck)
+            if sc is None:
+                sc = cond_cache[ck] = fuzz.token_set_ratio(cl, t) / 100.0
+            if sc > other:
+                other = sc
+    cancers = f["cancers"]
+    fit_cancer = best if cancers else other * 0.9
+    if cancers and other > best:
+        fit_cancer = max(best, other * 0.6)
+    fl = plan.flags
+    sub = 0.5
+    hr_pos, her2_neg, her2_pos = f["sub"]
+    score, n = 0.0, 0
+    if hr_pos:
+        n += 1
+        score += 1.0 if fl["hr_pos"] else (0.0 if fl["hr_neg"] else 0.5)
+    if her2_neg:
+        n += 1
+        score += 1.0 if fl["her2_neg"] else (0.0 if fl["her2_pos"] else 0.5)
+    if her2_pos:
+        n += 1
+        score += 1.0 if fl["her2_pos"] else (0.0 if fl["her2_neg"] else 0.5)
+    if n:
+        sub = score / n
+    ext = f["ext"]
     extent = 0.5
     if ext:
-        met, early = bool(rx["metastatic"].search(text)), bool(rx["early"].search(text))
+        met, early = fl["metastatic"], fl["early"]
         if "advanced" in ext:
             extent = 1.0 if met else (0.1 if early else 0.5)
         elif "early" in ext:
@@ -115,6 +220,16 @@ def disease_fit(trial: Trial, idx: PatientIndex) -> float:
     fit = 0.7 * fit_cancer + 0.15 * sub + 0.15 * extent
     idx.cache[key] = fit
     return fit
+
+
+def trial_plan_for_fit(trial: Trial) -> TrialPlan:
+    """A plan with only the disease-fit features (for callers without compiled criteria)."""
+    text = _trial_text(trial)
+    return TrialPlan(trial=trial, compiled=None, criteria=[], target_keys=[], static=[], targets=frozenset(),
+                     terms=[*trial.conditions, *(t for t in (trial.title, trial.official_title) if t), *trial.keywords],
+                     cond_lower=[t.lower() for t in trial.conditions],
+                     flags={name: bool(rx.search(text)) for name, rx in _re_subtype().items()},
+                     title=trial.title, closed=trial.status in CLOSED_STATUSES)
 
 
 # ---------------------------------------------------------------------------- one trial
@@ -141,25 +256,42 @@ def match_with_index(trial: Trial, compiled: cm.CompiledCriteria, idx: PatientIn
                      options: MatchOptions | None = None) -> TrialMatch:
     """Match one trial against an already-indexed patient (see :func:`match_trial`)."""
     options = options or DEFAULT_OPTIONS
-    criteria = [*_structured_criteria(trial, compiled), *compiled.criteria]
-    outcomes: list[CriterionOutcome] = [evaluate_with_index(c, idx, options) for c in criteria]
-    entry = [o for o in outcomes if o.step is None or o.step <= 1]
-    fails = [o.criterion_id for o in entry if o.outcome == "fail"]
-    unknowns = [o.criterion_id for o in entry if o.outcome == "unknown"]
-    confirms = [o.criterion_id for o in entry if o.outcome == "confirm"]
+    plan = trial_plan(trial, compiled)
+    cache = idx.cache
+    cache["_targets"] = plan.targets
+    try:
+        outcomes: list[CriterionOutcome] = [
+            st if st is not None else evaluate_with_index(c, idx, options, tk)
+            for c, tk, st in zip(plan.criteria, plan.target_keys, plan.static)]
+    finally:
+        cache["_targets"] = None
+    fails, unknowns, confirms = [], [], []
+    n_pass = n_decided = 0
+    for o in outcomes:
+        if o.step is not None and o.step > 1:
+            continue
+        oc = o.outcome
+        if oc == "pass":
+            n_pass += 1
+            n_decided += 1
+        elif oc == "fail":
+            fails.append(o.criterion_id)
+            n_decided += 1
+        elif oc == "unknown":
+            unknowns.append(o.criterion_id)
+            n_decided += 1
+        elif oc == "confirm":
+            confirms.append(o.criterion_id)
     if fails:
         verdict, deciding = "ineligible", fails
     elif unknowns:
         verdict, deciding = "uncertain", unknowns
     else:
         verdict, deciding = "eligible", []
-    decided = [o for o in entry if o.outcome in ("pass", "fail", "unknown")]
-    n_pass = sum(1 for o in decided if o.outcome == "pass")
-    pass_share = n_pass / len(decided) if decided else 0.0
-    unknown_share = len(unknowns) / len(decided) if decided else 1.0
-    fit = disease_fit(trial, idx)
-    score = BAND[verdict] + 0.5 * fit + 0.3 * pass_share + 0.19 * (1.0 - unknown_share)
-    missing = _dedup_missing([m for o in entry if o.outcome == "unknown" for m in o.missing])
+    fit = disease_fit(trial, idx, plan)
+    score = match_score(verdict, fit, n_pass, len(fails), len(unknowns), n_decided)
+    missing = _dedup_missing([m for o in outcomes if (o.step is None or o.step <= 1) and o.outcome == "unknown"
+                              for m in o.missing]) if unknowns else []
     steps = []
     if trial.steps:
         try:
@@ -171,11 +303,10 @@ def match_with_index(trial: Trial, compiled: cm.CompiledCriteria, idx: PatientIn
                 steps = evaluate_steps(trial, compiled, idx.patient, idx.as_of, outcomes)
             except Exception:  # noqa: BLE001 - steps are extra information, never a crash
                 steps = []
-    return TrialMatch(
-        trial_id=trial.id, title=trial.title or (trial.conditions[0] if trial.conditions else None),
-        status=trial.status, closed=trial.status in CLOSED_STATUSES, verdict=verdict, score=round(score, 6),
-        deciding=deciding, criteria=outcomes, missing=missing, to_confirm=confirms, steps=steps,
-        evidence=summarize_evidence(trial),
+    return TrialMatch.model_construct(
+        trial_id=trial.id, title=plan.title, status=trial.status, closed=plan.closed, verdict=verdict,
+        score=round(score, 6), deciding=deciding, criteria=outcomes, missing=missing, to_confirm=confirms,
+        steps=steps, evidence=summarize_evidence(trial),
     )
 
 
@@ -254,12 +385,21 @@ def match_patient(patient: Patient, trials: Iterable[tuple[Trial, cm.CompiledCri
     wanted = _status_filter(statuses)
     ids = {t.strip().upper() for t in trial_ids} if trial_ids else None
     results = []
-    for trial, compiled in trials:
-        if wanted is not None and (trial.status or "UNKNOWN").upper() not in wanted:
-            continue
-        if ids is not None and trial.id.upper() not in ids:
-            continue
-        results.append(match_with_index(trial, compiled, idx, options))
+    # the loop allocates many short-lived objects but creates no reference cycles: with
+    # thousands of trials loaded, the cyclic GC's full passes over them cost more than the
+    # matching itself, so it is paused for the loop (and restored as it was)
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for trial, compiled in trials:
+            if wanted is not None and (trial.status or "UNKNOWN").upper() not in wanted:
+                continue
+            if ids is not None and trial.id.upper() not in ids:
+                continue
+            results.append(match_with_index(trial, compiled, idx, options))
+    finally:
+        if gc_was_enabled:
+            gc.enable()
     results.sort(key=rank_key)
     if top is not None:
         results = results[: max(top, 0)]

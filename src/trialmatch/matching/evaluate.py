@@ -55,12 +55,47 @@ class Result:
     missing: list[MissingFact] = field(default_factory=list)
 
 
+_new = object.__new__
+_oset = object.__setattr__
+
+
+def fast_model(cls, fields: dict):
+    """Build a pydantic model from already-valid ``fields`` (every field given) without
+    validation: the hot matching loop builds hundreds of thousands of these."""
+    obj = _new(cls)
+    _oset(obj, "__dict__", fields)
+    _oset(obj, "__pydantic_fields_set__", set(fields))
+    _oset(obj, "__pydantic_extra__", None)
+    _oset(obj, "__pydantic_private__", None)
+    return obj
+
+
 def _ev(fact: str, source=None, value=None) -> Evidence:
-    return Evidence(fact=fact, value=value, source=source)
+    return fast_model(Evidence, {"fact": fact, "value": value, "source": source})
 
 
 def _mf(key: str, description: str) -> MissingFact:
-    return MissingFact(fact=key, description=description)
+    return fast_model(MissingFact, {"fact": key, "description": description})
+
+
+#: id(node) -> (node, canonical JSON): a compiled node's content key, computed once per process
+_NODE_KEYS: dict[int, tuple[Any, str]] = {}
+
+
+def node_key(node) -> str:
+    """Canonical content key of a compiled expression node (cached per node object).
+
+    Equal keys mean equal checks, so results can be shared between trials for one patient.
+    Compiled criteria are treated as immutable once matched.
+    """
+    e = _NODE_KEYS.get(id(node))
+    if e is not None and e[0] is node:
+        return e[1]
+    k = f"{getattr(node, 'kind', '')}|{node.model_dump_json(warnings=False)}"
+    if len(_NODE_KEYS) > 1_000_000:
+        _NODE_KEYS.clear()
+    _NODE_KEYS[id(node)] = (node, k)
+    return k
 
 
 def _fmt(x: float) -> str:
@@ -141,22 +176,36 @@ def _flip(want: Any) -> Any:
     return None if want is None else (not want)
 
 
+def _is_target(expr, idx: PatientIndex) -> bool:
+    targets = idx.cache.get("_targets")
+    return bool(targets) and getattr(expr, "kind", None) in TARGET_KINDS and node_key(expr) in targets
+
+
 def _evaluate(expr, idx: PatientIndex, options: MatchOptions, want: Any) -> Result:
-    if isinstance(expr, cm.AllOf):
-        parts = [evaluate_expression(e, idx, options, want) for e in expr.items]
+    kind = getattr(expr, "kind", None)
+    if kind not in _BOOL_KINDS:
+        return evaluate_atom(expr, idx, options)
+    if kind == "all_of":
+        items = expr.items
+        if want is False and idx.cache.get("_targets"):
+            # "prior chemotherapy for <the trial's own disease>": naming her (required) disease
+            # only qualifies the other checks of an exclusion; it does not exclude by itself
+            rest = [e for e in items if not _is_target(e, idx)]
+            items = rest or items
+        parts = [evaluate_expression(e, idx, options, want) for e in items]
         v = _and([p.value for p in parts])
         return _merge(v, parts, lambda p: p.value is v or p.value == v)
-    if isinstance(expr, cm.AnyOf):
+    if kind == "any_of":
         parts = [evaluate_expression(e, idx, options, want) for e in expr.items]
         v = _or([p.value for p in parts])
         res = _merge(v, parts, lambda p: p.value is v or p.value == v)
         if v is not None:
             res.missing = []
         return res
-    if isinstance(expr, cm.Not):
+    if kind == "not":
         p = evaluate_expression(expr.item, idx, options, _flip(want))
-        return Result(_not(p.value), [f"not: {r}" if False else r for r in p.reasons], p.evidence, p.missing)
-    if isinstance(expr, cm.Except):
+        return Result(_not(p.value), list(p.reasons), list(p.evidence), list(p.missing))
+    if kind == "except":
         if isinstance(expr.main, cm.PriorTherapy):
             exc_atoms = list(cm.iter_atoms(expr.exception))
             if exc_atoms and all(isinstance(x, cm.PriorTherapy) for x in exc_atoms):
@@ -175,7 +224,7 @@ def _evaluate(expr, idx: PatientIndex, options: MatchOptions, want: Any) -> Resu
         if exc.value is True:
             res.reasons.append("the exception applies")
         return res
-    if isinstance(expr, cm.IfThen):
+    if kind == "if_then":
         cond = evaluate_expression(expr.condition, idx, options, None)
         then = evaluate_expression(expr.then, idx, options, want)
         other = evaluate_expression(expr.otherwise, idx, options, want) if expr.otherwise is not None else None
@@ -204,6 +253,55 @@ def _evaluate(expr, idx: PatientIndex, options: MatchOptions, want: Any) -> Resu
     return evaluate_atom(expr, idx, options)
 
 
+_BOOL_KINDS = frozenset({"all_of", "any_of", "not", "except", "if_then"})
+#: atom kinds that can name the trial's own target condition (see :func:`target_atom_keys`)
+TARGET_KINDS = frozenset({"diagnosis", "condition", "infection"})
+
+
+def target_atom_keys(criteria, names: list[str]) -> frozenset[str]:
+    """Keys of the exclusion atoms that name the trial's own target condition.
+
+    ``names`` are the trial's conditions (and title). An exclusion such as "use of anti-myeloma
+    therapy within 28 days" that compiles to a bare diagnosis of multiple myeloma in a myeloma
+    trial, or "asthma exacerbation requiring intubation" compiled to the condition asthma in an
+    asthma trial, would exclude every patient the trial is for: such an atom only names the
+    trial's population. Under an exclusion it is neutral inside an ``all_of`` (the other checks
+    decide) and unknown elsewhere (the qualifier the compiler did not capture needs a person).
+    """
+    out = set()
+    names = [n for n in names if n]
+    if not names:
+        return frozenset()
+    for c in criteria:
+        if c.kind != "exclusion" or c.expression is None:
+            continue
+        for a in cm.iter_atoms(c.expression):
+            k = a.kind
+            if k == "diagnosis":
+                if norm_key(a.cancer_type) in _GENERIC_CANCER:
+                    continue
+                hit = any(same_cancer(a.cancer_type, n) for n in names)
+            elif k == "condition":
+                hit = any(condition_matches(n, norm_key(a.condition)) for n in names)
+            elif k == "infection":
+                hit = any(condition_matches(n, norm_key(a.pathogen)) for n in names)
+            else:
+                continue
+            if hit:
+                out.add(node_key(a))
+    return frozenset(out)
+
+
+#: atom kinds whose result does not depend on the patient
+STATIC_KINDS = frozenset({"unsupported", "confirm"})
+
+
+def is_static(expr) -> bool:
+    """True when the criterion's outcome cannot depend on the patient (only ``unsupported``
+    and ``confirm`` atoms): it is worked out once per process, not per patient."""
+    return all(a.kind in STATIC_KINDS for a in cm.iter_atoms(expr))
+
+
 # ============================================================================ atoms
 _EVALUATORS: dict[str, Callable] = {}
 
@@ -216,7 +314,34 @@ def _atom(kind: str):
 
 
 def evaluate_atom(atom, idx: PatientIndex, options: MatchOptions) -> Result:
-    fn = _EVALUATORS.get(getattr(atom, "kind", None))
+    """Evaluate one atom (memoised per patient index on the atom's content, the wanted value
+    and the options: many trials share the same checks). Cached results are never mutated."""
+    kind = getattr(atom, "kind", None)
+    fn = _EVALUATORS.get(kind)
+    if fn is None:
+        return _evaluate_atom(fn, atom, idx, options)
+    want = idx.cache.get("_want")
+    key = node_key(atom)
+    targets = idx.cache.get("_targets")
+    target = bool(targets) and want is False and key in targets
+    ck = (key, want, target, id(options))
+    cache = idx.atom_cache
+    hit = cache.get(ck)
+    if hit is not None:
+        return hit
+    if target:
+        what = _label(getattr(atom, "cancer_type", None) or getattr(atom, "condition", None)
+                      or getattr(atom, "pathogen", None) or kind)
+        res = Result(None, [f"names the trial's own condition ({what}): the compiled check cannot tell "
+                            "which of its patients this excludes"], [],
+                     [_mf("manual_review", "a person must check this exclusion (it names the trial's own condition)")])
+    else:
+        res = _evaluate_atom(fn, atom, idx, options)
+    cache[ck] = res
+    return res
+
+
+def _evaluate_atom(fn, atom, idx: PatientIndex, options: MatchOptions) -> Result:
     if fn is None:
         return Result(None, [f"criterion kind {getattr(atom, 'kind', type(atom).__name__)!r} is not handled by "
                              "the matcher"], [], [_mf("manual_review", "a person must check this criterion")])
@@ -1486,32 +1611,52 @@ def _dedup_evidence(items: list[Evidence]) -> list[Evidence]:
     return out
 
 
-def evaluate_with_index(criterion: cm.Criterion, idx: PatientIndex, options: MatchOptions) -> CriterionOutcome:
-    """Evaluate one criterion against an already-indexed patient."""
-    base = dict(criterion_id=criterion.id, kind=criterion.kind, text=criterion.text, step=criterion.step)
+def _outcome(criterion: cm.Criterion, outcome: str, reason: str, evidence: list, missing: list) -> CriterionOutcome:
+    return fast_model(CriterionOutcome, {
+        "criterion_id": criterion.id, "kind": criterion.kind, "text": criterion.text, "outcome": outcome,
+        "reason": reason, "evidence": evidence, "missing": missing, "step": criterion.step,
+    })
+
+
+def evaluate_with_index(criterion: cm.Criterion, idx: PatientIndex, options: MatchOptions,
+                        target_key: tuple = ()) -> CriterionOutcome:
+    """Evaluate one criterion against an already-indexed patient.
+
+    ``target_key`` names the atoms of this criterion that are the trial's own condition (see
+    :func:`target_atom_keys`; ``idx.cache["_targets"]`` holds the set for the trial being
+    matched). Results are memoised per patient index on the criterion's content.
+    """
     expr = criterion.expression
     if expr is None:
         if criterion.status == "unsupported":
-            return CriterionOutcome(**base, outcome="unknown",
-                                    reason=f"criterion could not be compiled: {criterion.reason or 'no check'}",
-                                    missing=[_mf("manual_review", "a person must check this criterion (it could not be compiled)")])
+            return _outcome(criterion, "unknown", f"criterion could not be compiled: {criterion.reason or 'no check'}",
+                            [], [_mf("manual_review", "a person must check this criterion (it could not be compiled)")])
         if criterion.status == "needs_confirmation":
-            return CriterionOutcome(**base, outcome="confirm",
-                                    reason=f"needs confirmation by a person" + (f": {criterion.reason}" if criterion.reason else ""))
-        return CriterionOutcome(**base, outcome="not_applicable", reason="heading: its sub-criteria carry the checks")
-    res = evaluate_expression(expr, idx, options, criterion.kind == "inclusion")
-    outcome = outcome_from(criterion.kind, res.value)
+            return _outcome(criterion, "confirm",
+                            "needs confirmation by a person" + (f": {criterion.reason}" if criterion.reason else ""), [], [])
+        return _outcome(criterion, "not_applicable", "heading: its sub-criteria carry the checks", [], [])
+    ck = (node_key(expr), criterion.kind, target_key, id(options))
+    hit = idx.crit_cache.get(ck)
+    if hit is None:
+        hit = _decide(criterion.kind, expr, idx, options)
+        idx.crit_cache[ck] = hit
+    return _outcome(criterion, *hit)
+
+
+def _decide(kind: str, expr, idx: PatientIndex, options: MatchOptions) -> tuple:
+    res = evaluate_expression(expr, idx, options, kind == "inclusion")
+    outcome = outcome_from(kind, res.value)
     reasons = list(dict.fromkeys(r for r in res.reasons if r))
     reason = "; ".join(reasons) or outcome
-    if outcome == "pass" and criterion.kind == "exclusion":
+    if outcome == "pass" and kind == "exclusion":
         reason = f"not excluded: {reason}"
-    elif outcome == "fail" and criterion.kind == "exclusion":
+    elif outcome == "fail" and kind == "exclusion":
         reason = f"excluded: {reason}"
     missing = _dedup_missing(res.missing) if outcome == "unknown" else []
     if outcome == "unknown" and not missing:
         missing = [_mf("manual_review", "a person must check this criterion")]
     evidence = _dedup_evidence(res.evidence) if options.include_evidence else []
-    return CriterionOutcome(**base, outcome=outcome, reason=reason, evidence=evidence, missing=missing)
+    return outcome, reason, evidence, missing
 
 
 def evaluate_criterion(criterion: cm.Criterion, patient: Patient, as_of: dt.date | None = None,

@@ -74,6 +74,9 @@ class PatientIndex:
     treatments: list[TreatmentInfo] = field(default_factory=list)
     medication_generics: list[tuple[object, str | None, frozenset[str]]] = field(default_factory=list)
     cache: dict = field(default_factory=dict)
+    #: memoised results for this patient: atoms and whole criteria, keyed on their content
+    atom_cache: dict = field(default_factory=dict)
+    crit_cache: dict = field(default_factory=dict)
 
     def source_of(self, name: str) -> Source | None:
         return self.patient.sources.get(name)

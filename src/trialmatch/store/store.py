@@ -40,14 +40,15 @@ def resolve_url(db: str | None = None) -> str:
     return f"sqlite:///{Path(value).expanduser().resolve()}"
 
 
-_CONTENT_EXCLUDE = {"provenance": {"ingested_at", "file_name"}}
+_CONTENT_EXCLUDE = {"provenance"}
 
 
 def content_hash(trial: Trial) -> str:
-    """SHA-256 of a trial's content (provenance timestamps and file name left out).
+    """SHA-256 of a trial's content without its provenance (see :meth:`Trial.content_dict`):
+    the same study read from an NDJSON line and from an API page has the same content hash.
 
-    The same content as :meth:`Trial.content_dict`, serialised by pydantic-core in model field
-    order (deterministic, and several times faster than ``json.dumps`` on the ingest path).
+    Serialised by pydantic-core in model field order (deterministic, and several times faster
+    than ``json.dumps`` of ``content_dict()`` on the ingest path).
     """
     blob = trial.model_dump_json(by_alias=True, exclude=_CONTENT_EXCLUDE)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
