@@ -127,6 +127,8 @@ _AGE_SUBJ = re.compile(
     r"(?i)\b(?:patients?|subjects?|participants?|adults?|women|woman|men|man|males?|females?|children|child|individuals?|"
     r"persons?|people|volunteers?|inpatients?|outpatients?|girls?|boys?|infants?|neonates?|newborns?|be|are|aged?|"
     r"sexes|genders?|adolescents?|students?|smokers?|mothers?|pregnant\s+women|healthy|population|cases?)\b[^.;:\d]{0,30}$")
+_AGE_SUBJ_NEXT = re.compile(r"(?i)\b(?:patients?|subjects?|participants?|adults?|women|men|individuals?|persons?|people|"
+                            r"volunteers?|children|aged?|ages)\s*$")
 _AGE_WINDOW = re.compile(r"(?i)\b(?:within|past|last|previous|prior|preceding|since|for|during|duration|history|ago|after|"
                          r"before|diagnos\w*|treat\w*|therapy|follow\w*|exposure|smok\w*|use|using|taking|lasting|"
                          r"interval|period|survival|expectancy|symptoms?|onset|disease|pain|stable)\b")
@@ -142,10 +144,16 @@ def _age_quantities(t: str) -> list:
         before = t[max(0, q.start - 45):q.start]
         lead = re.search(r"[A-Za-z]", t[:q.start]) is None
         tu = q.time_unit
+        prev = out[-1] if out else None
         if q.age_cue or _AGE_BEFORE.search(before):
             ok = True
         elif tu == "year" and (lead or _AGE_SUBJ.search(before)) and not _AGE_WINDOW.search(before[-30:]):
             ok = True
+        elif tu is None and _AGE_SUBJ_NEXT.search(before):
+            ok = True
+        elif prev is not None and re.fullmatch(r"(?i)\s*(?:,|;)?\s*(?:or|and|to|but)?\s*", t[prev.end:q.start]) and \
+                tu in (None, prev.time_unit):
+            ok = True  # "age ≥18 years and ≤ 70 years", "<18 or >65"
         else:
             ok = False
         if not ok:
@@ -282,18 +290,25 @@ def _performance(t: str) -> list:
 
 
 def _life_expectancy(t: str) -> list:
-    m = re.search(r"(?i)life expectancy|expected survival|estimated (?:patient )?survival|survival expectancy|expected to (?:live|survive)|predicted survival", t)
+    """"life expectancy ≥ 12 weeks" -> LifeExpectancy(12 weeks); "life expectancy < 3 months"
+    -> Not(LifeExpectancy(3 months)) (the predicate stays "she is expected to live at least ...")."""
+    m = re.search(r"(?i)life expectancy|expected survival|estimated (?:patient )?survival|survival expectancy|expected to (?:live|survive)|predicted survival|prognosis", t)
     if not m:
         return []
     rest = t[m.end():m.end() + 80]
-    q = re.search(r"(?i)(" + _OP_ANY + r")?\s*" + NUM + r"\s*" + TIME, rest)
-    if not q:
-        q2 = re.search(r"(?i)" + NUM + r"\s*" + TIME + r"\s*or\s*(?:more|longer|greater)", rest)
-        if q2:
-            return [LifeExpectancy(minimum=_dur(q2.group(1), q2.group(2)))]
-        return []
-    op = _op(q.group(1)) if q.group(1) else ">="
-    return [LifeExpectancy(minimum=_dur(q.group(2), q.group(3)), strict=op == ">")]
+    for q in find_quantities(rest):
+        if q.time_unit not in ("day", "week", "month", "year") or q.op in ("+/-", "between"):
+            continue
+        if q.op == "<=" and rest[q.start:q.start + 6].lower() == "within":
+            continue
+        dur = Duration(value=q.value, unit=q.time_unit)
+        if q.op in ("<", "<="):
+            return [Not(item=LifeExpectancy(minimum=dur, strict=q.op == "<="))]
+        return [LifeExpectancy(minimum=dur, strict=q.op == ">")]
+    q2 = re.search(r"(?i)(?:of|is|:)\s*" + NUM + r"\s*" + TIME, rest)
+    if q2:
+        return [LifeExpectancy(minimum=_dur(q2.group(1), q2.group(2)))]
+    return []
 
 
 _RECEPTOR_PATTERNS = [
@@ -616,33 +631,30 @@ _CMP_RE = re.compile(
 )
 
 
+_ULN_AFTER = re.compile(r"(?i)\s*" + _ULN)
+_LLN_AFTER = re.compile(r"(?i)\s*" + _LLN)
+
+
 def _comparisons(seg: str) -> list[dict]:
-    """Comparisons in a lab segment: [{op, value, unit | uln | lln, condition}]."""
+    """Comparisons in a lab segment: [{op, value, unit | uln | lln, condition}] (from
+    :func:`~trialmatch.criteria.quantities.find_quantities`; ranges give ``op="between"``)."""
     out = []
-    for m in _CMP_RE.finditer(seg):
-        op = _op(m.group("op"))
-        if op is None or op == "==":
+    for q in find_quantities(seg):
+        if q.window or q.op in ("+/-", "==") or q.time_unit in ("day", "week", "month", "year"):
             continue
-        num = m.group("num")
-        tail_text = seg[m.start("num"):m.start("num") + 45]
-        c: dict[str, Any] = {"op": op}
-        um = re.match(r"\s*\d+(?:[.,]\d+)*" + _ULN, tail_text, re.IGNORECASE)
-        lm = re.match(r"\s*\d+(?:[.,]\d+)*" + _LLN, tail_text, re.IGNORECASE)
-        if um:
-            c["uln"] = _num(num)
-        elif lm:
-            c["lln"] = _num(num)
+        c: dict[str, Any] = {"op": q.op}
+        after_num = seg[q.end if q.unit_text else q.num_start:]
+        tail = seg[q.end:q.end + 60]
+        if q.unit_text is None and (_ULN_AFTER.match(tail)):
+            c["uln"] = q.value
+        elif q.unit_text is None and _LLN_AFTER.match(tail):
+            c["lln"] = q.value
         else:
-            q = parse_quantity(tail_text)
-            if q is not None and tail_text.strip().startswith(num):
-                c["value"], c["unit"] = q
-            else:
-                c["value"], c["unit"] = _num(num), None
-                wm = re.match(r"\s*\d+(?:[.,]\d+)*\s*(mmhg|mm hg|kg/m2|kg/m²|kg|lbs?|pounds|cm|mm|ms|msec|bpm|%|points?)", tail_text, re.IGNORECASE)
-                if wm:
-                    c["unit"] = wm.group(1)
-        after = seg[m.end("num"):m.end("num") + 60]
-        before = seg[max(0, m.start() - 10):m.start()]
+            c["value"], c["unit"] = q.value, q.unit
+            if q.op == "between":
+                c["value_high"] = q.value_high
+        del after_num
+        after = seg[q.end:q.end + 60]
         if re.search(r"(?i)\b(?:if|in case of|for patients with|in patients with|in the presence of|with|when)\b[^;)]{0,20}(?:liver|hepatic)\s+(?:metasta|involvement)", after[:50]):
             c["condition"] = Metastasis(site="liver")
         elif re.search(r"(?i)\b(?:if|in case of|for patients with|in patients with|in the presence of|with)\b[^;)]{0,20}bone\s+metasta", after[:50]):
@@ -651,22 +663,11 @@ def _comparisons(seg: str) -> list[dict]:
             c["condition"] = Condition(condition="gilbert_syndrome")
         else:
             c["condition"] = None
+        if q.op == "between" and ("uln" in c or "lln" in c):
+            continue
         out.append(c)
-    # "1.5 times the ULN or less", "60 ml/min or more"
-    if not out:
-        m = re.search(r"(?P<num>\d+(?:[.,]\d+)?)\s*(?P<rest>[^;]{0,40}?)\s*or\s*(?P<dir>less|lower|below|more|greater|higher|above)", seg, re.IGNORECASE)
-        if m:
-            op = "<=" if m.group("dir").lower() in ("less", "lower", "below") else ">="
-            tail_text = seg[m.start("num"):]
-            c = {"op": op, "condition": None}
-            if re.match(r"\s*\d+(?:[.,]\d+)?" + _ULN, tail_text, re.IGNORECASE):
-                c["uln"] = _num(m.group("num"))
-            else:
-                q = parse_quantity(tail_text)
-                c["value"], c["unit"] = (q if q else (_num(m.group("num")), None))
-            out.append(c)
-        elif re.search(r"(?i)within (?:the )?normal (?:limits|range)|\bnormal\b", seg[:40]):
-            out.append({"op": "<=", "uln": 1.0, "condition": None, "normal": True})
+    if not out and re.search(r"(?i)within (?:the )?normal (?:limits|range)|\bnormal\b", seg[:40]):
+        out.append({"op": "<=", "uln": 1.0, "condition": None, "normal": True})
     return out
 
 
@@ -675,9 +676,13 @@ def _lab_atom(key: str, c: dict, avocab: dict):
         name = key.split(":", 1)[-1]
         if "value" not in c:
             return None
-        return Measurement(name=name, comparator=c["op"], value=c["value"], unit=c.get("unit"))
+        return Measurement(name=name, comparator=c["op"], value=c["value"], value_high=c.get("value_high"),
+                           unit=c.get("unit"))
     if c.get("normal"):
         return None
+    if c["op"] == "between":  # a lab range: a measurement of the analyte between two values
+        return Measurement(name=key, comparator="between", value=c["value"], value_high=c.get("value_high"),
+                           unit=c.get("unit"))
     kw: dict[str, Any] = {"analyte": key, "comparator": c["op"]}
     if "uln" in c:
         kw["uln_multiple"] = c["uln"]

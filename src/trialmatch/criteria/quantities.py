@@ -303,7 +303,8 @@ def find_quantities(text: str) -> tuple[Quantity, ...]:
         if not free(s, e):
             continue
         add(Quantity("between", a, b, unit, utext, tunit, s, e, m.start("a"),
-                     window=_window(text, s, e), age_cue=bool(_AGE_AFTER.match(text[e:e + 12]))))
+                     window=_window(text, s, e),
+                     age_cue=bool(_AGE_AFTER.match(text[e:e + 12])) or "age" in text[s:m.start("a")].lower()))
     # 2. operator + number
     for m in _OP_NUM_RE.finditer(text):
         if not free(m.start("a"), m.end("a")):

@@ -109,14 +109,19 @@ class TrialStore:
         self.engine = engine
         schema.metadata.create_all(self.engine)
         self._matching_cache: tuple[int, object, list] | None = None
+        self._last_batch_wrote = False
 
     # ------------------------------------------------------------------ plumbing
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """One atomic unit of work: everything inside commits together or not at all."""
+        """One atomic unit of work: everything inside commits together or not at all.
+
+        Writes to trials or compiled criteria must also call :meth:`_bump_revision` (the
+        public methods do), so caches keyed on :meth:`revision` see them; other writes
+        (patients, watch snapshots, sync checkpoints) leave the revision alone.
+        """
         with self.engine.begin() as conn:
             yield conn
-            self._bump_revision(conn)
 
     def _bump_revision(self, conn: Connection) -> None:
         row = conn.execute(select(schema.store_meta.c.value).where(schema.store_meta.c.key == "revision")).first()
@@ -135,7 +140,8 @@ class TrialStore:
 
     # ------------------------------------------------------------------ trials
     def ingest_trials(
-        self, trials: Iterable[Trial], compiled: dict[str, CompiledCriteria] | None = None
+        self, trials: Iterable[Trial], compiled: dict[str, CompiledCriteria] | None = None,
+        *, conn: Connection | None = None,
     ) -> dict[str, IngestStatus]:
         """Store trials in ONE transaction; returns each trial's status.
 
@@ -144,85 +150,99 @@ class TrialStore:
         changed content -> ``updated`` (a new version; the old one stays readable).
         ``compiled`` optionally maps trial id -> compiled criteria to store with the version.
         If anything fails, nothing of the batch is written and :class:`StoreError` is raised.
+
+        With ``conn`` the batch joins that open transaction (the caller commits or rolls back),
+        so a caller can write its own rows atomically with the trials (a sync checkpoint).
         """
         trials = list(trials)
-        results: dict[str, IngestStatus] = {}
         if not trials:
-            return results
+            return {}
+        if conn is not None:
+            return self._write_trials(conn, trials, compiled)
         try:
-            with self.transaction() as conn:
-                ids = list(dict.fromkeys(t.id for t in trials))
-                # per id: (current version, hashes of EVERY stored version): the same bytes or
-                # content as any stored version is "unchanged", so re-ingesting an older copy
-                # (or two sources stating the same id, ingested again) never adds versions
-                current: dict[str, tuple[int, set[str]]] = {}
-                for chunk_start in range(0, len(ids), 500):
-                    chunk = ids[chunk_start:chunk_start + 500]
-                    rows = conn.execute(
-                        select(schema.trials.c.id, schema.trials.c.current_version,
-                               schema.trial_versions.c.sha256, schema.trial_versions.c.content_hash)
-                        .join(schema.trial_versions, schema.trial_versions.c.trial_id == schema.trials.c.id)
-                        .where(schema.trials.c.id.in_(chunk))
-                    ).all()
-                    for r in rows:
-                        entry = current.setdefault(r[0], (r[1], set()))
-                        entry[1].update((r[2], r[3]))
-                now = _now()
-                new_trial_rows, version_rows, trial_updates, compiled_rows = [], [], [], []
-                for trial in trials:
-                    prev = current.get(trial.id)
-                    if prev is not None and trial.provenance.sha256 in prev[1]:  # same bytes: cheap
-                        results[trial.id] = results.get(trial.id, "unchanged")
-                        continue
-                    chash = content_hash(trial)
-                    if prev is not None and chash in prev[1]:
-                        results[trial.id] = results.get(trial.id, "unchanged")
-                        continue
-                    version = 1 if prev is None else prev[0] + 1
-                    status: IngestStatus = "new" if prev is None else "updated"
-                    if trial.id in results and results[trial.id] != "unchanged":
-                        status = results[trial.id]
-                    results[trial.id] = status
-                    version_rows.append(dict(
-                        trial_id=trial.id, version=version, sha256=trial.provenance.sha256,
-                        content_hash=chash, source_format=trial.provenance.source_format,
-                        file_name=trial.provenance.file_name, ingested_at=trial.provenance.ingested_at,
-                        data=trial.model_dump_json(by_alias=True),
-                    ))
-                    if prev is None:
-                        new_trial_rows.append(dict(id=trial.id, current_version=version, title=trial.title,
-                                                   status=trial.status, updated_at=now))
-                    else:
-                        trial_updates.append(dict(id=trial.id, current_version=version, title=trial.title,
-                                                  status=trial.status, updated_at=now))
-                    current[trial.id] = (version, (prev[1] if prev else set()) | {trial.provenance.sha256, chash})
-                    if compiled and trial.id in compiled:
-                        cc = compiled[trial.id]
-                        compiled_rows.append(dict(trial_id=trial.id, version=version,
-                                                  compiler_version=cc.compiler_version,
-                                                  data=cc.model_dump_json()))
-                # a trial new in this batch and changed again later in the same batch
-                seen_new = {r["id"]: r for r in new_trial_rows}
-                for upd in list(trial_updates):
-                    if upd["id"] in seen_new:
-                        seen_new[upd["id"]].update(upd)
-                        trial_updates.remove(upd)
-                if new_trial_rows:
-                    conn.execute(schema.trials.insert(), list(seen_new.values()))
-                if version_rows:
-                    conn.execute(schema.trial_versions.insert(), version_rows)
-                for upd in trial_updates:
-                    conn.execute(update(schema.trials).where(schema.trials.c.id == upd["id"]).values(
-                        current_version=upd["current_version"], title=upd["title"],
-                        status=upd["status"], updated_at=upd["updated_at"]))
-                if compiled_rows:
-                    conn.execute(schema.compiled_criteria.insert(), compiled_rows)
-                if not version_rows:
+            with self.transaction() as own:
+                results = self._write_trials(own, trials, compiled)
+                if not self._last_batch_wrote:
                     raise _NothingWritten
         except _NothingWritten:
             pass
         except Exception as exc:  # noqa: BLE001 - re-raised with context, nothing written
             raise StoreError(f"store unchanged: could not write the batch ({exc.__class__.__name__}: {exc})") from exc
+        return results
+
+    def _write_trials(
+        self, conn: Connection, trials: list[Trial], compiled: dict[str, CompiledCriteria] | None
+    ) -> dict[str, IngestStatus]:
+        results: dict[str, IngestStatus] = {}
+        ids = list(dict.fromkeys(t.id for t in trials))
+        # per id: (current version, hashes of EVERY stored version): the same bytes or
+        # content as any stored version is "unchanged", so re-ingesting an older copy
+        # (or two sources stating the same id, ingested again) never adds versions
+        current: dict[str, tuple[int, set[str]]] = {}
+        for chunk_start in range(0, len(ids), 500):
+            chunk = ids[chunk_start:chunk_start + 500]
+            rows = conn.execute(
+                select(schema.trials.c.id, schema.trials.c.current_version,
+                       schema.trial_versions.c.sha256, schema.trial_versions.c.content_hash)
+                .join(schema.trial_versions, schema.trial_versions.c.trial_id == schema.trials.c.id)
+                .where(schema.trials.c.id.in_(chunk))
+            ).all()
+            for r in rows:
+                entry = current.setdefault(r[0], (r[1], set()))
+                entry[1].update((r[2], r[3]))
+        now = _now()
+        new_trial_rows, version_rows, trial_updates, compiled_rows = [], [], [], []
+        for trial in trials:
+            prev = current.get(trial.id)
+            if prev is not None and trial.provenance.sha256 in prev[1]:  # same bytes: cheap
+                results[trial.id] = results.get(trial.id, "unchanged")
+                continue
+            chash = content_hash(trial)
+            if prev is not None and chash in prev[1]:
+                results[trial.id] = results.get(trial.id, "unchanged")
+                continue
+            version = 1 if prev is None else prev[0] + 1
+            status: IngestStatus = "new" if prev is None else "updated"
+            if trial.id in results and results[trial.id] != "unchanged":
+                status = results[trial.id]
+            results[trial.id] = status
+            version_rows.append(dict(
+                trial_id=trial.id, version=version, sha256=trial.provenance.sha256,
+                content_hash=chash, source_format=trial.provenance.source_format,
+                file_name=trial.provenance.file_name, ingested_at=trial.provenance.ingested_at,
+                data=trial.model_dump_json(by_alias=True),
+            ))
+            if prev is None:
+                new_trial_rows.append(dict(id=trial.id, current_version=version, title=trial.title,
+                                           status=trial.status, updated_at=now))
+            else:
+                trial_updates.append(dict(id=trial.id, current_version=version, title=trial.title,
+                                          status=trial.status, updated_at=now))
+            current[trial.id] = (version, (prev[1] if prev else set()) | {trial.provenance.sha256, chash})
+            if compiled and trial.id in compiled:
+                cc = compiled[trial.id]
+                compiled_rows.append(dict(trial_id=trial.id, version=version,
+                                          compiler_version=cc.compiler_version,
+                                          data=cc.model_dump_json()))
+        # a trial new in this batch and changed again later in the same batch
+        seen_new = {r["id"]: r for r in new_trial_rows}
+        for upd in list(trial_updates):
+            if upd["id"] in seen_new:
+                seen_new[upd["id"]].update(upd)
+                trial_updates.remove(upd)
+        if new_trial_rows:
+            conn.execute(schema.trials.insert(), list(seen_new.values()))
+        if version_rows:
+            conn.execute(schema.trial_versions.insert(), version_rows)
+        for upd in trial_updates:
+            conn.execute(update(schema.trials).where(schema.trials.c.id == upd["id"]).values(
+                current_version=upd["current_version"], title=upd["title"],
+                status=upd["status"], updated_at=upd["updated_at"]))
+        if compiled_rows:
+            conn.execute(schema.compiled_criteria.insert(), compiled_rows)
+        self._last_batch_wrote = bool(version_rows)
+        if version_rows:
+            self._bump_revision(conn)
         return results
 
     def ingest_trial(self, trial: Trial, compiled: CompiledCriteria | None = None) -> IngestStatus:
@@ -304,11 +324,13 @@ class TrialStore:
                 if version is None:
                     raise StoreError(f"no trial {trial_id!r} in the store")
             self._put_compiled(conn, trial_id, version, compiled)
+            self._bump_revision(conn)
 
     def save_compiled_many(self, items: Iterable[tuple[str, int, CompiledCriteria]]) -> None:
         with self.transaction() as conn:
             for trial_id, version, compiled in items:
                 self._put_compiled(conn, trial_id, version, compiled)
+            self._bump_revision(conn)
 
     def _put_compiled(self, conn: Connection, trial_id: str, version: int, compiled: CompiledCriteria) -> None:
         t = schema.compiled_criteria

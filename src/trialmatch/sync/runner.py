@@ -9,8 +9,7 @@ transaction of the last page.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -271,26 +270,6 @@ def clear_checkpoint(store: TrialStore, query: SyncQuery, base_url: str) -> bool
 # --------------------------------------------------------------------------- one transaction per page
 
 
-class _ConnectionStore(TrialStore):
-    """A view of a :class:`TrialStore` whose ``transaction()`` joins an open connection.
-
-    ``TrialStore.ingest_trials`` does its writes inside ``self.transaction()``; here that is the
-    page's transaction, so the trials and the checkpoint commit (or roll back) together. The
-    revision is bumped exactly as the store does it: only when the batch wrote something.
-    """
-
-    def __init__(self, base: TrialStore, conn: Connection) -> None:  # noqa: D107 - no super(): shares the engine
-        self.url = base.url
-        self.engine = base.engine
-        self._matching_cache = None
-        self._conn = conn
-
-    @contextmanager
-    def transaction(self) -> Iterator[Connection]:
-        yield self._conn
-        self._bump_revision(self._conn)
-
-
 def read_study(study: dict[str, Any], index: int | None = None) -> list[ReadResult]:
     """Read one API study through the same reader as ``trialmatch ingest``.
 
@@ -307,19 +286,9 @@ def read_study(study: dict[str, Any], index: int | None = None) -> list[ReadResu
 
 
 def _same_study(trial: Trial, stored_hash: str, stored_data: str) -> bool:
-    """True when ``trial`` says what the stored version says: the same content hash, or the same
-    ``lastUpdatePostDate`` and the same content apart from provenance (the store's content hash
-    includes the SHA-256 of the bytes, so one study read from an NDJSON line and from an API page
-    hashes differently although nothing in it changed)."""
-    if content_hash(trial) == stored_hash:
-        return True
-    stored = Trial.model_validate_json(stored_data)
-    if stored.last_update_posted != trial.last_update_posted:
-        return False
-    a, b = trial.content_dict(), stored.content_dict()
-    a.pop("provenance", None)
-    b.pop("provenance", None)
-    return a == b
+    """True when ``trial`` says what the stored version says (the content hash leaves the
+    provenance out, so one study read from an NDJSON line and from an API page is the same)."""
+    return content_hash(trial) == stored_hash
 
 
 def _current(conn: Connection, ids: list[str]) -> dict[str, tuple[str | None, str, str]]:
@@ -364,7 +333,7 @@ def _write_page_tx(store: TrialStore, trials: dict[str, Trial], summary: SyncSum
                    if tid not in current or not _same_study(tr, current[tid][1], current[tid][2])]
         statuses: dict[str, str] = {}
         if changed:
-            statuses = _ConnectionStore(store, conn).ingest_trials(changed)
+            statuses = store.ingest_trials(changed, conn=conn)
         for tid, trial in trials.items():
             status = statuses.get(tid, "unchanged")
             summary.record(tid, status)
