@@ -186,10 +186,20 @@ def _unit_ok(gold_unit: str | None, gold_tunit: str | None, comp: dict) -> bool:
         return True
     g = gold_unit.strip().lower()
     c = (comp.get("unit") or "")
+    # brat marks the word written after the number as the "unit" even when it is the scale's
+    # own word ("score 24", "grade 1-4", "ASA class 1-3"): not a unit of measure, nothing to check
+    if g in _NOT_UNITS:
+        return True
     if not c:
         return False
-    if g in ("uln", "upper limit of normal", "upper limit of the normal", "x uln", "× uln", "times uln") or "upper limit" in g:
+    if g in ("uln", "upper limit of normal", "upper limit of the normal", "x uln", "× uln", "times uln") or \
+            "upper limit" in g or "normal" in g:
         return c == "ULN"
+    # a count per volume is annotated by its piece "cells" ("1500 cells/mm3"); "beats" of "beats/min"
+    if g in ("cells", "cell") and re.match(r"(?:1|10\*\*\d+|G)/", c):
+        return True
+    if g.startswith("beat") and c == "bpm":
+        return True
     # brat marks unit pieces ("mg", "dL", "mm3", "μmol"): the annotated text must be part of the
     # compiler's unit (after normalisation), or both must parse to the same dimension
     gn = re.sub(r"[^a-z0-9%]", "", g.replace("μ", "u").replace("µ", "u").replace("²", "2").replace("³", "3"))
@@ -202,6 +212,9 @@ def _unit_ok(gold_unit: str | None, gold_tunit: str | None, comp: dict) -> bool:
         return getattr(gq, "dimensionality", None) == getattr(cq, "dimensionality", None)
     except Exception:
         return False
+
+
+_NOT_UNITS = {"score", "scores", "grade", "class", "points", "point", "level", "stage", "percentile"}
 
 
 def _match(gold: dict, comp: dict) -> bool:
@@ -222,6 +235,7 @@ def bench_lct(shared: Path, limit: int | None = None) -> dict:
     n_gold = n_gold_hit = n_comp = n_comp_hit = 0
     per_type = collections.defaultdict(lambda: {"gold": 0, "gold_hit": 0})
     misses = []
+    miss_kinds: collections.Counter = collections.Counter()
     for ann in files:
         txt_path = ann[:-4] + ".txt"
         if not os.path.exists(txt_path):
@@ -245,7 +259,9 @@ def bench_lct(shared: Path, limit: int | None = None) -> dict:
             if any(_match(g, cp) for cp in cands):
                 n_gold_hit += 1
                 per_type[g["type"]]["gold_hit"] += 1
-            elif len(misses) < 40:
+                continue
+            miss_kinds[_miss_kind(g, cands)] += 1
+            if len(misses) < 40:
                 misses.append({"doc": Path(ann).stem, "gold": {k: g[k] for k in ("type", "op", "values", "unit", "name")},
                                "text": text[max(0, g["span"][0] - 40):g["span"][1] + 20].replace("\n", " "),
                                "compiled": cands[:4]})
@@ -261,7 +277,20 @@ def bench_lct(shared: Path, limit: int | None = None) -> dict:
     types = {t: {**v, "recall": v["gold_hit"] / v["gold"] if v["gold"] else 0.0} for t, v in per_type.items()}
     return {"documents": len(files), "gold": n_gold, "gold_matched": n_gold_hit, "compiler_comparisons": n_comp,
             "compiler_matched": n_comp_hit, "precision": p, "recall": r, "f1": f1, "per_type": types,
-            "sample_misses": misses}
+            "miss_categories": dict(miss_kinds.most_common()), "sample_misses": misses}
+
+
+def _miss_kind(gold: dict, cands: list[dict]) -> str:
+    """Why a gold comparison was missed: the closest thing the compiler emitted in its criterion."""
+    t = gold["type"].lower()
+    if not cands:
+        return f"{t}: no comparison compiled in the criterion"
+    same_vals = [c for c in cands if sorted(c["values"]) == sorted(gold["values"])]
+    if not same_vals:
+        return f"{t}: value not found"
+    if not any(c["op"] == gold["op"] for c in same_vals):
+        return f"{t}: operator differs ({gold['op']})"
+    return f"{t}: unit differs"
 
 
 # ----------------------------------------------------------------------------- coverage + time
@@ -359,6 +388,9 @@ def main(argv=None) -> int:
     print(f"    precision {lct['precision']:.3f}  recall {lct['recall']:.3f}  F1 {lct['f1']:.3f}  (target F1 >= 0.90)")
     for t, v in sorted(lct["per_type"].items()):
         print(f"    {t:<12} recall {v['recall']:.3f} ({v['gold_hit']}/{v['gold']})")
+    print("    top miss categories:")
+    for k, n in list(lct["miss_categories"].items())[:8]:
+        print(f"      {n:>5}  {k}")
     print(f"(b) HINT coverage: {cov['supported']}/{cov['criteria']} = {cov['coverage']:.3f} (target >= 0.75); "
           f"breast {cov['breast_supported']}/{cov['breast_criteria']} = {cov['breast_coverage']:.3f} (target >= 0.85)")
     print(f"    status counts: {cov['status_counts']}")

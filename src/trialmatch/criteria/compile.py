@@ -24,6 +24,7 @@ noun phrase (1-6 words, letters only); the matcher fuzzy-matches that phrase.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from trialmatch.criteria.model import (
@@ -93,8 +94,20 @@ def _dur(value: str, unit: str) -> Duration:
 
 
 # ----------------------------------------------------------------------------- helpers
+_RX_CACHE: dict[str, re.Pattern] = {}
+
+
+def _rx(pattern: str) -> re.Pattern:
+    """A case-insensitive compiled pattern, compiled once per process (a dict lookup is much
+    cheaper than ``re``'s own cache, which also evicts after 512 patterns)."""
+    p = _RX_CACHE.get(pattern)
+    if p is None:
+        p = _RX_CACHE[pattern] = re.compile(pattern, re.IGNORECASE)
+    return p
+
+
 def _any(rx: str, t: str) -> bool:
-    return re.search(rx, t, re.IGNORECASE) is not None
+    return _rx(rx).search(t) is not None
 
 
 def _qualifiers(t: str, keys=None) -> list[str]:
@@ -327,7 +340,15 @@ _RECEPTOR_PATTERNS = [
 _RECEPTOR_RES = [(re.compile(p, re.IGNORECASE), v) for p, v in _RECEPTOR_PATTERNS]
 
 
+# every receptor pattern below needs one of these words: clauses without them skip the 11 searches
+_RECEPTOR_GATE = re.compile(
+    r"triple|tnbc|hormone|estrogen|oestrogen|progesterone|pgr|her-?2|human epidermal|\b(?:hr|er|pr)(?:\W|$|p|n)|hr[ -]high|"
+    r"pr[ -]?positive|pr\+", re.IGNORECASE)
+
+
 def _receptors(t: str) -> list:
+    if not _RECEPTOR_GATE.search(t):
+        return []
     out: list = []
     seen = set()
     if _any(r"\bknown\b[^.;]{0,40}(?:receptors?|her-?2)[^.;]{0,20}status", t):
@@ -420,7 +441,8 @@ _EXTENT = [
 
 def _diagnosis(t: str, kind: str) -> list:
     out = []
-    t = re.sub(r"(?i)[\w ]{0,20}cancer[- ]free", " ", t)
+    if "free" in t.lower():
+        t = _rx(r"[\w ]{0,20}cancer[- ]free").sub(" ", t)
     rx = vocab_regexes()
     cancers = [h for h in vocab_find(rx["cancer"], t)
                if h[0] not in ("non_melanoma_skin_cancer", "cervical_carcinoma_in_situ", "stage_i_uterine_cancer",
@@ -671,6 +693,91 @@ def _comparisons(seg: str) -> list[dict]:
     return out
 
 
+_MEAS_STOP = {"a", "an", "the", "of", "with", "is", "are", "was", "be", "must", "should", "have", "has", "had", "and",
+              "or", "her", "his", "their", "patients", "patient", "subjects", "subject", "participants", "in", "on",
+              "at", "by", "as", "to", "for", "if", "who", "which", "that", "than", "value", "level", "levels", "defined",
+              "measured", "e.g", "i.e", "eg", "ie", "x", "will", "need", "needs", "require", "requires", "having"}
+_MEAS_SKIP_UNITS = re.compile(r"(?i)^(?:mg|mcg|µg|μg|ug|g|grams?|iu|units?|mg/kg|mg/day|mg/d|mg/m2|mg/m²|ug/kg|mcg/kg|"
+                              r"g/day|g/d|mg/m\*\*2|milligram.*|microgram.*|gram)$")
+_MEAS_DOSE_WORDS = re.compile(r"(?i)\b(?:dose|doses|dosage|daily|mg|prednisone|steroids?|corticosteroids?|equivalent|"
+                              r"lines?|cycles?|regimens?|courses?|episodes?|times|prior|previous|sessions?|visits?|"
+                              r"metastases|fractions?|gy|grade|stage|type|"
+                              r"phase|version|criteria|items?|questions?|days?|weeks?|months?|years?)\b")
+_MEAS_COUNT_AFTER = re.compile(r"\s*(?:[a-z][a-z-]+)", re.IGNORECASE)
+_MEAS_UNITLESS_OK_AFTER = re.compile(r"(?i)\s*(?:points?|score|class|level|on\b|in\b|at\b|for\b|and\b|or\b|with\b|"
+                                     r"if\b|when\b|during\b|prior\b|before\b|after\b|as\b|by\b|according\b|"
+                                     r"within\b|per\b|/|\)|,|;|\.|$)")
+
+
+def _measurement_name(t: str, start: int, floor: int) -> str | None:
+    """The observation named right before a comparison ("BMI", "systolic blood pressure", "MMSE score")."""
+    before = t[floor:start]
+    before = re.split(r"[;:(\[\n]|\.\s|,\s|\b(?:or|and|with|who|which|if)\s+(?=\S)", before)[-1]
+    words = re.findall(r"[A-Za-z][A-Za-z0-9'+-]*", before)
+    while words and words[-1].lower() in _MEAS_STOP:
+        words.pop()
+    words = words[-4:]
+    while words and words[0].lower() in _MEAS_STOP:
+        words.pop(0)
+    if not words:
+        return None
+    name = " ".join(w.lower() for w in words)
+    if len(name) < 2:
+        return None
+    return name
+
+
+def _measurements(t: str, atoms: list) -> list:
+    """Numeric comparisons of ``t`` that no other extractor used, as ``Measurement`` atoms named by
+    the words before them (scores, vitals and other observations outside the analyte vocabulary).
+
+    Not taken: time windows and durations, drug doses (mass units, "dose"), counts ("at least 2
+    prior lines": a bare number followed by a noun), and comparisons without a name before them.
+    """
+    if not any(ch.isdigit() for ch in t):
+        return []
+    used: set[float] = set()
+    for a in iter_atoms(_all(atoms)) if atoms else []:
+        for f in ("value", "value_high", "uln_multiple", "lln_multiple"):
+            v = getattr(a, f, None)
+            if isinstance(v, (int, float)):
+                used.add(round(float(v), 6))
+        r = getattr(a, "years", None) or getattr(a, "range", None) or getattr(a, "lines", None)
+        if r is not None:
+            for v in (r.low, r.high):
+                if v is not None:
+                    used.add(round(float(v), 6))
+                    if isinstance(a, Age) and a.unit_as_written:
+                        used.update(round(v / to_years(1.0, a.unit_as_written), 6) for _ in (0,))
+        for f in ("minimum", "within", "min_duration", "relapse_within_after_end"):
+            d = getattr(a, f, None)
+            if d is not None and hasattr(d, "value"):
+                used.add(round(float(d.value), 6))
+    out: list = []
+    prev_end = 0
+    for q in find_quantities(t):
+        floor = prev_end
+        prev_end = q.end
+        if q.window or q.op == "+/-" or (q.time_unit is not None and q.time_unit not in ("second",)):
+            continue
+        if round(q.value, 6) in used or (q.value_high is not None and round(q.value_high, 6) in used):
+            continue
+        if q.unit and _MEAS_SKIP_UNITS.match(q.unit):
+            name = _measurement_name(t, q.start, floor)
+            if not name or "weight" not in name:
+                continue
+        if q.unit_text is None and not _MEAS_UNITLESS_OK_AFTER.match(t[q.end:q.end + 12]):
+            continue  # "at least 2 prior lines": a count
+        name = _measurement_name(t, q.start, floor)
+        if not name or _MEAS_DOSE_WORDS.search(name):
+            continue
+        unit = q.unit if q.time_unit is None else "s"
+        m = Measurement(name=name, comparator="between" if q.op == "between" else q.op, value=q.value,
+                        value_high=q.value_high, unit=unit)
+        out.append(m)
+    return out
+
+
 def _lab_atom(key: str, c: dict, avocab: dict):
     if key.startswith("score:") or key not in avocab:
         name = key.split(":", 1)[-1]
@@ -784,6 +891,8 @@ def _any_of(items: list):
 def _events(t: str) -> list:
     out = []
     r = rules()
+    if not r.event_any.search(t):
+        return out
     wm = re.search(r"(?i)(?:within|in|during)\s+(?:the\s+)?(?:last\s+|past\s+|previous\s+|prior\s+)?" + NUM + r"\s*" + TIME, t) or \
         re.search(r"(?i)" + NUM + r"\s*" + TIME + r"\s*(?:prior|before|of|preceding)", t) or \
         re.search(r"(?i)(?:less than|<|≤)\s*" + NUM + r"\s*" + TIME, t)
@@ -832,7 +941,7 @@ def _infections(t: str) -> list:
     out = []
     r = rules()
     hits = []
-    for key, rx in r.infection_re.items():
+    for key, rx in (r.infection_re.items() if r.infection_any.search(t) else ()):
         m = rx.search(t)
         if m:
             hits.append((m.start(), key))
@@ -918,6 +1027,8 @@ def _allergy(t: str) -> list:
 
 def _confirm(t: str) -> NeedsConfirmation | None:
     r = rules()
+    if not r.confirm_any.search(t):
+        return None
     for cat in ("withdrawal", "consent", "recovered_from_toxicity", "swallow", "social_security", "tissue_available",
                 "investigator_judgement", "compliance", "contraception", "other"):
         m = r.confirm_re[cat].search(t)
@@ -953,7 +1064,10 @@ def _compile_clause(t: str, kind: str) -> list:
     tl = t.lower()
 
     def has(*words: str) -> bool:  # cheap substring gates keep the regex extractors off most clauses
-        return any(w in tl for w in words)
+        for w in words:  # a plain loop: no generator per call (this runs ~20 times per clause)
+            if w in tl:
+                return True
+        return False
 
     atoms: list = []
     if has("age", "year", "adult", "child", "old"):
@@ -992,6 +1106,7 @@ def _compile_clause(t: str, kind: str) -> list:
     if not any(isinstance(a, (ConcomitantMedication, OtherMalignancy)) for a in atoms) and not (
             rec and not _any(r"prior|previous|treat|therap", t)):
         atoms += _prior_therapy(t, kind)
+    atoms += _measurements(t, atoms)
     if not any(isinstance(a, Infection) for a in atoms):
         conds = _conditions(t)
         if any(isinstance(a, RecentEvent) and a.event == "myocardial_infarction" for a in atoms):
@@ -1049,12 +1164,22 @@ _CLAUSE_OR = re.compile(r",\s*or\s+(?=(?:the\s+)?(?:patient|disease|subject|have
 def compile_criterion_text(text: str, kind: str = "inclusion"):
     """Compile one criterion's text.
 
+    Identical texts compile once per process (criteria such as "Pregnant or breastfeeding" recur
+    across thousands of trials): results are cached by ``(text, kind)`` and every call gets its
+    own deep copy, so a caller that edits the expression cannot change what later calls get.
+
     Returns
     -------
     tuple
         ``(expression or None, status, reason)`` following the module's status rule.
     """
-    t = text.strip()
+    expr, status, reason = _compile_criterion_cached(text.strip(), kind)
+    return (expr.model_copy(deep=True) if expr is not None else None), status, reason
+
+
+@lru_cache(maxsize=65536)
+def _compile_criterion_cached(t: str, kind: str):
+    """:func:`compile_criterion_text` on stripped text; cached, so never mutate what it returns."""
     if not t:
         return None, "unsupported", "empty criterion"
     parts = [p for p in _CLAUSE_OR.split(t) if p.strip()]
@@ -1106,10 +1231,11 @@ def _build(splits: list[SplitCriterion], trial_id: str, source: str, source_text
                 status, reason = _status(expr)
             elif status == "unsupported":
                 expr, status, reason = None, "compiled", f"introduces {len(sc.children)} sub-criteria"
-        crits.append(Criterion(id=sc.id, kind=sc.kind, text=sc.text, span=sc.span, parent=sc.parent,
-                               expression=expr, status=status, reason=reason))
-    return CompiledCriteria(trial_id=trial_id, compiler_version=COMPILER_VERSION, source=source,
-                            criteria=crits, source_text=source_text)
+        # inputs are already valid (typed expression nodes, str/int fields): skip pydantic's validation
+        crits.append(Criterion.model_construct(id=sc.id, kind=sc.kind, text=sc.text, span=tuple(sc.span),
+                                               parent=sc.parent, expression=expr, status=status, reason=reason))
+    return CompiledCriteria.model_construct(trial_id=trial_id, compiler_version=COMPILER_VERSION, source=source,
+                                            criteria=crits, source_text=source_text)
 
 
 def compile_text(text: str, trial_id: str, source: str = "criteria_text") -> CompiledCriteria:

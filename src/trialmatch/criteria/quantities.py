@@ -136,7 +136,7 @@ _UNIT = (
     r"|(?:ml\s*/\s*min(?:ute)?(?:\s*/\s*1[.,]73\s*m(?:2|²|\^2)?)?(?:\s*/\s*m(?:2|²))?)"
     r"|(?:ml\s*/\s*kg(?:\s*/\s*min)?)"
     r"|(?:kg\s*/\s*m(?:2|²|\^2)\b|kg\s*/\s*m\b)"
-    r"|(?:mm\s*hg\b|mmhg\b|cm\s*h2o\b)"
+    r"|(?:mm\s*hg\b|mmhg\b|cm\s*h2o\b|kpa\b)"
     r"|(?:beats?\s*(?:per|/)\s*min(?:ute)?\b|bpm\b|breaths?\s*(?:per|/)\s*min(?:ute)?\b)"
     r"|(?:°\s*[cf]\b|degrees?\s*(?:celsius|c\b|fahrenheit|f\b)?|ºc\b)"
     r"|(?:%|percent\b|per\s*cent\b)"

@@ -108,6 +108,10 @@ class RuleSet:
         self.event_re = {k: phrase_regex(v) for k, v in events.items()}
         self.infection_re = {k: phrase_regex(v) for k, v in infections.items()}
         self.qualifier_re = {k: phrase_regex(v) for k, v in qualifiers.items()}
+        # one pass over all cues of a family: when it finds nothing, the per-key regexes are skipped
+        self.confirm_any = phrase_regex([c for cues in confirm.values() for c in cues])
+        self.event_any = phrase_regex([c for cues in events.values() for c in cues])
+        self.infection_any = phrase_regex([c for cues in infections.values() for c in cues])
 
     def to_dict(self) -> dict:
         return {"confirm": self.confirm, "events": self.events, "infections": self.infections,

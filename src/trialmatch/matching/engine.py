@@ -24,7 +24,7 @@ from trialmatch.criteria import model as cm
 from trialmatch.evidence import summarize_evidence
 from trialmatch.matching.evaluate import (
     DEFAULT_OPTIONS, _dedup_missing, cancer_core, evaluate_with_index, her2_category, node_key, patient_extents,
-    is_static, same_cancer, target_atom_keys,
+    fast_model, is_static, outcome_for, same_cancer, target_atom_keys,
 )
 from trialmatch.matching.facts import PatientIndex, build_index
 from trialmatch.matching.model import VERDICT_ORDER, CriterionOutcome, MatchReport, TrialMatch
@@ -70,6 +70,7 @@ class TrialPlan:
     criteria: list  # structured (registry age/sex) + compiled criteria
     target_keys: list[tuple]  # per criterion: its atoms that name the trial's own condition
     static: list  # per criterion: its patient-independent outcome, or None
+    keys: list  # per criterion: its content key (node key, kind, target key), None when static
     targets: frozenset  # all of them
     terms: list[str]  # conditions, titles, keywords (disease fit)
     cond_lower: list[str]
@@ -100,15 +101,18 @@ def trial_plan(trial: Trial, compiled: cm.CompiledCriteria) -> TrialPlan:
     # criteria whose outcome cannot depend on the patient (not compiled, or only a person can
     # settle them): their outcome objects are built once and shared by every patient's report
     static: list[CriterionOutcome | None] = []
+    keys: list[tuple | None] = []
     blank = PatientIndex(patient=None, as_of=dt.date.today(), age=None)
     for c, tk in zip(criteria, target_keys):
         if c.expression is None or is_static(c.expression):
             static.append(evaluate_with_index(c, blank, DEFAULT_OPTIONS, tk))
+            keys.append(None)
         else:
             static.append(None)
+            keys.append((node_key(c.expression), c.kind, tk))
     text = _trial_text(trial)
     flags = {name: bool(rx.search(text)) for name, rx in _re_subtype().items()}
-    plan = TrialPlan(static=static, 
+    plan = TrialPlan(static=static, keys=keys, 
         trial=trial, compiled=compiled, criteria=criteria, target_keys=target_keys, targets=targets,
         terms=[*trial.conditions, *(t for t in (trial.title, trial.official_title) if t), *trial.keywords],
         cond_lower=[t.lower() for t in trial.conditions], flags=flags,
@@ -225,7 +229,7 @@ def disease_fit(trial: Trial, idx: PatientIndex, plan: TrialPlan | None = None) 
 def trial_plan_for_fit(trial: Trial) -> TrialPlan:
     """A plan with only the disease-fit features (for callers without compiled criteria)."""
     text = _trial_text(trial)
-    return TrialPlan(trial=trial, compiled=None, criteria=[], target_keys=[], static=[], targets=frozenset(),
+    return TrialPlan(trial=trial, compiled=None, criteria=[], target_keys=[], static=[], keys=[], targets=frozenset(),
                      terms=[*trial.conditions, *(t for t in (trial.title, trial.official_title) if t), *trial.keywords],
                      cond_lower=[t.lower() for t in trial.conditions],
                      flags={name: bool(rx.search(text)) for name, rx in _re_subtype().items()},
@@ -260,9 +264,22 @@ def match_with_index(trial: Trial, compiled: cm.CompiledCriteria, idx: PatientIn
     cache = idx.cache
     cache["_targets"] = plan.targets
     try:
-        outcomes: list[CriterionOutcome] = [
-            st if st is not None else evaluate_with_index(c, idx, options, tk)
-            for c, tk, st in zip(plan.criteria, plan.target_keys, plan.static)]
+        oid = id(options)
+        crit_cache = idx.crit_cache
+        outcomes: list[CriterionOutcome] = []
+        add = outcomes.append
+        for c, k, st in zip(plan.criteria, plan.keys, plan.static):
+            if st is not None:
+                add(st)
+                continue
+            hit = crit_cache.get((*k, oid))
+            if hit is None:
+                add(outcome_for(c, (*k, oid), idx, options))
+                continue
+            add(fast_model(CriterionOutcome, {
+                "criterion_id": c.id, "kind": c.kind, "text": c.text, "outcome": hit[0],
+                "reason": hit[1], "evidence": hit[2], "missing": hit[3], "step": c.step,
+            }))
     finally:
         cache["_targets"] = None
     fails, unknowns, confirms = [], [], []
@@ -303,11 +320,11 @@ def match_with_index(trial: Trial, compiled: cm.CompiledCriteria, idx: PatientIn
                 steps = evaluate_steps(trial, compiled, idx.patient, idx.as_of, outcomes)
             except Exception:  # noqa: BLE001 - steps are extra information, never a crash
                 steps = []
-    return TrialMatch.model_construct(
-        trial_id=trial.id, title=plan.title, status=trial.status, closed=plan.closed, verdict=verdict,
-        score=round(score, 6), deciding=deciding, criteria=outcomes, missing=missing, to_confirm=confirms,
-        steps=steps, evidence=summarize_evidence(trial),
-    )
+    return fast_model(TrialMatch, {
+        "trial_id": trial.id, "title": plan.title, "status": trial.status, "closed": plan.closed,
+        "verdict": verdict, "score": round(score, 6), "deciding": deciding, "criteria": outcomes,
+        "missing": missing, "to_confirm": confirms, "steps": steps, "evidence": summarize_evidence(trial),
+    })
 
 
 def match_trial(trial: Trial, compiled: cm.CompiledCriteria, patient: Patient, as_of: dt.date | None = None,

@@ -495,7 +495,7 @@ _CANCER_WORDS = re.compile(r"\b(cancers?|carcinomas?|neoplasms?|tumou?rs?|malign
                            r"malignant|primary|invasive|disease)\b")
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=65536)
 def cancer_core(text: str) -> str:
     """"breast_cancer" / "Breast Carcinoma" / "Breast Neoplasms" -> "breast"."""
     t = text.lower().replace("_", " ").replace("-", " ")
@@ -504,7 +504,7 @@ def cancer_core(text: str) -> str:
     return " ".join(w.rstrip("s") if len(w) > 4 else w for w in t.split())
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=262144)
 def same_cancer(a: str, b: str) -> bool:
     from rapidfuzz import fuzz
 
@@ -976,10 +976,16 @@ def _latest_lab(analyte: str, a: cm.LabThreshold, idx: PatientIndex, o: MatchOpt
 
 
 def _to_unit(value: float, unit: str | None, target: str, analyte: str) -> float:
-    from trialmatch.vocab.units import convert
-
     if unit is None:
         raise ValueError("result has no unit")
+    return _convert(value, unit, target, analyte)
+
+
+@lru_cache(maxsize=65536)
+def _convert(value: float, unit: str, target: str, analyte: str) -> float:
+    """pint conversion, memoised: a patient's few lab values meet thousands of thresholds."""
+    from trialmatch.vocab.units import convert
+
     return convert(value, unit, target, analyte=analyte)
 
 
@@ -1345,7 +1351,7 @@ def _condition_synonyms() -> dict[str, list[str]]:
     return out
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=262144)
 def condition_matches(patient_name: str, key: str, threshold: int = 90) -> bool:
     from rapidfuzz import fuzz
 
@@ -1525,11 +1531,16 @@ def _event(a: cm.RecentEvent, idx: PatientIndex, o) -> Result:
 
 
 # ---------------------------------------------------------------------------- other measurements
+@lru_cache(maxsize=65536)
+def _normalize_analyte(name: str) -> str | None:
+    from trialmatch.vocab import normalize_analyte
+
+    return normalize_analyte(name)
+
+
 @_atom("measurement")
 def _measurement(a, idx: PatientIndex, o) -> Result:
     """BMI, weight, height, or any analyte-like measurement (looked up among her labs)."""
-    from trialmatch.vocab import normalize_analyte
-
     name = norm_key(a.name)
     p = idx.patient
     value, unit, ev = None, a.unit, []
@@ -1543,7 +1554,7 @@ def _measurement(a, idx: PatientIndex, o) -> Result:
         value, unit = p.weight_kg / (p.height_cm / 100.0) ** 2, None
         ev.append(_ev(f"BMI {value:.1f} (weight {_fmt(p.weight_kg)} kg, height {_fmt(p.height_cm)} cm)", p.sources.get("weight_kg")))
     else:
-        key = name if name in idx.labs else (normalize_analyte(a.name) or name)
+        key = name if name in idx.labs else (_normalize_analyte(a.name) or name)
         items = idx.labs.get(key) or []
         if items:
             r = items[0]
@@ -1635,12 +1646,21 @@ def evaluate_with_index(criterion: cm.Criterion, idx: PatientIndex, options: Mat
             return _outcome(criterion, "confirm",
                             "needs confirmation by a person" + (f": {criterion.reason}" if criterion.reason else ""), [], [])
         return _outcome(criterion, "not_applicable", "heading: its sub-criteria carry the checks", [], [])
-    ck = (node_key(expr), criterion.kind, target_key, id(options))
+    return outcome_for(criterion, (node_key(expr), criterion.kind, target_key, id(options)), idx, options)
+
+
+def outcome_for(criterion: cm.Criterion, ck: tuple, idx: PatientIndex, options: MatchOptions) -> CriterionOutcome:
+    """The outcome of a compiled criterion whose cache key ``ck`` is
+    ``(node_key(expression), kind, target_key, id(options))``."""
     hit = idx.crit_cache.get(ck)
     if hit is None:
-        hit = _decide(criterion.kind, expr, idx, options)
+        hit = _decide(criterion.kind, criterion.expression, idx, options)
         idx.crit_cache[ck] = hit
-    return _outcome(criterion, *hit)
+    outcome, reason, evidence, missing = hit
+    return fast_model(CriterionOutcome, {
+        "criterion_id": criterion.id, "kind": criterion.kind, "text": criterion.text, "outcome": outcome,
+        "reason": reason, "evidence": evidence, "missing": missing, "step": criterion.step,
+    })
 
 
 def _decide(kind: str, expr, idx: PatientIndex, options: MatchOptions) -> tuple:

@@ -1,0 +1,135 @@
+"""Numeric comparisons (criteria.quantities) and the atoms the compiler builds from them."""
+
+from __future__ import annotations
+
+import pytest
+
+from trialmatch.criteria.compile import compile_criterion_text
+from trialmatch.criteria.model import Age, AllOf, AnyOf, LabThreshold, LifeExpectancy, Measurement, Not, iter_atoms
+from trialmatch.criteria.quantities import find_quantities, to_years
+
+
+def _q(text):
+    return [(q.op, q.value, q.value_high, q.unit, q.time_unit) for q in find_quantities(text)]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Age ≥ 18", [(">=", 18.0, None, None, None)]),
+    ("no less than 6 months", [(">=", 6.0, None, None, "month")]),
+    ("at least 10%", [(">=", 10.0, None, "percent", None)]),
+    ("greater than or equal to 19 years", [(">=", 19.0, None, None, "year")]),
+    ("more than 3 cm", [(">", 3.0, None, "cm", None)]),
+    ("up to 28 kg/m2", [("<=", 28.0, None, "kg/m**2", None)]),
+    ("not exceeding 450 ms", [("<=", 450.0, None, "ms", None)]),
+    ("between 18 and 65 years", [("between", 18.0, 65.0, None, "year")]),
+    ("ECOG 0-1", [("between", 0.0, 1.0, None, None)]),
+    ("ECOG 0~2", [("between", 0.0, 2.0, None, None)]),
+    ("18 to 75 years", [("between", 18.0, 75.0, None, "year")]),
+    ("≥ 18 and ≤ 65 years", [(">=", 18.0, None, None, "year"), ("<=", 65.0, None, None, "year")]),
+    ("±2 kg", [("+/-", 2.0, None, "kg", None)]),
+    ("ages 13-17 or 18-20", [("between", 13.0, 17.0, None, None), ("between", 18.0, 20.0, None, None)]),
+    ("lesion (>1.5cm diameter)", [(">", 1.5, None, "cm", None)]),
+    ("platelets ≥ 100,000/mm3", [(">=", 100000.0, None, "1/mm**3", None)]),
+    ("ANC ≥ 1.5×109/L", [(">=", 1.5, None, "10**9/L", None)]),
+    ("ANC ≥ 1.5 x 10^9/L", [(">=", 1.5, None, "10**9/L", None)]),
+    ("glucose < 6,1 mmol/l", [("<", 6.1, None, "mmol/L", None)]),
+    ("age 1-12 months", [("between", 1.0, 12.0, None, "month")]),
+    ("< 72 hours old", [("<", 72.0, None, None, "hour")]),
+    ("18 years or older", [(">=", 18.0, None, None, "year")]),
+    ("ASA 1 or 2", [("between", 1.0, 2.0, None, None)]),
+    ("BMI <25 or >37 kg/m2", [("<", 25.0, None, "kg/m**2", None), (">", 37.0, None, "kg/m**2", None)]),
+    ("SBP > 160 mmHg", [(">", 160.0, None, "mmHg", None)]),
+    ("Tmax>6s", [(">", 6.0, None, None, "second")]),
+    ("between 2005-2017", []),
+    ("COVID-19 infection", []),
+    ("no digits at all", []),
+])
+def test_find_quantities(text, expected):
+    assert _q(text) == expected
+
+
+def test_windows_are_marked():
+    (q,) = find_quantities("major surgery within 4 weeks")
+    assert q.window and q.op == "<=" and q.time_unit == "week"
+
+
+def test_to_years():
+    assert to_years(6, "month") == 0.5
+    assert abs(to_years(72, "hour") - 72 / 8766) < 1e-12
+
+
+def _atoms(text, kind="inclusion"):
+    expr, status, _ = compile_criterion_text(text, kind)
+    return expr, list(iter_atoms(expr)) if expr is not None else []
+
+
+def test_age_two_bounds_as_written():
+    expr, atoms = _atoms("Age ≥18 years and ≤ 70 years")
+    ages = [a for a in atoms if isinstance(a, Age)]
+    assert [(a.years.low, a.years.high) for a in ages] == [(18.0, None), (None, 70.0)]
+    assert any(isinstance(n, AllOf) for n in [expr]) or isinstance(expr, AllOf)
+
+
+def test_age_disjoint_bounds_are_alternatives():
+    expr, atoms = _atoms("Age < 18 or > 80 years", "exclusion")
+    assert isinstance(expr, AnyOf)
+    assert {(a.years.high, a.years.low) for a in atoms if isinstance(a, Age)} == {(18.0, None), (None, 80.0)}
+
+
+def test_age_in_months_keeps_unit():
+    _, atoms = _atoms("age 1-12 months")
+    (a,) = [a for a in atoms if isinstance(a, Age)]
+    assert a.unit_as_written == "month" and abs(a.years.low - 1 / 12) < 1e-9 and a.years.high == 1.0
+
+
+def test_age_in_hours():
+    _, atoms = _atoms("Neonates less than 72 hours old")
+    (a,) = [a for a in atoms if isinstance(a, Age)]
+    assert a.unit_as_written == "hour" and not a.years.high_inclusive
+
+
+def test_age_not_a_window():
+    _, atoms = _atoms("Patients who had surgery within 5 years")
+    assert not [a for a in atoms if isinstance(a, Age)]
+
+
+def test_life_expectancy_below_is_negated():
+    expr, _ = _atoms("Life expectancy < 12 weeks", "exclusion")
+    assert isinstance(expr, Not) and isinstance(expr.item, LifeExpectancy)
+    assert expr.item.minimum.value == 12 and expr.item.minimum.unit == "week"
+
+
+def test_lab_range_is_measurement_between():
+    _, atoms = _atoms("Plasma phosphate between 0.7 and 3.0 mmol/L")
+    (m,) = [a for a in atoms if isinstance(a, Measurement)]
+    assert (m.comparator, m.value, m.value_high, m.unit) == ("between", 0.7, 3.0, "mmol/L")
+
+
+def test_lab_damaged_power():
+    _, atoms = _atoms("Platelets ≥ 100×109/L")
+    (lab,) = [a for a in atoms if isinstance(a, LabThreshold)]
+    assert (lab.analyte, lab.comparator, lab.value, lab.unit) == ("platelets", ">=", 100.0, "10**9/L")
+
+
+@pytest.mark.parametrize("text, name, op, value, unit", [
+    ("Liver stiffness ≥ 10 kPa", "liver stiffness", ">=", 10.0, "kPa"),
+    ("MMSE score of 24 or above", None, ">=", 24.0, None),
+    ("Clinical Frailty Score above 7", "clinical frailty score", ">", 7.0, None),
+    ("Index lesion greater than 0.5 cm3", "index lesion", ">", 0.5, "cm**3"),
+])
+def test_measurements(text, name, op, value, unit):
+    _, atoms = _atoms(text)
+    ms = [a for a in atoms if isinstance(a, Measurement)]
+    assert ms, atoms
+    m = ms[0]
+    if name:
+        assert m.name == name
+    assert (m.comparator, m.value) == (op, value)
+    if unit:
+        assert m.unit == unit
+
+
+def test_counts_and_doses_are_not_measurements():
+    for text in ("At least 2 prior lines of chemotherapy", "Prednisone dose > 10 mg daily"):
+        _, atoms = _atoms(text)
+        assert not [a for a in atoms if isinstance(a, Measurement)], (text, atoms)
