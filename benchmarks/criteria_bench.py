@@ -3,6 +3,21 @@
 (a) LCT accuracy: every annotated Age / Observation event with a Numeric-Filter Eq-Comparison in
     ``<shared>/data/lct/ner`` (brat) against the numeric comparisons the compiler found in the
     criterion covering that span: same operator and value(s), and unit where one is annotated.
+    Scoring, exactly:
+    * recall = gold comparisons matched / gold comparisons. A gold comparison is matched by one
+      compiler comparison (Age, PerformanceStatus, LifeExpectancy, LabThreshold, Measurement
+      atoms; an atom directly under ``Not`` with its operator inverted) of a criterion whose span
+      covers it, with the same operator, the same value(s) and a compatible unit (time unit for
+      ages; an annotated unit piece "mg" / "dL" / "mEq" must be part of, or the same dimension
+      as, the compiler's unit; scale words "score", "grade" are not units; Karnofsky is "%").
+      A gold comparison with several values under one operator other than BETWEEN ("BP > 140/90")
+      is matched when the compiler has one comparison per value with that operator.
+    * precision = compiler comparisons matching (wholly, or as one value of such a pair) a gold
+      comparison inside their criterion / all compiler comparisons in all criteria of the
+      annotated documents (an observation the annotators left out counts against precision).
+    * gold normalisation, counted and reported under ``gold_normalisation`` (see
+      :func:`normalize_gold`): a "109" value that is the damaged power of ten of "×109/L" and a
+      scale maximum after a slash ("4/10") are dropped from the values.
 (b) Coverage: share of criteria in ``<shared>/data/hint/trials.ndjson`` compiling to something
     other than ``unsupported`` (headers excluded), overall and for breast cancer trials, and the
     most common unsupported patterns.
@@ -80,25 +95,61 @@ def read_brat(ann_path: str) -> list[dict]:
                 if role == "Operator":
                     op = A.get(ref)
                 elif role == "Value" and ref in T:
-                    values.append(T[ref][3])
+                    values.append((T[ref][3], T[ref][1], T[ref][2]))
                 elif role == "Unit" and ref in T:
                     unit = T[ref][3]
                 elif role == "Temporal-Unit":
                     tunit = A.get(ref)
             nums = []
-            for v in values:
+            for v, vs, ve in sorted(values, key=lambda x: x[1]):
                 try:  # "3,000" is a thousands separator, "6,1" a decimal comma
                     v = v.strip()
-                    nums.append(float(v.replace(",", "") if re.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?", v)
-                                      else v.replace(",", ".")))
+                    nums.append((float(v.replace(",", "") if re.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?", v)
+                                       else v.replace(",", ".")), v, vs, ve))
                 except ValueError:
                     pass
             if not nums:
                 continue
             if op is None:
                 op = "BETWEEN" if len(nums) == 2 else "EQ"
-            gold.append({"type": typ, "op": op, "values": sorted(set(nums)), "unit": unit, "tunit": tunit,
+            gold.append({"type": typ, "op": op, "values": sorted({n[0] for n in nums}), "value_spans": nums,
+                         "unit": unit, "tunit": tunit,
                          "span": (T[ctrig][1], T[ctrig][2]), "name": T.get(trig, ("", 0, 0, ""))[3]})
+    return gold
+
+
+_DAMAGED_POWER = re.compile(r"[x×✕*]\s*$")
+
+
+def normalize_gold(gold: dict, text: str, notes: collections.Counter, examples: dict) -> dict:
+    """Two annotation habits that do not describe a compared value, made explicit (and counted
+    in the output, never silently):
+
+    * "damaged power of ten": the annotated value is the "109" of "×109/L" (PDF damage of
+      ×10^9/L, read by the compiler as a unit, as the issue asks): it is part of the unit, so it
+      is dropped from the values ("< 100×109/L" is one comparison, < 100 × 10^9/L);
+    * "scale maximum": a value written after a slash and larger than the value before it
+      ("pain > 4/10", "MMSE 26 / 30") is the scale's maximum, not a second threshold: dropped.
+
+    A value pair that is not a scale ("BP > 140/90") keeps both values (see :func:`gold_matched`).
+    """
+    spans = gold.get("value_spans") or []
+    keep = []
+    for i, (v, vt, vs, ve) in enumerate(spans):
+        if re.fullmatch(r"10\d{1,2}", vt) and _DAMAGED_POWER.search(text[max(0, vs - 3):vs]) and \
+                re.match(r"\s*/", text[ve:ve + 3]):
+            notes["damaged power of ten dropped"] += 1
+            examples.setdefault("damaged power of ten dropped", text[max(0, vs - 15):ve + 5])
+            continue
+        if i > 0 and gold["op"] != "BETWEEN" and re.fullmatch(r"\s*/\s*", text[spans[i - 1][3]:vs]) and v > spans[i - 1][0]:
+            notes["scale maximum dropped"] += 1
+            examples.setdefault("scale maximum dropped", text[max(0, spans[i - 1][2] - 15):ve + 5])
+            continue
+        keep.append(v)
+    if keep and len(keep) != len(spans):
+        gold = {**gold, "values": sorted(set(keep))}
+        if gold["op"] == "BETWEEN" and len(gold["values"]) == 1:
+            gold["op"] = "EQ"
     return gold
 
 
@@ -154,19 +205,20 @@ def _atom_comparisons(a, out: list) -> None:
         if isinstance(a, (Age, PerformanceStatus)):
             r = a.years if isinstance(a, Age) else a.range
             tunit = ((a.unit_as_written or "year") if isinstance(a, Age) else None)
+            unit = "percent" if isinstance(a, PerformanceStatus) and a.scale in ("karnofsky", "lansky") else None
             if isinstance(a, Age) and tunit != "year":
                 f = _YEARS_PER[tunit]
                 r = r.model_copy(update={"low": None if r.low is None else round(r.low / f, 6),
                                          "high": None if r.high is None else round(r.high / f, 6)})
             if r.low is not None and r.high is not None:
                 if r.low == r.high:
-                    out.append({"op": "EQ", "values": [r.low], "unit": None, "tunit": tunit})
+                    out.append({"op": "EQ", "values": [r.low], "unit": unit, "tunit": tunit})
                 else:
-                    out.append({"op": "BETWEEN", "values": [r.low, r.high], "unit": None, "tunit": tunit})
+                    out.append({"op": "BETWEEN", "values": [r.low, r.high], "unit": unit, "tunit": tunit})
             elif r.low is not None:
-                out.append({"op": "GTEQ" if r.low_inclusive else "GT", "values": [r.low], "unit": None, "tunit": tunit})
+                out.append({"op": "GTEQ" if r.low_inclusive else "GT", "values": [r.low], "unit": unit, "tunit": tunit})
             elif r.high is not None:
-                out.append({"op": "LTEQ" if r.high_inclusive else "LT", "values": [r.high], "unit": None, "tunit": tunit})
+                out.append({"op": "LTEQ" if r.high_inclusive else "LT", "values": [r.high], "unit": unit, "tunit": tunit})
         elif isinstance(a, LifeExpectancy):
             out.append({"op": "GT" if a.strict else "GTEQ", "values": [a.minimum.value], "unit": None,
                         "tunit": a.minimum.unit})
@@ -200,6 +252,10 @@ def _unit_ok(gold_unit: str | None, gold_tunit: str | None, comp: dict) -> bool:
         return True
     if g.startswith("beat") and c == "bpm":
         return True
+    # the same unit spelled differently: mEq (monovalent ions) = mmol, gm / gr = g, ℃ = °C
+    if (g.startswith("meq") and c.lower().startswith("mmol")) or (g in ("gm", "gr", "gm%") and c.lower().startswith("g")) \
+            or (g in ("℃", "c", "degrees c", "degree c", "°c") and c == "degC"):
+        return True
     # brat marks unit pieces ("mg", "dL", "mm3", "μmol"): the annotated text must be part of the
     # compiler's unit (after normalisation), or both must parse to the same dimension
     gn = re.sub(r"[^a-z0-9%]", "", g.replace("μ", "u").replace("µ", "u").replace("²", "2").replace("³", "3"))
@@ -215,6 +271,24 @@ def _unit_ok(gold_unit: str | None, gold_tunit: str | None, comp: dict) -> bool:
 
 
 _NOT_UNITS = {"score", "scores", "grade", "class", "points", "point", "level", "stage", "percentile"}
+
+
+def _match_part(gold: dict, comp: dict) -> bool:
+    """A compiler comparison with one value that is one of a multi-valued gold comparison's
+    values under the same operator ("BP > 140/90": systolic > 140, diastolic > 90)."""
+    if gold["op"] == "BETWEEN" or len(gold["values"]) < 2 or comp["op"] != gold["op"] or len(comp["values"]) != 1:
+        return False
+    return any(abs(comp["values"][0] - v) < 1e-6 for v in gold["values"]) and _unit_ok(gold["unit"], gold["tunit"], comp)
+
+
+def gold_matched(gold: dict, comps: list[dict]) -> bool:
+    """Recall side: one compiler comparison equal to the gold one, or, for a gold comparison
+    with several values under one operator (not BETWEEN), one compiler comparison per value."""
+    if any(_match(gold, c) for c in comps):
+        return True
+    if gold["op"] == "BETWEEN" or len(gold["values"]) < 2:
+        return False
+    return all(any(_match_part(gold, c) and abs(c["values"][0] - v) < 1e-6 for c in comps) for v in gold["values"])
 
 
 def _match(gold: dict, comp: dict) -> bool:
@@ -233,6 +307,8 @@ def bench_lct(shared: Path, limit: int | None = None) -> dict:
     if limit:
         files = files[:limit]
     n_gold = n_gold_hit = n_comp = n_comp_hit = 0
+    notes: collections.Counter = collections.Counter()
+    note_examples: dict[str, str] = {}
     per_type = collections.defaultdict(lambda: {"gold": 0, "gold_hit": 0})
     misses = []
     miss_kinds: collections.Counter = collections.Counter()
@@ -241,7 +317,7 @@ def bench_lct(shared: Path, limit: int | None = None) -> dict:
         if not os.path.exists(txt_path):
             continue
         text = open(txt_path, encoding="utf-8").read()
-        gold = read_brat(ann)
+        gold = [normalize_gold(g, text, notes, note_examples) for g in read_brat(ann)]
         cc = compile_text(text, Path(ann).stem)
         crit_comps = []
         for c in cc.criteria:
@@ -256,7 +332,7 @@ def bench_lct(shared: Path, limit: int | None = None) -> dict:
             per_type[g["type"]]["gold"] += 1
             cands = [cp for span, comps in crit_comps if span[0] <= g["span"][0] and g["span"][1] <= span[1] + 2
                      for cp in comps]
-            if any(_match(g, cp) for cp in cands):
+            if gold_matched(g, cands):
                 n_gold_hit += 1
                 per_type[g["type"]]["gold_hit"] += 1
                 continue
@@ -269,7 +345,7 @@ def bench_lct(shared: Path, limit: int | None = None) -> dict:
             inside = [g for g in gold if span[0] <= g["span"][0] and g["span"][1] <= span[1] + 2]
             for cp in comps:
                 n_comp += 1
-                if any(_match(g, cp) for g in inside):
+                if any(_match(g, cp) or _match_part(g, cp) for g in inside):
                     n_comp_hit += 1
     p = n_comp_hit / n_comp if n_comp else 0.0
     r = n_gold_hit / n_gold if n_gold else 0.0
@@ -277,6 +353,7 @@ def bench_lct(shared: Path, limit: int | None = None) -> dict:
     types = {t: {**v, "recall": v["gold_hit"] / v["gold"] if v["gold"] else 0.0} for t, v in per_type.items()}
     return {"documents": len(files), "gold": n_gold, "gold_matched": n_gold_hit, "compiler_comparisons": n_comp,
             "compiler_matched": n_comp_hit, "precision": p, "recall": r, "f1": f1, "per_type": types,
+            "gold_normalisation": {"counts": dict(notes), "examples": note_examples},
             "miss_categories": dict(miss_kinds.most_common()), "sample_misses": misses}
 
 
@@ -388,6 +465,7 @@ def main(argv=None) -> int:
     print(f"    precision {lct['precision']:.3f}  recall {lct['recall']:.3f}  F1 {lct['f1']:.3f}  (target F1 >= 0.90)")
     for t, v in sorted(lct["per_type"].items()):
         print(f"    {t:<12} recall {v['recall']:.3f} ({v['gold_hit']}/{v['gold']})")
+    print(f"    gold normalisation: {lct['gold_normalisation']['counts']}")
     print("    top miss categories:")
     for k, n in list(lct["miss_categories"].items())[:8]:
         print(f"      {n:>5}  {k}")

@@ -81,13 +81,22 @@ def build_db(shared: Path, db: Path) -> dict:
     return {**meta, "reused": False}
 
 
-def serve(db: str, port: int, match_cache: bool) -> None:
-    """Child-process entry: run the app with uvicorn on 127.0.0.1:port."""
+def serve(db: str, port: int, match_cache: bool, workers: int = 1) -> None:
+    """Child-process entry: run the app with uvicorn on 127.0.0.1:port (as `trialmatch serve` does)."""
     import uvicorn
 
     from trialmatch.store import TrialStore
     from trialmatch.web import Settings, create_app
+    from trialmatch.web.auth_store import server_secret
 
+    if workers > 1:
+        store = TrialStore(db)
+        server_secret(store)
+        os.environ["TRIALMATCH_DB"] = store.url
+        os.environ["TRIALMATCH_MATCH_CACHE"] = "1" if match_cache else "0"
+        uvicorn.run("trialmatch.web.app:create_app_from_env", factory=True, workers=workers, host="127.0.0.1",
+                    port=port, log_level="warning", access_log=False)
+        return
     app = create_app(TrialStore(db), settings=Settings(match_cache=match_cache))
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
@@ -98,16 +107,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(db: Path, match_cache: bool):
+def start_server(db: Path, match_cache: bool, workers: int = 1):
     port = free_port()
-    cmd = [sys.executable, __file__, "--serve", "--db", str(db), "--port", str(port)]
+    cmd = [sys.executable, __file__, "--serve", "--db", str(db), "--port", str(port), "--workers", str(workers)]
     if not match_cache:
         cmd.append("--no-match-cache")
     proc = subprocess.Popen(cmd, cwd=REPO)
     import httpx
 
     base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
+    deadline = time.time() + 120
     while time.time() < deadline:
         try:
             if httpx.get(base + "/login", timeout=1).status_code == 200:
@@ -185,7 +194,7 @@ async def drive(base: str, token: str, patients: list[str], clients: int, max_re
 
 
 def run_phase(db: Path, match_cache: bool, clients: int, max_requests: int, seconds: float, body: dict,
-              prewarm: bool) -> dict:
+              prewarm: bool, workers: int = 1) -> dict:
     import httpx
 
     from trialmatch.store import TrialStore
@@ -194,7 +203,7 @@ def run_phase(db: Path, match_cache: bool, clients: int, max_requests: int, seco
     store = TrialStore(str(db))
     token = create_token(store, "bench", "load")
     store.engine.dispose()
-    proc, base = start_server(db, match_cache)
+    proc, base = start_server(db, match_cache, workers)
     try:
         h = {"Authorization": f"Bearer {token}"}
         patients = []
@@ -203,7 +212,7 @@ def run_phase(db: Path, match_cache: bool, clients: int, max_requests: int, seco
             if r.status_code != 201:
                 raise RuntimeError(f"creating patient {i}: {r.status_code} {r.text[:500]}")
             patients.append(r.json()["id"])
-        out: dict = {"body": body}
+        out: dict = {"body": body, "server_workers": workers}
         # the first match loads the 4,921 (trial, criteria) pairs from the database into memory
         t0 = time.perf_counter()
         r = httpx.post(base + f"/api/v1/patients/{patients[0]}/match", json=body, headers=h, timeout=600)
@@ -238,12 +247,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--top", type=int, default=20,
                     help="ask for the best N trials (all trials are matched and ranked); 0: the full report")
     ap.add_argument("--out", type=Path, default=OUT_DIR / "web_load.json")
+    ap.add_argument("--workers", type=int, default=1, help="server worker processes (as `trialmatch serve --workers`)")
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--no-match-cache", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.serve:
-        serve(str(args.db), args.port, not args.no_match_cache)
+        serve(str(args.db), args.port, not args.no_match_cache, args.workers)
         return 0
     if not (args.shared / "data").exists():
         print(f"needs the shared data at {args.shared / 'data'}", file=sys.stderr)
@@ -276,14 +286,15 @@ def main(argv: list[str] | None = None) -> int:
     }
     body = {"top": args.top} if args.top else {}
     print(f"run: cached (server default), body {body} ...", flush=True)
-    report["cached"] = run_phase(args.db, True, args.clients, args.requests, args.seconds, body, prewarm=True)
+    report["cached"] = run_phase(args.db, True, args.clients, args.requests, args.seconds, body, prewarm=True,
+                                 workers=args.workers)
     report["cached"]["what_is_cached"] = ("match reports and their serialised JSON per (workspace, patient id, "
                                           "patient version, trial fingerprint, options); each patient matched "
                                           "once before the measured run, so measured requests are repeat views")
     print(json.dumps(report["cached"]), flush=True)
     print(f"run: uncached (match_cache=False), body {body} ...", flush=True)
     report["uncached"] = run_phase(args.db, False, args.clients, args.uncached_requests, args.seconds, body,
-                                   prewarm=False)
+                                   prewarm=False, workers=args.workers)
     report["uncached"]["what_is_cached"] = "nothing per request: the matcher runs over every trial each time"
     print(json.dumps(report["uncached"]), flush=True)
     report["machine"]["load_average_1min_at_end"] = round(os.getloadavg()[0], 2)

@@ -133,3 +133,75 @@ def test_counts_and_doses_are_not_measurements():
     for text in ("At least 2 prior lines of chemotherapy", "Prednisone dose > 10 mg daily"):
         _, atoms = _atoms(text)
         assert not [a for a in atoms if isinstance(a, Measurement)], (text, atoms)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Age > or = to 65 years", [(">=", 65.0, None, None, "year")]),
+    ("ECOG > = 4", [(">=", 4.0, None, None, None)]),
+    ("Age ˂ 18 years old", [("<", 18.0, None, None, "year")]),
+    ("Minimum Age: 18 Years", [(">=", 18.0, None, None, "year")]),
+    ("Age between 20 years old and 65 years old", [("between", 20.0, 65.0, None, "year")]),
+    ("7 and 65 years old", [("between", 7.0, 65.0, None, "year")]),
+    ("18 and 65", []),
+    ("18-35-year-old women", [("between", 18.0, 35.0, None, "year")]),
+    ("aged between 18- and 65-years", [("between", 18.0, 65.0, None, "year")]),
+    ("Children age 4 to < 17 years", [("between", 4.0, 17.0, None, "year")]),
+    ("Haemoglobin equal to or greater than100 g/L", [(">=", 100.0, None, "g/L", None)]),
+    ("TBI >= 1200 cGy", [(">=", 1200.0, None, "cGy", None)]),
+])
+def test_find_quantities_more_forms(text, expected):
+    assert _q(text) == expected
+
+
+def test_slash_pairs_and_scale_maxima():
+    (q,) = find_quantities("BP >140/90 mmHg.")
+    assert (q.op, q.value, q.pair, q.unit) == (">", 140.0, 90.0, "mmHg")
+    (q,) = find_quantities("pain > 4/10 on a VAS")
+    assert (q.value, q.out_of, q.pair) == (4.0, 10.0, None)
+    (q,) = find_quantities("more than 1/3 of the liver")
+    assert (q.value, q.out_of, q.pair) == (1.0, None, None)
+
+
+def _desc(text, kind="inclusion"):
+    expr, _, _ = compile_criterion_text(text, kind)
+    return expr
+
+
+def test_every_comparison_of_one_analyte_is_kept():
+    e = _desc("BMI <20 or >35 kg/m2", "exclusion")
+    assert isinstance(e, AnyOf) and [(a.comparator, a.value) for a in e.items] == [("<", 20.0), (">", 35.0)]
+    e = _desc("BMI ≥18,5 and ≤27,5")
+    assert isinstance(e, AllOf) and [(a.comparator, a.value) for a in e.items] == [(">=", 18.5), ("<=", 27.5)]
+    # a restatement in another unit is not a second threshold
+    e = _desc("ANC ≥ 1500/µL (1.5 × 10^9/L)")
+    assert isinstance(e, LabThreshold) and e.value == 1500.0
+
+
+def test_sex_specific_thresholds_become_a_conditional():
+    from trialmatch.criteria.model import IfThen, Sex
+    e = _desc("HDL-C ≥ 40 mg/dL in men, ≥ 50 mg/dL in women")
+    assert isinstance(e, IfThen) and isinstance(e.condition, Sex) and e.condition.allowed == ["female"]
+    assert (e.then.value, e.otherwise.value) == (50.0, 40.0)
+
+
+def test_blood_pressure_pairs():
+    e = _desc("uncontrolled hypertension (BP > 160/100 mmHg)", "exclusion")
+    atoms = [a for a in iter_atoms(e) if isinstance(a, LabThreshold)]
+    assert {(a.analyte, a.comparator, a.value) for a in atoms} == {("systolic_bp", ">", 160.0), ("diastolic_bp", ">", 100.0)}
+    e = _desc("Normal blood pressure <140/90 mmHg")
+    assert isinstance(e, AllOf) and {a.value for a in e.items} == {140.0, 90.0}
+
+
+def test_age_after_a_colon_and_ecog_upper_bound():
+    from trialmatch.criteria.model import PerformanceStatus
+    e = _desc("Age: 50-80 years")
+    assert isinstance(e, Age) and (e.years.low, e.years.high) == (50.0, 80.0)
+    e = _desc("ECOG ≤ 2")
+    assert isinstance(e, PerformanceStatus) and (e.range.low, e.range.high) == (None, 2.0)
+
+
+def test_measurement_named_after_or_before_a_bracket():
+    e = _desc(">/= 5 ppm carbon monoxide (CO)")
+    assert isinstance(e, Measurement) and e.name == "carbon monoxide" and e.value == 5.0
+    e = _desc("Greater than 37 weeks gestation")
+    assert isinstance(e, Measurement) and (e.name, e.comparator, e.value, e.unit) == ("gestational age", ">", 37.0, "week")

@@ -72,11 +72,13 @@ EXPECTED = {
     ("002", "I1.5"): (C, [("diagnosis", {"cancer_type": "breast_cancer"}), ("disease_extent", {"allowed": ["metastatic"]})], "all_of"),
     ("003", "I1"): (N, [("confirm", {"category": "consent"})], None),
     ("003", "I2"): (C, [("age", {"years": {"low": 18.0, "high": 70.0}})], None),
-    ("003", "I3"): (C, [("diagnosis", {"cancer_type": "breast_cancer"})], None),
+    # a list header: its children carry the diagnosis (was compiled to a Diagnosis atom that only repeated I3.1)
+    ("003", "I3"): (H, [], None),
     ("003", "I3.1"): (C, [("diagnosis", {"cancer_type": "breast_cancer", "histology": ["invasive"], "confirmed_by": "histology"}),
                          ("disease_extent", {"allowed": ["metastatic"]})], "all_of"),
     ("003", "I3.2"): (C, [("receptor", {"receptor": "HR", "status": "known"}), ("receptor", {"receptor": "HER2", "status": "known"})], "all_of"),
-    ("003", "I4"): (C, [("performance_status", {"scale": "ecog", "range": {"low": 0.0, "high": 1.0}})], None),
+    # "ECOG ... score ≤1": an upper bound as written (was low=0.0, high=1.0: the same set of scores)
+    ("003", "I4"): (C, [("performance_status", {"scale": "ecog", "range": {"low": None, "high": 1.0}})], None),
     ("003", "I5"): (C, [("life_expectancy", {"minimum": {"value": 1.0, "unit": "year"}, "strict": True})], None),
     ("003", "I6"): (U, [("unsupported", {})], None),  # interval diagnosis/treatment -> randomisation
     ("003", "I7"): (U, [("unsupported", {})], None),  # response to prior therapy
@@ -107,12 +109,15 @@ EXPECTED = {
     ("004", "I4.1"): (C, [("lab", {"analyte": "hemoglobin", "value": 90.0, "unit": "g/L"})], None),
     ("004", "I4.2"): (C, [("lab", {"analyte": "wbc", "value": 1.5, "unit": "G/L"})], None),
     ("004", "I4.3"): (C, [("lab", {"analyte": "platelets", "value": 100.0, "unit": "G/L"})], None),
-    ("004", "I4.4"): (U, [("unsupported", {})], None),  # "normal or near-normal liver and kidney function": no threshold
+    # "normal or near-normal liver and kidney function": no threshold -> a person confirms (was unsupported)
+    ("004", "I4.4"): (N, [("confirm", {"category": "other"})], None),
     ("004", "I5"): (C, [("life_expectancy", {"minimum": {"value": 3.0, "unit": "month"}, "strict": True})], None),
     ("004", "I6"): (C, [("performance_status", {"scale": "ecog", "range": {"low": 0.0, "high": 2.0}})], None),
+    # Not(Except(systemic therapy for advanced disease, OFS or bone-targeted therapy)); "for advanced
+    # disease" is the setting, not a DiseaseExtent atom, and OFS is the excused class, not her status
     ("004", "I7"): (C, [("prior_therapy", {"agents": ["systemic_therapy"], "settings": ["advanced"]}),
-                       ("prior_therapy", {"agents": ["ovarian_function_suppression"]}),
-                       ("prior_therapy", {"agents": ["bone_targeted_therapy"]})], "not"),
+                       ("prior_therapy", {"agents": ["ovarian_function_suppression"], "settings": ["any"]}),
+                       ("prior_therapy", {"agents": ["bone_targeted_therapy"], "settings": ["any"]})], "not"),
     ("004", "I8"): (N, [("confirm", {"category": "tissue_available"})], None),
     ("004", "I9"): (N, [("confirm", {"category": "compliance"})], None),
     ("004", "I9.1"): (N, [("confirm", {"category": "compliance"})], None),
@@ -194,3 +199,19 @@ def test_seed_sources(compiled):
 def test_seed_kinds(compiled):
     assert {c.kind for c in compiled["004"].criteria} == {"inclusion", "exclusion"}
     assert all(c.kind == "inclusion" for c in compiled["001"].criteria)
+
+
+def test_seed_004_i7_is_an_exception_to_prior_systemic_therapy(compiled):
+    c = next(c for c in compiled["004"].criteria if c.id == "I7")
+    e = c.expression
+    assert e.kind == "not" and e.item.kind == "except", e.describe()
+    assert e.item.main.kind == "prior_therapy" and e.item.main.agents == ["systemic_therapy"]
+    assert e.item.main.settings == ["advanced"]
+    assert sorted(a.agents[0] for a in iter_atoms(e.item.exception)) == ["bone_targeted_therapy",
+                                                                         "ovarian_function_suppression"]
+    assert not any(a.kind in ("disease_extent", "ovarian_suppression") for a in iter_atoms(e))
+
+
+def test_seed_004_vague_organ_function_names_the_missing_threshold(compiled):
+    c = next(c for c in compiled["004"].criteria if c.id == "I4.4")
+    assert c.status == "needs_confirmation" and "no defined threshold" in c.reason

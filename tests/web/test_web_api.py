@@ -237,13 +237,12 @@ def test_match_same_json_as_cli(web):
     body = r.json()
     assert body["patient"]["id"] == "p004" and len(body["results"]) == 5
     by_id = {m["trial_id"]: m for m in body["results"]}
-    assert by_id[SEED004]["verdict"] != "ineligible"
     assert by_id[SEED003]["closed"] is True and by_id[SEED003]["status"] == "WITHDRAWN"
     for m in body["results"]:
         assert {"trial_id", "title", "status", "verdict", "score", "criteria"} <= set(m)
         for c in m["criteria"]:
             assert {"kind", "text", "outcome", "reason", "evidence"} <= set(c)
-    # the same JSON as the matcher gives directly (the contract of `trialmatch match --format json`)
+    # exactly the JSON of `trialmatch match --format json` (MatchReport.to_output_json())
     from trialmatch.matching import match_patient
     from trialmatch.patients import read_patient_bytes
     from trialmatch.web import services
@@ -251,8 +250,17 @@ def test_match_same_json_as_cli(web):
     app = web[0]
     patient = read_patient_bytes(json.dumps(seed004_patient()).encode(), "p004.json", fmt="json")
     direct = match_patient(patient, app.state.tm.store.load_for_matching(services.compiler_version()))
-    assert [m.trial_id for m in direct.results] == [m["trial_id"] for m in body["results"]]
-    assert [m.verdict for m in direct.results] == [m["verdict"] for m in body["results"]]
+    assert body == json.loads(json.dumps(direct.to_output_json()))
+
+
+def test_match_verdict_for_seed004_population(web):
+    """A patient of seed 004's own population must not come out ineligible for it."""
+    _, client, tokens = web
+    _create(client, tokens["A"])
+    body = client.post("/api/v1/patients/p004/match", json={}, headers=auth(tokens["A"])).json()
+    m = {m["trial_id"]: m for m in body["results"]}[SEED004]
+    fails = [(c["text"], c["reason"]) for c in m["criteria"] if c["outcome"] == "fail"]
+    assert m["verdict"] != "ineligible", fails
 
 
 def test_match_options_and_errors(web):
@@ -278,18 +286,25 @@ def test_match_cache_follows_patient_version(web):
     _, client, tokens = web
     h = auth(tokens["A"])
     _create(client, tokens["A"])
-    first = client.post("/api/v1/patients/p004/match", json={}, headers=h).json()
-    v004 = {m["trial_id"]: m["verdict"] for m in first["results"]}[SEED004]
-    assert v004 != "ineligible"
-    # a prior CDK4/6 inhibitor excludes her from seed 004: the new version must be re-matched
+    first = client.post("/api/v1/patients/p004/match", json={}, headers=h)
+    assert first.headers["x-trialmatch-cache"] == "miss"
+    again = client.post("/api/v1/patients/p004/match", json={}, headers=h)
+    assert again.headers["x-trialmatch-cache"] == "hit" and again.content == first.content
+    # a new version (ER now negative, a prior CDK4/6 inhibitor) must be matched afresh
     changed = seed004_patient()
+    changed["biomarkers"][0] = {"name": "ER", "status": "negative", "percent": 0}
     changed["treatments"] = [{"drugs": ["palbociclib", "letrozole"], "setting": "metastatic",
                               "start": "2026-09-20", "progressed": True, "progression_date": "2026-10-25"}]
     changed["sources"] = {}
     changed["assertions"] = [{"subject": "metastasis:brain", "present": False}]
     assert client.put("/api/v1/patients/p004", json=changed, headers=h).status_code == 200
-    second = client.post("/api/v1/patients/p004/match", json={}, headers=h).json()
-    assert {m["trial_id"]: m["verdict"] for m in second["results"]}[SEED004] == "ineligible"
+    second = client.post("/api/v1/patients/p004/match", json={}, headers=h)
+    assert second.headers["x-trialmatch-cache"] == "miss"
+    m = {m["trial_id"]: m for m in second.json()["results"]}[SEED004]
+    assert m["verdict"] == "ineligible"
+    outcomes = lambda r: {(m["trial_id"], c["id"]): c["outcome"]  # noqa: E731
+                          for m in r.json()["results"] for c in m["criteria"]}
+    assert outcomes(second) != outcomes(first)
 
 
 def test_matches_csv_and_checklist(web):
@@ -323,5 +338,18 @@ def test_openapi_document(web):
               "/api/v1/patients/{patient_id}/checklist", "/api/v1/changes"]:
         assert p in paths
     match_schema = paths["/api/v1/patients/{patient_id}/match"]["post"]["responses"]["200"]
-    assert match_schema["content"]["application/json"]["schema"]["$ref"].endswith("/MatchReport")
+    assert match_schema["content"]["application/json"]["schema"]["$ref"].endswith("/MatchOut")
     assert "text/plain" in paths["/api/v1/patients"]["post"]["requestBody"]["content"]
+
+
+def test_new_trial_invalidates_match_cache(web, seeds_dir):
+    _, client, tokens = web
+    h = auth(tokens["A"])
+    _create(client, tokens["A"])
+    assert len(client.post("/api/v1/patients/p004/match", json={}, headers=h).json()["results"]) == 5
+    doc = (seeds_dir / "001_0908de8918da363a.txt").read_bytes()
+    r = client.post("/api/v1/trials", params={"id": "COPY-001"}, content=doc, headers={**h, "Content-Type": "text/plain"})
+    assert r.status_code == 201
+    r = client.post("/api/v1/patients/p004/match", json={}, headers=h)
+    assert r.headers["x-trialmatch-cache"] == "miss"
+    assert "COPY-001" in {m["trial_id"] for m in r.json()["results"]}

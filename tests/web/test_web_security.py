@@ -158,3 +158,25 @@ def test_log_filter_redacts_bodies_and_queries():
     rec = logging.LogRecord("trialmatch", logging.INFO, __file__, 1, "body %s", (b"secret body",), None)
     PatientDataFilter().filter(rec)
     assert "secret" not in rec.getMessage()
+
+
+def test_session_secret_kept_in_db_or_taken_from_env(seed_store, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from trialmatch.web import Settings, create_app
+
+    monkeypatch.delenv("TRIALMATCH_SECRET", raising=False)
+    first = auth_store.server_secret(seed_store)
+    assert len(first) >= 40 and auth_store.server_secret(seed_store) == first  # generated once, then kept
+    # a session signed by one server process is honoured by the next one on the same store
+    with TestClient(create_app(seed_store)) as c1:
+        assert login(c1).status_code == 303
+        cookie = c1.cookies.get("tm_session")
+    with TestClient(create_app(seed_store)) as c2:
+        c2.cookies.set("tm_session", cookie)
+        assert c2.get("/", follow_redirects=False).status_code == 200
+    monkeypatch.setenv("TRIALMATCH_SECRET", "from-the-environment-" + "s" * 20)
+    assert Settings().secret.startswith("from-the-environment-")
+    with TestClient(create_app(seed_store)) as c3:  # signed with another secret: not accepted
+        c3.cookies.set("tm_session", cookie)
+        assert c3.get("/", follow_redirects=False).status_code == 303

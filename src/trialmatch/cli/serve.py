@@ -17,17 +17,27 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(8000, "--port", help="Port to listen on."),
     db: Optional[str] = DbOption,
-    workers_log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
+    workers: int = typer.Option(1, "--workers", min=1, max=64,
+                                help="Worker processes (matching is CPU-bound: one per core helps)."),
+    log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
 ) -> None:
     """Serve the web pages and the REST API (OpenAPI at /openapi.json, docs at /docs)."""
+    import os
+
     import uvicorn
 
     from trialmatch.web import create_app
+    from trialmatch.web.auth_store import server_secret
 
     store = open_store(db)
-    app = create_app(store)
     console.print(f"trialmatch on http://{host}:{port}/  (store: {store.url})")
-    uvicorn.run(app, host=host, port=port, log_level=workers_log_level, proxy_headers=False)
+    if workers > 1:
+        server_secret(store)  # created once here, so that every worker signs sessions alike
+        os.environ["TRIALMATCH_DB"] = store.url
+        uvicorn.run("trialmatch.web.app:create_app_from_env", factory=True, workers=workers, host=host,
+                    port=port, log_level=log_level, proxy_headers=False)
+        return
+    uvicorn.run(create_app(store), host=host, port=port, log_level=log_level, proxy_headers=False)
 
 
 @users_app.command("add")

@@ -134,8 +134,8 @@ def _negated(t: str) -> bool:
 
 
 # ----------------------------------------------------------------------------- extractors
-_AGE_GATE = re.compile(r"(?i)\bage[ds]?\b|\bold\b|\byears?\b|\by\.?o\b|\byrs?\b|\badults?\b|\bchild|\binfant|\bneonat|\bnewborn|older|younger")
-_AGE_BEFORE = re.compile(r"(?i)(?:\bage[ds]?\b|\bgestational\s+age\b)[^.;:\d<>≤≥＜＞]{0,22}$")
+_AGE_GATE = re.compile(r"(?i)\bage[ds]?\b|\bold\b|years?\b|\by\.?o\b|\by/o\b|yrs?\b|\badults?\b|\bchild|\binfant|\bneonat|\bnewborn|older|younger")
+_AGE_BEFORE = re.compile(r"(?i)(?:\bage[ds]?\b|\bgestational\s+age\b|\bolder\b|\byounger\b)(?:\s*:)?[^.;:\d<>≤≥＜＞]{0,22}$")
 _AGE_SUBJ = re.compile(
     r"(?i)\b(?:patients?|subjects?|participants?|adults?|women|woman|men|man|males?|females?|children|child|individuals?|"
     r"persons?|people|volunteers?|inpatients?|outpatients?|girls?|boys?|infants?|neonates?|newborns?|be|are|aged?|"
@@ -270,6 +270,7 @@ def _performance(t: str) -> list:
         scale = "karnofsky"
     rest = t[m.end():m.end() + 90]
     rest = re.sub(r"\(ECOG\)|\(PS\)|\(KPS\)|\(WHO\)", "", rest)
+    rest = re.sub(r"(?<=[<>])\s+=", "=", rest)  # "> = 4"
     rest = re.sub(r"(?i)performance\s+status|performance\s+score|score|scale|grade|of\b|is\b|:|must be|should be|\bbe\b", " ", rest)
     rng = re.search(r"(\d{1,3})\s*%?\s*(?:-|–|~|to|through)\s*(\d{1,3})", rest)
     if rng and not re.match(r"\s*(?:≥|>|≤|<)", rest):
@@ -287,8 +288,8 @@ def _performance(t: str) -> list:
         if op in (">=", ">"):
             return [PerformanceStatus(scale=scale, range=Range(low=v, low_inclusive=op == ">="))]
         if op in ("<=", "<"):
-            return [PerformanceStatus(scale=scale, range=Range(low=0 if scale != "karnofsky" else None, high=v,
-                                                               high_inclusive=op == "<="))]
+            # "ECOG ≤ 2" is an upper bound as written (the scale starts at 0 anyway)
+            return [PerformanceStatus(scale=scale, range=Range(high=v, high_inclusive=op == "<="))]
     om = re.search(r"(\d{1,3})\s*%?\s*or\s*(?:less|lower|below|better)", rest)
     if om:
         return [PerformanceStatus(scale=scale, range=Range(low=0, high=float(om.group(1))))]
@@ -305,7 +306,7 @@ def _performance(t: str) -> list:
 def _life_expectancy(t: str) -> list:
     """"life expectancy ≥ 12 weeks" -> LifeExpectancy(12 weeks); "life expectancy < 3 months"
     -> Not(LifeExpectancy(3 months)) (the predicate stays "she is expected to live at least ...")."""
-    m = re.search(r"(?i)life expectancy|expected survival|estimated (?:patient )?survival|survival expectancy|expected to (?:live|survive)|predicted survival|prognosis", t)
+    m = re.search(r"(?i)life expectancy|expectancy of (?:life|survival)|expected (?:life[- ]?time|lifetime)|expected survival|estimated (?:patient )?survival|survival expectancy|expected to (?:live|survive)|predicted survival|prognosis", t)
     if not m:
         return []
     rest = t[m.end():m.end() + 80]
@@ -437,17 +438,34 @@ _EXTENT = [
     (r"\binoperable\b|\bunresectable\b|not amenable to (?:curative )?(?:surgery|resection)", "inoperable"),
     (r"\bearly(?:[- ]stage)?\b(?= breast| cancer| disease)", "early"),
 ]
+# precompiled, each behind the substrings its pattern cannot match without (on the lower-cased text)
+_EXTENT_RES = [(re.compile(p, re.IGNORECASE), v, g) for (p, v), g in zip(_EXTENT, (
+    ("locally", "spread"), ("metasta", "mbc", "stage", "spread", "distant"), ("advanced", "abc"),
+    ("recurren", "relapsed"), ("inoperable", "unresectable", "not amenable"), ("early",)))]
+_OTHER_CANCER_RE = re.compile(
+    r"other (?:active |primary )*(?:malignan|cancer|tumou?r)|second (?:primary )?malignan|prior malignan|previous malignan|"
+    r"another (?:primary )?(?:malignan|cancer)|history of (?:a )?(?:malignan|cancer)|other active cancers?", re.IGNORECASE)
+_STAGE_RE = re.compile(r"(?i)\bstage\s*((?:iv|iii|ii|i|Ⅳ|Ⅲ|[1-4])[abc]?)\b")
+
+
+def _has_any(tl: str, needles) -> bool:
+    for n in needles:
+        if n in tl:
+            return True
+    return False
 
 
 def _diagnosis(t: str, kind: str) -> list:
     out = []
-    if "free" in t.lower():
+    tl = t.lower()
+    if "free" in tl:
         t = _rx(r"[\w ]{0,20}cancer[- ]free").sub(" ", t)
+        tl = t.lower()
     rx = vocab_regexes()
     cancers = [h for h in vocab_find(rx["cancer"], t)
                if h[0] not in ("non_melanoma_skin_cancer", "cervical_carcinoma_in_situ", "stage_i_uterine_cancer",
                                "carcinoma_in_situ")]
-    if _any(r"other (?:active |primary )*(?:malignan|cancer|tumou?r)|second (?:primary )?malignan|prior malignan|previous malignan|another (?:primary )?(?:malignan|cancer)|history of (?:a )?(?:malignan|cancer)|other active cancers?", t):
+    if _has_any(tl, ("malignan", "cancer", "tumo")) and _OTHER_CANCER_RE.search(t):
         return []
     if cancers:
         key = cancers[0][0]
@@ -462,10 +480,10 @@ def _diagnosis(t: str, kind: str) -> list:
         elif c:
             confirmed = "cytology"
         out.append(Diagnosis(cancer_type=key, histology=hist, confirmed_by=confirmed))
-    stage_hit = re.findall(r"(?i)\bstage\s*((?:iv|iii|ii|i|Ⅳ|Ⅲ|[1-4])[abc]?)\b", t)
+    stage_hit = _STAGE_RE.findall(t) if "stage" in tl else []
     allowed = []
-    for rxx, val in _EXTENT:
-        if re.search(rxx, t, re.IGNORECASE) and val not in allowed:
+    for rxx, val, gate in _EXTENT_RES:
+        if _has_any(tl, gate) and rxx.search(t) and val not in allowed:
             if val == "metastatic" and _any(r"brain metasta|liver metasta|bone metasta|cns metasta|metastases? (?:to|in) the brain|poorly controlled|leptomening", t) and not cancers:
                 continue
             allowed.append(val)
@@ -566,6 +584,7 @@ def _labs(t: str) -> list:
             if c.get("condition") is not None:
                 cond = c
                 break
+        extra, how = _more_comparisons(seg, comps)
         atoms = []
         seen_keys = []
         for key, _, _ in grp:
@@ -579,6 +598,12 @@ def _labs(t: str) -> list:
                 a2 = _lab_atom(key, cond, avocab)
                 if a2 is not None:
                     a = IfThen(condition=cond["condition"], then=a2, otherwise=a)
+            elif extra:
+                more = [x for x in (_lab_atom(key, c, avocab) for c in extra) if x is not None]
+                if more:
+                    a = _join_comparisons([a] + more, how)
+            if base.get("pair") is not None and key in _BP_KEYS:
+                seen_keys.extend(_BP_KEYS)  # "systolic/diastolic BP > 140/90": one pair
             atoms.append(a)
         if atoms:
             results.append((atoms, grp[0][1], end))
@@ -605,6 +630,55 @@ def _labs(t: str) -> list:
 
 def _all(items: list):
     return items[0] if len(items) == 1 else AllOf(items=items)
+
+
+_CMP_RESTATED = re.compile(r"(?i)\s*[(\[]\s*(?:or\s+|i\.?e\.?,?\s*|=\s*|equivalent\s+to\s+)?$")
+_CMP_GLUE = re.compile(r"(?i)\([^)]*\)|\[[^\]]*\]?|\b(?:and/or|and|or|but|in|for|(?:fe)?males?|women|men|patients|"
+                       r"subjects|respectively)\b|[\s,;/\[\]()]")
+_CMP_SEX = re.compile(r"(?i)[^<>≤≥\d]{0,12}?\b(?:(?P<f>females?|women|woman)|(?P<m>males?|men|man))\b")
+
+
+def _more_comparisons(seg: str, comps: list[dict]) -> tuple[list[dict], str]:
+    """Comparisons after the first one of a lab segment that apply to the same analyte:
+    "BMI ≥ 18.5 and ≤ 27.5" (``how="and"``), "BMI < 20 or > 35" ("or"), "HDL < 50 in females,
+    < 40 mg/dL in males" ("sex"). Only comparisons joined by and/or/commas and sex qualifiers
+    are taken; a restatement in brackets ("1500/µL (1.5 × 10^9/L)") and conditionals are not."""
+    out: list[dict] = []
+    prev = comps[0]
+    how = "and"
+    for c in comps[1:]:
+        if c.get("condition") is not None:
+            break
+        between = seg[prev["end"]:c["start"]]
+        if len(between) > 40 or _CMP_GLUE.sub("", between):
+            break
+        if _CMP_RESTATED.match(between) or (c["op"] == prev["op"] and c.get("value") == prev.get("value")):
+            prev = c
+            continue
+        if re.search(r"(?i)\bor\b", between):
+            how = "or"
+        elif _CMP_SEX.match(between) and how != "or":
+            how = "sex"
+        out.append(c)
+        prev = c
+    if how == "sex":
+        sexes = [(_CMP_SEX.match(seg, c["end"], c["end"] + 25) or None) for c in [comps[0]] + out]
+        kinds = ["f" if m and m.group("f") else "m" if m else None for m in sexes]
+        if len(out) != 1 or sorted(k or "" for k in kinds) != ["f", "m"]:
+            how = "or"  # sex-specific thresholds that cannot be paired: either holds
+        else:
+            how = "sex_f_first" if kinds[0] == "f" else "sex_m_first"
+    return out, how
+
+
+def _join_comparisons(atoms: list, how: str):
+    """Atoms for one analyte's comparisons joined as written (see :func:`_more_comparisons`)."""
+    if how == "or":
+        return AnyOf(items=atoms)
+    if how.startswith("sex_"):
+        f, m = (atoms[0], atoms[1]) if how == "sex_f_first" else (atoms[1], atoms[0])
+        return IfThen(condition=Sex(allowed=["female"]), then=f, otherwise=m)
+    return AllOf(items=atoms)
 
 
 _ANALYTE_RE_CACHE: dict = {}
@@ -664,7 +738,9 @@ def _comparisons(seg: str) -> list[dict]:
     for q in find_quantities(seg):
         if q.window or q.op in ("+/-", "==") or q.time_unit in ("day", "week", "month", "year"):
             continue
-        c: dict[str, Any] = {"op": q.op}
+        c: dict[str, Any] = {"op": q.op, "start": q.start, "end": q.end}
+        if q.pair is not None:
+            c["pair"] = q.pair
         after_num = seg[q.end if q.unit_text else q.num_start:]
         tail = seg[q.end:q.end + 60]
         if q.unit_text is None and (_ULN_AFTER.match(tail)):
@@ -727,6 +803,28 @@ def _measurement_name(t: str, start: int, floor: int) -> str | None:
     return name
 
 
+_MEAS_AFTER = re.compile(r"\s*(?:of\s+)?((?:[A-Za-z][A-Za-z0-9'+-]*\s*){1,3})")
+
+
+def _measurement_name_after(t: str, q, floor: int) -> str | None:
+    """The name of a comparison written before it ("≥ 5 ppm carbon monoxide") when nothing
+    names it before, else the words before an opening bracket ("lymphadenopathy (>1.5 cm)")."""
+    before = t[floor:q.start]
+    if not re.search(r"[A-Za-z]", re.split(r"[;:(\[\n]|\.\s|,\s", before)[-1]) and q.unit_text:
+        m = _MEAS_AFTER.match(t, q.end)
+        if m:
+            words = [w for w in m.group(1).split() if w.lower() not in _MEAS_STOP]
+            cut = next((i for i, w in enumerate(m.group(1).split()) if w.lower() in _MEAS_STOP), None)
+            if cut is not None:
+                words = m.group(1).split()[:cut]
+            if words and not _MEAS_DOSE_WORDS.search(" ".join(words)):
+                return " ".join(w.lower() for w in words)
+    k = before.rfind("(")
+    if k > 0 and not re.search(r"[A-Za-z]", before[k + 1:]):
+        return _measurement_name(t, floor + k, floor)
+    return None
+
+
 def _measurements(t: str, atoms: list) -> list:
     """Numeric comparisons of ``t`` that no other extractor used, as ``Measurement`` atoms named by
     the words before them (scores, vitals and other observations outside the analyte vocabulary).
@@ -755,10 +853,18 @@ def _measurements(t: str, atoms: list) -> list:
                 used.add(round(float(d.value), 6))
     out: list = []
     prev_end = 0
+    last = None  # (quantity, Measurement index in out, name) of the previous measurement
     for q in find_quantities(t):
         floor = prev_end
         prev_end = q.end
         if q.window or q.op == "+/-" or (q.time_unit is not None and q.time_unit not in ("second",)):
+            if not (q.time_unit is not None and not q.window and _GESTATION.search(t, q.start, min(len(t), q.end + 30))
+                    or _GESTATION_BEFORE.search(t[max(0, q.start - 30):q.start])) or q.op == "+/-":
+                continue
+            if round(q.value, 6) in used:
+                continue
+            out.append(Measurement(name="gestational age", comparator="between" if q.op == "between" else q.op,
+                                   value=q.value, value_high=q.value_high, unit=q.time_unit))
             continue
         if round(q.value, 6) in used or (q.value_high is not None and round(q.value_high, 6) in used):
             continue
@@ -766,19 +872,49 @@ def _measurements(t: str, atoms: list) -> list:
             name = _measurement_name(t, q.start, floor)
             if not name or "weight" not in name:
                 continue
-        if q.unit_text is None and not _MEAS_UNITLESS_OK_AFTER.match(t[q.end:q.end + 12]):
+        if q.unit_text is None and q.pair is None and not _MEAS_UNITLESS_OK_AFTER.match(t[q.end:q.end + 12]):
             continue  # "at least 2 prior lines": a count
-        name = _measurement_name(t, q.start, floor)
+        joined = last is not None and len(t[last[0].end:q.start]) <= 40 and not _CMP_GLUE.sub("", t[last[0].end:q.start])
+        name = last[2] if joined else (_measurement_name(t, q.start, floor) or _measurement_name_after(t, q, floor))
         if not name or _MEAS_DOSE_WORDS.search(name):
             continue
         unit = q.unit if q.time_unit is None else "s"
-        m = Measurement(name=name, comparator="between" if q.op == "between" else q.op, value=q.value,
-                        value_high=q.value_high, unit=unit)
+        cmp_ = "between" if q.op == "between" else q.op
+        m = Measurement(name=name, comparator=cmp_, value=q.value, value_high=q.value_high, unit=unit)
+        if q.pair is not None:  # "BP > 140/90": see _pair_atom
+            bp = _any(r"\b(?:blood\s+pressure|bp|pa)\b", name)
+            m2 = Measurement(name="diastolic blood pressure" if bp else name, comparator=cmp_, value=q.pair, unit=unit)
+            if bp:
+                m.name = "systolic blood pressure"
+            m = AllOf(items=[m, m2]) if bp and q.op in ("<", "<=") else AnyOf(items=[m, m2])
+        if joined:  # "BMI < 20 or > 35", "≥ 18.5 and ≤ 27.5": one name, joined as written
+            between = t[last[0].end:q.start]
+            how = "or" if re.search(r"(?i)\bor\b", between) else "and"
+            if how == "and" and _CMP_SEX.match(between) and not last[3]:
+                sx = [_CMP_SEX.match(t, e, min(len(t), e + 25)) for e in (last[0].end, q.end)]
+                kinds = ["f" if x and x.group("f") else "m" if x else "" for x in sx]
+                how = ("sex_f_first" if kinds[0] == "f" else "sex_m_first") if sorted(kinds) == ["f", "m"] else "or"
+            prev_atom = out[last[1]]
+            if how == "or" and isinstance(prev_atom, AnyOf) and last[3]:
+                prev_atom.items.append(m)
+            elif how == "and" and isinstance(prev_atom, AllOf) and last[3]:
+                prev_atom.items.append(m)
+            else:
+                out[last[1]] = _join_comparisons([prev_atom, m], how)
+            last = (q, last[1], name, True)
+            continue
         out.append(m)
+        last = (q, len(out) - 1, name, False)
     return out
 
 
+_GESTATION = re.compile(r"(?i)\bgestation|\b(?:weeks?|wks?)\s+(?:of\s+)?(?:pregnancy|amenorrh)")
+_GESTATION_BEFORE = re.compile(r"(?i)\bgestation(?:al)?(?:\s+age)?\b[^.;:\d]{0,15}$")
+
+
 def _lab_atom(key: str, c: dict, avocab: dict):
+    if c.get("pair") is not None and "value" in c:
+        return _pair_atom(key, c, avocab)
     if key.startswith("score:") or key not in avocab:
         name = key.split(":", 1)[-1]
         if "value" not in c:
@@ -801,6 +937,21 @@ def _lab_atom(key: str, c: dict, avocab: dict):
     return LabThreshold(**kw)
 
 
+_BP_KEYS = ("blood_pressure", "systolic_bp", "diastolic_bp")
+
+
+def _pair_atom(key: str, c: dict, avocab: dict):
+    """"BP > 140/90 mmHg": systolic > 140 or diastolic > 90 (above a pair, either is too high;
+    below it, both must be: "< 140/90" -> systolic < 140 and diastolic < 90). Another pair
+    under one operator ("waist > 89/102 cm", sex-specific) -> either value."""
+    first = {k: v for k, v in c.items() if k != "pair"}
+    second = {**first, "value": c["pair"]}
+    if key in ("blood_pressure", "systolic_bp", "diastolic_bp") and "systolic_bp" in avocab and "diastolic_bp" in avocab:
+        items = [_lab_atom("systolic_bp", first, avocab), _lab_atom("diastolic_bp", second, avocab)]
+        return AllOf(items=items) if c["op"] in ("<", "<=") else AnyOf(items=items)
+    return AnyOf(items=[_lab_atom(key, first, avocab), _lab_atom(key, second, avocab)])
+
+
 def _prior_therapy(t: str, kind: str) -> list:
     rx = vocab_regexes()
     agents = []
@@ -819,7 +970,10 @@ def _prior_therapy(t: str, kind: str) -> list:
     if _any(r"\bendocrine\b|\bhormon(?:e|al)\b", t) and not agents:
         agents.append("endocrine_therapy")
     if not agents:
-        return []
+        free = _free_text_agent(t)
+        if free is None:
+            return []
+        agents.append(free)
     if not _any(r"prior|previous|previously|received|receiv|treated|treatment|therapy|exposure|exposed|pretreated|resistan|refractory|progress|relapse|failure|failed|line|regimen|after|taken|use of|washout|discontinu|current|ongoing", t):
         return []
     settings: list[str] = []
@@ -879,9 +1033,35 @@ def _prior_therapy(t: str, kind: str) -> list:
                                                    for x in rx["agent"].finditer(head)) or a == "systemic_therapy")] or agents
         main = PriorTherapy(**{**kw, "agents": main_agents})
         if exc_agents:
-            excs = [PriorTherapy(agents=[a], settings=kw["settings"]) for a in exc_agents]
+            # the exception names a therapy class ("except hormone therapy for ovarian suppression or bone
+            # treatments"): it is excused whatever setting it was given in
+            excs = [PriorTherapy(agents=[a]) for a in exc_agents]
             return [Except(main=main, exception=_any_of(excs))]
     return [main]
+
+
+_FREE_AGENT_RE = re.compile(
+    r"(?i)\b(?:prior|previous|previously|any)\s+(?:(?:treatment|therapy|exposure|treated)\s+(?:with|to)|(?:use|receipt)\s+of)\s+"
+    r"(?:an?\s+|the\s+|any\s+)?(?P<name>[A-Za-z][A-Za-z0-9-]{3,}(?:\s+[A-Za-z0-9-]+){0,2}?)\s*(?:[.,;()]|$|\bor\b|\band\b|\bfor\b|\bwithin\b|\bin\b)")
+_FREE_AGENT_STOP = {"the", "other", "any", "study", "investigational", "drugs", "drug", "agents", "agent", "medication",
+                    "medications", "therapy", "therapies", "treatment", "treatments", "same", "similar", "this", "these",
+                    "radiation", "radiotherapy", "surgery", "steroids", "live", "vaccines", "vaccine", "class"}
+
+
+def _free_text_agent(t: str) -> str | None:
+    """A drug named after "prior treatment with" that is not in the vocabulary, normalised (lower case,
+    single spaces): ``PriorTherapy.agents`` then holds that name and the matcher compares it with the
+    patient's drug names. Generic words ("investigational agents", "other therapy") are not names."""
+    m = _FREE_AGENT_RE.search(t)
+    if not m:
+        return None
+    name = re.sub(r"\s+", " ", m.group("name").strip().lower())
+    words = name.split()
+    if not words or any(w in _FREE_AGENT_STOP for w in words) or not re.search(r"[a-z]{4}", name):
+        return None
+    if not re.search(r"(?:mab|nib|lib|sib|ant|ide|ine|ol|one|stat|cin|xel|tin|rin|ase|mide|platin|mus|umab|cept)\b|\d", words[-1]):
+        return None  # only drug-like names (INN stems or code names such as "AZD9833")
+    return name
 
 
 def _any_of(items: list):
@@ -1042,11 +1222,31 @@ def _confirm(t: str) -> NeedsConfirmation | None:
 _NUMERIC_KINDS = (Age, LabThreshold, PerformanceStatus, LifeExpectancy, Measurement)
 
 
+_SETTING_PHRASE = re.compile(
+    r"(?i)\b(?:for|in|in the|of)\s+(?:the\s+)?(?:(?:locally\s+)?advanced|metastatic|recurrent|unresectable)"
+    r"(?:\s*(?:,|or|and/or|and|/)\s*(?:locally\s+advanced|advanced|metastatic|recurrent|unresectable))*"
+    r"(?:\s+(?:breast\s+)?(?:cancer|disease|setting|stage|bc|mbc))?|\b(?:metastatic|advanced)\s+setting")
+
 _UNSUPPORTED_PATTERNS = [
     (re.compile(r"(?i)\bthe time from\b|\btime (?:interval )?(?:from|between)\b.*\bto\b"), "interval between two events is not modelled"),
     (re.compile(r"(?i)proportion of patients|percentage of patients"), "a requirement on the trial population, not on one patient"),
     (re.compile(r"(?i)\b(?:are|is|was|were) effective\b|(?:complete|partial) (?:remission|response)[^.]*(?:stabili|stable)"), "response to prior therapy is not modelled"),
 ]
+
+
+# organ function required without a threshold ("normal or near-normal liver and kidney function",
+# "adequate organ function"): only a person can judge it against the protocol's own limits
+_VAGUE_FUNCTION = re.compile(
+    r"(?i)\b(?:normal|near[- ]normal|adequate|sufficient|satisfactory|acceptable|good|appropriate)\b[^.;:\d]{0,50}?"
+    r"\b(?:organ|liver|hepatic|kidney|renal|bone[- ]marrow|marrow|hematologic\w*|haematologic\w*|hematopoietic|"
+    r"cardiac|heart|lung|pulmonary|respiratory|coagulation|laboratory|lab)\b[^.;:\d]{0,30}?\b(?:functions?|reserves?|values?|parameters?|status)\b")
+_THRESHOLD_HINT = re.compile(r"\d|[≥≤<>]|\bx\s*uln\b|upper limit", re.IGNORECASE)
+# text that is not a requirement ("Not specified", "See Disease Characteristics", "-"): reported as
+# such (a header-like entry with the reason), never compiled into a check
+_PLACEHOLDER = re.compile(
+    r"(?i)^\W*(?:not specified|none specified|not applicable|n/?a|none|see (?:disease|patient) characteristics|"
+    r"see (?:above|below|general eligibility criteria)|see (?:inclusion|exclusion) criteria|-+|\.+)\W*$")
+_PROTOCOL_DEFINED = re.compile(r"(?i)^\W*(?:other|additional)\s+(?:protocol[- ]defined|protocol[- ]specific)\s+(?:\w+\s+)?criteri")
 
 
 def _compile_clause(t: str, kind: str) -> list:
@@ -1056,6 +1256,13 @@ def _compile_clause(t: str, kind: str) -> list:
     for rx, why in _UNSUPPORTED_PATTERNS:
         if rx.search(t):
             return [Unsupported(reason=why)]
+    if _PROTOCOL_DEFINED.search(t):
+        return [NeedsConfirmation(category="other", reason="further criteria are defined in the protocol and not "
+                                                           "listed here: a person must check them")]
+    vm = _VAGUE_FUNCTION.search(t)
+    if vm and not _THRESHOLD_HINT.search(t):
+        return [NeedsConfirmation(category="other", reason=f"no defined threshold: '{vm.group(0)}' must be judged "
+                                                           "by a person against the protocol's limits")]
     conf = _confirm(t)
     strong_conf = conf is not None and conf.category in ("consent", "withdrawal", "recovered_from_toxicity", "swallow",
                                                           "social_security", "tissue_available", "compliance")
@@ -1117,8 +1324,19 @@ def _compile_clause(t: str, kind: str) -> list:
         atoms = [a for a in atoms if not (isinstance(a, Metastasis) and a.site in lab_conds)]
     if any(isinstance(a, IfThen) and isinstance(a.then, OvarianSuppression) for a in atoms):
         atoms = [a for a in atoms if not (isinstance(a, PriorTherapy) and a.agents == ["ovarian_function_suppression"])]
-    if any(isinstance(a, PriorTherapy) and a.settings != ["any"] for a in atoms) and not any(isinstance(a, Diagnosis) for a in atoms):
-        atoms = [a for a in atoms if not isinstance(a, DiseaseExtent)]
+    therapies = [a.main if isinstance(a, Except) else a for a in atoms]
+    therapies = [a for a in therapies if isinstance(a, PriorTherapy)]
+    if any(a.settings != ["any"] for a in therapies) and any(isinstance(a, (Diagnosis, DiseaseExtent)) for a in atoms):
+        # "treatment for advanced disease", "in the metastatic setting": the extent is the therapy's
+        # setting, not a separate requirement on her disease; keep only what the rest of the clause says
+        rest = _diagnosis(_SETTING_PHRASE.sub(" ", t), kind)
+        keep = {type(a) for a in rest}
+        atoms = [a for a in atoms if not isinstance(a, (Diagnosis, DiseaseExtent)) or type(a) in keep]
+    if any(isinstance(a, Except) and isinstance(a.main, PriorTherapy) and any(
+            isinstance(x, PriorTherapy) and "ovarian_function_suppression" in x.agents for x in iter_atoms(a.exception))
+           for a in atoms):
+        # "(except hormone therapy for ovarian suppression)": OFS is the excused therapy class, not her status
+        atoms = [a for a in atoms if not isinstance(a, OvarianSuppression)]
     al = _allergy(t) if has("allerg", "hypersens", "anaphyla", "intoleran") else []
     if al:
         atoms = [a for a in atoms if not isinstance(a, PriorTherapy)] + al
@@ -1219,6 +1437,11 @@ def _status(expr) -> tuple[str, str | None]:
 def _build(splits: list[SplitCriterion], trial_id: str, source: str, source_text: str) -> CompiledCriteria:
     crits = []
     for sc in splits:
+        if _PLACEHOLDER.match(sc.text):
+            crits.append(Criterion.model_construct(
+                id=sc.id, kind=sc.kind, text=sc.text, span=tuple(sc.span), parent=sc.parent, expression=None,
+                status="compiled", reason=f"not a criterion: placeholder text {sc.text.strip()[:40]!r}"))
+            continue
         expr, status, reason = compile_criterion_text(sc.text, sc.kind)
         if sc.children:
             # a parent whose own words carry no check is a header ("... meets the following criteria:")
@@ -1234,8 +1457,29 @@ def _build(splits: list[SplitCriterion], trial_id: str, source: str, source_text
         # inputs are already valid (typed expression nodes, str/int fields): skip pydantic's validation
         crits.append(Criterion.model_construct(id=sc.id, kind=sc.kind, text=sc.text, span=tuple(sc.span),
                                                parent=sc.parent, expression=expr, status=status, reason=reason))
+    _demote_list_headers(crits)
     return CompiledCriteria.model_construct(trial_id=trial_id, compiler_version=COMPILER_VERSION, source=source,
                                             criteria=crits, source_text=source_text)
+
+
+def _demote_list_headers(crits: list[Criterion]) -> None:
+    """A parent ending with ":" whose own words only restate what its sub-criteria check ("Breast cancer
+    meets the following criteria:" over "histologically confirmed breast cancer ..."), or only say that
+    a function must be adequate ("Adequate organ function:" over the lab thresholds), is a header:
+    the children carry the checks."""
+    kids: dict[str, list[Criterion]] = {}
+    for c in crits:
+        if c.parent is not None:
+            kids.setdefault(c.parent, []).append(c)
+    for c in crits:
+        if c.expression is None or c.id not in kids or not c.text.rstrip().endswith(":"):
+            continue
+        own = list(iter_atoms(c.expression))
+        child_kinds = {a.kind for k in kids[c.id] if k.expression is not None for a in iter_atoms(k.expression)}
+        vague = all(isinstance(a, NeedsConfirmation) and (a.reason or "").startswith("no defined threshold") for a in own)
+        if vague or all(a.kind in child_kinds and a.kind not in ("confirm", "unsupported") for a in own):
+            c.expression, c.status = None, "compiled"
+            c.reason = f"introduces {len(kids[c.id])} sub-criteria, which carry its checks"
 
 
 def compile_text(text: str, trial_id: str, source: str = "criteria_text") -> CompiledCriteria:

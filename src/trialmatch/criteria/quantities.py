@@ -59,6 +59,11 @@ class Quantity:
         A time window ("within 4 weeks", "in the last 3 months", "for 2 years").
     age_cue : bool
         The words say it is an age ("older than", "years old", "of age", "over age 18").
+    pair : float or None
+        The second value of a slash pair compared under the same operator, the first being
+        the larger ("BP > 140/90 mmHg": systolic 140, diastolic ``pair`` 90).
+    out_of : float or None
+        The scale's maximum written after a score ("pain > 4/10", "MMSE ≥ 24/30"); not a value.
     """
 
     op: str
@@ -72,6 +77,8 @@ class Quantity:
     num_start: int
     window: bool = False
     age_cue: bool = False
+    pair: float | None = None
+    out_of: float | None = None
 
 
 TIME_UNITS = {
@@ -94,22 +101,22 @@ def to_years(value: float, time_unit: str | None) -> float:
 
 
 # ----------------------------------------------------------------------------- operators
-_GE = (r"≥\s*/?\s*=|>\s*/\s*=|>\s*or\s*=|=\s*/?\s*>|≥|>=|=>|≧|⩾|"
+_GE = (r"≥\s*/?\s*=|>\s*/\s*=|>\s*or\s*=(?:\s*to\b)?|>\s+=(?!\s*<)|=\s*/?\s*>|≥|>=|=>|≧|⩾|"
        r"(?:greater|more|higher|larger|older)(?:\s+than)?\s*(?:or|and/or)\s*equal(?:s)?(?:\s+to)?|"
        r"equal\s+to\s+or\s+(?:greater|more|higher|older|larger)(?:\s+than)?|equal\s+or\s+(?:greater|more|higher)(?:\s+than)?|"
        r"at\s+least|no\s+less\s+than|not\s+less\s+than|not\s+lower\s+than|no\s+lower\s+than|no\s+fewer\s+than|"
        r"not\s+fewer\s+than|(?:a\s+)?minimum\s+(?:of\s+)?|not\s+below|no\s+younger\s+than|not\s+younger\s+than|"
        r"not\s+under|over\s+or\s+equal\s+to|from\s+the\s+age\s+of")
-_LE = (r"≤\s*/?\s*=|<\s*/\s*=|<\s*or\s*=|=\s*/?\s*<|≤|<=|=<|≦|⩽|"
+_LE = (r"≤\s*/?\s*=|<\s*/\s*=|<\s*or\s*=(?:\s*to\b)?|<\s+=(?!\s*>)|=\s*/?\s*<|≤|<=|=<|≦|⩽|"
        r"(?:less|lower|smaller|fewer|younger)(?:\s+than)?\s*(?:or|and/or)\s*equal(?:s)?(?:\s+to)?|"
        r"equal\s+to\s+or\s+(?:less|lower|smaller|younger)(?:\s+than)?|equal\s+or\s+(?:less|lower|smaller)(?:\s+than)?|"
        r"no\s+more\s+than|not\s+more\s+than|not\s+exceeding|does\s+not\s+exceed|do\s+not\s+exceed|not\s+to\s+exceed|"
        r"not\s+exceed|not\s+higher\s+than|no\s+higher\s+than|not\s+greater\s+than|no\s+greater\s+than|"
        r"not\s+above|not\s+over|up\s+to|(?:a\s+)?maximum\s+(?:of\s+)?|at\s+most|no\s+older\s+than|not\s+older\s+than|"
        r"below\s+or\s+equal\s+to|within")
-_GT = (r">>|>|＞|greater\s+than|more\s+than|higher\s+than|larger\s+than|bigger\s+than|above|over|exceeding|exceeds|"
+_GT = (r">>|>|＞|˃|greater\s+than|more\s+than|higher\s+than|larger\s+than|bigger\s+than|above|over|exceeding|exceeds|"
        r"in\s+excess\s+of|older\s+than|superior\s+to|beyond")
-_LT = r"<<|<|＜|less\s+than|lower\s+than|smaller\s+than|fewer\s+than|below|under|younger\s+than|inferior\s+to"
+_LT = r"<<|<|＜|˂|less\s+than|lower\s+than|smaller\s+than|fewer\s+than|below|under|younger\s+than|inferior\s+to"
 _EQ = r"=|equal\s+to|equals"
 _PM = r"±|\+\s*/\s*-|\+\s*-"
 
@@ -141,6 +148,7 @@ _UNIT = (
     r"|(?:°\s*[cf]\b|degrees?\s*(?:celsius|c\b|fahrenheit|f\b)?|ºc\b)"
     r"|(?:%|percent\b|per\s*cent\b)"
     r"|(?:msec\b|ms\b)"
+    r"|(?:c?gy\b|db\s*(?:hl|a|spl)\b|dba\b|diopters?\b|dioptres?\b|ppb\b)"
     r"|(?:kg\b|kilograms?\b|lbs?\b|pounds?\b|grams?\b|g\b|mg\b|mcg\b|µg\b|μg\b)"
     r"|(?:cm3\b|cm²|cm2\b|mm3\b|mm2\b|cm\b|mm\b|µm\b|μm\b|um\b|microns?\b|nm\b|meters?\b|metres?\b|m\b|km\b|inch(?:es)?\b)"
     r"|(?:ml\b|mL\b|l\b|liters?\b|litres?\b|dl\b)"
@@ -151,7 +159,8 @@ _UNIT = (
 )
 
 def _u(n: str) -> str:
-    return r"(?:\s*(?P<" + n + ">" + _UNIT + r"))?"
+    # "18-35-year-old": a hyphen may join the number and its unit
+    return r"(?:(?:\s*|-)(?P<" + n + ">" + _UNIT + r"))?"
 
 
 _BEFORE_NUM = r"(?<![\w.,/^*-])"
@@ -160,14 +169,15 @@ _AGE_OF = r"(?:(?:the\s+)?ages?\s+(?:of\s+)?)?"
 
 _RANGE_RE = re.compile(
     r"(?P<lead>between\s+|from\s+)?" + _AGE_OF + _BEFORE_NUM + r"(?P<a>" + _NUMW + r")" + _AFTER_NUM
-    + _u("ua")
-    + r"\s*(?P<sep>and|to|through|until|till|-|–|—|~|～|‐|−)\s*"
+    + _u("ua") + r"(?:\s*(?:-\s*)?(?:old|of\s+age))?(?:-(?=\s))?"
+    + r"\s*(?P<sep>and|to|through|until|till|-|–|—|~|～|‐|−)\s*(?:(?P<opb><|≤|<=|˂)\s*)?"
     + r"(?P<b>" + _NUMW + r")" + _AFTER_NUM + _u("ub"),
     re.IGNORECASE,
 )
 _OP_NUM_RE = re.compile(
-    r"(?P<op>" + _OP_RX + r")\s*(?:than\s+)?(?:(?P<agew>(?:the\s+)?ages?\s+(?:of\s+)?)|of\s+)?"
-    + _BEFORE_NUM + r"(?P<a>" + _NUMW + r")" + _AFTER_NUM + _u("ua"),
+    r"(?P<op>" + _OP_RX + r")\s*(?:than\s+)?(?:(?P<agew>(?:the\s+)?ages?\s*:?\s*(?:of\s+)?)|of\s+)?"
+    + r"(?<![\d.,/^*-])(?P<a>" + _NUMW + r")" + _AFTER_NUM  # "greater than100 g/L": letters may touch
+    + r"(?:\s*/\s*(?P<pair>\d{1,3}(?:[.,]\d+)?)(?![\d]|[.,]\d))?" + _u("ua"),
     re.IGNORECASE,
 )
 _POSTFIX_RE = re.compile(
@@ -269,8 +279,9 @@ def find_quantities(text: str) -> tuple[Quantity, ...]:
     for m in _RANGE_RE.finditer(text):
         sep = m.group("sep").lower()
         a_txt, b_txt = m.group("a"), m.group("b")
-        if sep == "and" and not m.group("lead"):
-            continue  # "18 and 65" without "between" is two things
+        if sep == "and" and not m.group("lead") and not (
+                m.group("ub") and _unit(m.group("ub"))[1] == "year" and _AGE_AFTER.match(text[m.end():m.end() + 12])):
+            continue  # "18 and 65" without "between" is two things ("7 and 65 years old" is a range)
         if sep in ("-", "–", "—", "‐", "−") and (re.fullmatch(r"(?:19|20)\d\d", a_txt) and re.fullmatch(r"(?:19|20)\d\d", b_txt)):
             continue  # years of a period "2005-2017"
         try:
@@ -323,6 +334,15 @@ def find_quantities(text: str) -> tuple[Quantity, ...]:
             continue
         utext = m.group("ua")
         e = m.end("ua") if utext else m.end("a")
+        pair = out_of = None
+        if m.group("pair"):
+            pv = _num(m.group("pair"))
+            if v >= 40 and 20 <= pv < v:
+                pair = pv  # "140/90": systolic/diastolic (or another pair under one operator)
+            elif pv > v and pv >= 5 and pv == int(pv):
+                out_of = pv  # "4/10", "26/30": a score out of the scale's maximum
+            else:  # "1/3": a fraction, read as before (the number alone)
+                utext, e = None, m.end("a")
         # "≥18 years-old", "up to 5 mm deep"
         unit, tunit = _unit(utext)
         if utext and unit is None and tunit is None:
@@ -330,7 +350,8 @@ def find_quantities(text: str) -> tuple[Quantity, ...]:
         window = optext.startswith("within") or _window(text, m.start(), e) and tunit is not None
         age = bool(m.group("agew")) or "older" in optext or "younger" in optext or bool(_AGE_AFTER.match(text[e:e + 12]))
         # a suffix "or more" / "or older" after an operator changes nothing
-        add(Quantity(op, v, None, unit, utext, tunit, m.start(), e, m.start("a"), window=window, age_cue=age))
+        add(Quantity(op, v, None, unit, utext, tunit, m.start(), e, m.start("a"), window=window, age_cue=age,
+                     pair=pair, out_of=out_of))
     # 3. number + "or more" / "or older" / "+"
     for m in _POSTFIX_RE.finditer(text):
         if not free(m.start("a"), m.end("a")):

@@ -71,6 +71,9 @@ class TrialPlan:
     target_keys: list[tuple]  # per criterion: its atoms that name the trial's own condition
     static: list  # per criterion: its patient-independent outcome, or None
     keys: list  # per criterion: its content key (node key, kind, target key), None when static
+    dynamic: list  # (index, criterion, key, counts for entry) of the patient-dependent criteria
+    static_unknown: list  # indexes of entry criteria whose static outcome is unknown
+    static_confirm: list  # ... and confirm
     targets: frozenset  # all of them
     terms: list[str]  # conditions, titles, keywords (disease fit)
     cond_lower: list[str]
@@ -110,9 +113,19 @@ def trial_plan(trial: Trial, compiled: cm.CompiledCriteria) -> TrialPlan:
         else:
             static.append(None)
             keys.append((node_key(c.expression), c.kind, tk))
+    dynamic, static_unknown, static_confirm = [], [], []
+    for i, (c, k, st) in enumerate(zip(criteria, keys, static)):
+        entry = c.step is None or c.step <= 1
+        if st is None:
+            dynamic.append((i, c, k, entry))
+        elif entry and st.outcome == "unknown":
+            static_unknown.append(i)
+        elif entry and st.outcome == "confirm":
+            static_confirm.append(i)
     text = _trial_text(trial)
     flags = {name: bool(rx.search(text)) for name, rx in _re_subtype().items()}
-    plan = TrialPlan(static=static, keys=keys, 
+    plan = TrialPlan(static=static, keys=keys, dynamic=dynamic, static_unknown=static_unknown,
+                     static_confirm=static_confirm, 
         trial=trial, compiled=compiled, criteria=criteria, target_keys=target_keys, targets=targets,
         terms=[*trial.conditions, *(t for t in (trial.title, trial.official_title) if t), *trial.keywords],
         cond_lower=[t.lower() for t in trial.conditions], flags=flags,
@@ -123,6 +136,33 @@ def trial_plan(trial: Trial, compiled: cm.CompiledCriteria) -> TrialPlan:
         _PLANS.clear()
     _PLANS[id(compiled)] = plan
     return plan
+
+
+def prepare_trials(trials: Iterable[tuple[Trial, cm.CompiledCriteria]]) -> int:
+    """Work out each trial's :class:`TrialPlan` now (once per process) rather than on its first match.
+
+    Parameters
+    ----------
+    trials : iterable of (Trial, CompiledCriteria)
+
+    Returns
+    -------
+    int
+        How many trials were prepared. Matching works without this call; it only moves the
+        one-off cost (content keys of every check, patient-independent outcomes) out of the
+        first patient's match, like loading the store.
+    """
+    n = 0
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for trial, compiled in trials:
+            trial_plan(trial, compiled)
+            n += 1
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return n
 
 
 def _patient_fit_facts(idx: PatientIndex) -> dict:
@@ -229,7 +269,8 @@ def disease_fit(trial: Trial, idx: PatientIndex, plan: TrialPlan | None = None) 
 def trial_plan_for_fit(trial: Trial) -> TrialPlan:
     """A plan with only the disease-fit features (for callers without compiled criteria)."""
     text = _trial_text(trial)
-    return TrialPlan(trial=trial, compiled=None, criteria=[], target_keys=[], static=[], keys=[], targets=frozenset(),
+    return TrialPlan(trial=trial, compiled=None, criteria=[], target_keys=[], static=[], keys=[], dynamic=[],
+                     static_unknown=[], static_confirm=[], targets=frozenset(),
                      terms=[*trial.conditions, *(t for t in (trial.title, trial.official_title) if t), *trial.keywords],
                      cond_lower=[t.lower() for t in trial.conditions],
                      flags={name: bool(rx.search(text)) for name, rx in _re_subtype().items()},
@@ -263,42 +304,46 @@ def match_with_index(trial: Trial, compiled: cm.CompiledCriteria, idx: PatientIn
     plan = trial_plan(trial, compiled)
     cache = idx.cache
     cache["_targets"] = plan.targets
+    oid = id(options)
+    crit_cache = idx.crit_cache
+    outcomes: list[CriterionOutcome] = list(plan.static)  # patient-independent ones already there
+    fail_i: list[int] = []
+    unknown_i: list[int] = []
+    confirm_i: list[int] = []
+    n_pass = 0
     try:
-        oid = id(options)
-        crit_cache = idx.crit_cache
-        outcomes: list[CriterionOutcome] = []
-        add = outcomes.append
-        for c, k, st in zip(plan.criteria, plan.keys, plan.static):
-            if st is not None:
-                add(st)
-                continue
-            hit = crit_cache.get((*k, oid))
+        for i, c, k, entry in plan.dynamic:
+            ck = (*k, oid)
+            hit = crit_cache.get(ck)
             if hit is None:
-                add(outcome_for(c, (*k, oid), idx, options))
-                continue
-            add(fast_model(CriterionOutcome, {
-                "criterion_id": c.id, "kind": c.kind, "text": c.text, "outcome": hit[0],
-                "reason": hit[1], "evidence": hit[2], "missing": hit[3], "step": c.step,
-            }))
+                o = outcomes[i] = outcome_for(c, ck, idx, options)
+                hit = crit_cache[ck]
+            else:
+                outcomes[i] = fast_model(CriterionOutcome, {
+                    "criterion_id": c.id, "kind": c.kind, "text": c.text, "outcome": hit[0],
+                    "reason": hit[1], "evidence": hit[2], "missing": hit[3], "step": c.step,
+                })
+            if entry:
+                oc = hit[0]
+                if oc == "pass":
+                    n_pass += 1
+                elif oc == "fail":
+                    fail_i.append(i)
+                elif oc == "unknown":
+                    unknown_i.append(i)
+                elif oc == "confirm":
+                    confirm_i.append(i)
     finally:
         cache["_targets"] = None
-    fails, unknowns, confirms = [], [], []
-    n_pass = n_decided = 0
-    for o in outcomes:
-        if o.step is not None and o.step > 1:
-            continue
-        oc = o.outcome
-        if oc == "pass":
-            n_pass += 1
-            n_decided += 1
-        elif oc == "fail":
-            fails.append(o.criterion_id)
-            n_decided += 1
-        elif oc == "unknown":
-            unknowns.append(o.criterion_id)
-            n_decided += 1
-        elif oc == "confirm":
-            confirms.append(o.criterion_id)
+    if plan.static_unknown:
+        unknown_i = sorted(unknown_i + plan.static_unknown) if unknown_i else plan.static_unknown
+    if plan.static_confirm:
+        confirm_i = sorted(confirm_i + plan.static_confirm) if confirm_i else plan.static_confirm
+    crit = plan.criteria
+    fails = [crit[i].id for i in fail_i]
+    unknowns = [crit[i].id for i in unknown_i]
+    confirms = [crit[i].id for i in confirm_i]
+    n_decided = n_pass + len(fails) + len(unknowns)
     if fails:
         verdict, deciding = "ineligible", fails
     elif unknowns:
@@ -307,8 +352,7 @@ def match_with_index(trial: Trial, compiled: cm.CompiledCriteria, idx: PatientIn
         verdict, deciding = "eligible", []
     fit = disease_fit(trial, idx, plan)
     score = match_score(verdict, fit, n_pass, len(fails), len(unknowns), n_decided)
-    missing = _dedup_missing([m for o in outcomes if (o.step is None or o.step <= 1) and o.outcome == "unknown"
-                              for m in o.missing]) if unknowns else []
+    missing = _dedup_missing([m for i in unknown_i for m in outcomes[i].missing]) if unknown_i else []
     steps = []
     if trial.steps:
         try:

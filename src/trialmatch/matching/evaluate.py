@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable
 
+from pydantic import BaseModel
+
 from trialmatch.criteria import model as cm
 from trialmatch.matching.facts import PatientIndex, build_index, norm_key, site_members
 from trialmatch.matching.model import CriterionOutcome, Evidence, MissingFact
@@ -57,16 +59,20 @@ class Result:
 
 _new = object.__new__
 _oset = object.__setattr__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 def fast_model(cls, fields: dict):
     """Build a pydantic model from already-valid ``fields`` (every field given) without
-    validation: the hot matching loop builds hundreds of thousands of these."""
+    validation (what ``model_construct`` does, minus its per-field default handling): the hot
+    matching loop builds hundreds of thousands of these from values it made itself."""
     obj = _new(cls)
     _oset(obj, "__dict__", fields)
-    _oset(obj, "__pydantic_fields_set__", set(fields))
-    _oset(obj, "__pydantic_extra__", None)
-    _oset(obj, "__pydantic_private__", None)
+    _set_fields_set(obj, set(fields))
+    _set_extra(obj, None)
+    _set_private(obj, None)
     return obj
 
 
@@ -389,6 +395,10 @@ def _meno(a: cm.MenopausalStatus, idx, o) -> Result:
     st = p.menopausal_status
     if st is None:
         if p.sex == "male":
+            if idx.cache.get("_want") is True:
+                # a requirement on women's menopausal status does not concern a man (the
+                # trial's sex criterion decides whether men may join)
+                return Result(NA, ["applies to women only (male)"], [_ev("sex male", idx.source_of("sex"))])
             return Result(False, ["male: no menopausal status"], [_ev("sex male", idx.source_of("sex"))])
         return Result(None, ["menopausal status not recorded"], [],
                       [_mf("menopausal_status", "menopausal status (pre/peri/post)")])
@@ -433,6 +443,8 @@ def _preg(a: cm.Pregnancy, idx, o) -> Result:
         return Result(val, [f"{'is' if val else 'not'} {a.state}"],
                       [_ev(f"{a.state}: {'yes' if val else 'no'}", idx.source_of(a.state if a.state == "pregnant" else "breastfeeding"), val)])
     if p.sex == "male":
+        if idx.cache.get("_want") is True:
+            return Result(NA, [f"applies to women only (male: not {a.state})"], [_ev("sex male", idx.source_of("sex"))])
         return Result(False, [f"male: not {a.state}"], [_ev("sex male", idx.source_of("sex"))])
     if p.menopausal_status == "postmenopausal":
         return Result(False, [f"postmenopausal: not {a.state} (not stated, inferred)"],

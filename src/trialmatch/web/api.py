@@ -8,16 +8,15 @@ import re
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
-from trialmatch.matching.model import MatchReport
-from trialmatch.patients.model import Patient
 from trialmatch.store import StoreError
 from trialmatch.web import render, services
 from trialmatch.web.auth_store import User
 from trialmatch.web.deps import AppState, api_user, app_state
 from trialmatch.web.schemas import (
-    ID_PATTERN, ChangesOut, CriteriaCounts, ErrorOut, IngestedTrial, IngestOut, MatchRequest,
+    ID_PATTERN, ChangesOut, CriteriaCounts, ErrorOut, IngestedTrial, IngestOut, MatchOut, MatchRequest,
     PatientItem, PatientListOut, PatientOut, TrialDetailOut, TrialListOut, TrialSummary,
 )
 from trialmatch.web.services import InputError
@@ -255,11 +254,22 @@ def do_match(state: AppState, user: User, patient_id: str, req: MatchRequest | N
                                  use_cache=state.settings.match_cache, as_json=as_json)
 
 
-@router.post("/patients/{patient_id}/match", response_model=MatchReport,
+@router.post("/patients/{patient_id}/match", response_model=MatchOut,
              summary="Match a patient against the stored trials (the JSON of `trialmatch match --format json`)")
-def match(patient_id: PatientId, user: UserDep, state: StateDep, req: MatchRequest | None = None) -> Response:
-    body, cached = do_match(state, user, patient_id, req, as_json=True)
-    # the report is a MatchReport serialised once (and cached): no second validation pass
+async def match(patient_id: PatientId, user: UserDep, state: StateDep, req: MatchRequest | None = None) -> Response:
+    # MatchReport.to_output_json(), the JSON of `trialmatch match --format json`, serialised once and
+    # cached with the report. A repeat request for an unchanged patient and unchanged trials is
+    # answered here on the event loop; anything else runs the matcher in the thread pool.
+    req = req or MatchRequest()
+    if state.settings.match_cache:
+        version = services.patient_version(state.store, user.workspace, patient_id)
+        if version is None:
+            raise HTTPException(404, f"no patient {patient_id!r} in your workspace")
+        body = services.peek_match_json(state.store, state.caches, user.workspace, patient_id, version,
+                                        trial_ids=req.trial_ids, status=req.status, top=req.top)
+        if body is not None:
+            return Response(body, media_type="application/json", headers={"X-Trialmatch-Cache": "hit"})
+    body, cached = await run_in_threadpool(do_match, state, user, patient_id, req, True)
     return Response(body, media_type="application/json",
                     headers={"X-Trialmatch-Cache": "hit" if cached else "miss"})
 

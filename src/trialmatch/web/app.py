@@ -109,3 +109,10 @@ def create_app(store: TrialStore | None = None, *, db: str | None = None, settin
         return JSONResponse({"detail": "internal error; the request was not completed"}, status_code=500)
 
     return app
+
+
+def create_app_from_env() -> FastAPI:
+    """App factory for ``uvicorn --factory`` and ``trialmatch serve --workers N``: the store from
+    ``$TRIALMATCH_DB`` (each worker process opens its own; the session secret is shared through
+    the database or ``$TRIALMATCH_SECRET``)."""
+    return create_app(db=None)

@@ -17,7 +17,7 @@ from trialmatch.web.services import Caches
 @dataclass
 class Settings:
     """Server settings. ``secret`` defaults to ``$TRIALMATCH_SECRET``, else a secret generated
-    once and kept in the database."""
+    once and kept in the database; ``TRIALMATCH_MATCH_CACHE=0`` turns the match-report cache off."""
 
     secret: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY
@@ -30,6 +30,8 @@ class Settings:
     def __post_init__(self) -> None:
         if self.secret is None:
             self.secret = os.environ.get("TRIALMATCH_SECRET") or None
+        if os.environ.get("TRIALMATCH_MATCH_CACHE", "").strip().lower() in ("0", "false", "no", "off"):
+            self.match_cache = False
 
 
 @dataclass
@@ -39,8 +41,12 @@ class AppState:
     caches: Caches = field(default_factory=Caches)
 
 
-def app_state(request: Request) -> AppState:
+async def app_state(request: Request) -> AppState:
     return request.app.state.tm
+
+
+# The dependencies are ``async``: each does at most one small indexed query, cheaper than the
+# thread-pool hop a sync dependency costs on every request.
 
 
 class LoginRequired(Exception):
@@ -64,13 +70,13 @@ def _session_user(request: Request) -> User | None:
     uid = request.session.get("uid") if "session" in request.scope else None
     if not isinstance(uid, int):
         return None
-    return auth_store.get_user(app_state(request).store, user_id=uid)
+    return auth_store.get_user(request.app.state.tm.store, user_id=uid)
 
 
-def api_user(request: Request) -> User:
+async def api_user(request: Request) -> User:
     """The caller of an API endpoint: a bearer token, or a signed-in session (with the CSRF
     header on writes). 401 otherwise."""
-    state = app_state(request)
+    state: AppState = request.app.state.tm
     token = _bearer(request)
     if token is not None:
         user = auth_store.user_for_token(state.store, token)
@@ -87,7 +93,7 @@ def api_user(request: Request) -> User:
     return user
 
 
-def page_user(request: Request) -> User:
+async def page_user(request: Request) -> User:
     """The signed-in user of a page, or a redirect to the sign-in page."""
     user = _session_user(request)
     if user is None:

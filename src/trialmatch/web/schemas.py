@@ -8,7 +8,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from trialmatch.criteria.model import CompiledCriteria
-from trialmatch.patients.model import Patient
+from trialmatch.matching.model import MissingFact, StepOutcome
+from trialmatch.patients.model import Patient, Source
 from trialmatch.trials.model import Trial, TrialResults
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
@@ -90,3 +91,49 @@ class MatchRequest(BaseModel):
 class ChangesOut(BaseModel):
     available: bool = Field(description="False when the watch part is not installed.")
     changes: list[dict[str, Any]] = Field(default_factory=list)
+
+
+# ----------------------------------------------------------------------------- match output
+# The JSON of ``trialmatch match --format json`` (``MatchReport.to_output_json()``), described
+# field by field so that the OpenAPI document states it exactly.
+class EvidenceOut(BaseModel):
+    fact: str
+    source: Source | None = None
+
+
+class CriterionOut(BaseModel):
+    id: str
+    kind: Literal["inclusion", "exclusion"]
+    text: str
+    outcome: Literal["pass", "fail", "unknown", "confirm", "not_applicable"]
+    reason: str
+    evidence: list[EvidenceOut] = Field(default_factory=list)
+    missing: list[MissingFact] = Field(default_factory=list)
+    step: int | None = Field(default=None, description="Present when the criterion belongs to a protocol step.")
+
+
+class TrialMatchOut(BaseModel):
+    rank: int
+    trial_id: str
+    title: str | None = None
+    status: str | None = None
+    closed: bool
+    verdict: Literal["eligible", "uncertain", "ineligible"]
+    score: float = Field(description="Higher is a better match.")
+    deciding: list[str] = Field(default_factory=list)
+    counts: dict[str, int] = Field(default_factory=dict)
+    criteria: list[CriterionOut] = Field(default_factory=list)
+    missing: list[MissingFact] = Field(default_factory=list)
+    to_confirm: list[str] = Field(default_factory=list)
+    steps: list[StepOutcome] = Field(default_factory=list)
+
+
+class PatientRef(BaseModel):
+    id: str | None = None
+
+
+class MatchOut(BaseModel):
+    patient: PatientRef
+    as_of: dt.date
+    results: list[TrialMatchOut]
+    warnings: list[str] = Field(default_factory=list)

@@ -4,24 +4,23 @@ Caches (all in memory, per process):
 
 * the trial index (id, title, status, phases, conditions, interventions, countries) used by
   ``GET /trials``, rebuilt when the trial fingerprint changes;
-* the (trial, compiled criteria) pairs for matching: ``TrialStore.load_for_matching`` keyed by
-  the trial fingerprint (the store's own cache is keyed by its revision, which also moves when a
-  patient is saved);
+* the (trial, compiled criteria) pairs for matching (``TrialStore.load_for_matching``, itself
+  cached per revision), keyed by the trial fingerprint;
 * match reports keyed by (workspace, patient id, patient version, trial fingerprint, request
   parameters): a repeated match of an unchanged patient on unchanged trials is not recomputed.
 
-The *trial fingerprint* is (number of trials, latest ``trials.updated_at``, number of compiled
-criteria rows): any ingest or compile moves it.
+The *trial fingerprint* is the store's revision (``TrialStore.revision()``), which every write of
+trials or compiled criteria moves, and patient writes do not.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from trialmatch.store import TrialStore
 from trialmatch.store import schema as store_schema
@@ -135,10 +134,9 @@ def check_patient(patient) -> None:
 
 # --------------------------------------------------------------------------- caches
 def trial_fingerprint(store: TrialStore) -> tuple:
-    with store.engine.connect() as conn:
-        n, latest = conn.execute(select(func.count(), func.max(store_schema.trials.c.updated_at))).first()
-        nc = conn.execute(select(func.count()).select_from(store_schema.compiled_criteria)).scalar()
-    return (n or 0, str(latest), nc or 0)
+    """What the trial-side caches are keyed by: the store's revision, which moves with every
+    write of trials or compiled criteria (and not with patient writes)."""
+    return ("revision", store.revision())
 
 
 @dataclass
@@ -205,6 +203,42 @@ def run_match(patient, pairs, *, trial_ids=None, status=None, top=None):
                          trial_ids=list(trial_ids) if trial_ids else None, top=top)
 
 
+def report_bytes(report) -> bytes:
+    """The JSON of ``trialmatch match --format json`` for a report, as UTF-8 bytes."""
+    data = report.to_output_json() if hasattr(report, "to_output_json") else report.model_dump(mode="json")
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8")
+
+
+def _report_key(workspace, patient_id, version, fingerprint, trial_ids, status, top) -> tuple:
+    return (workspace, patient_id, version, fingerprint,
+            tuple(sorted(trial_ids)) if trial_ids else None,
+            tuple(sorted(s.upper() for s in status)) if status else None, top)
+
+
+def patient_version(store: TrialStore, workspace: str, patient_id: str) -> int | None:
+    """The current version of a (not deleted) patient, without reading the record."""
+    t = store_schema.patients
+    with store.engine.connect() as conn:
+        row = conn.execute(select(t.c.current_version, t.c.deleted).where(
+            t.c.workspace == workspace, t.c.id == patient_id)).first()
+    return None if row is None or row[1] else int(row[0])
+
+
+def peek_match_json(store: TrialStore, caches: Caches, workspace: str, patient_id: str, version: int, *,
+                    trial_ids=None, status=None, top=None) -> bytes | None:
+    """The cached JSON of a match, if there is one for this patient version and trial revision
+    (a few small queries: cheap enough to answer on the event loop)."""
+    fp = trial_fingerprint(store)
+    with caches.lock:
+        if caches.pairs_key != fp:
+            return None
+        entry = caches.reports.get(_report_key(workspace, patient_id, version, fp, trial_ids, status, top))
+        if entry is None or entry[1] is None:
+            return None
+        caches.reports.move_to_end(_report_key(workspace, patient_id, version, fp, trial_ids, status, top))
+        return entry[1]
+
+
 def cached_match(store: TrialStore, caches: Caches, workspace: str, record, *, trial_ids=None,
                  status=None, top=None, use_cache: bool = True, as_json: bool = False):
     """The match of a stored patient record: ``(MatchReport, cached?)``, or with ``as_json``
@@ -212,10 +246,8 @@ def cached_match(store: TrialStore, caches: Caches, workspace: str, record, *, t
     key_fp, pairs = matching_pairs(store, caches)
     if not use_cache:
         report = run_match(record.patient, pairs, trial_ids=trial_ids, status=status, top=top)
-        return (report.model_dump_json().encode() if as_json else report), False
-    key = (workspace, record.patient.id, record.version, key_fp,
-           tuple(sorted(trial_ids)) if trial_ids else None,
-           tuple(sorted(s.upper() for s in status)) if status else None, top)
+        return (report_bytes(report) if as_json else report), False
+    key = _report_key(workspace, record.patient.id, record.version, key_fp, trial_ids, status, top)
     with caches.lock:
         entry = caches.reports.get(key)
         if entry is not None:
@@ -224,7 +256,7 @@ def cached_match(store: TrialStore, caches: Caches, workspace: str, record, *, t
     if entry is None:
         entry = [run_match(record.patient, pairs, trial_ids=trial_ids, status=status, top=top), None]
     if as_json and entry[1] is None:
-        entry[1] = entry[0].model_dump_json().encode()
+        entry[1] = report_bytes(entry[0])
     with caches.lock:
         caches.reports[key] = entry
         while len(caches.reports) > caches.max_reports:
