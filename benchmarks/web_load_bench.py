@@ -95,7 +95,7 @@ def serve(db: str, port: int, match_cache: bool, workers: int = 1) -> None:
         os.environ["TRIALMATCH_DB"] = store.url
         os.environ["TRIALMATCH_MATCH_CACHE"] = "1" if match_cache else "0"
         uvicorn.run("trialmatch.web.app:create_app_from_env", factory=True, workers=workers, host="127.0.0.1",
-                    port=port, log_level="warning", access_log=False)
+                    port=port, log_level="warning", access_log=False, timeout_worker_healthcheck=120)
         return
     app = create_app(TrialStore(db), settings=Settings(match_cache=match_cache))
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from trialmatch.criteria.compile import COMPILER_VERSION, compile_criterion_text, compile_text
-from trialmatch.criteria.model import CompiledCriteria, expression_from_dict
+from trialmatch.criteria.model import CompiledCriteria, expression_from_dict, iter_atoms
 from trialmatch.criteria.split import split_criteria
 
 HINT_STYLE = """Inclusion Criteria:
@@ -97,3 +97,105 @@ def test_bad_input_never_crashes():
     for text in ["", "   ", "\x00\x01", "-\n-\n", "≥≥≥ 10^^9/L", "Inclusion Criteria:"]:
         cc = compile_text(text, "bad")
         assert isinstance(cc, CompiledCriteria)
+
+
+# ----------------------------------------------------------------------------- patterns added with the speed work
+def _d(text, kind="inclusion"):
+    expr, status, reason = compile_criterion_text(text, kind)
+    return expr, status, reason
+
+
+def test_setting_phrase_is_the_therapy_setting_not_a_disease_extent():
+    expr, status, _ = _d("Prior chemotherapy for metastatic breast cancer", "exclusion")
+    assert status == "compiled" and expr.kind == "prior_therapy", expr.describe()
+    assert expr.agents == ["chemotherapy"] and expr.settings == ["metastatic"]
+    expr, _, _ = _d("Must not have received any previous systemic treatment for advanced disease "
+                    "(except hormone therapy for ovarian suppression or bone treatments)")
+    assert expr.kind == "not" and expr.item.kind == "except"
+    kinds = {a.kind for a in iter_atoms(expr)}
+    assert kinds == {"prior_therapy"}, expr.describe()
+
+
+def test_vague_organ_function_needs_confirmation_with_reason():
+    for text in ("Normal or near-normal liver and kidney function", "Adequate organ function",
+                 "Adequate bone marrow, liver, and renal function"):
+        expr, status, reason = _d(text)
+        assert status == "needs_confirmation" and "no defined threshold" in reason, (text, reason)
+    # with a threshold it is not vague
+    _, status, _ = _d("Adequate renal function: creatinine ≤ 1.5 × ULN")
+    assert status != "needs_confirmation"
+
+
+def test_list_header_with_children_repeating_it():
+    text = "Inclusion Criteria:\n- Breast cancer meets the following criteria:\n  - histologically confirmed invasive breast cancer\n  - metastatic\n"
+    cc = compile_text(text, "T")
+    head = cc.criteria[0]
+    assert head.is_header and "sub-criteria" in head.reason
+
+
+def test_placeholders_and_section_headings_are_not_criteria():
+    text = ("DISEASE CHARACTERISTICS:\nNot specified\nPATIENT CHARACTERISTICS:\nSee Disease Characteristics\n-\n"
+            "Other protocol-defined inclusion criteria may apply\nNote: Other protocol-defined criteria may also apply.")
+    cc = compile_text(text, "T")
+    by_text = {c.text: c for c in cc.criteria}
+    for t in ("DISEASE CHARACTERISTICS:", "Not specified", "See Disease Characteristics"):
+        assert by_text[t].is_header and by_text[t].reason, t
+    for t in ("Other protocol-defined inclusion criteria may apply", "Note: Other protocol-defined criteria may also apply."):
+        assert by_text[t].status == "needs_confirmation" and "protocol" in by_text[t].reason
+
+
+def test_clinically_significant_condition():
+    expr, status, _ = _d("Clinically significant auditory impairment", "exclusion")
+    assert status == "compiled" and expr.kind == "condition"
+    assert expr.condition == "auditory impairment" and expr.qualifiers == ["clinically_significant"]
+    # a head with no content of its own is not a condition
+    _, status, _ = _d("Clinically relevant disease or clinical finding", "exclusion")
+    assert status == "unsupported"
+
+
+def test_contraception_wording_needs_confirmation():
+    for text in ("Fertile patients must use effective contraception",
+                 "Agree to use an effective form of contraception during the study"):
+        expr, status, _ = _d(text)
+        assert status == "needs_confirmation" and expr.category == "contraception", text
+
+
+def test_ecog_written_out():
+    expr, status, _ = _d("Eastern Cooperative Oncology Group (ECOG) performance status of 0 or 1.")
+    assert status == "compiled" and expr.kind == "performance_status"
+    assert expr.scale == "ecog" and (expr.range.low, expr.range.high) == (0, 1)
+
+
+def test_time_since_windows():
+    expr, _, _ = _d("At least 4 weeks since prior chemotherapy")
+    assert expr.kind == "not" and expr.item.kind == "prior_therapy"
+    assert expr.item.agents == ["chemotherapy"] and expr.item.within.value == 4 and expr.item.within.unit == "week"
+    expr, _, _ = _d("No more than 6 weeks since initial surgical procedure (e.g., biopsy)")
+    assert expr.kind == "recent_event" and expr.event == "surgery" and expr.within.value == 6
+    expr, _, _ = _d("At least 10 days since prior bortezomib or tipifarnib")
+    assert expr.kind == "not" and set(expr.item.agents) == {"bortezomib", "tipifarnib"}
+    # a range of weeks is ambiguous: not compiled
+    _, status, _ = _d("At least 4-6 weeks since prior 5-alpha-reductase inhibitor")
+    assert status == "unsupported"
+
+
+def test_free_text_drug_names_in_prior_therapy():
+    expr, status, _ = _d("Prior exposure to SNS-595 (vosaroxin)", "exclusion")
+    assert status == "compiled" and expr.kind == "prior_therapy" and expr.agents == ["sns-595"]
+    # a list with a generic item is not turned into names
+    _, status, _ = _d("Prior treatment with interferon, rituximab or other monoclonal antibody", "exclusion")
+    assert status == "unsupported"
+
+
+def test_concurrent_investigational_agents_are_current_medication():
+    expr, _, _ = _d("Currently receiving any other investigational agents", "exclusion")
+    assert expr.kind == "concomitant_medication" and expr.classes == ["investigational_drug"]
+    expr, _, _ = _d("Received any investigational drugs within 30 days before study entry", "exclusion")
+    assert expr.kind == "recent_event" and expr.within.value == 30
+
+
+def test_clause_cache_returns_independent_copies():
+    a, _, _ = _d("Prior chemotherapy for metastatic breast cancer", "exclusion")
+    a.agents.append("mutated")
+    b, _, _ = _d("Prior chemotherapy for metastatic breast cancer", "exclusion")
+    assert b.agents == ["chemotherapy"]

@@ -4,6 +4,7 @@ and checks that no answer is a server error or breaks the documented schema."""
 from __future__ import annotations
 
 import shutil
+import zlib
 
 import pytest
 from conftest import auth, seed004_patient
@@ -48,6 +49,6 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 def test_api_conforms_to_its_schema(case, api_app):
     if "patient_id" in (case.path_parameters or {}) and case.method != "DELETE":
         # half the time aim at the existing patient, so the deeper code paths run
-        if hash(str(case.body)) % 2 == 0:
+        if zlib.crc32(repr(case.body).encode()) % 2 == 0:
             case.path_parameters["patient_id"] = "p004"
     case.call_and_validate(headers=auth(api_app.state.st_token), checks=CHECKS)

@@ -35,7 +35,8 @@ def serve(
         server_secret(store)  # created once here, so that every worker signs sessions alike
         os.environ["TRIALMATCH_DB"] = store.url
         uvicorn.run("trialmatch.web.app:create_app_from_env", factory=True, workers=workers, host=host,
-                    port=port, log_level=log_level, proxy_headers=False)
+                    port=port, log_level=log_level, proxy_headers=False,
+                    timeout_worker_healthcheck=120)  # a long match must not get a worker killed
         return
     uvicorn.run(create_app(store), host=host, port=port, log_level=log_level, proxy_headers=False)
 

@@ -16,6 +16,25 @@ essential); ``needs_confirmation`` when every atom is ``NeedsConfirmation``; els
 (confirmation atoms inside a compiled criterion evaluate to "confirm" in the matcher). A parent
 whose own text compiles to nothing but has children is a header (expression None, compiled).
 
+Not criteria: placeholder lines ("Not specified", "See Disease Characteristics", "-", "The above
+information is not intended to contain all considerations ...") and section headings with no
+check of their own ("PRIOR CONCURRENT THERAPY:") are kept as header-like entries (expression None,
+status compiled, a reason that says so), never compiled into a check; "Other protocol-defined
+criteria may apply" needs a person (NeedsConfirmation). A requirement without a threshold
+("adequate organ function", "normal or near-normal liver and kidney function") is
+NeedsConfirmation with the reason "no defined threshold".
+
+Speed: identical criterion texts compile once per process (an LRU cache on ``(text, kind)``;
+callers get deep copies); vocabulary regexes are prefix tries (``rules.phrase_regex``); each family
+of cue regexes sits behind one combined pre-check; the hot path skips pydantic validation of
+already-typed nodes (``model_construct``).
+
+Negation scope uses the regex cues here rather than medspacy/negspacy: a spaCy pipeline costs
+milliseconds per criterion (measured: about 4 ms CPU per criterion for medspacy's sentence
+splitter, target matcher and ConText on a blank English model, i.e. about 400 s for the ~99,000
+HINT criteria, against a 60 s budget for everything), and criteria negate almost always at the start ("No ...", "Must not
+have ..."), which ``_NEG_LEAD`` covers.
+
 Generic conditions: "History of X" / "Patients with X" / "Known X" compile to
 ``Condition(condition=<conditions.json key>)`` when X is in the vocabulary, else to the cleaned
 noun phrase (1-6 words, letters only); the matcher fuzzy-matches that phrase.
@@ -26,6 +45,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from typing import Any
+
+from pydantic import BaseModel
 
 from trialmatch.criteria.model import (
     Age, AllOf, Allergy, AnyOf, CompiledCriteria, ConcomitantMedication, Condition, Criterion,
@@ -973,7 +994,7 @@ def _prior_therapy(t: str, kind: str) -> list:
         free = _free_text_agent(t)
         if free is None:
             return []
-        agents.append(free)
+        agents.extend(free)
     if not _any(r"prior|previous|previously|received|receiv|treated|treatment|therapy|exposure|exposed|pretreated|resistan|refractory|progress|relapse|failure|failed|line|regimen|after|taken|use of|washout|discontinu|current|ongoing", t):
         return []
     settings: list[str] = []
@@ -1042,26 +1063,42 @@ def _prior_therapy(t: str, kind: str) -> list:
 
 _FREE_AGENT_RE = re.compile(
     r"(?i)\b(?:prior|previous|previously|any)\s+(?:(?:treatment|therapy|exposure|treated)\s+(?:with|to)|(?:use|receipt)\s+of)\s+"
-    r"(?:an?\s+|the\s+|any\s+)?(?P<name>[A-Za-z][A-Za-z0-9-]{3,}(?:\s+[A-Za-z0-9-]+){0,2}?)\s*(?:[.,;()]|$|\bor\b|\band\b|\bfor\b|\bwithin\b|\bin\b)")
+    r"(?P<names>[^.;:()]+)")
 _FREE_AGENT_STOP = {"the", "other", "any", "study", "investigational", "drugs", "drug", "agents", "agent", "medication",
                     "medications", "therapy", "therapies", "treatment", "treatments", "same", "similar", "this", "these",
-                    "radiation", "radiotherapy", "surgery", "steroids", "live", "vaccines", "vaccine", "class"}
+                    "radiation", "radiotherapy", "surgery", "steroids", "live", "vaccines", "vaccine", "class", "inhibitor",
+                    "inhibitors", "antibody", "antibodies", "based", "containing", "regimen", "regimens"}
+_DRUG_LIKE = re.compile(
+    r"(?i)^(?:[a-z]{3,}(?:mab|nib|lib|sib|parib|ciclib|lisib|tinib|zomib|platin|taxel|rubicin|mycin|trexate|abine|idine|"
+    r"fene|xifene|zole|strant|relin|tecan|lidomide|domide|mustine|phamide|sporin|olimus|limus|semide|statin|vir|cept|kin)|"
+    r"[a-z]{2,5}-?\d{2,7}[a-z]?)$")
 
 
-def _free_text_agent(t: str) -> str | None:
-    """A drug named after "prior treatment with" that is not in the vocabulary, normalised (lower case,
-    single spaces): ``PriorTherapy.agents`` then holds that name and the matcher compares it with the
-    patient's drug names. Generic words ("investigational agents", "other therapy") are not names."""
+def _drug_like_names(phrase: str) -> list[str] | None:
+    """Drug names in a list ("interferon, rituximab or tucatinib"), normalised to lower case; None when
+    any item is not a drug-like name (an INN stem such as -mab/-nib/-platin, or a code name such as
+    "AZD9833"): a list with "other monoclonal antibody" in it is not compiled into names."""
+    items = [x.strip(" ,") for x in re.split(r"(?i),|\bor\b|\band\b|/|\+", phrase) if x.strip(" ,")]
+    out = []
+    for it in items:
+        it = re.sub(r"(?i)^(?:an?|the|any|prior|previous)\s+", "", it).strip().lower()
+        it = re.sub(r"\s*\((?:[^)]*)\)$", "", it)
+        if not it or " " in it or it in _FREE_AGENT_STOP or not _DRUG_LIKE.match(it):
+            return None
+        if it not in out:
+            out.append(it)
+    return out or None
+
+
+def _free_text_agent(t: str) -> list[str] | None:
+    """Drugs named after "prior treatment with" that are not in the vocabulary, normalised (lower case):
+    ``PriorTherapy.agents`` then holds those names and the matcher compares them with the patient's drug
+    names. Generic words ("investigational agents", "other therapy") are not names."""
     m = _FREE_AGENT_RE.search(t)
     if not m:
         return None
-    name = re.sub(r"\s+", " ", m.group("name").strip().lower())
-    words = name.split()
-    if not words or any(w in _FREE_AGENT_STOP for w in words) or not re.search(r"[a-z]{4}", name):
-        return None
-    if not re.search(r"(?:mab|nib|lib|sib|ant|ide|ine|ol|one|stat|cin|xel|tin|rin|ase|mide|platin|mus|umab|cept)\b|\d", words[-1]):
-        return None  # only drug-like names (INN stems or code names such as "AZD9833")
-    return name
+    names = re.split(r"(?i)\s+(?:for|within|in|during|at|prior|before|after|is|are|will|must|unless|except)\b", m.group("names"))[0]
+    return _drug_like_names(names)
 
 
 def _any_of(items: list):
@@ -1093,6 +1130,10 @@ def _events(t: str) -> list:
             out.append(RecentEvent(event=key, within=within, after=after, site=site))
             continue
         if key == "investigational_drug" and not (within or _any(r"participat|receiv|current|concurrent|treated", t)):
+            continue
+        if key == "investigational_drug" and within is None and _any(
+                r"\b(?:concurrent(?:ly)?|current(?:ly)?|concomitant|ongoing|(?:is|are|be)\s+receiving|(?:is|are|be)\s+taking)\b", t):
+            out.append(ConcomitantMedication(classes=["investigational_drug"]))  # taking one now, not ever
             continue
         out.append(RecentEvent(event=key, within=within))
     return out
@@ -1158,8 +1199,9 @@ def _conditions(t: str, strict: bool = False) -> list:
 
 
 _GENERIC_LEAD = re.compile(
-    r"^\s*(?:(?:any\s+)?(?:known|documented|confirmed|current|active|prior|previous|significant)\s+)?"
-    r"(?:(?:a\s+)?(?:personal\s+)?(?:history|diagnosis|evidence|presence|signs?)\s+of\s+|(?:patients?|subjects?|participants?|those)\s+(?:with|who have|having|diagnosed with)\s+|diagnosed with\s+|suffering from\s+|known\s+|has\s+|have\s+)"
+    r"^\s*(?:no\s+)?(?:(?:any\s+)?(?:known|documented|confirmed|current|active|prior|previous|significant)\s+)?"
+    r"(?:(?:a\s+)?(?:personal\s+)?(?:history|diagnosis|evidence|presence|signs?)(?:\s+(?:or|and/or)\s+(?:current\s+)?(?:history|diagnosis|evidence|presence|signs?))?\s+of\s+|"
+    r"(?:no\s+|any\s+|other\s+)*clinically[ -](?:significant|relevant)\s+|(?:patients?|subjects?|participants?|those)\s+(?:with|who have|having|diagnosed with)\s+|diagnosed with\s+|suffering from\s+|known\s+|has\s+|have\s+)"
     r"(?:(?:a|an|any|the|clinically significant|significant|known|active|severe|chronic|acute|current|uncontrolled|documented)\s+)*",
     re.IGNORECASE,
 )
@@ -1170,11 +1212,42 @@ _STOP = {"the", "a", "an", "any", "other", "following", "this", "study", "trial"
          "received", "receive", "undergone", "participated", "participation", "taken", "agreed", "signed", "informed"}
 
 
+_VAGUE_HEADS = {"disease", "diseases", "abnormality", "abnormalities", "illness", "illnesses", "condition", "conditions",
+                "finding", "findings", "disorder", "disorders", "problem", "problems", "medical", "history", "result",
+                "results", "impairment", "dysfunction", "event", "events", "comorbidity", "comorbidities"}
+
+
 def _generic_condition(t: str) -> list:
     m = _GENERIC_LEAD.match(t)
     if not m:
         return []
+    significant = "clinically" in m.group(0).lower()
+    if significant:
+        # "Clinically significant X": X as written (or its vocabulary key), qualified; a head with no
+        # content of its own ("clinically significant disease / abnormality") is not a checkable condition
+        if re.match(r"(?i)(?:[A-Za-z'/-]+\s+){0,5}[A-Za-z'/-]+\s*(?:,|\bif\b|\bunless\b|\bwhen\b)", t[m.end():]):
+            return []  # a list or a conditional, not one condition
+        rest = re.split(r"(?i)\s*(?:[(,;:.]|\bthat\b|\bwhich\b|\bwho\b|\bas\b|\bper\b|\brequiring\b|\bincluding\b|"
+                        r"\bsuch as\b|\bwithin\b|\bin the opinion\b|\baccording\b)", t[m.end():], maxsplit=1)[0]
+        hits = vocab_find(vocab_regexes()["condition"], rest)
+        if hits:
+            keys = []
+            for k, _, _ in hits:
+                if k not in keys:
+                    keys.append(k)
+            conds = [Condition(condition=k, qualifiers=["clinically_significant"]) for k in keys]
+            return [conds[0] if len(conds) == 1 else AnyOf(items=conds)]
+        words = rest.strip().split()
+        if not (1 <= len(words) <= 6) or not all(re.fullmatch(r"[A-Za-z][A-Za-z'/-]*", w) for w in words):
+            return []
+        lw = [w.lower() for w in words]
+        if any(w in ("or", "and", "and/or") for w in lw) or all(w in _VAGUE_HEADS or w in _STOP for w in lw):
+            return []
+        return [Condition(condition=" ".join(lw), qualifiers=["clinically_significant"])]
     phrase = t[m.end():]
+    if re.match(r"(?i)[^,;:()]{1,60}?(?:,|\bif\b|\bunless\b|\bwhen\b|\bexcept\b)", phrase) and re.match(
+            r"(?i)(?:[A-Za-z'/-]+\s+){0,5}[A-Za-z'/-]+\s*(?:,|\bif\b|\bunless\b|\bwhen\b|\bexcept\b)", phrase):
+        return []  # "X, Y or Z" (a list cut at its first comma) or "X if ..." (a condition on X): not one condition
     phrase = re.split(r"(?i)\s*(?:[(,;:.]|\bwithin\b|\bthat\b|\bwhich\b|\bwho\b|\bwhere\b|\bdefined\b|\bas\b|\bfor\b|\bwith\b|\bin the\b|\brequiring\b|\bincluding\b|\bsuch as\b|\bper\b|\baccording\b|\bby\b|\bon\b|\bat\b|\bfrom\b|\bof\s+(?:more|less|at)\b|\bduring\b|\bafter\b|\bbefore\b|\bprior\b|\bor\s+(?:any|other)\b)", phrase, maxsplit=1)[0]
     words = phrase.strip().split()
     if not (1 <= len(words) <= 6):
@@ -1240,13 +1313,58 @@ _VAGUE_FUNCTION = re.compile(
     r"(?i)\b(?:normal|near[- ]normal|adequate|sufficient|satisfactory|acceptable|good|appropriate)\b[^.;:\d]{0,50}?"
     r"\b(?:organ|liver|hepatic|kidney|renal|bone[- ]marrow|marrow|hematologic\w*|haematologic\w*|hematopoietic|"
     r"cardiac|heart|lung|pulmonary|respiratory|coagulation|laboratory|lab)\b[^.;:\d]{0,30}?\b(?:functions?|reserves?|values?|parameters?|status)\b")
+_ECOG_LONG = re.compile(r"(?i)eastern\s+cooperative\s+oncology\s+group(?:\s*\(\s*ecog\s*\))?")
+_SINCE_RE = re.compile(
+    r"(?i)^\W*(?P<op>at least|more than|greater than|over|a minimum of|minimum of|no less than|not less than|≥|>=|>|"
+    r"no more than|not more than|less than|fewer than|within|up to|≤|<=|<)\s*(?P<n>\d+(?:\.\d+)?|one|two|three|four|five|six|"
+    r"seven|eight|nine|ten|twelve)\s*(?P<u>days?|weeks?|wks?|months?|mo|years?|yrs?)\b\s+(?:must\s+have\s+(?:elapsed|passed)\s+)?"
+    r"(?:since|from)\s+(?P<what>[^;]+?)\s*\.?$")
+
+
+def _since_window(t: str, kind: str):
+    """"At least 4 weeks since prior chemotherapy" -> NOT(chemotherapy within 4 weeks); "no more than 6
+    weeks since surgery" -> surgery within 6 weeks. The event is a therapy (drug/class vocabulary, or a
+    drug-like name) or a vocabulary event (surgery, radiotherapy, ...); anything else is not compiled."""
+    m = _SINCE_RE.match(t)
+    if not m:
+        return None
+    dur = _dur(m.group("n"), m.group("u"))
+    what = m.group("what")
+    what_l = what.lower()
+    long_ago = m.group("op").lower() in ("at least", "more than", "greater than", "over", "a minimum of", "minimum of",
+                                         "no less than", "not less than", "≥", ">=", ">")
+    atom = None
+    pts = [a for a in _prior_therapy(what if re.search(r"(?i)\b(?:prior|previous|last)\b", what) else "prior " + what, kind)
+           if isinstance(a, PriorTherapy)]
+    if pts:
+        atom = pts[0].model_copy(update={"within": dur, "progressed": None, "settings": ["any"],
+                                         "lines": Range(low=1)})
+    else:
+        names = _drug_like_names(re.sub(r"(?i)^\s*(?:prior|previous|last)\s+", "", what))
+        if names:
+            atom = PriorTherapy(agents=names, within=dur)
+        for key, rx in (() if atom is not None else rules().event_re.items()):
+            if rx.search(what):
+                if key == "major_surgery" and "major" not in what_l:
+                    key = "surgery"
+                atom = RecentEvent(event=key, within=dur)
+                break
+        if atom is None and _any(r"\bsurg|\boperation|resection|biopsy|mastectomy|lumpectomy", what_l):
+            atom = RecentEvent(event="surgery", within=dur)
+    if atom is None:
+        return None
+    return Not(item=atom) if long_ago else atom
+
+
 _THRESHOLD_HINT = re.compile(r"\d|[≥≤<>]|\bx\s*uln\b|upper limit", re.IGNORECASE)
 # text that is not a requirement ("Not specified", "See Disease Characteristics", "-"): reported as
 # such (a header-like entry with the reason), never compiled into a check
 _PLACEHOLDER = re.compile(
     r"(?i)^\W*(?:not specified|none specified|not applicable|n/?a|none|see (?:disease|patient) characteristics|"
-    r"see (?:above|below|general eligibility criteria)|see (?:inclusion|exclusion) criteria|-+|\.+)\W*$")
-_PROTOCOL_DEFINED = re.compile(r"(?i)^\W*(?:other|additional)\s+(?:protocol[- ]defined|protocol[- ]specific)\s+(?:\w+\s+)?criteri")
+    r"see (?:above|below|general eligibility criteria)|see (?:inclusion|exclusion) criteria|-+|\.+)\W*$"
+    r"|^\W*the above information (?:is|was) not intended to contain all considerations")
+_PROTOCOL_DEFINED = re.compile(
+    r"(?i)^\W*(?:note\s*:\s*)?(?:other|additional)\s+protocol[- ](?:defined|specific|dependent)\b[^.;]{0,40}?\bcriteri")
 
 
 def _compile_clause(t: str, kind: str) -> list:
@@ -1263,6 +1381,10 @@ def _compile_clause(t: str, kind: str) -> list:
     if vm and not _THRESHOLD_HINT.search(t):
         return [NeedsConfirmation(category="other", reason=f"no defined threshold: '{vm.group(0)}' must be judged "
                                                            "by a person against the protocol's limits")]
+    if "since" in t or "Since" in t:
+        sw = _since_window(t, kind)
+        if sw is not None:
+            return [sw]
     conf = _confirm(t)
     strong_conf = conf is not None and conf.category in ("consent", "withdrawal", "recovered_from_toxicity", "swallow",
                                                           "social_security", "tissue_available", "compliance")
@@ -1286,7 +1408,9 @@ def _compile_clause(t: str, kind: str) -> list:
     if has("pregnan", "feeding", "lactat", "nursing"):
         atoms += _pregnancy(t, kind)
     if has("ecog", "who", "zubrod", "karnofsky", "kps", "lansky", "performance", "ps"):
-        atoms += _performance(t)
+        # "Eastern Cooperative Oncology Group (ECOG) performance status of 0 or 1": the scale's name
+        # written out then abbreviated reads as "ECOG performance status ..." to the extractor
+        atoms += _performance(_ECOG_LONG.sub("ECOG", t) if "cooperative" in tl else t)
     if has("life", "surviv", "live"):
         atoms += _life_expectancy(t)
     rec = _receptors(t) if has("receptor", "her", "hormone", "triple", "tnbc", "ihc", "er", "pr", "hr") else []
@@ -1314,6 +1438,10 @@ def _compile_clause(t: str, kind: str) -> list:
             rec and not _any(r"prior|previous|treat|therap", t)):
         atoms += _prior_therapy(t, kind)
     atoms += _measurements(t, atoms)
+    pct = {a.min_percent for a in atoms if isinstance(a, Receptor) and a.min_percent is not None}
+    if pct:  # "at least 10% of cancer cells show positive ER staining": the 10% is the receptor's, not a measurement
+        atoms = [a for a in atoms if not (isinstance(a, Measurement) and a.value in pct
+                                          and (a.unit or "").lower() in ("%", "percent"))]
     if not any(isinstance(a, Infection) for a in atoms):
         conds = _conditions(t)
         if any(isinstance(a, RecentEvent) and a.event == "myocardial_infarction" for a in atoms):
@@ -1392,7 +1520,23 @@ def compile_criterion_text(text: str, kind: str = "inclusion"):
         ``(expression or None, status, reason)`` following the module's status rule.
     """
     expr, status, reason = _compile_criterion_cached(text.strip(), kind)
-    return (expr.model_copy(deep=True) if expr is not None else None), status, reason
+    return (_clone(expr) if expr is not None else None), status, reason
+
+
+def _clone(x):
+    """Deep copy of an expression tree: nodes, their lists and nested models (ranges, durations) are
+    new objects; strings and numbers are shared (immutable). Several times faster than
+    ``model_copy(deep=True)``, which goes through :func:`copy.deepcopy` for every value."""
+    if isinstance(x, list):
+        return [_clone(v) for v in x]
+    if not isinstance(x, BaseModel):
+        return x
+    new = x.__copy__()  # shallow: a new __dict__, fields-set and private state
+    d = new.__dict__
+    for k, v in d.items():
+        if isinstance(v, (list, BaseModel)):
+            d[k] = _clone(v)
+    return new
 
 
 @lru_cache(maxsize=65536)
@@ -1436,6 +1580,7 @@ def _status(expr) -> tuple[str, str | None]:
 # ----------------------------------------------------------------------------- trial level
 def _build(splits: list[SplitCriterion], trial_id: str, source: str, source_text: str) -> CompiledCriteria:
     crits = []
+    texts = {sc.id: sc.text for sc in splits}
     for sc in splits:
         if _PLACEHOLDER.match(sc.text):
             crits.append(Criterion.model_construct(
@@ -1443,6 +1588,14 @@ def _build(splits: list[SplitCriterion], trial_id: str, source: str, source_text
                 status="compiled", reason=f"not a criterion: placeholder text {sc.text.strip()[:40]!r}"))
             continue
         expr, status, reason = compile_criterion_text(sc.text, sc.kind)
+        if status == "unsupported" and sc.parent is not None and not sc.children:
+            # PDQ-style lists put the subject in the heading and the value in the item ("Age:" /
+            # "18 to 70", "Life expectancy:" / "More than 2 months"): read the item with its heading
+            head = texts.get(sc.parent, "").strip()
+            if head.endswith(":") and len(head) <= 40 and _BARE_VALUE.match(sc.text):
+                e2, s2, r2 = compile_criterion_text(f"{head} {sc.text}", sc.kind)
+                if s2 != "unsupported":
+                    expr, status, reason = e2, s2, r2
         if sc.children:
             # a parent whose own words carry no check is a header ("... meets the following criteria:")
             own = _compile_clause(sc.text.split(":")[0], sc.kind) if sc.text.rstrip().endswith(":") or ":" in sc.text else None
@@ -1454,12 +1607,24 @@ def _build(splits: list[SplitCriterion], trial_id: str, source: str, source_text
                 status, reason = _status(expr)
             elif status == "unsupported":
                 expr, status, reason = None, "compiled", f"introduces {len(sc.children)} sub-criteria"
+        elif status == "unsupported" and sc.text.rstrip().endswith(":") and len(sc.text) <= 80 and (
+                sc.text.isupper() or _any(r"characteristics|therapy|criteria|following|must have|must be|include", sc.text)):
+            # a section heading ("PRIOR CONCURRENT THERAPY:", "Patients must have:") whose items follow as
+            # criteria of their own
+            expr, status, reason = None, "compiled", "section heading: the criteria that follow carry the checks"
         # inputs are already valid (typed expression nodes, str/int fields): skip pydantic's validation
         crits.append(Criterion.model_construct(id=sc.id, kind=sc.kind, text=sc.text, span=tuple(sc.span),
                                                parent=sc.parent, expression=expr, status=status, reason=reason))
     _demote_list_headers(crits)
     return CompiledCriteria.model_construct(trial_id=trial_id, compiler_version=COMPILER_VERSION, source=source,
                                             criteria=crits, source_text=source_text)
+
+
+# an item that is only a value ("18 to 70", "More than 2 months", "0-2", "18 and over"): its subject is the heading
+_BARE_VALUE = re.compile(
+    r"(?i)^\W*(?:(?:at least|more than|less than|greater than|over|under|no more than|not more than|up to|between|"
+    r"from|[<>≤≥]=?)\s*)?\d[\d.,]*\s*(?:(?:-|–|to|and)\s*\d[\d.,]*)?\s*(?:%|years?|months?|weeks?|days?)?"
+    r"\s*(?:(?:and|or)\s+(?:over|older|above|under|younger|more|greater|less|better))?\W*$")
 
 
 def _demote_list_headers(crits: list[Criterion]) -> None:

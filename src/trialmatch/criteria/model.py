@@ -227,7 +227,10 @@ class PriorTherapy(_Node):
     """Her treatment history contains therapy matching the filters, counted in lines.
 
     ``agents`` are drug or class vocabulary keys ("cdk46_inhibitor", "aromatase_inhibitor",
-    "fulvestrant", "chemotherapy", "endocrine_therapy", "mtor_inhibitor", "serd", ...).
+    "fulvestrant", "chemotherapy", "endocrine_therapy", "mtor_inhibitor", "serd", ...). A drug that is
+    not in the vocabulary is kept as its normalised name as written (lower case, e.g. "sns-595",
+    "tipifarnib"; only drug-like names: INN stems or code names): the matcher compares it with the
+    names of the patient's drugs (no class roll-up is possible for such a name).
     ``settings``: "adjuvant", "neoadjuvant", "advanced" (= metastatic or locally advanced),
     "metastatic", "any". ``lines`` restricts how many matching lines she must have had (default:
     at least one). ``min_duration``: each counted line lasted at least this long.
@@ -265,7 +268,8 @@ class RecentEvent(_Node):
 
 
 class ConcomitantMedication(_Node):
-    """She currently takes a medication of ``classes`` ("strong_cyp3a4_inhibitor", ...)."""
+    """She currently takes a medication of ``classes`` ("strong_cyp3a4_inhibitor", ...;
+    "investigational_drug": she is receiving an investigational agent now)."""
 
     kind: Literal["concomitant_medication"] = "concomitant_medication"
     classes: list[str]
@@ -282,8 +286,9 @@ class Infection(_Node):
 
 class Condition(_Node):
     """She has a (non-cancer) condition: ``condition`` is a vocabulary key ("hypertension",
-    "arrhythmia", "heart_failure", "interstitial_lung_disease", ...), ``qualifiers`` e.g.
-    "uncontrolled", "severe", "symptomatic", "active"."""
+    "arrhythmia", "heart_failure", "interstitial_lung_disease", ...) or the phrase as written,
+    ``qualifiers`` e.g. "uncontrolled", "severe", "symptomatic", "active", "clinically_significant"
+    (the criterion said "clinically significant X": whether hers is significant is a clinician's call)."""
 
     kind: Literal["condition"] = "condition"
     condition: str

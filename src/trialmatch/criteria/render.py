@@ -137,7 +137,7 @@ def describe(expr) -> str:
         q = f"{'/'.join(expr.qualifiers)} " if expr.qualifiers else ""
         return f"{q}{expr.pathogen.upper() if len(expr.pathogen) <= 3 else expr.pathogen} infection"
     if k == "condition":
-        q = f"{'/'.join(expr.qualifiers)} " if expr.qualifiers else ""
+        q = f"{'/'.join(x.replace('_', ' ') for x in expr.qualifiers)} " if expr.qualifiers else ""
         w = f" within {_dur(expr.within)}" if expr.within else ""
         return f"{q}{expr.condition.replace('_', ' ')}{w}"
     if k == "allergy":

@@ -2,20 +2,29 @@
 
 Score (higher = better; consistent with the ranking)::
 
-    score = band(verdict) + 0.5 * disease_fit + 0.3 * pass_share + 0.19 * (1 - unknown_share)
+    score = band(verdict) + 0.5 * disease_fit + 0.2 * pass_share + 0.29 * closeness
+    closeness = exp(-(0.05 * n_unknown + 0.3 * n_fail))
 
 with band 2 (eligible), 1 (uncertain), 0 (ineligible), so every eligible trial ranks above every
 uncertain one and every uncertain one above every ineligible one; within a band, trials that fit
-her disease better and whose criteria pass more often come first. ``disease_fit`` (0-1) compares
-the trial's conditions, title and keywords with her diagnoses (cancer type by fuzzy matching,
-receptor subtype, extent of disease); ``pass_share`` is the share of decided criteria that pass.
+her disease better, whose criteria pass more often and that leave fewer questions open come
+first. ``disease_fit`` (0-1) compares the trial's conditions, title and keywords with her
+diagnoses (cancer type by fuzzy matching, receptor subtype, extent of disease); ``pass_share``
+is the share of decided criteria that pass; ``closeness`` counts what stands between her and the
+trial: each criterion the record cannot settle (unknown) and, more, each that fails, so an
+uncertain trial with two open questions ranks above one with twenty, and an ineligible trial
+that fails one criterion above one that fails five. An open exclusion that names the trial's own
+condition (its specifics not compiled, e.g. "life-threatening asthma" in an asthma trial) concerns
+exactly her population and weighs like a failed one. Criteria to confirm by a person never lower it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import gc
+import math
 import re
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -24,7 +33,7 @@ from trialmatch.criteria import model as cm
 from trialmatch.evidence import summarize_evidence
 from trialmatch.matching.evaluate import (
     DEFAULT_OPTIONS, _dedup_missing, cancer_core, evaluate_with_index, her2_category, node_key, patient_extents,
-    fast_model, is_static, outcome_for, same_cancer, target_atom_keys,
+    crit_cache_for, fast_model, is_static, outcome_for, same_cancer, target_atom_keys,
 )
 from trialmatch.matching.facts import PatientIndex, build_index
 from trialmatch.matching.model import VERDICT_ORDER, CriterionOutcome, MatchReport, TrialMatch
@@ -36,11 +45,17 @@ from trialmatch.trials.model import CLOSED_STATUSES, OPEN_STATUSES, Trial
 BAND = {"eligible": 2.0, "uncertain": 1.0, "ineligible": 0.0}
 
 
-def match_score(verdict: str, fit: float, n_pass: int, n_fail: int, n_unknown: int, n_decided: int) -> float:
-    """The ranking score (see the module docstring)."""
+def match_score(verdict: str, fit: float, n_pass: int, n_fail: int, n_unknown: int, n_decided: int,
+                n_unknown_own: int = 0) -> float:
+    """The ranking score (see the module docstring): band + 0.5 fit + 0.2 pass share + 0.29 closeness.
+
+    ``n_unknown_own`` of the ``n_unknown`` open criteria name the trial's own condition (an
+    exclusion on its specifics the compiler could not capture): in the ranking, not the verdict,
+    they weigh like a failed criterion.
+    """
     pass_share = n_pass / n_decided if n_decided else 0.0
-    unknown_share = n_unknown / n_decided if n_decided else 1.0
-    return BAND[verdict] + 0.5 * fit + 0.3 * pass_share + 0.19 * (1.0 - unknown_share)
+    closeness = math.exp(-(0.05 * (n_unknown - n_unknown_own) + 0.3 * (n_fail + n_unknown_own)))
+    return BAND[verdict] + 0.5 * fit + 0.2 * pass_share + 0.29 * closeness
 
 
 # ---------------------------------------------------------------------------- disease fit
@@ -66,7 +81,7 @@ class TrialPlan:
     """What matching needs from one trial, worked out once per process (not per patient)."""
 
     trial: Trial
-    compiled: cm.CompiledCriteria
+    compiled: object  # weak reference to the CompiledCriteria (the plan must not keep it alive)
     criteria: list  # structured (registry age/sex) + compiled criteria
     target_keys: list[tuple]  # per criterion: its atoms that name the trial's own condition
     static: list  # per criterion: its patient-independent outcome, or None
@@ -82,21 +97,22 @@ class TrialPlan:
     closed: bool
 
 
-#: id(compiled) -> plan; the plan holds the compiled object, so the id stays valid
+#: id(compiled) -> plan; an entry goes when its compiled-criteria object does (weak reference)
 _PLANS: dict[int, TrialPlan] = {}
 
 
 def trial_plan(trial: Trial, compiled: cm.CompiledCriteria) -> TrialPlan:
-    """The trial's :class:`TrialPlan`, cached per process on the compiled-criteria object."""
+    """The trial's :class:`TrialPlan`, cached per process on the compiled-criteria object
+    (compiled criteria are treated as immutable once matched)."""
     plan = _PLANS.get(id(compiled))
-    if plan is not None and plan.compiled is compiled and plan.trial is trial:
+    if plan is not None and plan.compiled() is compiled and plan.trial is trial:
         return plan
     criteria = [*_structured_criteria(trial, compiled), *compiled.criteria]
     names = [*trial.conditions, *(t for t in (trial.title,) if t)]
     targets = target_atom_keys(criteria, names)
     target_keys = []
     for c in criteria:
-        if targets and c.kind == "exclusion" and c.expression is not None:
+        if targets and c.expression is not None:
             target_keys.append(tuple(sorted({k for a in cm.iter_atoms(c.expression)
                                              if (k := node_key(a)) in targets})))
         else:
@@ -124,16 +140,16 @@ def trial_plan(trial: Trial, compiled: cm.CompiledCriteria) -> TrialPlan:
             static_confirm.append(i)
     text = _trial_text(trial)
     flags = {name: bool(rx.search(text)) for name, rx in _re_subtype().items()}
-    plan = TrialPlan(static=static, keys=keys, dynamic=dynamic, static_unknown=static_unknown,
-                     static_confirm=static_confirm, 
-        trial=trial, compiled=compiled, criteria=criteria, target_keys=target_keys, targets=targets,
+    i = id(compiled)
+    plan = TrialPlan(
+        trial=trial, compiled=weakref.ref(compiled, lambda _r, i=i: _PLANS.pop(i, None)), criteria=criteria,
+        target_keys=target_keys, static=static, keys=keys, dynamic=dynamic, static_unknown=static_unknown,
+        static_confirm=static_confirm, targets=targets,
         terms=[*trial.conditions, *(t for t in (trial.title, trial.official_title) if t), *trial.keywords],
         cond_lower=[t.lower() for t in trial.conditions], flags=flags,
         title=trial.title or (trial.conditions[0] if trial.conditions else None),
         closed=trial.status in CLOSED_STATUSES,
     )
-    if len(_PLANS) > 200_000:
-        _PLANS.clear()
     _PLANS[id(compiled)] = plan
     return plan
 
@@ -269,7 +285,7 @@ def disease_fit(trial: Trial, idx: PatientIndex, plan: TrialPlan | None = None) 
 def trial_plan_for_fit(trial: Trial) -> TrialPlan:
     """A plan with only the disease-fit features (for callers without compiled criteria)."""
     text = _trial_text(trial)
-    return TrialPlan(trial=trial, compiled=None, criteria=[], target_keys=[], static=[], keys=[], dynamic=[],
+    return TrialPlan(trial=trial, compiled=lambda: None, criteria=[], target_keys=[], static=[], keys=[], dynamic=[],
                      static_unknown=[], static_confirm=[], targets=frozenset(),
                      terms=[*trial.conditions, *(t for t in (trial.title, trial.official_title) if t), *trial.keywords],
                      cond_lower=[t.lower() for t in trial.conditions],
@@ -304,20 +320,18 @@ def match_with_index(trial: Trial, compiled: cm.CompiledCriteria, idx: PatientIn
     plan = trial_plan(trial, compiled)
     cache = idx.cache
     cache["_targets"] = plan.targets
-    oid = id(options)
-    crit_cache = idx.crit_cache
+    crit_cache = crit_cache_for(idx, options)
     outcomes: list[CriterionOutcome] = list(plan.static)  # patient-independent ones already there
     fail_i: list[int] = []
     unknown_i: list[int] = []
     confirm_i: list[int] = []
-    n_pass = 0
+    n_pass = n_own = 0
     try:
         for i, c, k, entry in plan.dynamic:
-            ck = (*k, oid)
-            hit = crit_cache.get(ck)
+            hit = crit_cache.get(k)
             if hit is None:
-                o = outcomes[i] = outcome_for(c, ck, idx, options)
-                hit = crit_cache[ck]
+                outcomes[i] = outcome_for(c, k, idx, options, crit_cache)
+                hit = crit_cache[k]
             else:
                 outcomes[i] = fast_model(CriterionOutcome, {
                     "criterion_id": c.id, "kind": c.kind, "text": c.text, "outcome": hit[0],
@@ -331,6 +345,8 @@ def match_with_index(trial: Trial, compiled: cm.CompiledCriteria, idx: PatientIn
                     fail_i.append(i)
                 elif oc == "unknown":
                     unknown_i.append(i)
+                    if hit[4]:
+                        n_own += 1
                 elif oc == "confirm":
                     confirm_i.append(i)
     finally:
@@ -351,7 +367,7 @@ def match_with_index(trial: Trial, compiled: cm.CompiledCriteria, idx: PatientIn
     else:
         verdict, deciding = "eligible", []
     fit = disease_fit(trial, idx, plan)
-    score = match_score(verdict, fit, n_pass, len(fails), len(unknowns), n_decided)
+    score = match_score(verdict, fit, n_pass, len(fails), len(unknowns), n_decided, n_own)
     missing = _dedup_missing([m for i in unknown_i for m in outcomes[i].missing]) if unknown_i else []
     steps = []
     if trial.steps:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import weakref
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable
@@ -84,7 +85,8 @@ def _mf(key: str, description: str) -> MissingFact:
     return fast_model(MissingFact, {"fact": key, "description": description})
 
 
-#: id(node) -> (node, canonical JSON): a compiled node's content key, computed once per process
+#: id(node) -> (weak reference to the node, canonical JSON): a compiled node's content key,
+#: computed once per process; the entry goes when the node does
 _NODE_KEYS: dict[int, tuple[Any, str]] = {}
 
 
@@ -94,13 +96,16 @@ def node_key(node) -> str:
     Equal keys mean equal checks, so results can be shared between trials for one patient.
     Compiled criteria are treated as immutable once matched.
     """
-    e = _NODE_KEYS.get(id(node))
-    if e is not None and e[0] is node:
+    i = id(node)
+    e = _NODE_KEYS.get(i)
+    if e is not None and e[0]() is node:
         return e[1]
     k = f"{getattr(node, 'kind', '')}|{node.model_dump_json(warnings=False)}"
-    if len(_NODE_KEYS) > 1_000_000:
-        _NODE_KEYS.clear()
-    _NODE_KEYS[id(node)] = (node, k)
+    try:
+        ref = weakref.ref(node, lambda _r, i=i: _NODE_KEYS.pop(i, None))
+    except TypeError:  # not weak-referenceable: not cached
+        return k
+    _NODE_KEYS[i] = (ref, k)
     return k
 
 
@@ -170,12 +175,15 @@ def evaluate_expression(expr, idx: PatientIndex, options: MatchOptions, want: An
     closed-world rule for history lists only ever rules a condition *out* where that lets her in;
     a condition she must *have* that her record does not list is unknown, not false.
     """
-    prev = idx.cache.get("_want")
-    idx.cache["_want"] = want
+    cache = idx.cache
+    prev = cache.get("_want")
+    if prev is want:
+        return _evaluate(expr, idx, options, want)
+    cache["_want"] = want
     try:
         return _evaluate(expr, idx, options, want)
     finally:
-        idx.cache["_want"] = prev
+        cache["_want"] = prev
 
 
 def _flip(want: Any) -> Any:
@@ -265,7 +273,7 @@ TARGET_KINDS = frozenset({"diagnosis", "condition", "infection"})
 
 
 def target_atom_keys(criteria, names: list[str]) -> frozenset[str]:
-    """Keys of the exclusion atoms that name the trial's own target condition.
+    """Keys of the atoms that name the trial's own target condition.
 
     ``names`` are the trial's conditions (and title). An exclusion such as "use of anti-myeloma
     therapy within 28 days" that compiles to a bare diagnosis of multiple myeloma in a myeloma
@@ -279,7 +287,7 @@ def target_atom_keys(criteria, names: list[str]) -> frozenset[str]:
     if not names:
         return frozenset()
     for c in criteria:
-        if c.kind != "exclusion" or c.expression is None:
+        if c.expression is None:
             continue
         for a in cm.iter_atoms(c.expression):
             k = a.kind
@@ -297,6 +305,9 @@ def target_atom_keys(criteria, names: list[str]) -> frozenset[str]:
                 out.add(node_key(a))
     return frozenset(out)
 
+
+#: how the reason of an atom naming the trial's own condition starts (see target_atom_keys)
+OWN_CONDITION = "names the trial's own condition"
 
 #: atom kinds whose result does not depend on the patient
 STATIC_KINDS = frozenset({"unsupported", "confirm"})
@@ -338,7 +349,7 @@ def evaluate_atom(atom, idx: PatientIndex, options: MatchOptions) -> Result:
     if target:
         what = _label(getattr(atom, "cancer_type", None) or getattr(atom, "condition", None)
                       or getattr(atom, "pathogen", None) or kind)
-        res = Result(None, [f"names the trial's own condition ({what}): the compiled check cannot tell "
+        res = Result(None, [f"{OWN_CONDITION} ({what}): the compiled check cannot tell "
                             "which of its patients this excludes"], [],
                      [_mf("manual_review", "a person must check this exclusion (it names the trial's own condition)")])
     else:
@@ -1658,17 +1669,29 @@ def evaluate_with_index(criterion: cm.Criterion, idx: PatientIndex, options: Mat
             return _outcome(criterion, "confirm",
                             "needs confirmation by a person" + (f": {criterion.reason}" if criterion.reason else ""), [], [])
         return _outcome(criterion, "not_applicable", "heading: its sub-criteria carry the checks", [], [])
-    return outcome_for(criterion, (node_key(expr), criterion.kind, target_key, id(options)), idx, options)
+    return outcome_for(criterion, (node_key(expr), criterion.kind, target_key), idx, options)
 
 
-def outcome_for(criterion: cm.Criterion, ck: tuple, idx: PatientIndex, options: MatchOptions) -> CriterionOutcome:
+def crit_cache_for(idx: PatientIndex, options: MatchOptions) -> dict:
+    """This patient's memo of criterion results under ``options``."""
+    oid = id(options)
+    cc = idx.crit_cache.get(oid)
+    if cc is None or cc[0] is not options:
+        cc = idx.crit_cache[oid] = (options, {})
+    return cc[1]
+
+
+def outcome_for(criterion: cm.Criterion, ck: tuple, idx: PatientIndex, options: MatchOptions,
+                cache: dict | None = None) -> CriterionOutcome:
     """The outcome of a compiled criterion whose cache key ``ck`` is
-    ``(node_key(expression), kind, target_key, id(options))``."""
-    hit = idx.crit_cache.get(ck)
+    ``(node_key(expression), kind, target_key)``."""
+    if cache is None:
+        cache = crit_cache_for(idx, options)
+    hit = cache.get(ck)
     if hit is None:
         hit = _decide(criterion.kind, criterion.expression, idx, options)
-        idx.crit_cache[ck] = hit
-    outcome, reason, evidence, missing = hit
+        cache[ck] = hit
+    outcome, reason, evidence, missing, _own = hit
     return fast_model(CriterionOutcome, {
         "criterion_id": criterion.id, "kind": criterion.kind, "text": criterion.text, "outcome": outcome,
         "reason": reason, "evidence": evidence, "missing": missing, "step": criterion.step,
@@ -1688,7 +1711,9 @@ def _decide(kind: str, expr, idx: PatientIndex, options: MatchOptions) -> tuple:
     if outcome == "unknown" and not missing:
         missing = [_mf("manual_review", "a person must check this criterion")]
     evidence = _dedup_evidence(res.evidence) if options.include_evidence else []
-    return outcome, reason, evidence, missing
+    # unknown because an atom names the trial's own condition (weighs in the ranking only)
+    own = outcome == "unknown" and any(r.startswith(OWN_CONDITION) for r in reasons)
+    return outcome, reason, evidence, missing, own
 
 
 def evaluate_criterion(criterion: cm.Criterion, patient: Patient, as_of: dt.date | None = None,

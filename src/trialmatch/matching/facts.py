@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from trialmatch.patients.model import (
     Assertion, Biomarker, Diagnosis, LabResult, Patient, PerformanceStatus, Source, Treatment,
@@ -37,7 +38,15 @@ def norm_key(text: str | None) -> str:
     """Lower-case, underscores for spaces and dashes: "Lymph node" -> "lymph_node"."""
     if not text:
         return ""
-    return re.sub(r"[\s\-/]+", "_", text.strip().lower())
+    return _norm_key(text)
+
+
+_NORM_RE = re.compile(r"[\s\-/]+")
+
+
+@lru_cache(maxsize=65536)
+def _norm_key(text: str) -> str:
+    return _NORM_RE.sub("_", text.strip().lower())
 
 
 def site_members(site: str) -> frozenset[str]:

@@ -44,6 +44,13 @@ UNIT_RE = (r"(?:[x×*]\s*)?10\s*(?:\^|\*\*|e|\*)?\s*(?:9|6|12|3)\s*/\s*[lL]|(?:[
            r"/µL|/uL|/mm3|/mm\^3|cells/µL|cells/uL|K/uL|K/µL|ng/mL|pg/mL|mIU/L|mEq/L|s\b|sec\b|ms\b")
 
 
+#: words just before a treatment mention that make it a plan, not a treatment she had
+_PLANNED = re.compile(
+    r"\b(?:prior to|before|candidate for|plan(?:ned|s)?(?: for| to)?|will (?:receive|start|begin|undergo|be given)|"
+    r"scheduled (?:for|to)|to (?:start|receive|begin|undergo)|recommended|considered for|considering|"
+    r"eligible for|referred for|awaiting|offered)\b(?:\s+[\w/-]+){0,3}\s*$", re.I)
+
+
 # ---------------------------------------------------------------------------------------------
 # pipeline and patterns (built once)
 # ---------------------------------------------------------------------------------------------
@@ -719,7 +726,7 @@ class _TextReader:
             if neg:
                 self.p.assertions.append(Assertion(subject=f"treatment:{generic}", present=False, source=self.src(s)))
                 continue
-            if ent._.is_hypothetical or ent._.is_family:
+            if ent._.is_hypothetical or ent._.is_family or self._planned(s, ent):
                 continue
             if re.search(r"\b(?:allerg\w*|intoleran\w*)\b", low):
                 continue
@@ -735,7 +742,7 @@ class _TextReader:
             subj = f"treatment:{key}" + (":metastatic" if setting == "metastatic" else "")
             if neg:
                 self.p.assertions.append(Assertion(subject=subj, present=False, source=self.src(s)))
-            elif not cancer_drugs and not ent._.is_hypothetical and not ent._.is_family and \
+            elif not cancer_drugs and not ent._.is_hypothetical and not ent._.is_family and not self._planned(s, ent) and \
                     re.search(r"\b(received|treated|underwent|completed|cycles?|on|after|progressed|prior|previous)\b", low):
                 cancer_drugs.append(key)
         if not cancer_drugs:
@@ -771,6 +778,12 @@ class _TextReader:
         self.p.treatments.append(Treatment(drugs=cancer_drugs, setting=setting, line=line, start=start, end=end,
                                            duration_months=duration, ongoing=ongoing, progressed=progressed,
                                            progression_date=pd, source=self.src(s)))
+
+    def _planned(self, s: _Sentence, ent) -> bool:
+        """The mention is a treatment still to come ("a candidate for tumor resection prior to
+        chemotherapy", "will start letrozole", "planned for adjuvant radiotherapy"): not history."""
+        before = self.text[max(s.start, ent.start_char - 45):ent.start_char]
+        return bool(_PLANNED.search(before))
 
     def conditions(self, s: _Sentence) -> None:
         for ent, key in self._ents(s, "CONDITION"):

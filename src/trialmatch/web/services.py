@@ -209,6 +209,9 @@ def report_bytes(report) -> bytes:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8")
 
 
+_MATCH_SLOT = threading.Lock()
+
+
 def _report_key(workspace, patient_id, version, fingerprint, trial_ids, status, top) -> tuple:
     return (workspace, patient_id, version, fingerprint,
             tuple(sorted(trial_ids)) if trial_ids else None,
@@ -245,7 +248,8 @@ def cached_match(store: TrialStore, caches: Caches, workspace: str, record, *, t
     ``(JSON bytes of the report, cached?)`` (the serialised form is cached too)."""
     key_fp, pairs = matching_pairs(store, caches)
     if not use_cache:
-        report = run_match(record.patient, pairs, trial_ids=trial_ids, status=status, top=top)
+        with _MATCH_SLOT:
+            report = run_match(record.patient, pairs, trial_ids=trial_ids, status=status, top=top)
         return (report_bytes(report) if as_json else report), False
     key = _report_key(workspace, record.patient.id, record.version, key_fp, trial_ids, status, top)
     with caches.lock:
@@ -254,7 +258,15 @@ def cached_match(store: TrialStore, caches: Caches, workspace: str, record, *, t
             caches.reports.move_to_end(key)
     cached = entry is not None
     if entry is None:
-        entry = [run_match(record.patient, pairs, trial_ids=trial_ids, status=status, top=top), None]
+        # one match at a time per process: the matcher is CPU-bound under the GIL, so running
+        # several at once only makes each slower; a request that waited finds the report the
+        # one before it made for the same patient
+        with _MATCH_SLOT:
+            with caches.lock:
+                entry = caches.reports.get(key)
+            cached = entry is not None
+            if entry is None:
+                entry = [run_match(record.patient, pairs, trial_ids=trial_ids, status=status, top=top), None]
     if as_json and entry[1] is None:
         entry[1] = report_bytes(entry[0])
     with caches.lock:
