@@ -95,6 +95,7 @@ class TrialPlan:
     flags: dict[str, bool]  # subtype / extent words in the trial's text
     title: str | None
     closed: bool
+    evidence: dict | None = None  # summarize_evidence(trial): published results and their checks
 
 
 #: id(compiled) -> plan; an entry goes when its compiled-criteria object does (weak reference)
@@ -129,6 +130,8 @@ def trial_plan(trial: Trial, compiled: cm.CompiledCriteria) -> TrialPlan:
         else:
             static.append(None)
             keys.append((node_key(c.expression), c.kind, tk))
+            for a in cm.iter_atoms(c.expression):  # content keys of its atoms, for the atom memo
+                node_key(a)
     dynamic, static_unknown, static_confirm = [], [], []
     for i, (c, k, st) in enumerate(zip(criteria, keys, static)):
         entry = c.step is None or c.step <= 1
@@ -148,7 +151,7 @@ def trial_plan(trial: Trial, compiled: cm.CompiledCriteria) -> TrialPlan:
         terms=[*trial.conditions, *(t for t in (trial.title, trial.official_title) if t), *trial.keywords],
         cond_lower=[t.lower() for t in trial.conditions], flags=flags,
         title=trial.title or (trial.conditions[0] if trial.conditions else None),
-        closed=trial.status in CLOSED_STATUSES,
+        closed=trial.status in CLOSED_STATUSES, evidence=summarize_evidence(trial),
     )
     _PLANS[id(compiled)] = plan
     return plan
@@ -383,7 +386,7 @@ def match_with_index(trial: Trial, compiled: cm.CompiledCriteria, idx: PatientIn
     return fast_model(TrialMatch, {
         "trial_id": trial.id, "title": plan.title, "status": trial.status, "closed": plan.closed,
         "verdict": verdict, "score": round(score, 6), "deciding": deciding, "criteria": outcomes,
-        "missing": missing, "to_confirm": confirms, "steps": steps, "evidence": summarize_evidence(trial),
+        "missing": missing, "to_confirm": confirms, "steps": steps, "evidence": plan.evidence,
     })
 
 
