@@ -9,11 +9,12 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from typing import get_args
 from datetime import datetime, timezone
 
 from pydantic import ValidationError
 
-from trialmatch.trials.model import Trial
+from trialmatch.trials.model import OverallStatus, Trial
 
 
 class TrialReadError(Exception):
@@ -226,22 +227,8 @@ def phases_from_prose(text: str) -> list[str]:
     return out
 
 
-STATUS_VALUES = {
-    "NOT_YET_RECRUITING",
-    "RECRUITING",
-    "ENROLLING_BY_INVITATION",
-    "ACTIVE_NOT_RECRUITING",
-    "SUSPENDED",
-    "TERMINATED",
-    "COMPLETED",
-    "WITHDRAWN",
-    "UNKNOWN",
-    "AVAILABLE",
-    "NO_LONGER_AVAILABLE",
-    "TEMPORARILY_NOT_AVAILABLE",
-    "APPROVED_FOR_MARKETING",
-    "WITHHELD",
-}
+#: every overall status of the trial model (ClinicalTrials.gov's values)
+STATUS_VALUES: frozenset[str] = frozenset(get_args(OverallStatus))
 
 
 def normalise_status(value: str | None) -> str | None:
