@@ -75,9 +75,6 @@ def explain_blockers(m, compiled, form) -> str | None:
         if c is not None and c.status == "unsupported":
             parts.append(f"compiler: {cid} {c.text!r} compiled to "
                          f"{c.expression.to_dict() if c.expression else None} ({c.reason})")
-        elif form == "fhir.json" and any(x.fact.startswith("treatment_history") for x in o.missing):
-            parts.append(f"FHIR reader: {cid} unknown because the bundle carries no treatment history "
-                         f"and no 'no prior systemic treatment' statement")
         else:
             return None
     return "; ".join(parts) or None

@@ -237,8 +237,24 @@ def _age_op(op: str, v: float) -> Age:
     return Age(years=Range(low=v, high=v))
 
 
+_MEN_OR_MENO_WOMEN = re.compile(
+    r"(?i)\b(?:men|males?)\b\s*,?\s*(?:or|and|and/or)\s+(?P<m1>pre|peri|post)-?\s?menopausal\s+(?:women|females?)\b|"
+    r"\b(?P<m2>pre|peri|post)-?\s?menopausal\s+(?:women|females?)\s*,?\s*(?:or|and|and/or)\s+(?:men|males?)\b")
+
+
+def _men_or_menopausal_women(t: str) -> list:
+    """"Men, or postmenopausal women": men, or women of that menopausal status (both may join)."""
+    m = _MEN_OR_MENO_WOMEN.search(t)
+    if not m:
+        return []
+    status = (m.group("m1") or m.group("m2")).lower() + "menopausal"
+    return [AnyOf(items=[Sex(allowed=["male"]),
+                         AllOf(items=[Sex(allowed=["female"]), MenopausalStatus(allowed=[status])])])]
+
+
 def _sex(t: str, kind: str) -> list:
-    if re.search(r"(?i)\b(?:male or female|female or male|men and women|women and men|both sexes|either sex|males and females|females and males)\b", t):
+    if re.search(r"(?i)\b(?:male or female|female or male|men and women|women and men|women or men|men or women|"
+                 r"both sexes|either sex|males and females|females and males|males or females|females or males)\b", t):
         return [Sex(allowed=["female", "male"])]
     if kind != "inclusion":
         return []
@@ -257,15 +273,28 @@ def _menopause(t: str, kind: str) -> list:
     peri = _any(r"\bperi-?menopaus", t)
     post = _any(r"\bpost-?menopaus|\bmenopausal\b(?!\s+status)|\bmenopause\b", t) and not _any(r"\b(?:pre|peri)-?menopausal\b", t) or _any(r"\bpost-?menopaus", t)
     ofs = _any(r"ovarian (?:function )?suppress|suppressed ovarian|ovariectomy|oophorectomy|ovarian ablation|gnrh|lhrh|goserelin|leuprolide|leuprorelin|triptorelin", t)
-    if pre and ofs and _any(r"have (?:taken|received|undergone)|must (?:have|receive|be on)|receiving|should", t):
-        return [IfThen(condition=MenopausalStatus(allowed=["premenopausal"]), then=OvarianSuppression())]
-    allowed = [s for s, f in (("premenopausal", pre), ("perimenopausal", peri), ("postmenopausal", post)) if f]
-    if allowed:
-        out.append(MenopausalStatus(allowed=allowed))
-    if ofs:
-        out.append(OvarianSuppression())
-    if len(out) == 2 and _any(r"\bor\b", t):
-        return [AnyOf(items=out)]
+    young = [s for s, f in (("premenopausal", pre), ("perimenopausal", peri)) if f]
+    if young and ofs and post and _any(
+            r"(?:pre|peri)-?menopausal[^.;]{0,60}?\b(?:with|receiving|on|under|treated with|using|who (?:are|is) "
+            r"(?:receiving|on)|must (?:have|receive|be on)|if (?:on|receiving|treated with))\b[^.;]{0,40}?"
+            r"(?:ovarian|ofs|gnrh|lhrh|goserelin|leupro|triptorelin|oophor|ovariectom)", t):
+        # "Postmenopausal, or premenopausal/perimenopausal with ovarian function suppression"
+        out = [AnyOf(items=[MenopausalStatus(allowed=["postmenopausal"]),
+                            AllOf(items=[MenopausalStatus(allowed=young), OvarianSuppression()])])]
+    elif young and ofs and _any(r"have (?:taken|received|undergone)|must (?:have|receive|be on|undergo)|receiving|should", t):
+        out = [IfThen(condition=MenopausalStatus(allowed=young), then=OvarianSuppression())]
+    else:
+        allowed = [s for s, f in (("premenopausal", pre), ("perimenopausal", peri), ("postmenopausal", post)) if f]
+        if allowed:
+            out.append(MenopausalStatus(allowed=allowed))
+        if ofs:
+            out.append(OvarianSuppression())
+        if len(out) == 2 and _any(r"\bor\b", t):
+            out = [AnyOf(items=out)]
+    if out and _any(r"\b(?:women|females?|female patients)\s+(?:must|should|need to|have to|are required to)\b", t) \
+            and _any(r"\b(?:men|males?)\b", t):
+        # "Women or men ...; women must be postmenopausal or ...": the requirement is on the women only
+        return [IfThen(condition=Sex(allowed=["female"]), then=_all(out))]
     return out
 
 
@@ -1363,6 +1392,26 @@ _PLACEHOLDER = re.compile(
     r"(?i)^\W*(?:not specified|none specified|not applicable|n/?a|none|see (?:disease|patient) characteristics|"
     r"see (?:above|below|general eligibility criteria)|see (?:inclusion|exclusion) criteria|-+|\.+)\W*$"
     r"|^\W*the above information (?:is|was) not intended to contain all considerations")
+# "Prior adjuvant chemotherapy allowed", "Concurrent steroids permitted": a permission, not a requirement.
+# Not taken: prohibitions ("no prior therapy allowed", "not permitted") and conditional permissions
+# ("allowed provided ...", "allowed if ..."), whose condition is a requirement of its own.
+_PERMISSION = re.compile(r"(?i)\b(?:is|are)?\s*(?:allowed|permitted|acceptable)\s*\.?\s*$")
+_PERMISSION_NOT = re.compile(
+    r"(?i)\b(?:no|not|none|never|without|nor|only|unless|provided|if|when|must|except|but|until|as long as|"
+    r"after|before|within|since|at least|more than|less than|no more|up to|maximum|except)\b|[<>≤≥:;]")
+
+
+def _is_permission(text: str) -> bool:
+    t = text.strip()
+    if len(t) > 160 or not _PERMISSION.search(t):
+        return False
+    head = _PERMISSION.sub("", t)
+    return bool(head.strip()) and not _PERMISSION_NOT.search(head)
+
+
+# "(transfusion allowed)" inside a criterion: a permission, not part of the check
+_PAREN_PERMISSION = re.compile(r"(?i)\s*\((?:[^()]{0,60}?\b(?:allowed|permitted|acceptable))\)")
+
 _PROTOCOL_DEFINED = re.compile(
     r"(?i)^\W*(?:note\s*:\s*)?(?:other|additional)\s+protocol[- ](?:defined|specific|dependent)\b[^.;]{0,40}?\bcriteri")
 
@@ -1371,6 +1420,8 @@ def _compile_clause(t: str, kind: str) -> list:
     """Atoms for one clause (list; empty when nothing is recognised)."""
     if not t.strip():
         return []
+    if "allow" in t or "permit" in t or "accept" in t:
+        t = _PAREN_PERMISSION.sub(lambda m: m.group(0) if re.search(r"(?i)\b(?:no|not|nor)\b", m.group(0)) else " ", t)
     for rx, why in _UNSUPPORTED_PATTERNS:
         if rx.search(t):
             return [Unsupported(reason=why)]
@@ -1401,9 +1452,11 @@ def _compile_clause(t: str, kind: str) -> list:
     atoms: list = []
     if has("age", "year", "adult", "child", "old"):
         atoms += _age(t)
-    if has("male", "female", "women", "woman", "men", "man", "sex"):
+    men_meno = _men_or_menopausal_women(t) if has("menopaus") and has("men", "male") else []
+    atoms += men_meno
+    if not men_meno and has("male", "female", "women", "woman", "men", "man", "sex"):
         atoms += _sex(t, kind)
-    if has("menopaus", "ovar", "gnrh", "lhrh", "goserelin", "leupro", "triptorelin", "oophor"):
+    if not men_meno and has("menopaus", "ovar", "gnrh", "lhrh", "goserelin", "leupro", "triptorelin", "oophor"):
         atoms += _menopause(t, kind)
     if has("pregnan", "feeding", "lactat", "nursing"):
         atoms += _pregnancy(t, kind)
@@ -1450,8 +1503,10 @@ def _compile_clause(t: str, kind: str) -> list:
     lab_conds = {a.condition.site for a in atoms if isinstance(a, IfThen) and isinstance(a.condition, Metastasis)}
     if lab_conds:
         atoms = [a for a in atoms if not (isinstance(a, Metastasis) and a.site in lab_conds)]
-    if any(isinstance(a, IfThen) and isinstance(a.then, OvarianSuppression) for a in atoms):
-        atoms = [a for a in atoms if not (isinstance(a, PriorTherapy) and a.agents == ["ovarian_function_suppression"])]
+    if any(isinstance(x, OvarianSuppression) for a in atoms for x in iter_atoms(a)) and \
+            any(isinstance(x, MenopausalStatus) for a in atoms for x in iter_atoms(a)):
+        # "must receive ovarian function suppression (e.g. goserelin)": her OFS status, not a therapy count
+        atoms = [a for a in atoms if not (isinstance(a, PriorTherapy) and all(_is_ofs_agent(g) for g in a.agents))]
     therapies = [a.main if isinstance(a, Except) else a for a in atoms]
     therapies = [a for a in therapies if isinstance(a, PriorTherapy)]
     if any(a.settings != ["any"] for a in therapies) and any(isinstance(a, (Diagnosis, DiseaseExtent)) for a in atoms):
@@ -1475,6 +1530,13 @@ def _compile_clause(t: str, kind: str) -> list:
     if not atoms:
         atoms += _generic_condition(t)
     return atoms
+
+
+def _is_ofs_agent(key: str) -> bool:
+    """An ovarian function suppression class or drug (goserelin, "LHRH agonist", ...)."""
+    from trialmatch.vocab import class_ancestors, drug_classes
+
+    return "ovarian_function_suppression" in drug_classes(key) or "ovarian_function_suppression" in class_ancestors(key)
 
 
 def _combine(atoms: list, kind: str, t: str):
@@ -1544,6 +1606,8 @@ def _compile_criterion_cached(t: str, kind: str):
     """:func:`compile_criterion_text` on stripped text; cached, so never mutate what it returns."""
     if not t:
         return None, "unsupported", "empty criterion"
+    if _is_permission(t):
+        return None, "compiled", "not a requirement: states what is allowed"
     parts = [p for p in _CLAUSE_OR.split(t) if p.strip()]
     exprs = []
     for p in parts:
@@ -1586,6 +1650,11 @@ def _build(splits: list[SplitCriterion], trial_id: str, source: str, source_text
             crits.append(Criterion.model_construct(
                 id=sc.id, kind=sc.kind, text=sc.text, span=tuple(sc.span), parent=sc.parent, expression=None,
                 status="compiled", reason=f"not a criterion: placeholder text {sc.text.strip()[:40]!r}"))
+            continue
+        if not sc.children and _is_permission(sc.text):
+            crits.append(Criterion.model_construct(
+                id=sc.id, kind=sc.kind, text=sc.text, span=tuple(sc.span), parent=sc.parent, expression=None,
+                status="compiled", reason="not a requirement: states what is allowed"))
             continue
         expr, status, reason = compile_criterion_text(sc.text, sc.kind)
         if status == "unsupported" and sc.parent is not None and not sc.children:

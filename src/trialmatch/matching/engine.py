@@ -157,19 +157,28 @@ def trial_plan(trial: Trial, compiled: cm.CompiledCriteria) -> TrialPlan:
     return plan
 
 
-def prepare_trials(trials: Iterable[tuple[Trial, cm.CompiledCriteria]]) -> int:
+def prepare_trials(trials: Iterable[tuple[Trial, cm.CompiledCriteria]], *, freeze: bool = False) -> int:
     """Work out each trial's :class:`TrialPlan` now (once per process) rather than on its first match.
 
     Parameters
     ----------
     trials : iterable of (Trial, CompiledCriteria)
+    freeze : bool
+        Freeze the garbage collector's view of the objects alive now (see Notes).
 
     Returns
     -------
     int
         How many trials were prepared. Matching works without this call; it only moves the
-        one-off cost (content keys of every check, patient-independent outcomes) out of the
-        first patient's match, like loading the store.
+        one-off cost (content keys of every check, patient-independent outcomes, published
+        results checks) out of the first patient's match, like loading the store.
+
+    Notes
+    -----
+    With ``freeze=True`` the objects alive now (the loaded trials, their compiled criteria and
+    plans) are moved to the garbage collector's permanent generation (:func:`gc.freeze`), so its
+    full passes stop re-scanning millions of long-lived objects after every large match; for a
+    process that loads the trial set once and matches many patients (server, batch).
     """
     n = 0
     gc_was_enabled = gc.isenabled()
@@ -181,6 +190,9 @@ def prepare_trials(trials: Iterable[tuple[Trial, cm.CompiledCriteria]]) -> int:
     finally:
         if gc_was_enabled:
             gc.enable()
+    if freeze:
+        gc.collect()
+        gc.freeze()
     return n
 
 

@@ -20,13 +20,39 @@ What is read
   cancer drugs -> :class:`Treatment`, others -> :class:`Medication`.
 - Procedure: surgery and radiotherapy with date and body site.
 
+Explicit negative statements (read as :class:`Assertion` ``present=False``, the subjects the
+text reader and the matcher use)
+-----------------------------------------------------------------------------------------------
+- ``List`` coded LOINC 10160-0 (History of Medication use) with no entries and
+  ``emptyReason`` ``http://terminology.hl7.org/CodeSystem/list-empty-reason#nilknown``: her
+  treatment history is known to be empty -> ``treatment:systemic_therapy`` (scoped to a setting,
+  ``treatment:systemic_therapy:metastatic``, when the List carries the ``treatment-setting``
+  extension below). An unscoped one also sets ``sources["treatments"]``: the explicit empty
+  treatment list of a structured source, which the matcher reads as zero prior lines.
+- ``List`` coded LOINC 11450-4 (Problem list) with no entries and ``emptyReason`` nilknown ->
+  ``condition:any``.
+- An empty List with another (or no) ``emptyReason`` (notstarted, unavailable, withheld, ...)
+  says nothing about her history: a warning, nothing read.
+- ``MedicationStatement.status = "not-taken"`` -> ``treatment:<drug or class>[:<setting>]`` for
+  anti-cancer agents, ``medication:<drug or class>`` for others. The agent is an RxNorm drug, an
+  ATC group (``codes/drug_classes.json``), or a class or drug named in the text.
+- ``Condition.verificationStatus = refuted`` -> ``metastasis:<site>``, ``condition:<name>`` or
+  ``cancer:<type>``.
+A statement that contradicts a recorded fact (a nil-known medication history beside recorded
+treatments, "not taken" beside a record that she took it) is dropped with a warning naming both.
+
+A lone ``Patient`` resource (not a Bundle) is read when it has a birthDate, gender or name, with
+a warning that only demographics were read; any other resource type, an empty Patient and an
+empty Bundle are a :class:`PatientReadError`.
+
 trialmatch extensions (for facts mCODE R4 has no element for)
 -------------------------------------------------------------
 ``http://trialmatch.example.org/fhir/StructureDefinition/treatment-setting`` (valueCode:
 adjuvant | neoadjuvant | metastatic | locally_advanced), ``.../treatment-line`` (valueInteger),
 ``.../progressed`` (valueBoolean), ``.../progression-date`` (valueDate), ``.../best-response``
-(valueCode CR|PR|SD|PD|NE), on medication resources; the mCODE treatment-intent extension
-(palliative -> metastatic) is read too. Observations coded in
+(valueCode CR|PR|SD|PD|NE), on medication resources (``treatment-setting`` on a not-taken
+MedicationStatement or a nil-known medication-history List scopes the statement to that
+setting); the mCODE treatment-intent extension (palliative -> metastatic) is read too. Observations coded in
 ``http://trialmatch.example.org/fhir/CodeSystem/patient-facts``: ``measurable-disease``
 (valueBoolean), ``life-expectancy`` (valueQuantity in months), ``disease-extent`` (valueCode),
 ``brain-metastasis-status`` (valueString, comma-separated qualifiers).
@@ -52,10 +78,14 @@ MCODE_HISTOLOGY = "mcode-histology-morphology-behavior"
 MCODE_INTENT = "treatment-intent"
 SNOMED = "http://snomed.info/sct"
 LOINC = "http://loinc.org"
+LIST_EMPTY = "http://terminology.hl7.org/CodeSystem/list-empty-reason"
+SETTINGS = ("adjuvant", "neoadjuvant", "metastatic", "locally_advanced")
 
 #: classes that make a drug anti-cancer therapy (a Treatment, not a Medication)
 ANTICANCER = {"endocrine_therapy", "chemotherapy", "targeted_therapy", "immunotherapy", "systemic_therapy",
               "ovarian_function_suppression", "gnrh_agonist", "cdk46_inhibitor", "anti_her2"}
+#: the Patient elements that make a lone Patient resource worth reading
+PATIENT_CONTENT = ("birthDate", "gender", "name")
 ROMAN = {"0": "0", "1": "I", "2": "II", "3": "III", "4": "IV"}
 ECOG_LA = {"LA9622-7": 0, "LA9623-5": 1, "LA9624-3": 2, "LA9625-0": 3, "LA9626-8": 4, "LA9627-6": 5}
 
@@ -144,6 +174,9 @@ class _Reader:
         self.warnings: list[str] = []
         self.resources: list[dict] = []
         self.by_ref: dict[str, dict] = {}
+        #: explicit "none" statements read from List / not-taken resources, checked against the
+        #: recorded facts once everything is read: (assertion, agent key or None, setting or None)
+        self.negations: list[tuple[Assertion, str | None, str | None]] = []
 
     # -- loading ---------------------------------------------------------------------------
     def load(self, raw: dict) -> None:
@@ -205,7 +238,8 @@ class _Reader:
             self.warnings.append(f"Bundle.entry: {len(pats)} Patient resources; the first is used")
         pr = pats[0]
         as_of = _date(raw.get("timestamp")) or _date((raw.get("meta") or {}).get("lastUpdated"))
-        p = Patient(id=str(pr.get("id") or raw.get("id") or "patient"), as_of=as_of)
+        stem = re.sub(r"(\.fhir)?\.json$", "", self.file_name.replace("\\", "/").rsplit("/", 1)[-1], flags=re.I)
+        p = Patient(id=str(pr.get("id") or raw.get("id") or stem or "patient"), as_of=as_of)
         self.p = p
         src = self.src(pr)
         bd = _date(pr.get("birthDate"))
@@ -236,6 +270,8 @@ class _Reader:
                     self.medication(r)
                 elif rt == "Procedure":
                     self.procedure(r)
+                elif rt == "List":
+                    self.list_(r)
                 elif rt in ("Patient", "Condition", "Medication", "Specimen", "Practitioner", "Organization",
                             "Encounter", "DiagnosticReport"):
                     pass
@@ -243,6 +279,7 @@ class _Reader:
                     self.warnings.append(f"{rt}/{r.get('id')}: resource type not used")
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 self.warnings.append(f"{rt}/{r.get('id')}: could not be read ({exc}); skipped")
+        self.check_negations()
         p.warnings.extend(self.warnings)
         return p
 
@@ -288,7 +325,13 @@ class _Reader:
         cancer = _first_map(code, sn["cancer"])
         if cancer is not None or any("primary-cancer-condition" in x for x in profiles):
             if refuted:
-                self.warnings.append(f"{src.locator}: refuted cancer condition ignored")
+                ctype = cancer[0] if cancer else _phrase_key(_text(code))
+                if ctype:
+                    a = Assertion(subject=f"cancer:{ctype}", present=False, source=src)
+                    self.negations.append((a, ctype, None))
+                    self.p.assertions.append(a)
+                else:
+                    self.warnings.append(f"{src.locator}: refuted cancer condition without a recognisable type; ignored")
                 return
             ctype, hist = cancer if cancer else (None, None)
             if ctype is None:
@@ -577,6 +620,20 @@ class _Reader:
     def medication(self, r: dict) -> None:
         assert self.p is not None
         src = self.src(r)
+        rt = r.get("resourceType")
+        status = r.get("status")
+        if status == "entered-in-error" or (rt == "MedicationRequest" and status == "cancelled"):
+            self.warnings.append(f"{src.locator}: status {status}; ignored")
+            return
+        if rt == "MedicationStatement" and status == "not-taken":
+            return self.not_taken(r, src)
+        if rt == "MedicationRequest" and r.get("doNotPerform") is True:
+            self.warnings.append(f"{src.locator}: an order not to give a drug (doNotPerform) says nothing about "
+                                 "what she took; ignored")
+            return
+        if rt == "MedicationAdministration" and status == "not-done":
+            self.warnings.append(f"{src.locator}: an administration not done says nothing about her history; ignored")
+            return
         generic, written, code = self._drug(r)
         if generic is None and not written:
             self.warnings.append(f"{src.locator}: medication without a code or name; ignored")
@@ -591,7 +648,6 @@ class _Reader:
                 b = ((di.get("timing") or {}).get("repeat") or {}).get("boundsPeriod") or {}
                 start = start or _date(b.get("start"))
                 end = end or _date(b.get("end"))
-        status = r.get("status")
         cancer_profile = any("cancer-related-medication" in x for x in _profiles(r))
         classes = set(drug_classes(generic)) if generic else set()
         if generic is None:
@@ -601,16 +657,7 @@ class _Reader:
             self.p.medications.append(Medication(name=generic or str(written), code=code, start=start, end=end,
                                                  source=src))
             return
-        setting = _ext_value(r, "treatment-setting")
-        if setting not in ("adjuvant", "neoadjuvant", "metastatic", "locally_advanced"):
-            setting = None
-            intent = _ext(r, MCODE_INTENT)
-            if intent is not None:
-                ic = _codes(intent.get("valueCodeableConcept"))
-                if "363676003" in ic:  # curative
-                    setting = None
-                elif "363675004" in ic:  # palliative
-                    setting = "metastatic"
+        setting = self._setting(r)
         progressed = _ext_value(r, "progressed")
         pd = _date(_ext_value(r, "progression-date"))
         if progressed is None and pd is not None:
@@ -623,6 +670,148 @@ class _Reader:
             progressed=progressed if isinstance(progressed, bool) else None, progression_date=pd,
             best_response=best if best in ("CR", "PR", "SD", "PD", "NE") else None,
             line=int(line) if isinstance(line, int) else None, source=src))
+
+    def _setting(self, r: dict) -> str | None:
+        """The treatment-setting extension, else mCODE treatment intent (palliative -> metastatic)."""
+        setting = _ext_value(r, "treatment-setting")
+        if setting in SETTINGS:
+            return setting
+        if setting is not None:
+            self.warnings.append(f"{self.src(r).locator}: treatment-setting {setting!r} not one of "
+                                 f"{', '.join(SETTINGS)}; not used")
+        intent = _ext(r, MCODE_INTENT)
+        if intent is not None and "363675004" in _codes(intent.get("valueCodeableConcept")):  # palliative
+            return "metastatic"
+        return None
+
+    def _agent(self, r: dict) -> tuple[str | None, str | None]:
+        """(drug or class key, as written) of a medication resource: an RxNorm drug, an ATC group,
+        a class named in the text (class vocabulary or ``codes/drug_classes.json``), a drug named
+        in the text."""
+        from trialmatch.vocab import class_vocabulary
+
+        cc = r.get("medicationCodeableConcept")
+        if cc is None and isinstance(r.get("medicationReference"), dict):
+            med = self.by_ref.get(str(r["medicationReference"].get("reference")))
+            cc = med.get("code") if med else None
+        rx = load_codes("rxnorm")["codes"]
+        dc = load_codes("drug_classes")
+        written = _text(cc)
+        for c in _codings(cc):
+            system = str(c.get("system", "")).lower()
+            if "rxnorm" in system and str(c.get("code")) in rx:
+                return rx[str(c.get("code"))], written
+            if "whocc.no/atc" in system and str(c.get("code")) in dc["atc"]:
+                return dc["atc"][str(c.get("code"))], written
+        texts = [t for t in [written, *(str(c.get("display")) for c in _codings(cc) if c.get("display"))] if t]
+        for t in texts:
+            key = re.sub(r"\s+", " ", t.strip().lower())
+            if key in dc["names"]:
+                return dc["names"][key], written
+            for ck, entry in class_vocabulary().items():
+                if key == ck.replace("_", " ") or key in (str(x).lower() for x in entry.get("synonyms", [])):
+                    return ck, written
+        for t in texts:
+            g = normalize_drug(t)
+            if g:
+                return g, written
+        return None, written
+
+    def not_taken(self, r: dict, src: Source) -> None:
+        """MedicationStatement.status = not-taken: she did not take the drug or class."""
+        from trialmatch.vocab import class_ancestors
+
+        assert self.p is not None
+        agent, written = self._agent(r)
+        if agent is None:
+            self.warnings.append(f"{src.locator}: not-taken medication {written!r} not recognised as a drug or "
+                                 "drug class; not used")
+            return
+        classes = set(drug_classes(agent)) | set(class_ancestors(agent))
+        if classes & ANTICANCER:
+            setting = self._setting(r)
+            subject = f"treatment:{agent}" + (f":{setting}" if setting else "")
+            a = Assertion(subject=subject, present=False, source=src)
+            self.negations.append((a, agent, setting))
+        else:
+            a = Assertion(subject=f"medication:{agent}", present=False, source=src)
+            self.negations.append((a, agent, None))
+        self.p.assertions.append(a)
+
+    def list_(self, r: dict) -> None:
+        """A List: a nil-known medication history or problem list is an explicit "none"."""
+        assert self.p is not None
+        src = self.src(r)
+        lc = load_codes("loinc")
+        codes = _codes(r.get("code"))
+        if any(c in lc["list_medication_history"] for c in codes):
+            what = "medication history"
+        elif any(c in lc["list_problems"] for c in codes):
+            what = "problem list"
+        else:
+            self.warnings.append(f"{src.locator}: List coded {codes or _text(r.get('code'))!r} not used (read: LOINC "
+                                 f"{', '.join(lc['list_medication_history'] + lc['list_problems'])})")
+            return
+        if r.get("status") in ("entered-in-error", "retired"):
+            self.warnings.append(f"{src.locator}: {what} List with status {r.get('status')}; ignored")
+            return
+        entries = [e for e in r.get("entry") or [] if isinstance(e, dict) and not e.get("deleted")]
+        if entries:
+            for e in entries:
+                ref = str((e.get("item") or {}).get("reference") or "")
+                if ref and ref not in self.by_ref:
+                    self.warnings.append(f"{src.locator}: entry {ref} is not in the Bundle; not read")
+            return
+        reasons = _codes(r.get("emptyReason"))
+        if "nilknown" not in reasons:
+            why = f"emptyReason {', '.join(reasons)}" if reasons else "no emptyReason"
+            self.warnings.append(f"{src.locator}: empty {what} List with {why}: it does not say her {what} is "
+                                 "empty (only emptyReason nilknown does); not used")
+            return
+        if what == "problem list":
+            a = Assertion(subject="condition:any", present=False, source=src)
+            self.negations.append((a, None, None))
+            self.p.assertions.append(a)
+            return
+        setting = self._setting(r)
+        a = Assertion(subject="treatment:systemic_therapy" + (f":{setting}" if setting else ""), present=False,
+                      source=src)
+        self.negations.append((a, "systemic_therapy" if setting else None, setting))
+        self.p.assertions.append(a)
+        if setting is None:
+            self.p.sources.setdefault("treatments", src)
+
+    def check_negations(self) -> None:
+        """Drop an explicit "none" that a recorded fact contradicts, with a warning naming both."""
+        from trialmatch.vocab import drug_matches
+
+        assert self.p is not None
+        p = self.p
+        for a, agent, setting in self.negations:
+            clash: list[str] = []
+            loc = a.source.locator if a.source else "?"
+            if a.subject == "treatment:systemic_therapy" and agent is None:  # whole medication history
+                clash = [x.source.locator for x in [*p.treatments, *p.medications] if x.source]
+            elif a.subject.startswith("cancer:"):
+                clash = [d.source.locator for d in p.diagnoses if d.source and d.cancer_type == agent]
+            elif a.subject == "condition:any":
+                clash = [c.source.locator for c in p.conditions if c.source]
+            elif a.subject.startswith("treatment:"):
+                for t in p.treatments:
+                    if setting is not None and t.setting != setting:
+                        continue
+                    if any(drug_matches(normalize_drug(d) or d, agent) for d in t.drugs) and t.source:
+                        clash.append(t.source.locator)
+            elif a.subject.startswith("medication:"):
+                clash = [m.source.locator for m in p.medications
+                         if m.source and drug_matches(normalize_drug(m.name) or m.name, agent or "")]
+            if clash:
+                self.warnings.append(f"{loc}: says {a.subject} is absent, but {', '.join(clash)} records it; "
+                                     "the statement is not used")
+                if a in p.assertions:
+                    p.assertions.remove(a)
+                if p.sources.get("treatments") is a.source:
+                    del p.sources["treatments"]
 
     def procedure(self, r: dict) -> None:
         assert self.p is not None
@@ -645,6 +834,16 @@ class _Reader:
             kind = "radiotherapy"
         date = _effective(r)
         self.p.procedures.append(Procedure(kind=kind, name=name, site=site, date=date, source=src))
+
+
+def _has_demographics(pr: dict) -> bool:
+    """True when a Patient resource states a birthDate, gender or a name with some text."""
+    if isinstance(pr.get("birthDate"), str) and pr["birthDate"].strip():
+        return True
+    if isinstance(pr.get("gender"), str) and pr["gender"].strip():
+        return True
+    return any(isinstance(n, dict) and (n.get("text") or n.get("family") or n.get("given"))
+               for n in (pr.get("name") if isinstance(pr.get("name"), list) else []))
 
 
 def _short(exc: Exception) -> str:
@@ -687,7 +886,8 @@ def read_fhir_patient(data: bytes | str | dict, file_name: str, strict: bool = T
     Parameters
     ----------
     data : bytes, str or dict
-        The Bundle's JSON (or already parsed).
+        The Bundle's JSON (or already parsed). A lone Patient resource with a birthDate, gender
+        or name is read too, with a warning that only demographics were read.
     file_name : str
         For messages.
     strict : bool
@@ -702,7 +902,9 @@ def read_fhir_patient(data: bytes | str | dict, file_name: str, strict: bool = T
     Raises
     ------
     PatientReadError
-        Malformed JSON, not a Bundle, no Patient resource, or an impossible value.
+        Malformed JSON; a resourceType other than Bundle or Patient (field ``resourceType``); a
+        lone Patient with no demographics (field ``Patient``); an empty Bundle or one without a
+        Patient (field ``Bundle.entry``); or an impossible value.
     """
     if isinstance(data, (bytes, str)):
         try:
@@ -716,12 +918,24 @@ def read_fhir_patient(data: bytes | str | dict, file_name: str, strict: bool = T
         raw = data
     if not isinstance(raw, dict):
         raise PatientReadError(file_name, "resourceType", "expected a FHIR Bundle object")
-    if raw.get("resourceType") == "Patient":
+    rt = raw.get("resourceType")
+    lone = rt == "Patient"
+    if lone:
+        if not _has_demographics(raw):
+            raise PatientReadError(file_name, "Patient",
+                                   f"a lone Patient resource with none of {', '.join(PATIENT_CONTENT)}: "
+                                   "nothing to read (send a Bundle with her clinical resources)")
         raw = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": raw}]}
-    if raw.get("resourceType") != "Bundle":
+    elif rt != "Bundle":
         raise PatientReadError(file_name, "resourceType",
-                               f"expected 'Bundle', got {raw.get('resourceType')!r}")
+                               f"expected 'Bundle' (or a lone 'Patient' resource), got {rt!r}")
+    entries = raw.get("entry")
+    if entries is None or (isinstance(entries, list) and not entries):
+        raise PatientReadError(file_name, "Bundle.entry", "the Bundle is empty (no entries): no patient to read")
     reader = _Reader(file_name)
     reader.load(raw)
     p = reader.build(raw)
+    if lone:
+        p.warnings.append(f"Patient/{p.id}: a lone Patient resource, not a Bundle: only demographics (birth date, "
+                          "sex, name) were read; no diagnoses, receptors, labs or treatments")
     return finish(p, file_name, strict=strict)
