@@ -199,3 +199,129 @@ def test_clause_cache_returns_independent_copies():
     a.agents.append("mutated")
     b, _, _ = _d("Prior chemotherapy for metastatic breast cancer", "exclusion")
     assert b.agents == ["chemotherapy"]
+
+
+# ----------------------------------------------------------------------------- demo regressions (wrong verdicts)
+def _desc(text, kind="inclusion"):
+    expr, status, reason = compile_criterion_text(text, kind)
+    return expr, status, reason
+
+
+def test_men_or_menopausal_women_and_women_only_requirements():
+    expr, _, _ = _desc("Men, or postmenopausal women, aged 18 years or older.")
+    kinds = [a.kind for a in iter_atoms(expr)]
+    assert expr.kind == "all_of" and kinds.count("sex") == 2 and "menopausal_status" in kinds
+    alt = next(i for i in expr.items if i.kind == "any_of")
+    assert alt.items[0].allowed == ["male"] and alt.items[1].kind == "all_of"
+    expr, _, _ = _desc("Women or men aged 18 years or older; women must be postmenopausal or receive ovarian "
+                       "function suppression.")
+    sex = [a for a in iter_atoms(expr) if a.kind == "sex"]
+    assert sorted(sex[0].allowed) == ["female", "male"]
+    cond = next(i for i in expr.items if i.kind == "if_then")
+    assert cond.condition.allowed == ["female"] and cond.then.kind == "any_of"
+    assert not any(a.kind == "prior_therapy" for a in iter_atoms(expr))  # OFS is her status, not a therapy count
+
+
+def test_menopause_with_ovarian_suppression_alternatives():
+    expr, _, _ = _desc("Postmenopausal, or premenopausal/perimenopausal with ovarian function suppression by an LHRH agonist.")
+    assert expr.kind == "any_of" and expr.items[0].allowed == ["postmenopausal"]
+    assert expr.items[1].kind == "all_of" and set(expr.items[1].items[0].allowed) == {"premenopausal", "perimenopausal"}
+    expr, _, _ = _desc("Premenopausal or perimenopausal women must receive ovarian function suppression (e.g. goserelin) "
+                       "or have had bilateral oophorectomy")
+    assert expr.kind == "if_then" and set(expr.condition.allowed) == {"premenopausal", "perimenopausal"}
+    assert expr.then.kind == "ovarian_suppression"
+
+
+def test_er_and_or_pr_positive_is_hormone_receptor_positive():
+    expr, _, _ = _desc("Must have hormone receptor-positive (ER-positive and/or PR-positive), HER2-negative breast cancer")
+    recs = [(a.receptor, a.status) for a in iter_atoms(expr) if a.kind == "receptor"]
+    assert ("HR", "positive") in recs and ("ER", "positive") not in recs and ("PR", "positive") not in recs
+    expr, _, _ = _desc("ER-positive and PR-positive")  # both required
+    assert {(a.receptor, a.status) for a in iter_atoms(expr)} == {("ER", "positive"), ("PR", "positive")}
+
+
+def test_her2_standard_definitions_in_brackets():
+    expr, _, _ = _desc("HER2-negative (IHC 0 or 1+, or IHC 2+ with negative ISH) breast cancer")
+    her2 = [a for a in iter_atoms(expr) if a.kind == "receptor" and a.receptor == "HER2"]
+    assert len(her2) == 1 and her2[0].status == "negative" and her2[0].her2_ihc == []
+    assert not any(a.kind == "measurement" for a in iter_atoms(expr))
+    expr, _, _ = _desc("HER2-low expression: IHC 1+, or IHC 2+ with negative in situ hybridisation (ISH).")
+    her2 = [a for a in iter_atoms(expr) if a.kind == "receptor"]
+    assert len(her2) == 1 and her2[0].status == "low" and not any(a.kind == "measurement" for a in iter_atoms(expr))
+    expr, _, _ = _desc("HER2-negative defined as IHC 1+ or IHC 2+ and ISH negative")
+    assert expr.kind == "any_of" and expr.items[1].her2_ihc == ["2+"] and expr.items[1].ish == "negative"
+    assert expr.items[0].ish is None
+
+
+def test_line_ranges_cycles_and_response():
+    expr, _, _ = _desc("One or two prior lines of endocrine therapy for advanced disease.")
+    assert expr.lines.low == 1 and expr.lines.high == 2
+    expr, status, _ = _desc("Response or stable disease (RECIST 1.1) after at least 4 cycles of chemotherapy or at "
+                            "least 6 months of endocrine therapy.")
+    assert status == "unsupported"  # response to therapy is not modelled; never "lines >= 4"
+    assert not any(a.kind == "prior_therapy" and a.lines.low == 4 for a in iter_atoms(expr))
+
+
+def test_measurable_or_bone_only_is_one_alternative():
+    expr, _, _ = _desc("Measurable disease per RECIST 1.1, or bone-only disease with at least one evaluable lesion.")
+    assert expr.kind == "measurable_disease" and expr.allow_bone_only_evaluable
+
+
+def test_degrader_classes_and_exceptions():
+    expr, _, _ = _desc("Prior treatment with an oral SERD or any investigational estrogen receptor degrader.", "exclusion")
+    assert set(expr.agents) == {"oral_serd", "investigational_er_degrader"}  # not "serd": fulvestrant is not a hit
+    expr, _, _ = _desc("No prior systemic therapy for advanced disease (except bone-targeted agents or ovarian suppression).")
+    exc = [a.agents[0] for a in iter_atoms(expr.item.exception)]
+    assert set(exc) == {"ovarian_function_suppression", "bone_targeted_therapy"}  # not "targeted therapy"
+    expr, _, _ = _desc("Prior treatment with any PI3K, AKT or mTOR inhibitor.", "exclusion")
+    assert set(expr.agents) == {"pi3k_inhibitor", "akt_inhibitor", "mtor_inhibitor"}
+    expr, _, _ = _desc("Prior treatment with fulvestrant or with any VEGFR tyrosine kinase inhibitor", "exclusion")
+    assert set(expr.agents) == {"fulvestrant", "vegfr_tki"}
+
+
+def test_bilateral_breast_cancer_is_not_any_breast_cancer():
+    for text in ("Bilateral breast cancer.", "Double breast cancer"):
+        expr, status, _ = _desc(text, "exclusion")
+        assert status == "compiled" and expr.kind == "condition" and expr.condition == "bilateral_breast_cancer"
+
+
+def test_permissions_are_not_requirements():
+    for text in ("Prior CDK4/6 inhibitor allowed.", "Prior adjuvant chemotherapy allowed", "Concurrent steroids permitted"):
+        expr, status, reason = _desc(text)
+        assert expr is None and status == "compiled" and "not a requirement" in reason
+    expr, _, _ = _desc("Hemoglobin at least 10 g/dL (transfusion allowed)")
+    assert expr.kind == "lab"  # the bracketed permission is not a transfusion requirement
+    _, _, reason = _desc("Radiation therapy (XRT): no prior therapy allowed")  # a prohibition, not a permission
+    assert not (reason or "").startswith("not a requirement")
+    cc = compile_text("Inclusion Criteria:\n- Prior CDK4/6 inhibitor allowed.\n- Age 18 or more\n", "T")
+    assert cc.criteria[0].expression is None and cc.criteria[0].reason.startswith("not a requirement")
+
+
+def test_gene_in_tissue_is_not_a_tissue_confirmation():
+    expr, status, _ = _desc("PIK3CA mutation (e.g. E542K, E545K, H1047R) in tumour tissue or ctDNA.")
+    assert status == "compiled" and expr.kind == "gene_alteration" and set(expr.sources) == {"tissue", "ctdna"}
+
+
+def test_current_medications_and_pregnancy_tests():
+    expr, _, _ = _desc("Current use of statins", "exclusion")
+    assert expr.kind == "concomitant_medication" and expr.classes == ["statin"]
+    expr, _, _ = _desc("Currently receiving ACE-I or ARB medications", "exclusion")
+    assert set(expr.classes) == {"ace_inhibitor", "angiotensin_receptor_blocker"}
+    expr, _, _ = _desc("Concurrent use of any other anti-cancer agents", "exclusion")
+    assert expr.kind == "prior_therapy" and expr.agents == ["systemic_therapy"] and expr.ongoing
+    expr, _, _ = _desc("Positive urine pregnancy test.", "exclusion")
+    assert expr.kind == "pregnancy" and expr.state == "pregnant"
+    _, status, _ = _desc("a positive urine test must be confirmed by a serum pregnancy test")
+    assert status == "unsupported"  # a testing procedure, not her pregnancy
+
+
+def test_condition_lists_and_unknown_list_items():
+    expr, _, _ = _desc("No serious non-healing wound, ulcer, or bone fracture")
+    assert expr.kind == "not" and {a.condition for a in iter_atoms(expr)} == {"non_healing_wound", "ulcer", "bone_fracture"}
+    expr, _, _ = _desc("Previously treated with a PD-1/PD-L1-blocking antibody or a histone deacetylase inhibitor", "exclusion")
+    assert set(expr.agents) == {"pd1_pdl1_inhibitor", "hdac_inhibitor"}
+
+
+def test_placeholders_not_specified():
+    cc = compile_text("Inclusion Criteria:\n- Menopausal status not specified\n- Age 18 or more\n", "T")
+    assert cc.criteria[0].expression is None and "placeholder" in cc.criteria[0].reason

@@ -85,7 +85,7 @@ EXPECTED = {
     ("003", "I8"): (U, [("unsupported", {})], None),  # a requirement on the trial population
     ("003", "I9"): (N, [("confirm", {"category": "other"})], None),
     ("003", "I10"): (N, [("confirm", {"category": "investigator_judgement"})], None),
-    ("003", "E1"): (C, [("diagnosis", {"cancer_type": "bilateral_breast_cancer"})], None),
+    ("003", "E1"): (C, [("condition", {"condition": "bilateral_breast_cancer"})], None),
     ("003", "E2"): (C, [("prior_therapy", {"agents": ["systemic_therapy"], "progressed": True})], None),
     ("003", "E3"): (C, [("metastasis", {"site": "brain", "qualifiers": ["uncontrolled"]}),
                        ("metastasis", {"site": "liver", "qualifiers": ["uncontrolled"]})], "any_of"),

@@ -169,14 +169,45 @@ _AGE_WINDOW = re.compile(r"(?i)\b(?:within|past|last|previous|prior|preceding|si
 _AGE_TIME = ("year", "month", "week", "day", "hour", "minute")
 
 
+# Numeric extractors share one scan per clause: ``find_quantities`` is cached by text, and every
+# numeric extractor (age, performance, life expectancy, labs) records the spans of the comparisons
+# it consumed here, keyed by the clause text, so that ``_measurements`` skips exactly those spans
+# (rather than every comparison that happens to have the same value). A handful of clauses are
+# kept (the current one and the few texts derived from it); entries are deterministic per text.
+_CONSUMED: dict[str, set[tuple[int, int]]] = {}
+_CONSUMED_MAX = 16
+_LETTER = re.compile(r"[A-Za-z]")
+_AGE_JOIN = re.compile(r"(?i)\s*(?:,|;)?\s*(?:or|and|to|but)?\s*")
+
+
+_AGE_CUE_RIGHT_BEFORE = re.compile(r"(?i)\b(?:aged?|ages)\s*(?:of\s+|:\s*|between\s+|from\s+)?$")
+_WINDOW_CUE_BEFORE = re.compile(r"(?i)\b(?:within|past|last|previous|prior|for|since|during|after|before)\b[^.;]{0,20}$")
+
+
+def _consume(t: str, start: int, end: int) -> None:
+    """Record that an extractor compiled the comparison at ``t[start:end]``."""
+    spans = _CONSUMED.get(t)
+    if spans is None:
+        while len(_CONSUMED) >= _CONSUMED_MAX:
+            del _CONSUMED[next(iter(_CONSUMED))]  # oldest first (dicts keep insertion order)
+        spans = _CONSUMED[t] = set()
+    spans.add((start, end))
+
+
+def _consumed(t: str) -> set[tuple[int, int]]:
+    return _CONSUMED.get(t, set())
+
+
 def _age_quantities(t: str) -> list:
     """The comparisons of ``t`` that are ages (see :mod:`trialmatch.criteria.quantities`)."""
     out = []
     for q in find_quantities(t):
-        if q.window or q.op == "+/-" or q.unit is not None or (q.time_unit not in _AGE_TIME and q.time_unit is not None):
+        if q.op == "+/-" or q.unit is not None or (q.time_unit not in _AGE_TIME and q.time_unit is not None):
             continue
         before = t[max(0, q.start - 45):q.start]
-        lead = re.search(r"[A-Za-z]", t[:q.start]) is None
+        if q.window and not (_AGE_CUE_RIGHT_BEFORE.search(before) and not _WINDOW_CUE_BEFORE.search(before)):
+            continue  # "aged 55 to 74 years from the NEDICES study" is an age, "within 5 years from" is not
+        lead = _LETTER.search(t, 0, q.start) is None
         tu = q.time_unit
         prev = out[-1] if out else None
         if q.age_cue or _AGE_BEFORE.search(before):
@@ -185,8 +216,7 @@ def _age_quantities(t: str) -> list:
             ok = True
         elif tu is None and _AGE_SUBJ_NEXT.search(before):
             ok = True
-        elif prev is not None and re.fullmatch(r"(?i)\s*(?:,|;)?\s*(?:or|and|to|but)?\s*", t[prev.end:q.start]) and \
-                tu in (None, prev.time_unit):
+        elif prev is not None and _AGE_JOIN.fullmatch(t, prev.end, q.start) and tu in (None, prev.time_unit):
             ok = True  # "age ≥18 years and ≤ 70 years", "<18 or >65"
         else:
             ok = False
@@ -210,10 +240,12 @@ def _age(t: str) -> list:
         if q.op == "between":
             if q.value >= q.value_high:
                 continue
+            _consume(t, q.start, q.end)
             a = Age(years=Range(low=to_years(q.value, tu), high=to_years(q.value_high, tu)), unit_as_written=written)
         else:
             a = _age_op(q.op, to_years(q.value, tu))
             a.unit_as_written = written
+            _consume(t, q.start, q.end)
         if a not in atoms:
             atoms.append(a)
     if len(atoms) <= 1:
@@ -300,8 +332,14 @@ def _menopause(t: str, kind: str) -> list:
 
 def _pregnancy(t: str, kind: str) -> list:
     out = []
-    if _any(r"negative (?:serum |urine )?pregnancy test|not (?:be )?pregnant", t):
+    if _any(r"negative (?:serum |urine |blood |beta[- ]?hcg |β-?hcg )?pregnancy test|not (?:be )?pregnant", t):
         return [Not(item=Pregnancy(state="pregnant"))] if kind == "inclusion" else []
+    if _any(r"\bpositive\s+(?:serum\s+|urine\s+|urinary\s+|blood\s+|beta[- ]?hcg\s+|β-?hcg\s+)*(?:or\s+(?:serum|urine)\s+)?pregnancy\s+test", t) \
+            and not _any(r"confirm|must be|followed by|repeat", t):
+        out.append(Pregnancy(state="pregnant"))  # "positive urine pregnancy test": she is pregnant
+        if _any(r"breast-?\s?feeding|lactating|lactation|nursing", t):
+            out.append(Pregnancy(state="breastfeeding"))
+        return out
     if _any(r"\bpregnan(?:t|cy)\b", t) and not _any(r"avoid|prevent|contracep|potential|test", t):
         out.append(Pregnancy(state="pregnant"))
     if _any(r"breast-?\s?feeding|lactating|lactation|nursing", t):
@@ -310,6 +348,17 @@ def _pregnancy(t: str, kind: str) -> list:
 
 
 def _performance(t: str) -> list:
+    """Performance status; a value outside its scale (ECOG/WHO 0-5, Karnofsky/Lansky 0-100) is not one
+    ("probing depth (PS) > 6 mm")."""
+    out = _performance_as_written(t)
+    for a in out:
+        top = 100.0 if a.scale in ("karnofsky", "lansky") else 5.0
+        if any(v is not None and (v > top or v < 0) for v in (a.range.low, a.range.high)):
+            return []
+    return out
+
+
+def _performance_as_written(t: str) -> list:
     m = re.search(r"\b((?i:ecog|zubrod|karnofsky|kps|lansky|performance status|performance score)|WHO|PS)\b", t)
     if not m:
         return []
@@ -319,9 +368,9 @@ def _performance(t: str) -> list:
     if scale == "ecog" and _any(r"karnofsky|\bkps\b", t):
         scale = "karnofsky"
     rest = t[m.end():m.end() + 90]
-    rest = re.sub(r"\(ECOG\)|\(PS\)|\(KPS\)|\(WHO\)", "", rest)
+    rest = re.sub(r"\((?:ECOG|PS|KPS|WHO|[A-Z]{2,5})\)", "", rest)
     rest = re.sub(r"(?<=[<>])\s+=", "=", rest)  # "> = 4"
-    rest = re.sub(r"(?i)performance\s+status|performance\s+score|score|scale|grade|of\b|is\b|:|must be|should be|\bbe\b", " ", rest)
+    rest = re.sub(r"(?i)performance\s+status|performance\s+score|scores?\b|scales?\b|grades?\b|of\b|is\b|:|must be|should be|\bbe\b", " ", rest)
     rng = re.search(r"(\d{1,3})\s*%?\s*(?:-|–|~|to|through)\s*(\d{1,3})", rest)
     if rng and not re.match(r"\s*(?:≥|>|≤|<)", rest):
         lo, hi = float(rng.group(1)), float(rng.group(2))
@@ -360,11 +409,14 @@ def _life_expectancy(t: str) -> list:
     if not m:
         return []
     rest = t[m.end():m.end() + 80]
-    for q in find_quantities(rest):
+    for q in find_quantities(t):  # the clause's own scan (cached), not a second one of ``rest``
+        if q.start < m.end() or q.start >= m.end() + 80:
+            continue
         if q.time_unit not in ("day", "week", "month", "year") or q.op in ("+/-", "between"):
             continue
-        if q.op == "<=" and rest[q.start:q.start + 6].lower() == "within":
-            continue
+        if q.op == "<=" and t[q.start:q.start + 6].lower() == "within" and len(t[m.end():q.start].strip()) > 8:
+            continue  # "within" far from the phrase is another window ("... and no surgery within 4 weeks")
+        _consume(t, q.start, q.end)
         dur = Duration(value=q.value, unit=q.time_unit)
         if q.op in ("<", "<="):
             return [Not(item=LifeExpectancy(minimum=dur, strict=q.op == "<="))]
@@ -421,7 +473,13 @@ def _receptors(t: str) -> list:
             if pm and rec in ("ER", "PR", "HR") and status in ("positive", "high"):
                 extra["min_percent"] = float(pm.group(1))
             out.append(Receptor(receptor=rec, status=status, **extra))
-    ihc = re.findall(r"(?i)ihc\s*(?:score\s*(?:of\s*)?)?([0-3]\+?)", t)
+    if _ER_OR_PR_POS.search(t) and any(r.receptor in ("ER", "PR") and r.status == "positive" for r in out):
+        # "ER-positive and/or PR-positive": either receptor positive, i.e. hormone receptor-positive
+        pct = next((r.min_percent for r in out if r.min_percent is not None), None)
+        out = [r for r in out if not (r.receptor in ("ER", "PR") and r.status == "positive")]
+        if not any(r.receptor == "HR" and r.status in ("positive", "high") for r in out):
+            out.insert(0, Receptor(receptor="HR", status="positive", min_percent=pct))
+    ihc = [x for lst in _IHC_LIST.findall(t) for x in re.findall(r"[0-3]\+?", lst)]
     if ihc and _any(r"her-?2", t):
         scores = []
         for s in ihc:
@@ -429,16 +487,39 @@ def _receptors(t: str) -> list:
             if s in ("0", "1+", "2+", "3+") and s not in scores:
                 scores.append(s)
         ish = None
-        if _any(r"(?:ish|fish|sish|cish)[ -]?(?:negative|non-?amplified|-)", t):
+        if _any(r"(?:ish|fish|sish|cish)[ -]?(?:negative|non-?amplified|-)|(?:negative|non-?amplified|not amplified)\s+"
+                r"(?:by\s+)?(?:in[ -]situ hybridi[sz]ation|ish|fish|sish|cish)\b", t):
             ish = "negative"
-        elif _any(r"(?:ish|fish|sish|cish)[ -]?(?:positive|amplified|\+)", t):
+        elif _any(r"(?:ish|fish|sish|cish)[ -]?(?:positive|amplified|\+)|\b(?:positive|amplified)\s+(?:by\s+)?"
+                  r"(?:in[ -]situ hybridi[sz]ation|ish|fish|sish|cish)\b", t):
             ish = "positive"
         status = next((r.status for r in out if r.receptor == "HER2"), None)
         out = [r for r in out if r.receptor != "HER2"]
+        sset = set(scores)
         if status is None:
-            status = "positive" if set(scores) <= {"3+"} or ish == "positive" else ("negative" if set(scores) <= {"0", "1+"} else "low")
-        out.append(Receptor(receptor="HER2", status=status, her2_ihc=scores, ish=ish))
+            status = "positive" if sset <= {"3+"} or ish == "positive" else ("negative" if sset <= {"0", "1+"} else "low")
+        if ish == "negative" and "2+" in sset and len(sset) > 1 and \
+                (status == "negative" and sset == {"0", "1+", "2+"} or status == "low" and sset == {"1+", "2+"}):
+            # "IHC 0 or 1+, or IHC 2+ with negative ISH" / "IHC 1+, or 2+ and ISH-negative": the standard
+            # definition of HER2-negative / HER2-low itself (the ISH result applies to 2+ only)
+            out.append(Receptor(receptor="HER2", status=status))
+        elif ish == "positive" and sset == {"3+"}:  # "IHC 3+ or ISH-positive": HER2-positive
+            out.append(Receptor(receptor="HER2", status="positive"))
+        elif ish is not None and "2+" in sset and len(sset) > 1:
+            # the ISH result qualifies the 2+ score only
+            rest = [x for x in scores if x != "2+"]
+            out.append(AnyOf(items=[Receptor(receptor="HER2", status=status, her2_ihc=rest),
+                                    Receptor(receptor="HER2", status=status, her2_ihc=["2+"], ish=ish)]))
+        else:
+            out.append(Receptor(receptor="HER2", status=status, her2_ihc=scores, ish=ish))
     return out
+
+
+_ER_OR_PR_POS = re.compile(
+    r"(?i)\b(?:er|estrogen receptor|oestrogen receptor)[ -]?(?:\(er\)[ -]?)?(?:\+|positive|pos)\s*(?:,\s*)?"
+    r"(?:and/or|or|/)\s*(?:pr|pgr|progesterone receptor)[ -]?(?:\(pr\)[ -]?)?(?:\+|positive|pos)\b")
+# "IHC 0 or 1+", "IHC 1+/2+", "IHC score of 2+": every score written after one "IHC"
+_IHC_LIST = re.compile(r"(?i)ihc\s*(?:score\s*(?:of\s*)?)?((?:[0-3]\+?)(?:\s*(?:,|or|and|/|-|to)\s*[0-3]\+?(?![\d.]))*)")
 
 
 _GENES = r"ESR1|PIK3CA|BRCA1/2|BRCA1|BRCA2|BRCA|PALB2|AKT1|PTEN|TP53|EGFR|ALK|ROS1|KRAS|NRAS|BRAF|HER2|ERBB2|MET|RET|NTRK|FGFR[1-4]?|IDH1|IDH2|MSI-H|dMMR|ATM|CHEK2|CDH1|NF1|RB1|CCND1"
@@ -465,6 +546,7 @@ def _genes(t: str) -> list:
         if status is None:
             continue
         sources = []
+        ctx = t[max(0, m.start() - 40):m.end() + 120]  # "mutation (e.g. E542K, ...) in tumour tissue or ctDNA"
         if _any(r"ctdna|circulating tumou?r dna|liquid biopsy|plasma", ctx):
             sources.append("ctdna")
         if _any(r"\bblood\b", ctx) and "ctdna" not in sources:
@@ -516,6 +598,11 @@ def _diagnosis(t: str, kind: str) -> list:
                if h[0] not in ("non_melanoma_skin_cancer", "cervical_carcinoma_in_situ", "stage_i_uterine_cancer",
                                "carcinoma_in_situ")]
     if _has_any(tl, ("malignan", "cancer", "tumo")) and _OTHER_CANCER_RE.search(t):
+        return []
+    if cancers and cancers[0][0] == "bilateral_breast_cancer":
+        # "Bilateral (synchronous) breast cancer": a breast cancer in both breasts, not any breast cancer;
+        # the record states it as a condition (the diagnosis model has no laterality): conditions.json
+        # maps it, so it compiles to Condition(bilateral_breast_cancer) in _conditions
         return []
     if cancers:
         key = cancers[0][0]
@@ -601,7 +688,8 @@ def _other_malignancy(t: str) -> list:
             if key in ("non_melanoma_skin_cancer", "cervical_carcinoma_in_situ", "stage_i_uterine_cancer", "dcis",
                        "carcinoma_in_situ") and key not in exc:
                 exc.append(key)
-    active = _any(r"\bactive\b|requiring treatment|currently (?:being )?treated|under treatment", t)
+    active = _any(r"\bactive\b|requir(?:ing|es?) (?:active )?treatment|currently (?:being )?treated|under treatment|"
+                  r"needs? (?:active )?treatment|needing (?:active )?treatment|receiving treatment", t)
     return [OtherMalignancy(within=within, exceptions=exc, active_only=active)]
 
 
@@ -622,11 +710,12 @@ def _labs(t: str) -> list:
                 continue
         groups.append([mt])
     results: list[tuple[list, int, int]] = []  # (atoms, start, end)
+    clause_qs = find_quantities(t)  # one scan of the clause, shared by its segments
     for gi, grp in enumerate(groups):
         start = grp[-1][2]
         end = groups[gi + 1][0][1] if gi + 1 < len(groups) else len(t)
         seg = t[start:end]
-        comps = _comparisons(seg)
+        comps = _comparisons(seg, _shift_quantities(clause_qs, start, end))
         if not comps:
             continue
         base, cond = comps[0], None
@@ -657,6 +746,8 @@ def _labs(t: str) -> list:
             atoms.append(a)
         if atoms:
             results.append((atoms, grp[0][1], end))
+            for c in _lab_consumed(seg, comps, base, cond, extra if cond is None else []):
+                _consume(t, start + c["start"], start + c["end"])
     if not results:
         return []
     # alternatives: "Cr ≤ 1.5 × ULN or creatinine clearance ≥ 60 mL/min"
@@ -675,6 +766,35 @@ def _labs(t: str) -> list:
                 continue
         out.extend(atoms)
         i += 1
+    return out
+
+
+def _shift_quantities(qs, start: int, end: int) -> list:
+    """The quantities of a clause lying within ``[start, end)``, with spans relative to ``start``."""
+    if not qs:
+        return []
+    from dataclasses import replace
+
+    return [replace(q, start=q.start - start, end=q.end - start, num_start=q.num_start - start)
+            for q in qs if q.start >= start and q.end <= end]
+
+
+def _lab_consumed(seg: str, comps: list[dict], base: dict, cond: dict | None, extra: list[dict]) -> list[dict]:
+    """The comparisons of a lab segment that its atoms stand for: the first one, the conditional
+    one, the ones joined to it, and restatements right after them ("≥ 1500/µL (1.5 × 10^9/L)")."""
+    used = [base] + ([cond] if cond is not None else []) + list(extra)
+    last = max(used, key=lambda c: c["end"])
+    out = list(used)
+    for c in comps:
+        if c["start"] < last["end"] or any(c is u for u in used):
+            continue
+        between = seg[last["end"]:c["start"]]
+        if len(between) <= 20 and _CMP_RESTATED.match(between) or \
+                (c["op"] == last["op"] and c.get("value") == last.get("value") and len(between) <= 6):
+            out.append(c)
+            last = c
+            continue
+        break
     return out
 
 
@@ -735,7 +855,16 @@ _ANALYTE_RE_CACHE: dict = {}
 
 
 def _analyte_regex():
+    """(regex, phrase -> analyte key, compact phrase -> key) over the analyte vocabulary.
+
+    Long names match case-insensitively, names of three letters or fewer only in capitals (or
+    from a short case-insensitive list: "Hb", "Cr", ...). The alternation is a prefix tree
+    (``rules._trie_regex``, the builder of the other vocabulary regexes): a flat alternation of
+    ~250 names costs ~250 attempts at every position of every clause.
+    """
     if "rx" not in _ANALYTE_RE_CACHE:
+        from trialmatch.criteria.rules import _trie_regex
+
         d = load_json("analytes.json")
         names: dict[str, str] = {}
         short: dict[str, str] = {}
@@ -745,25 +874,38 @@ def _analyte_regex():
         for key, syns in d.get("scores", {}).items():
             for syn in syns:
                 (short if len(syn) <= 3 else names).setdefault(syn.lower(), "score:" + key)
-        long_alts = "|".join(re.escape(n).replace(r"\ ", r"[\s-]+") for n in sorted(names, key=len, reverse=True))
-        short_alts = "|".join(re.escape(n.upper()) for n in sorted(short, key=len, reverse=True))
-        _ANALYTE_RE_CACHE["rx"] = re.compile(r"(?<![\w])(?:(?i:" + long_alts + r")|" + short_alts + r"|(?i:hb|hgb|cr|ef|plt|anc|wbc|alt|ast|bmi|inr|asa|psa|alp|ldh|tsh|fsh|bun|gfr|egfr|crcl|upcr|nyha|fev1|ahi|iop|sbp|dbp))(?![\w])")
-        _ANALYTE_RE_CACHE["names"] = {**names, **short}
+        ci_short = ("hb", "hgb", "cr", "ef", "plt", "anc", "wbc", "alt", "ast", "bmi", "inr", "asa", "psa", "alp", "ldh",
+                    "tsh", "fsh", "bun", "gfr", "egfr", "crcl", "upcr", "nyha", "fev1", "ahi", "iop", "sbp", "dbp")
+        long_body = _trie_regex(sorted(set(names) | set(ci_short), key=len, reverse=True), fold=True)
+        short_body = _trie_regex(sorted({n.upper() for n in short}, key=len, reverse=True), fold=False)
+        _ANALYTE_RE_CACHE["rx"] = re.compile(r"(?<![\w])(?:(?i:" + long_body + r")|" + short_body + r")(?![\w])")
+        all_names = {**names, **short}
+        _ANALYTE_RE_CACHE["names"] = all_names
+        compact: dict[str, str] = {}
+        for n, k in all_names.items():
+            compact.setdefault(_ANALYTE_SEP.sub("", n), k)
+        _ANALYTE_RE_CACHE["compact"] = compact
     return _ANALYTE_RE_CACHE["rx"], _ANALYTE_RE_CACHE["names"]
+
+
+_ANALYTE_SEP = re.compile(r"[\s-]+")
+_ANALYTE_EGFR_NOT_LAB = re.compile(r"(?i)mutat|tki|inhibitor")
+_DIGIT = re.compile(r"\d")
 
 
 def _analyte_mentions(t: str) -> list[tuple[str, int, int]]:
     rx, names = _analyte_regex()
+    compact = _ANALYTE_RE_CACHE["compact"]
     out = []
     for m in rx.finditer(t):
-        key = names.get(re.sub(r"[\s-]+", " ", m.group(0).lower())) or names.get(m.group(0).lower())
-        if key is None:
-            key = names.get(re.sub(r"[\s-]+", "-", m.group(0).lower()))
+        low = m.group(0).lower()
+        key = names.get(_ANALYTE_SEP.sub(" ", low)) or names.get(low) or names.get(_ANALYTE_SEP.sub("-", low)) \
+            or compact.get(_ANALYTE_SEP.sub("", low))
         if key is None:
             continue
-        if key == "egfr" and _any(r"mutat|tki|inhibitor", t[m.end():m.end() + 30]):
+        if key == "egfr" and _ANALYTE_EGFR_NOT_LAB.search(t, m.end(), m.end() + 30):
             continue
-        if key == "alcohol" and not re.search(r"\d", t[m.end():m.end() + 40]):
+        if key == "alcohol" and not _DIGIT.search(t, m.end(), m.end() + 40):
             continue
         out.append((key, m.start(), m.end()))
     return out
@@ -777,15 +919,17 @@ _CMP_RE = re.compile(
 )
 
 
-_ULN_AFTER = re.compile(r"(?i)\s*" + _ULN)
+_ULN_AFTER = re.compile(r"(?i)\s*(?:" + _ULN + r"|(?:x|×|\*|times|fold|-fold)\s*(?:the\s+)?(?:maximum\s+|upper\s+)?"
+                        r"normal(?:\s+(?:value|level|limit))?\b(?!\s+(?:range|limits?\s+of)))")
 _LLN_AFTER = re.compile(r"(?i)\s*" + _LLN)
 
 
-def _comparisons(seg: str) -> list[dict]:
+def _comparisons(seg: str, qs=None) -> list[dict]:
     """Comparisons in a lab segment: [{op, value, unit | uln | lln, condition}] (from
-    :func:`~trialmatch.criteria.quantities.find_quantities`; ranges give ``op="between"``)."""
+    :func:`~trialmatch.criteria.quantities.find_quantities`; ranges give ``op="between"``).
+    ``qs``: the segment's quantities when the caller already has them (spans relative to ``seg``)."""
     out = []
-    for q in find_quantities(seg):
+    for q in (find_quantities(seg) if qs is None else qs):
         if q.window or q.op in ("+/-", "==") or q.time_unit in ("day", "week", "month", "year"):
             continue
         c: dict[str, Any] = {"op": q.op, "start": q.start, "end": q.end}
@@ -825,7 +969,7 @@ _MEAS_STOP = {"a", "an", "the", "of", "with", "is", "are", "was", "be", "must", 
               "measured", "e.g", "i.e", "eg", "ie", "x", "will", "need", "needs", "require", "requires", "having"}
 _MEAS_SKIP_UNITS = re.compile(r"(?i)^(?:mg|mcg|µg|μg|ug|g|grams?|iu|units?|mg/kg|mg/day|mg/d|mg/m2|mg/m²|ug/kg|mcg/kg|"
                               r"g/day|g/d|mg/m\*\*2|milligram.*|microgram.*|gram)$")
-_MEAS_DOSE_WORDS = re.compile(r"(?i)\b(?:dose|doses|dosage|daily|mg|prednisone|steroids?|corticosteroids?|equivalent|"
+_MEAS_DOSE_WORDS = re.compile(r"(?i)\b(?:dose|doses|dosage|daily|mg(?!-)|prednisone|steroids?|corticosteroids?|equivalent|"
                               r"lines?|cycles?|regimens?|courses?|episodes?|times|prior|previous|sessions?|visits?|"
                               r"metastases|fractions?|gy|grade|stage|type|"
                               r"phase|version|criteria|items?|questions?|days?|weeks?|months?|years?)\b")
@@ -875,6 +1019,74 @@ def _measurement_name_after(t: str, q, floor: int) -> str | None:
     return None
 
 
+_PS_CUE = re.compile(r"(?i)\b(?:ecog|zubrod|karnofsky|kps|lansky|performance\s+(?:status|score)|who|ps)\b")
+_SPAN_KINDS = (Age, LabThreshold, LifeExpectancy, Measurement)  # their extractors record spans (_consume)
+
+
+def _used_test(t: str, atoms: list):
+    """A test: was this comparison of ``t`` compiled already by another extractor?
+
+    Age, lab and life-expectancy extractors record the spans they consumed (:func:`_consume`); for
+    the others the comparison must carry the atom's number in the atom's own terms: a receptor's
+    percent ("at least 10% of cancer cells show positive ER staining"), a performance score
+    written after its scale's name, a count of prior lines. Time windows and durations are never
+    measurements anyway.
+    """
+    spans = _consumed(t)
+    pct: set[float] = set()
+    ps: set[float] = set()
+    counts: set[float] = set()
+    other: set[float] = set()
+    ps_cues: list[int] = []
+    ready = False
+
+    def collect() -> None:  # only when a comparison is not covered by a recorded span
+        nonlocal ready
+        ready = True
+        for a in iter_atoms(_all(atoms)) if atoms else ():
+            _collect_values(a, pct, ps, counts, other)
+        if ps:
+            ps_cues.extend(m.end() for m in _PS_CUE.finditer(t))
+
+    def used(q) -> bool:
+        for s, e in spans:
+            if s < q.end and q.start < e:
+                return True
+        if not atoms:
+            return False
+        if not ready:
+            collect()
+        vals = {round(q.value, 6)} | ({round(q.value_high, 6)} if q.value_high is not None else set())
+        if pct and q.unit == "percent" and vals & pct:
+            return True
+        if ps and vals & ps and any(c <= q.start <= c + 90 for c in ps_cues):
+            return True
+        if counts and q.unit_text is None and vals & counts:
+            return True
+        return bool(other and vals & other)
+
+    return used
+
+
+def _collect_values(a, pct: set, ps: set, counts: set, other: set) -> None:
+    """The numbers of an atom whose extractor records no spans, by what they stand for."""
+    if isinstance(a, _SPAN_KINDS):
+        return
+    if isinstance(a, Receptor):
+        if a.min_percent is not None:
+            pct.add(round(float(a.min_percent), 6))
+    elif isinstance(a, PerformanceStatus):
+        ps.update(round(float(v), 6) for v in (a.range.low, a.range.high) if v is not None)
+    elif isinstance(a, PriorTherapy):
+        if a.lines is not None and (a.lines.low, a.lines.high) != (1, None):
+            counts.update(round(float(v), 6) for v in (a.lines.low, a.lines.high) if v is not None)
+    else:  # any other atom with a number of its own
+        for f in ("value", "value_high", "min_percent"):
+            v = getattr(a, f, None)
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                other.add(round(float(v), 6))
+
+
 def _measurements(t: str, atoms: list) -> list:
     """Numeric comparisons of ``t`` that no other extractor used, as ``Measurement`` atoms named by
     the words before them (scores, vitals and other observations outside the analyte vocabulary).
@@ -882,41 +1094,23 @@ def _measurements(t: str, atoms: list) -> list:
     Not taken: time windows and durations, drug doses (mass units, "dose"), counts ("at least 2
     prior lines": a bare number followed by a noun), and comparisons without a name before them.
     """
-    if not any(ch.isdigit() for ch in t):
+    if _DIGIT.search(t) is None:
         return []
-    used: set[float] = set()
-    for a in iter_atoms(_all(atoms)) if atoms else []:
-        for f in ("value", "value_high", "uln_multiple", "lln_multiple"):
-            v = getattr(a, f, None)
-            if isinstance(v, (int, float)):
-                used.add(round(float(v), 6))
-        r = getattr(a, "years", None) or getattr(a, "range", None) or getattr(a, "lines", None)
-        if r is not None:
-            for v in (r.low, r.high):
-                if v is not None:
-                    used.add(round(float(v), 6))
-                    if isinstance(a, Age) and a.unit_as_written:
-                        used.update(round(v / to_years(1.0, a.unit_as_written), 6) for _ in (0,))
-        for f in ("minimum", "within", "min_duration", "relapse_within_after_end"):
-            d = getattr(a, f, None)
-            if d is not None and hasattr(d, "value"):
-                used.add(round(float(d.value), 6))
+    is_used = _used_test(t, atoms)
     out: list = []
     prev_end = 0
     last = None  # (quantity, Measurement index in out, name) of the previous measurement
     for q in find_quantities(t):
         floor = prev_end
         prev_end = q.end
+        if is_used(q):
+            continue
         if q.window or q.op == "+/-" or (q.time_unit is not None and q.time_unit not in ("second",)):
             if not (q.time_unit is not None and not q.window and _GESTATION.search(t, q.start, min(len(t), q.end + 30))
                     or _GESTATION_BEFORE.search(t[max(0, q.start - 30):q.start])) or q.op == "+/-":
                 continue
-            if round(q.value, 6) in used:
-                continue
             out.append(Measurement(name="gestational age", comparator="between" if q.op == "between" else q.op,
                                    value=q.value, value_high=q.value_high, unit=q.time_unit))
-            continue
-        if round(q.value, 6) in used or (q.value_high is not None and round(q.value_high, 6) in used):
             continue
         if q.unit and _MEAS_SKIP_UNITS.match(q.unit):
             name = _measurement_name(t, q.start, floor)
@@ -1002,9 +1196,33 @@ def _pair_atom(key: str, c: dict, avocab: dict):
     return AnyOf(items=[_lab_atom(key, first, avocab), _lab_atom(key, second, avocab)])
 
 
+_BONE_TARGETED = re.compile(r"(?i)\bbone[- ](?=targeted\b)")
+_INHIBITOR_LIST = re.compile(
+    r"(?i)\b((?:[A-Za-z][\w/-]{1,9}\s*,\s*)*[A-Za-z][\w/-]{1,9})(?:\s*,\s*|\s+)(?:or|and|and/or)\s+([A-Za-z][\w/-]{1,9})\s+"
+    r"(inhibitors?|antagonists?|agonists?)\b")
+_LIST_SKIP = {"any", "other", "prior", "previous", "with", "a", "an", "the", "of", "or", "and", "kinase", "receptor",
+              "treatment", "therapy", "no", "including"}
+
+
+def _agent_text(t: str) -> str:
+    """``t`` as the agent search reads it: "bone-targeted agents" is not "targeted agents", and
+    "PI3K, AKT or mTOR inhibitor" names three classes ("PI3K inhibitor, AKT inhibitor or mTOR inhibitor")."""
+    if "bone" in t or "Bone" in t:
+        t = _BONE_TARGETED.sub("bone_", t)
+    if "nhibitor" in t or "gonist" in t:
+        def expand(m: re.Match) -> str:
+            heads = [h.strip() for h in m.group(1).split(",")] + [m.group(2)]
+            if any(h.lower() in _LIST_SKIP or len(re.findall(r"[A-Z0-9]", h)) < 2 for h in heads):
+                return m.group(0)  # only target names ("PI3K", "mTOR", "EGFR"), not words ("aromatase")
+            return ", ".join(f"{h} {m.group(3)}" for h in heads)
+        t = _INHIBITOR_LIST.sub(expand, t)
+    return t
+
+
 def _prior_therapy(t: str, kind: str) -> list:
     rx = vocab_regexes()
     agents = []
+    t_orig, t = t, _agent_text(t)
     for m in rx["agent"].finditer(t):
         key = rx["agent_names"][re.sub(r"[\s-]+", " ", m.group(0).lower())] if re.sub(r"[\s-]+", " ", m.group(0).lower()) in rx["agent_names"] else rx["agent_names"].get(m.group(0).lower())
         if key and key not in agents:
@@ -1024,6 +1242,16 @@ def _prior_therapy(t: str, kind: str) -> list:
         if free is None:
             return []
         agents.extend(free)
+    else:
+        gap = _agent_list_gap(t, rx)
+        if gap is not None:
+            if gap:
+                # "prior interferon, rituximab or other monoclonal antibody": an item that is neither in the
+                # vocabulary nor a drug name would be lost, and she would pass on it: not compiled
+                return [Unsupported(reason=f"therapy not in the vocabulary: {gap[0]!r}")]
+        for name in _listed_drug_names(t, rx):
+            if name not in agents:
+                agents.append(name)  # "bortezomib or tipifarnib": a drug-like name listed beside a known one
     if not _any(r"prior|previous|previously|received|receiv|treated|treatment|therapy|exposure|exposed|pretreated|resistan|refractory|progress|relapse|failure|failed|line|regimen|after|taken|use of|washout|discontinu|current|ongoing", t):
         return []
     settings: list[str] = []
@@ -1035,7 +1263,14 @@ def _prior_therapy(t: str, kind: str) -> list:
         settings.append("metastatic" if _any(r"metastatic", t) and not _any(r"advanced|salvage", t) else "advanced")
     kw: dict[str, Any] = {"agents": agents, "settings": settings or ["any"]}
     lm = re.search(r"(?i)(no more than|not more than|up to|at most|maximum of|≤|<=|fewer than|less than|at least|≥|>=|more than|>|exactly)?\s*" + NUM + r"\s*(?:or\s+(?:more|fewer|less)\s+)?(?:prior\s+|previous\s+|lines?\s+of\s+|line\s+of\s+)?(?:\w+\s+){0,3}?(?:lines?|regimens?|courses?)\b", t) or \
-        re.search(r"(?i)(no more than|not more than|up to|at most|at least|more than)\s*" + NUM + r"\s+(?:\w+\s+){0,2}(?:chemotherap\w*|therap\w*|treatments?)", t)
+        re.search(r"(?i)(no more than|not more than|up to|at most|at least|more than)\s*" + NUM +
+                  r"\s+(?!(?:cycles?|courses?|doses?|days?|weeks?|months?|years?|infusions?|injections?)\b)"
+                  r"(?:\w+\s+){0,2}(?:chemotherap\w*|therap\w*|treatments?)", t)
+    rng_m = re.search(r"(?i)\b" + NUM + r"\s*(?:or|to|-|–)\s*" + NUM + r"\s+(?:prior\s+|previous\s+)?(?:\w+\s+){0,2}?"
+                      r"(?:lines?|regimens?)\b", t)
+    if rng_m and _num(rng_m.group(1)) < _num(rng_m.group(2)):
+        kw["lines"] = Range(low=_num(rng_m.group(1)), high=_num(rng_m.group(2)))  # "one or two prior lines"
+        lm = None
     if lm:
         n = _num(lm.group(2))
         opw = (lm.group(1) or "").lower()
@@ -1075,7 +1310,7 @@ def _prior_therapy(t: str, kind: str) -> list:
                 exc_agents.append(key)
         if _any(r"ovarian (?:function )?suppression|ovarian ablation", exc_text):
             exc_agents = [a for a in exc_agents if a not in ("endocrine_therapy", "ovarian_function_suppression")] + ["ovarian_function_suppression"]
-        if _any(r"bone treatment|bisphosphonate|denosumab|bone-targeted", exc_text) and "bone_targeted_therapy" not in exc_agents:
+        if _any(r"bone treatment|bisphosphonate|denosumab|bone[-_ ]targeted", exc_text) and "bone_targeted_therapy" not in exc_agents:
             exc_agents.append("bone_targeted_therapy")
         head = t[:em.start()]
         main_agents = [a for a in agents if a not in exc_agents and (
@@ -1117,6 +1352,46 @@ def _drug_like_names(phrase: str) -> list[str] | None:
         if it not in out:
             out.append(it)
     return out or None
+
+
+_LIST_SEP = re.compile(r"(?i)\s*(?:,|;|\bor\b|\band/or\b|\band\b|\+)\s*")
+_LIST_ITEM_LEAD = re.compile(r"(?i)^(?:(?:an?|the|any|other|prior|previous|all|some|approved|investigational)\s+)+")
+
+
+def _agent_list_gap(t: str, rx: dict) -> list[str] | None:
+    """Items of the list after "prior treatment with" that are neither vocabulary agents nor drug-like
+    names (None when there is no such list)."""
+    m = _FREE_AGENT_RE.search(t)
+    if not m:
+        return None
+    phrase = re.split(r"(?i)\s+(?:for|within|in|during|at|prior|before|after|is|are|will|must|unless|except|"
+                      r"such as|including|e\.g\.?|i\.e\.?)\b", m.group("names"))[0]
+    gap = []
+    for it in _LIST_SEP.split(phrase):
+        it = _LIST_ITEM_LEAD.sub("", it.strip(" ,.")).strip()
+        if not it or rx["agent"].search(it) or rx["agent_acronyms"].search(it):
+            continue
+        if " " not in it and (_DRUG_LIKE.match(it) or re.fullmatch(r"[A-Z]{2,}-?\d+[A-Za-z]?", it)):
+            continue
+        if it.lower() in _FREE_AGENT_STOP or re.fullmatch(r"(?i)(?:agents?|drugs?|therap(?:y|ies)|treatments?|"
+                                                          r"inhibitors?|medications?|class(?:es)?)", it):
+            continue
+        gap.append(it)
+    return gap
+
+
+def _listed_drug_names(t: str, rx: dict) -> list[str]:
+    """Drug-like names (INN stems, code names) not in the vocabulary, listed next to a vocabulary drug."""
+    out = []
+    for m in re.finditer(r"(?i)(?<![\w-])([a-z][a-z0-9-]{4,})(?![\w-])", t):
+        w = m.group(1).lower()
+        if w in rx["agent_names"] or w in _FREE_AGENT_STOP or not _DRUG_LIKE.match(w):
+            continue
+        before, after = t[max(0, m.start() - 8):m.start()], t[m.end():m.end() + 8]
+        if re.search(r"(?i)(?:,|\bor|\band|/)\s*$", before) or re.match(r"(?i)\s*(?:,|or\b|and\b|/)", after):
+            if w not in out:
+                out.append(w)
+    return out
 
 
 def _free_text_agent(t: str) -> list[str] | None:
@@ -1184,7 +1459,37 @@ def _conmeds(t: str) -> list:
                         (r"immunosuppress", "immunosuppressant")):
             if _any(rx, t) and key not in classes:
                 classes.append(key)
+    if _CURRENT_MED.search(t):
+        for key in _non_oncology_agents(t):
+            if key not in classes:
+                classes.append(key)
     return [ConcomitantMedication(classes=classes)] if classes else []
+
+
+_CURRENT_MED = re.compile(
+    r"(?i)\b(?:current(?:ly)?\s+(?:use|using|taking|receiving|treat\w*|on)|(?:concomitant|concurrent|ongoing|chronic|regular)"
+    r"\s+(?:use|treatment|therapy|administration|medications?)|(?:is|are|be)\s+(?:currently\s+)?(?:taking|receiving|on)\b|"
+    r"(?:patients?|subjects?|participants?|those)\s+(?:currently\s+)?(?:taking|receiving|on)\b)")
+
+
+def _non_oncology_agents(t: str) -> list[str]:
+    """Vocabulary drugs and classes of ``t`` that are not anti-cancer therapies (statins, PPIs, MAO
+    inhibitors, ...): medications she takes, not lines of cancer treatment."""
+    from trialmatch.vocab import class_ancestors, drug_classes
+
+    rx = vocab_regexes()
+    out = []
+    for m in rx["agent"].finditer(t):
+        key = rx["agent_names"].get(m.group(0).lower()) or rx["agent_names"].get(re.sub(r"[\s-]+", " ", m.group(0).lower()))
+        if key is None:
+            continue
+        anc = drug_classes(key) | class_ancestors(key)
+        if anc & {"systemic_therapy", "ovarian_function_suppression", "bone_targeted_therapy", "monoclonal_antibody"} or \
+                key in ("systemic_therapy", "monoclonal_antibody"):
+            continue
+        if key not in out:
+            out.append(key)
+    return out
 
 
 def _infections(t: str) -> list:
@@ -1332,7 +1637,10 @@ _SETTING_PHRASE = re.compile(
 _UNSUPPORTED_PATTERNS = [
     (re.compile(r"(?i)\bthe time from\b|\btime (?:interval )?(?:from|between)\b.*\bto\b"), "interval between two events is not modelled"),
     (re.compile(r"(?i)proportion of patients|percentage of patients"), "a requirement on the trial population, not on one patient"),
-    (re.compile(r"(?i)\b(?:are|is|was|were) effective\b|(?:complete|partial) (?:remission|response)[^.]*(?:stabili|stable)"), "response to prior therapy is not modelled"),
+    (re.compile(r"(?i)\b(?:are|is|was|were) effective\b|(?:complete|partial) (?:remission|response)[^.]*(?:stabili|stable)|"
+                r"\bresponse or stable disease\b|\bstable disease or (?:better|response)\b"), "response to prior therapy is not modelled"),
+    (re.compile(r"(?i)\bwithin\s+\d+\s*(?:days?|weeks?|months?)\s+(?:of|after|from)\s+(?:the\s+)?(?:start(?:ing)?|initiat\w*|"
+                r"beginning)\b"), "time from the start of a therapy to progression is not modelled"),
 ]
 
 
@@ -1391,6 +1699,7 @@ _THRESHOLD_HINT = re.compile(r"\d|[≥≤<>]|\bx\s*uln\b|upper limit", re.IGNORE
 _PLACEHOLDER = re.compile(
     r"(?i)^\W*(?:not specified|none specified|not applicable|n/?a|none|see (?:disease|patient) characteristics|"
     r"see (?:above|below|general eligibility criteria)|see (?:inclusion|exclusion) criteria|-+|\.+)\W*$"
+    r"|^\W*(?:[A-Za-z][\w/-]*\s+){0,3}(?:status\s+|\w+\s+)?(?:not specified|unspecified|any)\W*$(?<!\bany)"
     r"|^\W*the above information (?:is|was) not intended to contain all considerations")
 # "Prior adjuvant chemotherapy allowed", "Concurrent steroids permitted": a permission, not a requirement.
 # Not taken: prohibitions ("no prior therapy allowed", "not permitted") and conditional permissions
@@ -1439,6 +1748,8 @@ def _compile_clause(t: str, kind: str) -> list:
     conf = _confirm(t)
     strong_conf = conf is not None and conf.category in ("consent", "withdrawal", "recovered_from_toxicity", "swallow",
                                                           "social_security", "tissue_available", "compliance")
+    if strong_conf and conf.category == "tissue_available" and _genes(t):
+        strong_conf = False  # "PIK3CA mutation in tumour tissue or ctDNA": the tissue is where it is found
     if strong_conf and not re.search(r"[≥≤<>]|\d+\s*(?:mg|g/|x|×)", t):
         return [conf]
     tl = t.lower()
@@ -1478,7 +1789,12 @@ def _compile_clause(t: str, kind: str) -> list:
     if has("metasta", "leptomening", "cns", "brain", "only"):
         atoms += _metastasis(t)
     if has("measurable", "evaluable", "recist"):
-        atoms += _measurable(t)
+        meas = _measurable(t)
+        if meas and meas[0].allow_bone_only_evaluable and has("bone"):
+            # "Measurable disease, or bone-only disease with an evaluable lesion": the bone-only case is
+            # the alternative the MeasurableDisease atom allows, not a second requirement
+            atoms = [a for a in atoms if not (isinstance(a, Metastasis) and a.site == "bone" and a.only)]
+        atoms += meas
     if has("hepatitis", "hbv", "hcv", "hiv", "hbsag", "aids", "tubercul", "tb", "covid", "sars", "infect", "coronavirus"):
         atoms += _infections(t)
     if has("cyp", "liver enzymes", "current", "concomitant", "ongoing", "chronic", "concurrent", "regular", "requir", "receiv", "taking"):
@@ -1491,6 +1807,11 @@ def _compile_clause(t: str, kind: str) -> list:
             rec and not _any(r"prior|previous|treat|therap", t)):
         atoms += _prior_therapy(t, kind)
     atoms += _measurements(t, atoms)
+    if rec and any(isinstance(x, Receptor) and x.receptor == "HER2" for a in rec for x in iter_atoms(a)):
+        # "IHC 1+, or IHC 2+ with negative ISH": the scores belong to the HER2 atom, not measurements
+        atoms = [a for a in atoms if not (isinstance(a, (Measurement, AllOf, AnyOf)) and all(
+            isinstance(x, Measurement) and re.search(r"(?i)\b(?:ihc|her-?2|ish|fish|score)\b", x.name)
+            for x in iter_atoms(a)))]
     pct = {a.min_percent for a in atoms if isinstance(a, Receptor) and a.min_percent is not None}
     if pct:  # "at least 10% of cancer cells show positive ER staining": the 10% is the receptor's, not a measurement
         atoms = [a for a in atoms if not (isinstance(a, Measurement) and a.value in pct
@@ -1566,7 +1887,7 @@ def _apply_negation(expr, t: str):
     return Not(item=expr)
 
 
-_CLAUSE_OR = re.compile(r",\s*or\s+(?=(?:the\s+)?(?:patient|disease|subject|have|has|had|any|if|when|previous|prior|participants?|known|[a-z]+\s+(?:progress|relapse|after)))|;\s*or\s+", re.IGNORECASE)
+_CLAUSE_OR = re.compile(r",\s*or\s+(?=(?:the\s+)?(?:patient|disease|subject|have|has|had|any|if|when|previous|prior|participants?|known|on\s+(?:one|two|three|a|an|\d|at least)\b|[a-z]+\s+(?:progress|relapse|after)))|;\s*or\s+", re.IGNORECASE)
 
 
 def compile_criterion_text(text: str, kind: str = "inclusion"):
@@ -1661,7 +1982,7 @@ def _build(splits: list[SplitCriterion], trial_id: str, source: str, source_text
             # PDQ-style lists put the subject in the heading and the value in the item ("Age:" /
             # "18 to 70", "Life expectancy:" / "More than 2 months"): read the item with its heading
             head = texts.get(sc.parent, "").strip()
-            if head.endswith(":") and len(head) <= 40 and _BARE_VALUE.match(sc.text):
+            if len(head) <= 40 and _BARE_VALUE.match(sc.text) and not re.search(r"\d", head):
                 e2, s2, r2 = compile_criterion_text(f"{head} {sc.text}", sc.kind)
                 if s2 != "unsupported":
                     expr, status, reason = e2, s2, r2

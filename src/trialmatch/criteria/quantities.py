@@ -104,25 +104,36 @@ def to_years(value: float, time_unit: str | None) -> float:
 _GE = (r"≥\s*/?\s*=|>\s*/\s*=|>\s*or\s*=(?:\s*to\b)?|>\s+=(?!\s*<)|=\s*/?\s*>|≥|>=|=>|≧|⩾|"
        r"(?:greater|more|higher|larger|older)(?:\s+than)?\s*(?:or|and/or)\s*equal(?:s)?(?:\s+to)?|"
        r"equal\s+to\s+or\s+(?:greater|more|higher|older|larger)(?:\s+than)?|equal\s+or\s+(?:greater|more|higher)(?:\s+than)?|"
+       r"equal\s+(?:to\s+)?or\s+(?:above|over)|"
        r"at\s+least|no\s+less\s+than|not\s+less\s+than|not\s+lower\s+than|no\s+lower\s+than|no\s+fewer\s+than|"
        r"not\s+fewer\s+than|(?:a\s+)?minimum\s+(?:of\s+)?|not\s+below|no\s+younger\s+than|not\s+younger\s+than|"
        r"not\s+under|over\s+or\s+equal\s+to|from\s+the\s+age\s+of")
 _LE = (r"≤\s*/?\s*=|<\s*/\s*=|<\s*or\s*=(?:\s*to\b)?|<\s+=(?!\s*>)|=\s*/?\s*<|≤|<=|=<|≦|⩽|"
        r"(?:less|lower|smaller|fewer|younger)(?:\s+than)?\s*(?:or|and/or)\s*equal(?:s)?(?:\s+to)?|"
        r"equal\s+to\s+or\s+(?:less|lower|smaller|younger)(?:\s+than)?|equal\s+or\s+(?:less|lower|smaller)(?:\s+than)?|"
+       r"equal\s+(?:to\s+)?or\s+(?:below|under)|"
        r"no\s+more\s+than|not\s+more\s+than|not\s+exceeding|does\s+not\s+exceed|do\s+not\s+exceed|not\s+to\s+exceed|"
        r"not\s+exceed|not\s+higher\s+than|no\s+higher\s+than|not\s+greater\s+than|no\s+greater\s+than|"
        r"not\s+above|not\s+over|up\s+to|(?:a\s+)?maximum\s+(?:of\s+)?|at\s+most|no\s+older\s+than|not\s+older\s+than|"
        r"below\s+or\s+equal\s+to|within")
-_GT = (r">>|>|＞|˃|greater\s+than|more\s+than|higher\s+than|larger\s+than|bigger\s+than|above|over|exceeding|exceeds|"
+_GT = (r">>|>|＞|˃|greater\s+than|more\s+than|higher\s+than|larger\s+than|bigger\s+than|longer\s+than|above|over|"
+       r"exceeding|exceeds|"
        r"in\s+excess\s+of|older\s+than|superior\s+to|beyond")
-_LT = r"<<|<|＜|˂|less\s+than|lower\s+than|smaller\s+than|fewer\s+than|below|under|younger\s+than|inferior\s+to"
+_LT = (r"<<|<|＜|˂|less\s+than|lower\s+than|smaller\s+than|fewer\s+than|shorter\s+than|below|under|younger\s+than|"
+       r"inferior\s+to")
 _EQ = r"=|equal\s+to|equals"
 _PM = r"±|\+\s*/\s*-|\+\s*-"
 
 _OP_GROUPS = (("ge", _GE, ">="), ("le", _LE, "<="), ("gt", _GT, ">"), ("lt", _LT, "<"), ("pm", _PM, "+/-"),
               ("eq", _EQ, "=="))
-_OP_RX = "|".join(f"(?P<{n}>{p})" for n, p, _ in _OP_GROUPS)
+# "less then 60", "more then 3": a common misspelling of "than" in registry text
+_OP_GROUPS = tuple((n, p.replace(r"than", r"th[ae]n"), op) for n, p, op in _OP_GROUPS)
+# Speed: ``re`` tries every alternative of an alternation at every position of the text. The gate
+# in front lets only a symbol, or the start of a word whose first letter begins some operator
+# phrase, into the ~90 alternatives (an operator word never starts inside a word: "moreover 5" is
+# not "over 5").
+_OP_GATE = r"(?=[≥≤<>=＞＜˃˂≧≦⩾⩽±+]|\b[abdefghilmnosuwy])"
+_OP_RX = _OP_GATE + "(?:" + "|".join(f"(?P<{n}>{p})" for n, p, _ in _OP_GROUPS) + ")"
 _OP_OF = {n: op for n, _, op in _OP_GROUPS}
 
 # ----------------------------------------------------------------------------- numbers and units
@@ -130,6 +141,11 @@ _NUM = r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?|\.\d+)"
 _WORDNUM = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
             "ten": 10, "eleven": 11, "twelve": 12, "eighteen": 18, "twenty": 20}
 _NUMW = _NUM + r"|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|eighteen|twenty"
+_NUMW_GATE = r"(?=[\d.otfsen])"  # the first character of a number (or number word)
+_HAS_NUMBER = re.compile(
+    r"\d|(?i:\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|eighteen|twenty)\b)")
+_THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_SPACES = re.compile(r"\s+")
 
 _UNIT = (
     r"(?:[x×✕*]\s*10\s*(?:\^|\*\*|\*|e|E)?\s*[-⁻]?[0-9⁰¹²³⁴⁵⁶⁷⁸⁹]{1,2}\s*(?:cells\s*)?/\s*(?:[µμu]?l|mm3|mm³|mm\^3|nl|ml)\b)"
@@ -140,18 +156,20 @@ _UNIT = (
     r"|(?:(?:mg|g|gm|gr|µg|μg|ug|mcg|ng|pg)\s*/\s*(?:dl|l|ml|kg|m2|m²|24\s*h(?:ours?|rs?)?|day|d)\b)"
     r"|(?:(?:µmol|μmol|umol|mmol|nmol|pmol|mol|meq|mEq)\s*/\s*(?:l|dl|24\s*h)\b)"
     r"|(?:(?:m?iu|mu|u)\s*/\s*(?:l|ml|dl)\b)"
-    r"|(?:ml\s*/\s*min(?:ute)?(?:\s*/\s*1[.,]73\s*m(?:2|²|\^2)?)?(?:\s*/\s*m(?:2|²))?)"
+    r"|(?:(?:ml|cc)\s*/\s*min(?:ute)?(?:\s*/\s*1[.,]73\s*m(?:2|²|\^2)?)?(?:\s*/\s*m(?:2|²))?)"
     r"|(?:ml\s*/\s*kg(?:\s*/\s*min)?)"
     r"|(?:kg\s*/\s*m(?:2|²|\^2)\b|kg\s*/\s*m\b)"
     r"|(?:mm\s*hg\b|mmhg\b|cm\s*h2o\b|kpa\b)"
     r"|(?:beats?\s*(?:per|/)\s*min(?:ute)?\b|bpm\b|breaths?\s*(?:per|/)\s*min(?:ute)?\b)"
-    r"|(?:°\s*[cf]\b|degrees?\s*(?:celsius|c\b|fahrenheit|f\b)?|ºc\b)"
+    r"|(?:°\s*[cf]\b|℃|degrees?\s*(?:celsius|c\b|fahrenheit|f\b)?|ºc\b|°)"
+    r"|(?:(?:gm?|gr)\s*%|(?:eu|ku|ku[a-z]?)\s*/\s*(?:ml|l)\b)"
     r"|(?:%|percent\b|per\s*cent\b)"
     r"|(?:msec\b|ms\b)"
     r"|(?:c?gy\b|db\s*(?:hl|a|spl)\b|dba\b|diopters?\b|dioptres?\b|ppb\b)"
     r"|(?:kg\b|kilograms?\b|lbs?\b|pounds?\b|grams?\b|g\b|mg\b|mcg\b|µg\b|μg\b)"
     r"|(?:cm3\b|cm²|cm2\b|mm3\b|mm2\b|cm\b|mm\b|µm\b|μm\b|um\b|microns?\b|nm\b|meters?\b|metres?\b|m\b|km\b|inch(?:es)?\b)"
-    r"|(?:ml\b|mL\b|l\b|liters?\b|litres?\b|dl\b)"
+    r"|(?:ml\b|mL\b|l\b|liters?\b|litres?\b|dl\b|cc\b)"
+    r"|(?:feet\b|ft\b|kilomet(?:er|re)s?\b|miles?\b)"
     r"|(?:ppm\b|fl\b|fL\b|iu\b|units?\b|points?\b|pts?\b|pack[- ]?years?\b|cigarettes?\b|drinks?\b|steps?\b|"
     r"mets?\b|db\b|hz\b|mosm/kg\b|ng/ml\b|mmol\b|µmol\b|umol\b)"
     r"|(?:y\.o\.?|yo\b|years?|yrs?\b|y\b|months?|mos?\b|weeks?|wks?\b|days?|d\b|hours?|hrs?\b|h\b|minutes?|mins?\b|"
@@ -168,7 +186,7 @@ _AFTER_NUM = r"(?![\d])"
 _AGE_OF = r"(?:(?:the\s+)?ages?\s+(?:of\s+)?)?"
 
 _RANGE_RE = re.compile(
-    r"(?P<lead>between\s+|from\s+)?" + _AGE_OF + _BEFORE_NUM + r"(?P<a>" + _NUMW + r")" + _AFTER_NUM
+    r"(?<![\w])(?=[\d.bftaosen])(?P<lead>between\s+|from\s+)?" + _AGE_OF + _BEFORE_NUM + r"(?P<a>" + _NUMW + r")" + _AFTER_NUM
     + _u("ua") + r"(?:\s*(?:-\s*)?(?:old|of\s+age))?(?:-(?=\s))?"
     + r"\s*(?P<sep>and|to|through|until|till|-|–|—|~|～|‐|−)\s*(?:(?P<opb><|≤|<=|˂)\s*)?"
     + r"(?P<b>" + _NUMW + r")" + _AFTER_NUM + _u("ub"),
@@ -176,12 +194,12 @@ _RANGE_RE = re.compile(
 )
 _OP_NUM_RE = re.compile(
     r"(?P<op>" + _OP_RX + r")\s*(?:than\s+)?(?:(?P<agew>(?:the\s+)?ages?\s*:?\s*(?:of\s+)?)|of\s+)?"
-    + r"(?<![\d.,/^*-])(?P<a>" + _NUMW + r")" + _AFTER_NUM  # "greater than100 g/L": letters may touch
+    + r"(?:(?P<sign>[-−+])(?=\.?\d)|(?<![\d.,/^*-]))(?P<a>" + _NUMW + r")" + _AFTER_NUM  # "greater than100 g/L": letters may touch
     + r"(?:\s*/\s*(?P<pair>\d{1,3}(?:[.,]\d+)?)(?![\d]|[.,]\d))?" + _u("ua"),
     re.IGNORECASE,
 )
 _POSTFIX_RE = re.compile(
-    _BEFORE_NUM + r"(?P<a>" + _NUMW + r")" + _AFTER_NUM + _u("ua")
+    _BEFORE_NUM + _NUMW_GATE + r"(?P<a>" + _NUMW + r")" + _AFTER_NUM + _u("ua")
     + r"(?P<mid>(?:\s*(?:-\s*)?(?:old|of\s+age))?)"
     + r"(?:\s*(?P<post>(?:or|and|&)\s+(?:older|over|above|greater|more|higher|longer|bigger|larger|up|beyond|"
     + r"younger|under|below|less|lower|fewer|smaller|shorter|later|earlier)|\+(?!\s*\d)))",
@@ -199,11 +217,15 @@ _WINDOW_AFTER = re.compile(r"(?i)\s*(?:of\s+)?(?:before|prior|ago|after|since|fr
 _AGE_AFTER = re.compile(r"(?i)\s*(?:-\s*|\s)?(?:old\b|of\s+age\b|of\s+life\b|age\b|aged\b)")
 
 
+_DEG_C = re.compile(r"°\s*c|℃|degrees?\s*(?:celsius|c)|ºc")
+_GRAM_PERCENT = re.compile(r"(?:gm?|gr)\s*%")
+
+
 def _num(s: str) -> float:
     s = s.strip().lower()
     if s in _WORDNUM:
         return float(_WORDNUM[s])
-    if re.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?", s):
+    if _THOUSANDS.fullmatch(s):
         return float(s.replace(",", ""))
     return float(s.replace(",", "."))
 
@@ -213,7 +235,7 @@ def _unit(text: str | None) -> tuple[str | None, str | None]:
     """(unit, time unit) from a unit as written."""
     if not text:
         return None, None
-    raw = re.sub(r"\s+", " ", text.strip())
+    raw = _SPACES.sub(" ", text.strip())
     low = raw.lower().rstrip(".")
     if low in TIME_UNITS or low + "." in TIME_UNITS:
         return None, TIME_UNITS.get(low) or TIME_UNITS[low + "."]
@@ -221,8 +243,16 @@ def _unit(text: str | None) -> tuple[str | None, str | None]:
         return "points", None
     if re.fullmatch(r"beats?\s*(?:per|/)\s*min(?:ute)?|bpm", low):
         return "bpm", None
-    if re.fullmatch(r"°\s*c|degrees?\s*(?:celsius|c)|ºc", low):
+    if _DEG_C.fullmatch(low):
         return "degC", None
+    if low in ("°", "degree", "degrees"):
+        return "degree", None  # an angle
+    if _GRAM_PERCENT.fullmatch(low):
+        return "g/dL", None  # "gram percent": grams per 100 mL
+    if low == "cc":
+        return "mL", None
+    if low.startswith("cc"):  # "cc/min": cubic centimetres are millilitres
+        raw = "mL" + raw[2:]
     if low in ("percent", "per cent"):
         return "percent", None
     if low in ("kilogram", "kilograms"):
@@ -262,8 +292,7 @@ def find_quantities(text: str) -> tuple[Quantity, ...]:
     >>> [(q.op, q.value, q.unit) for q in find_quantities("ANC ≥ 1.5×109/L")]
     [('>=', 1.5, '10**9/L')]
     """
-    if not text or not any(ch.isdigit() for ch in text) and not re.search(
-            r"(?i)\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|eighteen|twenty)\b", text):
+    if not text or _HAS_NUMBER.search(text) is None:
         return ()
     found: list[Quantity] = []
     taken: list[tuple[int, int]] = []
@@ -282,8 +311,9 @@ def find_quantities(text: str) -> tuple[Quantity, ...]:
         if sep == "and" and not m.group("lead") and not (
                 m.group("ub") and _unit(m.group("ub"))[1] == "year" and _AGE_AFTER.match(text[m.end():m.end() + 12])):
             continue  # "18 and 65" without "between" is two things ("7 and 65 years old" is a range)
-        if sep in ("-", "–", "—", "‐", "−") and (re.fullmatch(r"(?:19|20)\d\d", a_txt) and re.fullmatch(r"(?:19|20)\d\d", b_txt)):
-            continue  # years of a period "2005-2017"
+        if _CAL_YEAR.fullmatch(a_txt) and _CAL_YEAR.fullmatch(b_txt) and not m.group("ub") and \
+                (sep in ("-", "–", "—", "‐", "−") or m.group("lead")):
+            continue  # calendar years of a period: "2005-2017", "between 2008 and 2017", "from 2000 to 2017"
         try:
             a, b = _num(a_txt), _num(b_txt)
         except ValueError:
@@ -300,10 +330,11 @@ def find_quantities(text: str) -> tuple[Quantity, ...]:
             ub, tb = _unit(m.group("ub"))
             if (ta is None) != (tb is None):
                 continue
-        # an operator right before the range ("> 18-65") is unusual; "≥ 0-2" keep the range
+        # an operator right before the range: a lower bound written in front of a range ("> 8 - 40 years",
+        # "≥ 12 to < 18 years", "more than 2-3 drinks") leaves the range; another operator takes the number
         before = text[max(0, m.start() - 12):m.start()]
-        if not m.group("lead") and re.search(r"(?:[<>≤≥=]|than|least|to|of)\s*$", before, re.IGNORECASE) and \
-                re.search(r"[<>≤≥]|than|least", before, re.IGNORECASE):
+        if not m.group("lead") and _OP_BEFORE.search(before) and _OP_BEFORE2.search(before) and \
+                not (_LOWER_BOUND_BEFORE.search(before) and sep in ("to", "-", "–", "—", "~", "～", "‐", "−")):
             continue
         # "x10^9/L" second numbers, "COVID-19", "T2-T4" are excluded by the look-behind; "1-2 days" fine
         utext = m.group("ub") or m.group("ua")
@@ -330,8 +361,10 @@ def find_quantities(text: str) -> tuple[Quantity, ...]:
             v = _num(m.group("a"))
         except ValueError:
             continue
-        if m.group("a").isalpha() and name in ("eq", "pm"):
+        if m.group("a").isalpha() and (name in ("eq", "pm") or m.group("sign")):
             continue
+        if m.group("sign") in ("-", "−"):
+            v = -v
         utext = m.group("ua")
         e = m.end("ua") if utext else m.end("a")
         pair = out_of = None
@@ -347,6 +380,10 @@ def find_quantities(text: str) -> tuple[Quantity, ...]:
         unit, tunit = _unit(utext)
         if utext and unit is None and tunit is None:
             utext = None
+        if op == "==":  # "= 5 or higher": the words after the number give the operator
+            om = _OR_MORE_AFTER.match(text, e)
+            if om:
+                op, e = (">=" if om.group("ge") else "<="), om.end()
         window = optext.startswith("within") or _window(text, m.start(), e) and tunit is not None
         age = bool(m.group("agew")) or "older" in optext or "younger" in optext or bool(_AGE_AFTER.match(text[e:e + 12]))
         # a suffix "or more" / "or older" after an operator changes nothing
@@ -389,6 +426,11 @@ def find_quantities(text: str) -> tuple[Quantity, ...]:
     return tuple(_share_units(text, found))
 
 
+_CAL_YEAR = re.compile(r"(?:19|20)\d\d")
+_OP_BEFORE = re.compile(r"(?i)(?:[<>≤≥=]|than|least|to|of)\s*$")
+_OP_BEFORE2 = re.compile(r"(?i)[<>≤≥]|than|least")
+_LOWER_BOUND_BEFORE = re.compile(r"(?i)(?:(?<![<>=])(?:≥|>=|>)|\bat\s+least|\b(?:more|greater)\s+th[ae]n)\s*$")
+_OR_MORE_AFTER = re.compile(r"(?i)\s*(?:or|and)\s+(?:(?P<ge>higher|more|greater|above|over|older)|(?:lower|less|below|under|younger))\b")
 _JOIN = re.compile(r"(?i)\s*(?:,|;|/)?\s*(?:or|and|and/or|nor)?\s*$")
 
 

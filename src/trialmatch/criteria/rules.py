@@ -155,6 +155,10 @@ def vocab_regexes() -> dict:
             if syn.lower() in ("et", "ai", "ais", "adc", "adcs", "tki"):
                 continue  # short acronyms handled case-sensitively below
             names.setdefault(syn.lower(), key)
+    # a phrase matches with any run of spaces/hyphens where its synonym has a space or hyphen: look it up
+    # with those runs folded to one space as well ("PD-1/PD-L1-blocking antibody")
+    for k, v in list(names.items()):
+        names.setdefault(re.sub(r"[\s-]+", " ", k), v)
     out["agent_names"] = names
     out["agent"] = phrase_regex(names)
     out["agent_acronyms"] = re.compile(r"(?<![\w-])(AIs?|NSAIs?|TKIs?|ADCs?|ET)(?![\w])")

@@ -32,8 +32,9 @@ from functools import lru_cache
 from trialmatch.criteria import model as cm
 from trialmatch.evidence import summarize_evidence
 from trialmatch.matching.evaluate import (
-    DEFAULT_OPTIONS, _dedup_missing, cancer_core, evaluate_with_index, her2_category, node_key, patient_extents,
-    crit_cache_for, fast_model, is_static, outcome_for, same_cancer, target_atom_keys,
+    DEFAULT_OPTIONS, _dedup_missing, cancer_core, crit_cache_for, decide, evaluate_with_index, fast_model,
+    her2_category, is_static, node_key, outcome_value, patient_extents, same_cancer, target_atom_keys,
+    value_cache_for,
 )
 from trialmatch.matching.facts import PatientIndex, build_index
 from trialmatch.matching.model import VERDICT_ORDER, CriterionOutcome, MatchReport, TrialMatch
@@ -328,42 +329,60 @@ def _structured_criteria(trial: Trial, compiled: cm.CompiledCriteria) -> list[cm
     return out
 
 
-def match_with_index(trial: Trial, compiled: cm.CompiledCriteria, idx: PatientIndex,
-                     options: MatchOptions | None = None) -> TrialMatch:
-    """Match one trial against an already-indexed patient (see :func:`match_trial`)."""
-    options = options or DEFAULT_OPTIONS
+class _Compact:
+    """One trial's verdict and score for one patient, before its explanation is built."""
+
+    __slots__ = ("trial", "compiled", "plan", "verdict", "score", "deciding", "unknown_i", "confirms")
+
+    def __init__(self, trial, compiled, plan, verdict, score, deciding, unknown_i, confirms):
+        self.trial, self.compiled, self.plan = trial, compiled, plan
+        self.verdict, self.score, self.deciding = verdict, score, deciding
+        self.unknown_i, self.confirms = unknown_i, confirms
+
+
+def _criterion_outcome(c: cm.Criterion, hit: tuple) -> CriterionOutcome:
+    """``fast_model(CriterionOutcome, ...)`` for the hot loop (every field given, none validated)."""
+    return fast_model(CriterionOutcome, {
+        "criterion_id": c.id, "kind": c.kind, "text": c.text, "outcome": hit[0],
+        "reason": hit[1], "evidence": hit[2], "missing": hit[3], "step": c.step,
+    })
+
+
+def _compact(trial: Trial, compiled: cm.CompiledCriteria, idx: PatientIndex, options: MatchOptions,
+             full: bool) -> _Compact:
+    """Verdict and score of one trial (what ranking needs). ``full``: decide every criterion with
+    its explanation now (all results will be materialised); else only its outcome (the
+    explanation is built by :func:`_materialise` for the results returned)."""
     plan = trial_plan(trial, compiled)
     cache = idx.cache
     cache["_targets"] = plan.targets
     crit_cache = crit_cache_for(idx, options)
-    outcomes: list[CriterionOutcome] = list(plan.static)  # patient-independent ones already there
+    vcache = None if full else value_cache_for(idx, options)
     fail_i: list[int] = []
     unknown_i: list[int] = []
     confirm_i: list[int] = []
     n_pass = n_own = 0
     try:
         for i, c, k, entry in plan.dynamic:
-            hit = crit_cache.get(k)
-            if hit is None:
-                outcomes[i] = outcome_for(c, k, idx, options, crit_cache)
-                hit = crit_cache[k]
+            if not entry:
+                continue  # a later step's criterion: explained, not part of the entry verdict
+            if full:
+                hit = crit_cache.get(k)
+                if hit is None:
+                    hit = crit_cache[k] = decide(c.kind, c.expression, idx, options)
+                oc, own = hit[0], hit[4]
             else:
-                outcomes[i] = fast_model(CriterionOutcome, {
-                    "criterion_id": c.id, "kind": c.kind, "text": c.text, "outcome": hit[0],
-                    "reason": hit[1], "evidence": hit[2], "missing": hit[3], "step": c.step,
-                })
-            if entry:
-                oc = hit[0]
-                if oc == "pass":
-                    n_pass += 1
-                elif oc == "fail":
-                    fail_i.append(i)
-                elif oc == "unknown":
-                    unknown_i.append(i)
-                    if hit[4]:
-                        n_own += 1
-                elif oc == "confirm":
-                    confirm_i.append(i)
+                oc, own = outcome_value(c, k, idx, options, crit_cache, vcache)
+            if oc == "pass":
+                n_pass += 1
+            elif oc == "fail":
+                fail_i.append(i)
+            elif oc == "unknown":
+                unknown_i.append(i)
+                if own:
+                    n_own += 1
+            elif oc == "confirm":
+                confirm_i.append(i)
     finally:
         cache["_targets"] = None
     if plan.static_unknown:
@@ -371,19 +390,38 @@ def match_with_index(trial: Trial, compiled: cm.CompiledCriteria, idx: PatientIn
     if plan.static_confirm:
         confirm_i = sorted(confirm_i + plan.static_confirm) if confirm_i else plan.static_confirm
     crit = plan.criteria
-    fails = [crit[i].id for i in fail_i]
-    unknowns = [crit[i].id for i in unknown_i]
-    confirms = [crit[i].id for i in confirm_i]
-    n_decided = n_pass + len(fails) + len(unknowns)
-    if fails:
-        verdict, deciding = "ineligible", fails
-    elif unknowns:
-        verdict, deciding = "uncertain", unknowns
+    n_fail, n_unknown = len(fail_i), len(unknown_i)
+    n_decided = n_pass + n_fail + n_unknown
+    if fail_i:
+        verdict, deciding = "ineligible", [crit[i].id for i in fail_i]
+    elif unknown_i:
+        verdict, deciding = "uncertain", [crit[i].id for i in unknown_i]
     else:
         verdict, deciding = "eligible", []
     fit = disease_fit(trial, idx, plan)
-    score = match_score(verdict, fit, n_pass, len(fails), len(unknowns), n_decided, n_own)
-    missing = _dedup_missing([m for i in unknown_i for m in outcomes[i].missing]) if unknown_i else []
+    score = round(match_score(verdict, fit, n_pass, n_fail, n_unknown, n_decided, n_own), 6)
+    return _Compact(trial, compiled, plan, verdict, score, deciding, unknown_i,
+                    [crit[i].id for i in confirm_i])
+
+
+def _materialise(m: _Compact, idx: PatientIndex, options: MatchOptions) -> TrialMatch:
+    """The full :class:`TrialMatch` (every criterion's outcome, reason, evidence, missing facts,
+    protocol steps) of a compact result."""
+    plan, trial = m.plan, m.trial
+    cache = idx.cache
+    cache["_targets"] = plan.targets
+    crit_cache = crit_cache_for(idx, options)
+    outcomes: list[CriterionOutcome] = list(plan.static)  # patient-independent ones already there
+    try:
+        for i, c, k, _entry in plan.dynamic:
+            hit = crit_cache.get(k)
+            if hit is None:
+                hit = crit_cache[k] = decide(c.kind, c.expression, idx, options)
+            outcomes[i] = _criterion_outcome(c, hit)
+    finally:
+        cache["_targets"] = None
+    unknown_i = m.unknown_i
+    missing = _dedup_missing([x for i in unknown_i for x in outcomes[i].missing]) if unknown_i else []
     steps = []
     if trial.steps:
         try:
@@ -392,14 +430,21 @@ def match_with_index(trial: Trial, compiled: cm.CompiledCriteria, idx: PatientIn
             evaluate_steps = None
         if evaluate_steps is not None:
             try:
-                steps = evaluate_steps(trial, compiled, idx.patient, idx.as_of, outcomes)
+                steps = evaluate_steps(trial, m.compiled, idx.patient, idx.as_of, outcomes)
             except Exception:  # noqa: BLE001 - steps are extra information, never a crash
                 steps = []
     return fast_model(TrialMatch, {
         "trial_id": trial.id, "title": plan.title, "status": trial.status, "closed": plan.closed,
-        "verdict": verdict, "score": round(score, 6), "deciding": deciding, "criteria": outcomes,
-        "missing": missing, "to_confirm": confirms, "steps": steps, "evidence": plan.evidence,
+        "verdict": m.verdict, "score": m.score, "deciding": m.deciding, "criteria": outcomes,
+        "missing": missing, "to_confirm": m.confirms, "steps": steps, "evidence": plan.evidence,
     })
+
+
+def match_with_index(trial: Trial, compiled: cm.CompiledCriteria, idx: PatientIndex,
+                     options: MatchOptions | None = None) -> TrialMatch:
+    """Match one trial against an already-indexed patient (see :func:`match_trial`)."""
+    options = options or DEFAULT_OPTIONS
+    return _materialise(_compact(trial, compiled, idx, options, True), idx, options)
 
 
 def match_trial(trial: Trial, compiled: cm.CompiledCriteria, patient: Patient, as_of: dt.date | None = None,
@@ -446,6 +491,10 @@ def rank_key(m: TrialMatch):
     return (VERDICT_ORDER[m.verdict], -m.score, m.trial_id)
 
 
+def _compact_key(m: _Compact):
+    return (VERDICT_ORDER[m.verdict], -m.score, m.trial.id)
+
+
 def match_patient(patient: Patient, trials: Iterable[tuple[Trial, cm.CompiledCriteria]], as_of: dt.date | None = None, *,
                   statuses: list[str] | None = None, trial_ids: list[str] | None = None, top: int | None = None,
                   options: MatchOptions | None = None) -> MatchReport:
@@ -476,7 +525,12 @@ def match_patient(patient: Patient, trials: Iterable[tuple[Trial, cm.CompiledCri
     idx = build_index(patient, as_of)
     wanted = _status_filter(statuses)
     ids = {t.strip().upper() for t in trial_ids} if trial_ids else None
-    results = []
+    options = options or DEFAULT_OPTIONS
+    # every trial gets its verdict and score (what ranking needs); the full explanation
+    # (criterion outcomes with reasons, evidence, missing facts; protocol steps) is built only for
+    # the results returned: all of them without ``top``, else the first ``top``
+    full = top is None
+    compact: list[_Compact] = []
     # the loop allocates many short-lived objects but creates no reference cycles: with
     # thousands of trials loaded, the cyclic GC's full passes over them cost more than the
     # matching itself, so it is paused for the loop (and restored as it was)
@@ -488,13 +542,14 @@ def match_patient(patient: Patient, trials: Iterable[tuple[Trial, cm.CompiledCri
                 continue
             if ids is not None and trial.id.upper() not in ids:
                 continue
-            results.append(match_with_index(trial, compiled, idx, options))
+            compact.append(_compact(trial, compiled, idx, options, full))
+        compact.sort(key=_compact_key)
+        if top is not None:
+            compact = compact[: max(top, 0)]
+        results = [_materialise(m, idx, options) for m in compact]
     finally:
         if gc_was_enabled:
             gc.enable()
-    results.sort(key=rank_key)
-    if top is not None:
-        results = results[: max(top, 0)]
     warnings = list(patient.warnings)
     if ids is not None:
         found = {r.trial_id.upper() for r in results}

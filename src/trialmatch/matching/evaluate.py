@@ -1694,6 +1694,15 @@ def crit_cache_for(idx: PatientIndex, options: MatchOptions) -> dict:
     return cc[1]
 
 
+def value_cache_for(idx: PatientIndex, options: MatchOptions) -> dict:
+    """This patient's memo of criterion outcomes without explanations (see :func:`outcome_value`)."""
+    oid = ("value", id(options))
+    cc = idx.crit_cache.get(oid)
+    if cc is None or cc[0] is not options:
+        cc = idx.crit_cache[oid] = (options, {})
+    return cc[1]
+
+
 def outcome_for(criterion: cm.Criterion, ck: tuple, idx: PatientIndex, options: MatchOptions,
                 cache: dict | None = None) -> CriterionOutcome:
     """The outcome of a compiled criterion whose cache key ``ck`` is
@@ -1712,6 +1721,7 @@ def outcome_for(criterion: cm.Criterion, ck: tuple, idx: PatientIndex, options: 
 
 
 def _decide(kind: str, expr, idx: PatientIndex, options: MatchOptions) -> tuple:
+    """``(outcome, reason, evidence, missing, own)`` of a compiled criterion (uncached)."""
     res = evaluate_expression(expr, idx, options, kind == "inclusion")
     outcome = outcome_from(kind, res.value)
     reasons = list(dict.fromkeys(r for r in res.reasons if r))
@@ -1727,6 +1737,81 @@ def _decide(kind: str, expr, idx: PatientIndex, options: MatchOptions) -> tuple:
     # unknown because an atom names the trial's own condition (weighs in the ranking only)
     own = outcome == "unknown" and any(r.startswith(OWN_CONDITION) for r in reasons)
     return outcome, reason, evidence, missing, own
+
+
+def _value(expr, idx: PatientIndex, options: MatchOptions, want: Any) -> Any:
+    """The value :func:`_evaluate` gives ``expr`` (same atoms, same memo, same Kleene rules),
+    without building its explanation."""
+    kind = getattr(expr, "kind", None)
+    cache = idx.cache
+    prev = cache.get("_want")
+    if prev is not want:
+        cache["_want"] = want
+    try:
+        if kind not in _BOOL_KINDS:
+            return evaluate_atom(expr, idx, options).value
+        if kind == "all_of":
+            items = expr.items
+            if want is False and cache.get("_targets"):
+                rest = [e for e in items if not _is_target(e, idx)]
+                items = rest or items
+            return _and([_value(e, idx, options, want) for e in items])
+        if kind == "any_of":
+            return _or([_value(e, idx, options, want) for e in expr.items])
+        if kind == "not":
+            return _not(_value(expr.item, idx, options, _flip(want)))
+        if kind == "except":
+            if isinstance(expr.main, cm.PriorTherapy):
+                exc_atoms = list(cm.iter_atoms(expr.exception))
+                if exc_atoms and all(isinstance(x, cm.PriorTherapy) for x in exc_atoms):
+                    return _evaluate(expr, idx, options, want).value  # rare: the full path
+            main = _value(expr.main, idx, options, want)
+            exc = _value(expr.exception, idx, options, _flip(want))
+            return _and([main, _not(exc)])
+        if kind == "if_then":
+            cond = _value(expr.condition, idx, options, None)
+            then = _value(expr.then, idx, options, want)
+            other = _value(expr.otherwise, idx, options, want) if expr.otherwise is not None else None
+            if cond is True or cond == CONFIRM:
+                return then
+            if cond is False:
+                return NA if expr.otherwise is None else other
+            if expr.otherwise is None:
+                return True if then is True else None
+            if (then is True and other is True) or (then is False and other is False):
+                return then
+            return None
+        return evaluate_atom(expr, idx, options).value
+    finally:
+        if prev is not want:
+            cache["_want"] = prev
+
+
+def outcome_value(criterion: cm.Criterion, ck: tuple, idx: PatientIndex, options: MatchOptions,
+                  cache: dict, vcache: dict) -> tuple[str, bool]:
+    """``(outcome, own)`` of a compiled criterion whose cache key is ``ck`` (see :func:`outcome_for`),
+    without its explanation: what verdicts, scores and ranking need. ``own`` (an open criterion
+    whose unknown comes from an atom naming the trial's own condition) needs the explanation, so
+    such criteria (``ck[2]`` non-empty and outcome unknown) are decided in full (``cache``).
+    The full explanation, built when a result is materialised, gives the same outcome."""
+    hit = cache.get(ck)
+    if hit is not None:
+        return hit[0], hit[4]
+    v = vcache.get(ck)
+    if v is not None:
+        return v
+    kind = criterion.kind
+    out = outcome_from(kind, _value(criterion.expression, idx, options, kind == "inclusion"))
+    if out == "unknown" and ck[2]:
+        hit = cache[ck] = _decide(kind, criterion.expression, idx, options)
+        v = (hit[0], hit[4])
+    else:
+        v = (out, False)
+    vcache[ck] = v
+    return v
+
+
+decide = _decide
 
 
 def evaluate_criterion(criterion: cm.Criterion, patient: Patient, as_of: dt.date | None = None,
