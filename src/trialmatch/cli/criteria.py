@@ -60,7 +60,8 @@ def register(app: typer.Typer) -> None:
         table.add_column("reason", ratio=2)
         for c in compiled.criteria:
             indent = "  " * c.id.count(".")
-            readable = c.expression.describe() if c.expression is not None else "(introduces sub-criteria)"
+            readable = (c.expression.describe() if c.expression is not None
+                        else "(no check)" if c.reason else "(introduces sub-criteria)")
             style = _STATUS_STYLE.get(c.status, "")
             table.add_row(indent + c.id, c.kind, c.text, readable,
                           f"[{style}]{_STATUS_LABEL.get(c.status, c.status)}[/]", c.reason or "")

@@ -1681,7 +1681,7 @@ def evaluate_with_index(criterion: cm.Criterion, idx: PatientIndex, options: Mat
         if criterion.status == "needs_confirmation":
             return _outcome(criterion, "confirm",
                             "needs confirmation by a person" + (f": {criterion.reason}" if criterion.reason else ""), [], [])
-        return _outcome(criterion, "not_applicable", "heading: its sub-criteria carry the checks", [], [])
+        return _outcome(criterion, "not_applicable", criterion.reason or "heading: its sub-criteria carry the checks", [], [])
     return outcome_for(criterion, (node_key(expr), criterion.kind, target_key), idx, options)
 
 
