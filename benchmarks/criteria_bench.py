@@ -320,11 +320,14 @@ def bench_lct(shared: Path, limit: int | None = None) -> dict:
         gold = [normalize_gold(g, text, notes, note_examples) for g in read_brat(ann)]
         cc = compile_text(text, Path(ann).stem)
         crit_comps = []
+        by_id = {c.id: comparisons(c.expression) for c in cc.criteria if c.expression is not None}
         for c in cc.criteria:
             if c.expression is None:
                 continue
-            # count a criterion's comparisons once: leaves only when a parent repeats its children
-            comps = comparisons(c.expression)
+            # count a criterion's comparisons once: a parent whose text holds its children ("Age ≥ 18;
+            # BP ≥ 140/90" split into two) repeats their comparisons; those count with the children only
+            comps = _without_children(by_id[c.id], [by_id[k.id] for k in cc.criteria
+                                                     if k.parent == c.id and k.id in by_id])
             crit_comps.append((c.span, comps))
         # gold -> covering criteria
         for g in gold:
@@ -355,6 +358,21 @@ def bench_lct(shared: Path, limit: int | None = None) -> dict:
             "compiler_matched": n_comp_hit, "precision": p, "recall": r, "f1": f1, "per_type": types,
             "gold_normalisation": {"counts": dict(notes), "examples": note_examples},
             "miss_categories": dict(miss_kinds.most_common()), "sample_misses": misses}
+
+
+def _without_children(comps: list[dict], children: list[list[dict]]) -> list[dict]:
+    """``comps`` less one occurrence of each comparison its children have (a multiset difference)."""
+    if not children:
+        return comps
+    key = lambda c: (c["op"], tuple(c["values"]), c["unit"], c["tunit"])  # noqa: E731
+    left = collections.Counter(key(c) for kid in children for c in kid)
+    out = []
+    for c in comps:
+        if left[key(c)] > 0:
+            left[key(c)] -= 1
+            continue
+        out.append(c)
+    return out
 
 
 def _miss_kind(gold: dict, cands: list[dict]) -> str:

@@ -205,3 +205,67 @@ def test_measurement_named_after_or_before_a_bracket():
     assert isinstance(e, Measurement) and e.name == "carbon monoxide" and e.value == 5.0
     e = _desc("Greater than 37 weeks gestation")
     assert isinstance(e, Measurement) and (e.name, e.comparator, e.value, e.unit) == ("gestational age", ">", 37.0, "week")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("died from cancer between 2008 and 2017", []),  # calendar years of a period, not a range to compare
+    ("from 2000 to 2017", []),
+    ("RASS score > 1 or < -1", [(">", 1.0, None, None, None), ("<", -1.0, None, None, None)]),
+    ("z-score < +1.5", [("<", 1.5, None, None, None)]),
+    ("Questionnaire = 5 or higher", [(">=", 5.0, None, None, None)]),
+    ("Age equal or above 18 years", [(">=", 18.0, None, None, "year")]),
+    ("less then 60 y/o", [("<", 60.0, None, None, "year")]),
+    ("life expectancy shorter than 6 months", [("<", 6.0, None, None, "month")]),
+    ("axillary temperature ≥ 38 ℃", [(">=", 38.0, None, "degC", None)]),
+    ("varus angle ≥ 15 °", [(">=", 15.0, None, "degree", None)]),
+    ("hemoglobin <10gm%", [("<", 10.0, None, "g/dL", None)]),
+    ("creatinine clearance >= 40 cc/min", [(">=", 40.0, None, "mL/min", None)]),
+    ("Age: > 8 - 40 years", [("between", 8.0, 40.0, None, "year")]),
+    ("moreover 5 patients", []),  # an operator word starts a word
+    ("Chronic Kidney Disease stage 1-5", [("between", 1.0, 5.0, None, None)]),
+])
+def test_find_quantities_signs_units_and_ranges(text, expected):
+    assert _q(text) == expected
+
+
+def test_stage_range_is_not_an_age():
+    assert not [q for q in find_quantities("Chronic Kidney Disease stage 1-5") if q.age_cue]
+
+
+def test_receptor_percent_is_not_a_measurement():
+    # seed 004: the 10% belongs to the receptor; no Measurement("cancer cells show" >= 10%) beside it
+    _, atoms = _atoms("Estrogen Receptor-positive (at least 10% of cancer cells show positive ER staining)")
+    assert not [a for a in atoms if isinstance(a, Measurement)]
+    assert [a.min_percent for a in atoms if a.kind == "receptor"] == [10.0]
+
+
+def test_measurement_not_skipped_for_a_value_another_atom_has():
+    # the age 18 and the score 18 are two comparisons: the score is not "used" by the age
+    _, atoms = _atoms("Age ≥ 18 years and pain score ≥ 18")
+    assert any(isinstance(a, Age) for a in atoms)
+    assert [(m.value, m.comparator) for m in atoms if isinstance(m, Measurement)] == [(18.0, ">=")]
+
+
+def test_lab_restatement_is_one_comparison():
+    _, atoms = _atoms("ANC ≥ 1500/µL (1.5 × 10^9/L)")
+    assert [type(a).__name__ for a in atoms] == ["LabThreshold"]
+
+
+def test_life_expectancy_within():
+    expr, _ = _atoms("life expectancy within 12 months", "exclusion")
+    assert isinstance(expr, Not) and isinstance(expr.item, LifeExpectancy)
+    assert expr.item.minimum.value == 12 and expr.item.strict
+
+
+def test_performance_scores_and_out_of_scale_values():
+    _, atoms = _atoms("ECOG Scale of Performance Status (PS) scores 0 or 1.")
+    ps = [a for a in atoms if a.kind == "performance_status"]
+    assert [(a.range.low, a.range.high) for a in ps] == [(0.0, 1.0)]
+    _, atoms = _atoms("Present locations with probing depth (PS)> 6 mm")
+    assert not [a for a in atoms if a.kind == "performance_status"]
+    assert [(m.value, m.unit) for m in atoms if isinstance(m, Measurement)] == [(6.0, "mm")]
+
+
+def test_analyte_names_with_optional_hyphens_and_spaces():
+    _, atoms = _atoms("Mini Mental State Exam score >= 15")
+    assert [(m.name, m.comparator, m.value) for m in atoms if isinstance(m, Measurement)] == [("mmse", ">=", 15.0)]

@@ -1977,8 +1977,11 @@ def _build(splits: list[SplitCriterion], trial_id: str, source: str, source_text
                 id=sc.id, kind=sc.kind, text=sc.text, span=tuple(sc.span), parent=sc.parent, expression=None,
                 status="compiled", reason="not a requirement: states what is allowed"))
             continue
-        expr, status, reason = compile_criterion_text(sc.text, sc.kind)
-        if status == "unsupported" and sc.parent is not None and not sc.children:
+        if sc.alternatives:
+            expr, status, reason = _compile_alternatives(sc, source_text)
+        else:
+            expr, status, reason = compile_criterion_text(sc.text, sc.kind)
+        if status == "unsupported" and sc.parent is not None and not sc.children and not sc.alternatives:
             # PDQ-style lists put the subject in the heading and the value in the item ("Age:" /
             # "18 to 70", "Life expectancy:" / "More than 2 months"): read the item with its heading
             head = texts.get(sc.parent, "").strip()
@@ -2008,6 +2011,23 @@ def _build(splits: list[SplitCriterion], trial_id: str, source: str, source_text
     _demote_list_headers(crits)
     return CompiledCriteria.model_construct(trial_id=trial_id, compiler_version=COMPILER_VERSION, source=source,
                                             criteria=crits, source_text=source_text)
+
+
+_TRAILING_OR = re.compile(r"(?i)[\s,;]*\b(?:and/or|and or|or/and|or)\W*$")
+
+
+def _compile_alternatives(sc: SplitCriterion, source_text: str):
+    """A criterion joined from sibling lines ending in "or": ``AnyOf`` of its lines, each compiled
+    on its own (the trailing "or" removed); unsupported when any line is (the status rule)."""
+    exprs = []
+    for a, b in sc.alternatives:
+        part = _TRAILING_OR.sub("", source_text[a:b])
+        e, st, _why = compile_criterion_text(part, sc.kind)
+        if e is None:  # a permission or an empty line among alternatives: nothing to check there
+            e = Unsupported(reason=f"no check in the alternative {part.strip()[:80]!r}")
+        exprs.append(e)
+    expr = exprs[0] if len(exprs) == 1 else AnyOf(items=exprs)
+    return expr, *_status(expr)
 
 
 # an item that is only a value ("18 to 70", "More than 2 months", "0-2", "18 and over"): its subject is the heading

@@ -333,13 +333,17 @@ def find_quantities(text: str) -> tuple[Quantity, ...]:
         # an operator right before the range: a lower bound written in front of a range ("> 8 - 40 years",
         # "≥ 12 to < 18 years", "more than 2-3 drinks") leaves the range; another operator takes the number
         before = text[max(0, m.start() - 12):m.start()]
-        if not m.group("lead") and _OP_BEFORE.search(before) and _OP_BEFORE2.search(before) and \
-                not (_LOWER_BOUND_BEFORE.search(before) and sep in ("to", "-", "–", "—", "~", "～", "‐", "−")):
-            continue
+        lower = None
+        if not m.group("lead") and _OP_BEFORE.search(before) and _OP_BEFORE2.search(before):
+            lower = _LOWER_BOUND_BEFORE.search(before)
+            if not (lower and sep in ("to", "-", "–", "—", "~", "～", "‐", "−")):
+                continue
         # "x10^9/L" second numbers, "COVID-19", "T2-T4" are excluded by the look-behind; "1-2 days" fine
         utext = m.group("ub") or m.group("ua")
         unit, tunit = _unit(utext)
         s, e = m.start(), m.end()
+        if lower is not None:  # the range's span takes in the operator written before it
+            s = m.start() - (len(before) - lower.start())
         if not m.group("ub"):
             e = m.end("b")
         if not free(s, e):

@@ -28,6 +28,9 @@ class SplitCriterion:
     span: tuple[int, int]
     parent: str | None = None
     children: list[str] = field(default_factory=list)
+    #: spans of the alternatives of a criterion joined from sibling lines ending in "or" ("Small
+    #: lymphocytic lymphoma or" / "Mantle cell lymphoma"): the criterion holds when any holds
+    alternatives: list[tuple[int, int]] = field(default_factory=list)
 
 
 _HEADER_RE = re.compile(
@@ -139,6 +142,50 @@ def _strip_span(text: str, s: int, e: int) -> tuple[int, int]:
     return s, e
 
 
+_ENDS_OR = re.compile(r"(?i)(?:^|\W)(?:or|and/or|and or|or/and)\W*$")
+_ONLY_OR = re.compile(r"(?i)^\W*(?:or|and/or)\W*$")
+
+
+def _join_alternatives(text: str, items: list[dict]) -> list[dict]:
+    """Join a line ending in "or" ("Biopsy-proven small lymphocytic lymphoma or") with its next
+    sibling (same kind, indent and bullet type) into one criterion whose span covers both lines and
+    whose ``alts`` are the lines' own spans; a line that is only "OR" joins its two neighbours.
+    Chains ("A or" / "B or" / "C") join into one criterion."""
+    out: list[dict] = []
+    i = 0
+    while i < len(items):
+        it = items[i]
+        cur = dict(it)
+        cur.setdefault("alts", [])
+        while i + 1 < len(items):
+            nxt = items[i + 1]
+            seg = text[cur["start"]:cur["end"]] if not cur["alts"] else text[cur["alts"][-1][0]:cur["alts"][-1][1]]
+            only_or = i + 2 < len(items) and _ONLY_OR.match(text[nxt["start"]:nxt["end"]])
+            if only_or:
+                nxt2 = items[i + 2]
+                if nxt2["kind"] != cur["kind"] or nxt2["indent"] != cur["indent"] or nxt2["mtype"] != cur["mtype"]:
+                    break
+                if not cur["alts"]:
+                    cur["alts"] = [(cur["start"], cur["end"])]
+                cur["alts"].append((nxt2["start"], nxt2["end"]))
+                cur["end"] = nxt2["end"]
+                i += 2
+                continue
+            if _ONLY_OR.match(seg) or not _ENDS_OR.search(seg):
+                break
+            if nxt["kind"] != cur["kind"] or nxt["indent"] != cur["indent"] or nxt["mtype"] != cur["mtype"] \
+                    or _ENDS_OR.fullmatch(text[nxt["start"]:nxt["end"]]):
+                break
+            if not cur["alts"]:
+                cur["alts"] = [(cur["start"], cur["end"])]
+            cur["alts"].append((nxt["start"], nxt["end"]))
+            cur["end"] = nxt["end"]
+            i += 1
+        out.append(cur)
+        i += 1
+    return out
+
+
 def split_criteria(text: str, default_kind: str = "inclusion") -> list[SplitCriterion]:
     """Split eligibility text into criteria.
 
@@ -206,6 +253,7 @@ def split_criteria(text: str, default_kind: str = "inclusion") -> list[SplitCrit
                 items.append(dict(start=s, end=e, indent=ln.indent, mtype=mtype, kind=kind, doubled=ln.doubled))
         prev = ln
         prev_item_line = ln
+    items = _join_alternatives(text, items)
     # a doubled bullet ("• • Sign ...") is a flattened list start: it takes the next item's indent
     for j, it in enumerate(items):
         if it["doubled"] and j + 1 < len(items):
@@ -245,11 +293,14 @@ def split_criteria(text: str, default_kind: str = "inclusion") -> list[SplitCrit
             cid = f"{prefix}{counters[prefix]}"
         else:
             cid = f"{parent.id}.{len(parent.children) + 1}"
-        sc = SplitCriterion(cid, it["kind"], text[s:e], (s, e), parent.id if parent else None)
+        sc = SplitCriterion(cid, it["kind"], text[s:e], (s, e), parent.id if parent else None,
+                            alternatives=list(it.get("alts", ())))
         if parent is not None:
             parent.children.append(cid)
         out.append(sc)
         stack.append((it, sc))
+        if sc.alternatives:
+            continue  # its parts are its alternatives, not "; "-separated requirements
         # several "; "-separated requirements on one bullet
         for k, (cs, ce) in enumerate(_split_semicolons(text[s:e], s), start=1):
             cs, ce = _strip_span(text, cs, ce)
