@@ -325,3 +325,104 @@ def test_condition_lists_and_unknown_list_items():
 def test_placeholders_not_specified():
     cc = compile_text("Inclusion Criteria:\n- Menopausal status not specified\n- Age 18 or more\n", "T")
     assert cc.criteria[0].expression is None and "placeholder" in cc.criteria[0].reason
+
+
+# ----------------------------------------------------------------------------- matcher-reported fixes
+def test_lines_ending_in_or_join_into_one_any_of_criterion():
+    text = ("Inclusion Criteria:\n  - Biopsy-proven small lymphocytic lymphoma or\n  - Mantle cell lymphoma (MCL)\n"
+            "  - Age >= 18 years\nRenal:\n  - Creatinine <= 1.5 mg/dL OR\n  - Creatinine clearance at least 60 mL/min\n")
+    splits = split_criteria(text)
+    first = splits[0]
+    assert first.text.startswith("Biopsy-proven") and first.text.endswith("Mantle cell lymphoma (MCL)")
+    assert first.text == text[first.span[0]:first.span[1]] and len(first.alternatives) == 2
+    assert [s.text for s in splits[1:2]] == ["Age >= 18 years"]
+    cc = compile_text(text, "T")
+    renal = [c for c in cc.criteria if c.text.startswith("Creatinine <=")][0]
+    assert renal.expression.kind == "any_of" and renal.status == "compiled"
+    assert {a.analyte for a in iter_atoms(renal.expression)} == {"creatinine", "creatinine_clearance"}
+    assert not any(c.text.startswith("Creatinine clearance") for c in cc.criteria)  # not a separate requirement
+
+
+def test_a_line_that_is_only_or_joins_its_neighbours():
+    sc = split_criteria("Inclusion Criteria:\n- ECOG 0-1\n- Or\n- Karnofsky >= 70\n")
+    assert len(sc) == 1 and [sc[0].text[a - sc[0].span[0]:b - sc[0].span[0]] for a, b in sc[0].alternatives] == \
+        ["ECOG 0-1", "Karnofsky >= 70"]
+
+
+def test_men_or_non_pregnant_women_keeps_the_negation():
+    expr, status, _ = _desc("Men or non-pregnant, non-lactating women 18 to 75 years of age")
+    assert status == "compiled" and expr.kind == "all_of"
+    alt = [i for i in expr.items if i.kind == "any_of"][0]
+    assert alt.items[0].kind == "sex" and alt.items[0].allowed == ["male"]
+    women = alt.items[1]
+    assert [a.kind for a in women.items] == ["sex", "not", "not"]
+    assert {a.item.state for a in women.items[1:]} == {"pregnant", "breastfeeding"}
+    expr, _, _ = _desc("Non-pregnant, non-lactating women")
+    assert not any(a.kind == "pregnancy" and a not in [x.item for x in expr.items if x.kind == "not"]
+                   for a in expr.items)
+    expr, _, _ = _desc("Women must not be pregnant or breastfeeding")
+    assert expr.kind == "all_of" and all(i.kind == "not" for i in expr.items)
+
+
+def test_male_and_female_is_both_sexes():
+    for text in ("Male and female patients between ages 18-55 with MS", "Male or female, aged 18 or older",
+                 "Women and men aged >= 18 years", "Both sexes"):
+        expr, _, _ = _desc(text)
+        sexes = [a for a in iter_atoms(expr) if a.kind == "sex"]
+        assert len(sexes) == 1 and set(sexes[0].allowed) == {"female", "male"}, text
+
+
+def test_therapy_for_a_cancer_is_not_a_diagnosis():
+    for text in ("anti-myeloma therapy within 28 days", "Use of anti-leukemia therapy within 2 weeks of enrollment",
+                 "systemic therapy for breast cancer within 4 weeks"):
+        expr, status, _ = _desc(text, "exclusion")
+        kinds = {a.kind for a in iter_atoms(expr)}
+        assert "diagnosis" not in kinds, text
+        assert expr.kind == "prior_therapy" and expr.within is not None, text
+    expr, _, _ = _desc("Histologically confirmed multiple myeloma")
+    assert expr.kind == "diagnosis"
+
+
+def test_definitions_are_not_requirements():
+    for text in ("women are considered postmenopausal when >= 54 years",
+                 "Childbearing potential is defined as not postmenopausal for 12 months"):
+        expr, status, reason = _desc(text, "exclusion")
+        assert expr is None and status == "compiled" and "definition" in reason, text
+    expr, _, _ = _desc("Postmenopausal status, defined as age >= 60 years, or age < 60 with amenorrhea for 12 months")
+    assert expr.kind == "menopausal_status"  # never an age gate
+    expr, _, _ = _desc("Patients are considered eligible if ECOG 0-1")
+    assert expr.kind == "performance_status"  # "considered eligible" is a requirement
+    cc = compile_text("Exclusion Criteria:\n- Women are considered postmenopausal when >= 54 years\n", "T")
+    assert cc.criteria[0].expression is None and "definition" in cc.criteria[0].reason
+
+
+def test_weight_change_is_not_weight():
+    expr, _, _ = _desc("Weight gain or loss of greater than 5 kg", "exclusion")
+    assert expr.kind == "measurement" and expr.name == "weight change" and expr.value == 5
+    expr, _, _ = _desc("Weight loss > 10% in the last 6 months", "exclusion")
+    assert expr.name == "weight loss"
+    expr, _, _ = _desc("Weight >= 40 kg")
+    assert "change" not in getattr(expr, "name", getattr(expr, "analyte", ""))
+
+
+def test_bare_drug_items_read_with_their_heading():
+    cc = compile_text("Inclusion Criteria:\n- No concurrent treatment with any of the following:\n"
+                      "   * Ritonavir\n   * Fooxyzumabine\n", "T")
+    by = {c.text: c for c in cc.criteria}
+    assert by["Ritonavir"].status == "compiled" and "ritonavir" in by["Ritonavir"].expression.describe()
+    assert by["Fooxyzumabine"].status == "unsupported"
+
+
+def test_serialisation_emits_no_warnings():
+    import warnings
+
+    text = ("Inclusion Criteria:\n- Men or non-pregnant, non-lactating women 18 to 75 years\n- Age 1-12 months\n"
+            "- Outpatient >= 12 years of age; adults >= 18 years\n- Age >= 18 and <= 70 years\n")
+    cc = compile_text(text, "T")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dumped = cc.model_dump_json()
+        for c in cc.criteria:
+            if c.expression is not None:
+                c.expression.to_dict()
+    assert CompiledCriteria.model_validate_json(dumped).model_dump_json() == dumped

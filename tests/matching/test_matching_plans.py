@@ -89,3 +89,36 @@ def test_memoised_outcomes_equal_one_by_one_evaluation_and_keep_each_trials_text
     assert {r.verdict for r in match_patient(p2, pairs).results} == {"uncertain"}
     # JSON round trip of the fast-built outcomes
     assert rep.to_json_dict()["results"][0]["criteria"][0]["evidence"][0]["source"]["locator"] == "$.x"
+
+
+def test_top_n_ranks_from_outcomes_alone_and_explains_the_same_as_the_full_report():
+    """With ``top`` the ranking comes from outcomes computed without explanations (every trial),
+    and only the returned results are explained: both must agree with the full report."""
+    plt = cm.LabThreshold(analyte="platelets", comparator=">=", value=100, unit="10^9/L")
+    er = cm.Receptor(receptor="ER", status="positive")
+    asthma = cm.Condition(condition="asthma")
+    exprs = [
+        plt, er, cm.AllOf(items=[plt.model_copy(), er.model_copy()]), cm.AnyOf(items=[plt.model_copy(), asthma]),
+        cm.Not(item=cm.Infection(pathogen="hiv")),
+        cm.IfThen(condition=cm.Metastasis(site="liver"), then=plt.model_copy(), otherwise=er.model_copy()),
+        cm.Except(main=cm.Condition(condition="asthma"), exception=cm.Condition(condition="copd")),
+    ]
+    pairs = []
+    for i, e in enumerate(exprs):
+        for kind in ("inclusion", "exclusion"):
+            tid = f"NCT{i}{kind[0]}"
+            pairs.append((trial(tid, ["Asthma"] if i % 2 else ["Breast Cancer"]),
+                          compiled(tid, crit("I1", kind, e.model_copy(deep=True), f"text {tid}"),
+                                   crit("I2", "exclusion", asthma.model_copy(), "asthma"),
+                                   crit("I3", "inclusion", cm.NeedsConfirmation(category="consent"), "consent"))))
+    patients = [
+        asthma_patient(labs=[pm.LabResult(analyte="platelets", value=85, unit="10^9/L", date=AS_OF, source=SRC)]),
+        pm.Patient(id="b", age_years=60, sex="female", as_of=AS_OF,
+                   biomarkers=[pm.Biomarker(name="ER", percent=90, source=SRC)]),
+    ]
+    for p in patients:
+        full = match_patient(p, pairs).to_json_dict()["results"]
+        assert {r["verdict"] for r in full} >= {"ineligible", "uncertain"}
+        for n in (1, 5, len(pairs)):
+            top = match_patient(p, pairs, top=n).to_json_dict()["results"]
+            assert top == full[:n]

@@ -58,7 +58,7 @@ from trialmatch.criteria.model import (
 from trialmatch.criteria.rules import rules, vocab_find, vocab_regexes
 from trialmatch.criteria.split import SplitCriterion, split_criteria, split_prose
 from trialmatch.vocab import analyte_vocabulary, load_json
-from trialmatch.criteria.quantities import find_quantities, to_years
+from trialmatch.criteria.quantities import bare_value, find_quantities, operator_before, to_years
 from trialmatch.vocab.units import parse_quantity
 
 __all__ = ["COMPILER_VERSION", "compile_criteria", "compile_text", "compile_criterion_text"]
@@ -155,7 +155,10 @@ def _negated(t: str) -> bool:
 
 
 # ----------------------------------------------------------------------------- extractors
-_AGE_GATE = re.compile(r"(?i)\bage[ds]?\b|\bold\b|years?\b|\by\.?o\b|\by/o\b|yrs?\b|\badults?\b|\bchild|\binfant|\bneonat|\bnewborn|older|younger")
+_AGE_GATE = re.compile(r"(?i)\bage[ds]?\b|\bold\b|years?\b|\by\.?o\b|\by/o\b|yrs?\b|\badults?\b|\bchild|\binfant|\bneonat|\bnewborn|older|younger|"
+                       # "patients <18", "Any patient ≥18 who presents": a person compared with a bare number
+                       r"\b(?:patients?|subjects?|participants?|women|men|individuals?|persons?|volunteers?)\s*"
+                       r"(?:[<>≤≥＜＞]=?)\s*\d{1,3}(?![\d.,]\d)(?=\s*(?:$|[;,.)]|who\b|with\b|at\b|in\b))")
 _AGE_BEFORE = re.compile(r"(?i)(?:\bage[ds]?\b|\bgestational\s+age\b|\bolder\b|\byounger\b)(?:\s*:)?[^.;:\d<>≤≥＜＞]{0,22}$")
 _AGE_SUBJ = re.compile(
     r"(?i)\b(?:patients?|subjects?|participants?|adults?|women|woman|men|man|males?|females?|children|child|individuals?|"
@@ -284,9 +287,46 @@ def _men_or_menopausal_women(t: str) -> list:
                          AllOf(items=[Sex(allowed=["female"]), MenopausalStatus(allowed=[status])])])]
 
 
+_NONPREG = (r"(?:non-?\s?pregnant|not\s+pregnant|non-?\s?lactating|non-?\s?nursing|non-?\s?breast-?\s?feeding|"
+            r"not\s+(?:breast-?\s?feeding|lactating|nursing))")
+_WOMEN_NP = rf"(?:{_NONPREG}\s*(?:,|and/or|and|or|/)?\s*)+(?:women|females?|female\s+(?:patients|subjects))"
+_NONPREG_RE = re.compile(rf"(?i){_NONPREG}")
+_WOMEN_NP_RE = re.compile(rf"(?i)\b{_WOMEN_NP}\b")
+_MEN_OR_NP_WOMEN = re.compile(
+    rf"(?i)\b(?:men|males?)\s*,?\s*(?:or|and|and/or|&|/)\s+{_WOMEN_NP}\b|\b{_WOMEN_NP}\s*,?\s*(?:or|and|and/or|&|/)\s+(?:men|males?)\b")
+_BOTH_SEXES = re.compile(
+    r"(?i)\b(?:males?|men)\s*(?:and/or|and|or|&|/)\s*(?:females?|women)\b|\b(?:females?|women)\s*(?:and/or|and|or|&|/)\s*"
+    r"(?:males?|men)\b|\b(?:both|either|all|any)\s+(?:sexes|sex|genders?)\b")
+
+
+def _not_pregnant_atoms(t: str) -> list:
+    """"non-pregnant, non-lactating": NOT pregnant, NOT breastfeeding (what the words negate)."""
+    out = []
+    for m in _NONPREG_RE.finditer(t):
+        state = "pregnant" if "pregnan" in m.group(0).lower() else "breastfeeding"
+        atom = Not(item=Pregnancy(state=state))
+        if atom not in out:
+            out.append(atom)
+    return out
+
+
+def _men_or_nonpregnant_women(t: str, kind: str) -> list:
+    """"Men or non-pregnant, non-lactating women": male, or female and not pregnant and not breastfeeding;
+    "Non-pregnant women": female, not pregnant. Inclusions only (the words describe who may join)."""
+    if kind != "inclusion":
+        return []
+    np_ = _not_pregnant_atoms(t)
+    if not np_:
+        return []
+    if _MEN_OR_NP_WOMEN.search(t):
+        return [AnyOf(items=[Sex(allowed=["male"]), AllOf(items=[Sex(allowed=["female"]), *np_])])]
+    if _WOMEN_NP_RE.search(t) and not _BOTH_SEXES.search(t):
+        return [Sex(allowed=["female"]), *np_]
+    return []
+
+
 def _sex(t: str, kind: str) -> list:
-    if re.search(r"(?i)\b(?:male or female|female or male|men and women|women and men|women or men|men or women|"
-                 r"both sexes|either sex|males and females|females and males|males or females|females or males)\b", t):
+    if _BOTH_SEXES.search(t):
         return [Sex(allowed=["female", "male"])]
     if kind != "inclusion":
         return []
@@ -332,8 +372,17 @@ def _menopause(t: str, kind: str) -> list:
 
 def _pregnancy(t: str, kind: str) -> list:
     out = []
+    if kind == "inclusion" and _NONPREG_RE.search(t):
+        return _not_pregnant_atoms(t) + (
+            [Not(item=Pregnancy(state="pregnant"))] if _any(r"negative (?:serum |urine |blood )?pregnancy test", t)
+            and not _any(r"non-?\s?pregnant|not\s+pregnant", t) else [])
     if _any(r"negative (?:serum |urine |blood |beta[- ]?hcg |β-?hcg )?pregnancy test|not (?:be )?pregnant", t):
-        return [Not(item=Pregnancy(state="pregnant"))] if kind == "inclusion" else []
+        if kind != "inclusion":
+            return []
+        out = [Not(item=Pregnancy(state="pregnant"))]
+        if _any(r"not (?:be )?pregnant,? (?:or|nor|and|and/or) (?:be )?(?:breast-?\s?feeding|lactating|nursing)", t):
+            out.append(Not(item=Pregnancy(state="breastfeeding")))  # "must not be pregnant or breastfeeding"
+        return out
     if _any(r"\bpositive\s+(?:serum\s+|urine\s+|urinary\s+|blood\s+|beta[- ]?hcg\s+|β-?hcg\s+)*(?:or\s+(?:serum|urine)\s+)?pregnancy\s+test", t) \
             and not _any(r"confirm|must be|followed by|repeat", t):
         out.append(Pregnancy(state="pregnant"))  # "positive urine pregnancy test": she is pregnant
@@ -587,11 +636,25 @@ def _has_any(tl: str, needles) -> bool:
     return False
 
 
+_CANCER_WORDS = (r"(?:cancers?|myeloma|lymphomas?|leuka?emias?|malignanc(?:y|ies)|tumou?rs?|carcinomas?|melanomas?|"
+                 r"sarcomas?|gliomas?|glioblastomas?|neoplasms?|neoplastic|mds|cll|aml|all|cml)")
+# a cancer named as the target of a therapy ("anti-myeloma therapy", "treatment for lymphoma"): the
+# criterion is about the therapy (PriorTherapy / RecentEvent), not a diagnosis of that cancer
+_THERAPY_FOR = re.compile(
+    r"(?i)\banti-?\s?(?:[\w]+-)?" + _CANCER_WORDS + r"\b|\b(?:therapy|therapies|treatments?|regimens?|agents?|drugs?|"
+    r"medications?|chemotherapy|chemotherapies|radiotherapy|radiation(?:\s+therapy)?|surgery)\s+(?:for|of|against|to treat)\s+"
+    r"(?:the\s+|his\s+|her\s+|their\s+)?(?:[\w/-]+\s+){0,4}?" + _CANCER_WORDS + r"\b")
+_THERAPY_FOR_GATE = ("anti", "therap", "treatment", "regimen", "agent", "drug", "medication", "radiation", "surgery")
+
+
 def _diagnosis(t: str, kind: str) -> list:
     out = []
     tl = t.lower()
     if "free" in tl:
         t = _rx(r"[\w ]{0,20}cancer[- ]free").sub(" ", t)
+        tl = t.lower()
+    if _has_any(tl, _THERAPY_FOR_GATE) and _THERAPY_FOR.search(t):
+        t = _THERAPY_FOR.sub(" ", t)
         tl = t.lower()
     rx = vocab_regexes()
     cancers = [h for h in vocab_find(rx["cancer"], t)
@@ -717,7 +780,10 @@ def _labs(t: str) -> list:
         seg = t[start:end]
         comps = _comparisons(seg, _shift_quantities(clause_qs, start, end))
         if not comps:
-            continue
+            bare = _bare_comparison(t, grp, start, clause_qs)
+            if bare is None:
+                continue
+            comps = [bare]
         base, cond = comps[0], None
         for c in comps[1:]:
             if c.get("condition") is not None:
@@ -769,6 +835,32 @@ def _labs(t: str) -> list:
     return out
 
 
+_RESTATEMENT_OPEN = re.compile(r"\(\s*$")
+
+
+def _bare_comparison(t: str, grp: list, start: int, clause_qs) -> dict | None:
+    """A value written with no operator right after an analyte or score name ("Gleason score 7",
+    "PSA 20 ng/ml", "ASA status 1,2"), as an "==" comparison (a list of scores: "between"),
+    relative to ``start``. Not a name in brackets right after another comparison: "Hb ≥ 10 g/dL
+    (Hct 32%)" restates the threshold, it adds no requirement."""
+    q = bare_value(t, start)
+    if q is None:
+        return None
+    ms = grp[0][1]
+    if _RESTATEMENT_OPEN.search(t, max(0, ms - 3), ms) and any(0 <= ms - x.end <= 4 for x in clause_qs):
+        return None
+    if any(x.start < q.end and q.start < x.end for x in clause_qs):
+        return None  # part of a comparison read otherwise ("gestational age 35 to 39 weeks": a range of times)
+    op = q.op
+    if op == "==":  # "heart failure greater than NYHA 2": the operator is written before the name
+        op = operator_before(t, ms) or op
+    c: dict[str, Any] = {"op": op, "start": q.start - start, "end": q.end - start, "condition": None,
+                         "value": q.value, "unit": q.unit}
+    if q.op == "between":
+        c["value_high"] = q.value_high
+    return c
+
+
 def _shift_quantities(qs, start: int, end: int) -> list:
     """The quantities of a clause lying within ``[start, end)``, with spans relative to ``start``."""
     if not qs:
@@ -804,7 +896,7 @@ def _all(items: list):
 
 _CMP_RESTATED = re.compile(r"(?i)\s*[(\[]\s*(?:or\s+|i\.?e\.?,?\s*|=\s*|equivalent\s+to\s+)?$")
 _CMP_GLUE = re.compile(r"(?i)\([^)]*\)|\[[^\]]*\]?|\b(?:and/or|and|or|but|in|for|(?:fe)?males?|women|men|patients|"
-                       r"subjects|respectively)\b|[\s,;/\[\]()]")
+                       r"subjects|respectively)\b|[\s,;:/\[\]()]")
 _CMP_SEX = re.compile(r"(?i)[^<>≤≥\d]{0,12}?\b(?:(?P<f>females?|women|woman)|(?P<m>males?|men|man))\b")
 
 
@@ -976,12 +1068,17 @@ _MEAS_DOSE_WORDS = re.compile(r"(?i)\b(?:dose|doses|dosage|daily|mg(?!-)|prednis
 _MEAS_COUNT_AFTER = re.compile(r"\s*(?:[a-z][a-z-]+)", re.IGNORECASE)
 _MEAS_UNITLESS_OK_AFTER = re.compile(r"(?i)\s*(?:points?|score|class|level|on\b|in\b|at\b|for\b|and\b|or\b|with\b|"
                                      r"if\b|when\b|during\b|prior\b|before\b|after\b|as\b|by\b|according\b|"
-                                     r"within\b|per\b|/|\)|,|;|\.|$)")
+                                     r"within\b|per\b|/|\)|,|;|\.|[；，。]|$|"
+                                     r"\((?!\s*(?:one|two|three|four|five|six|seven|eight|nine|ten)\b))")
+
+
+_MEAS_COLON_END = re.compile(r"(?<=[A-Za-z0-9)\]])\s*:\s*$")  # "Serum HDL-C: <50 mg/dl": the name is before the colon
+_MEAS_PLURAL = re.compile(r"(?<=[A-Za-z])\((?:e?s)\)")  # "lesion(s)"
 
 
 def _measurement_name(t: str, start: int, floor: int) -> str | None:
     """The observation named right before a comparison ("BMI", "systolic blood pressure", "MMSE score")."""
-    before = t[floor:start]
+    before = _MEAS_PLURAL.sub("", _MEAS_COLON_END.sub(" ", t[floor:start]))
     before = re.split(r"[;:(\[\n]|\.\s|,\s|\b(?:or|and|with|who|which|if)\s+(?=\S)", before)[-1]
     words = re.findall(r"[A-Za-z][A-Za-z0-9'+-]*", before)
     while words and words[-1].lower() in _MEAS_STOP:
@@ -1004,7 +1101,8 @@ def _measurement_name_after(t: str, q, floor: int) -> str | None:
     """The name of a comparison written before it ("≥ 5 ppm carbon monoxide") when nothing
     names it before, else the words before an opening bracket ("lymphadenopathy (>1.5 cm)")."""
     before = t[floor:q.start]
-    if not re.search(r"[A-Za-z]", re.split(r"[;:(\[\n]|\.\s|,\s", before)[-1]) and q.unit_text:
+    last = re.split(r"[;:(\[\n]|\.\s|,\s", before)[-1]
+    if q.unit_text and all(w.lower() in _MEAS_STOP for w in re.findall(r"[A-Za-z][A-Za-z0-9'+-]*", last)):
         m = _MEAS_AFTER.match(t, q.end)
         if m:
             words = [w for w in m.group(1).split() if w.lower() not in _MEAS_STOP]
@@ -1116,6 +1214,11 @@ def _measurements(t: str, atoms: list) -> list:
             name = _measurement_name(t, q.start, floor)
             if not name or "weight" not in name:
                 continue
+        if q.unit_text is None and q.time_unit is None and q.op != "+/-" and _GESTATIONAL_WEEKS_AFTER.match(t, q.end):
+            # "≥ 33 gestational weeks", "from 13 to 32.6 gestational weeks"
+            out.append(Measurement(name="gestational age", comparator="between" if q.op == "between" else q.op,
+                                   value=q.value, value_high=q.value_high, unit="week"))
+            continue
         if q.unit_text is None and q.pair is None and not _MEAS_UNITLESS_OK_AFTER.match(t[q.end:q.end + 12]):
             continue  # "at least 2 prior lines": a count
         joined = last is not None and len(t[last[0].end:q.start]) <= 40 and not _CMP_GLUE.sub("", t[last[0].end:q.start])
@@ -1153,6 +1256,7 @@ def _measurements(t: str, atoms: list) -> list:
 
 
 _GESTATION = re.compile(r"(?i)\bgestation|\b(?:weeks?|wks?)\s+(?:of\s+)?(?:pregnancy|amenorrh)")
+_GESTATIONAL_WEEKS_AFTER = re.compile(r"(?i)\s*(?:completed\s+)?gestational\s+(?:weeks?|wks?)\b")
 _GESTATION_BEFORE = re.compile(r"(?i)\bgestation(?:al)?(?:\s+age)?\b[^.;:\d]{0,15}$")
 
 
@@ -1235,6 +1339,9 @@ def _prior_therapy(t: str, kind: str) -> list:
             agents.append(key)
     if _any(r"\b(?:systemic|anti-?cancer|antineoplastic|cancer)\s+(?:treatment|therapy|therapies|treatments)", t) and "systemic_therapy" not in agents:
         agents.append("systemic_therapy")
+    if not agents and "anti" in t.lower() and _any(r"\banti-?\s?(?:[\w]+-)?" + _CANCER_WORDS + r"\s+(?:treatments?|therap\w*|agents?|"
+                                                    r"drugs?|medications?|regimens?)\b", t):
+        agents.append("systemic_therapy")  # "anti-myeloma therapy": systemic therapy against that cancer
     if _any(r"\bendocrine\b|\bhormon(?:e|al)\b", t) and not agents:
         agents.append("endocrine_therapy")
     if not agents:
@@ -1750,7 +1857,7 @@ def _compile_clause(t: str, kind: str) -> list:
                                                           "social_security", "tissue_available", "compliance")
     if strong_conf and conf.category == "tissue_available" and _genes(t):
         strong_conf = False  # "PIK3CA mutation in tumour tissue or ctDNA": the tissue is where it is found
-    if strong_conf and not re.search(r"[≥≤<>]|\d+\s*(?:mg|g/|x|×)", t):
+    if strong_conf and not any(not q.window for q in find_quantities(t)):
         return [conf]
     tl = t.lower()
 
@@ -1761,15 +1868,18 @@ def _compile_clause(t: str, kind: str) -> list:
         return False
 
     atoms: list = []
-    if has("age", "year", "adult", "child", "old"):
+    if has("age", "year", "adult", "child", "old", "yo", "y.o", "y/o") or _DIGIT.search(t):
         atoms += _age(t)
     men_meno = _men_or_menopausal_women(t) if has("menopaus") and has("men", "male") else []
     atoms += men_meno
-    if not men_meno and has("male", "female", "women", "woman", "men", "man", "sex"):
+    men_np = _men_or_nonpregnant_women(t, kind) if has("non", "not") and has("pregnan", "feeding", "lactat",
+                                                                               "nursing") else []
+    atoms += men_np
+    if not men_meno and not men_np and has("male", "female", "women", "woman", "men", "man", "sex", "gender"):
         atoms += _sex(t, kind)
     if not men_meno and has("menopaus", "ovar", "gnrh", "lhrh", "goserelin", "leupro", "triptorelin", "oophor"):
         atoms += _menopause(t, kind)
-    if has("pregnan", "feeding", "lactat", "nursing"):
+    if not men_np and has("pregnan", "feeding", "lactat", "nursing"):
         atoms += _pregnancy(t, kind)
     if has("ecog", "who", "zubrod", "karnofsky", "kps", "lansky", "performance", "ps"):
         # "Eastern Cooperative Oncology Group (ECOG) performance status of 0 or 1": the scale's name
@@ -1807,6 +1917,8 @@ def _compile_clause(t: str, kind: str) -> list:
             rec and not _any(r"prior|previous|treat|therap", t)):
         atoms += _prior_therapy(t, kind)
     atoms += _measurements(t, atoms)
+    if "weight" in tl and ("gain" in tl or "loss" in tl or "lost" in tl or "chang" in tl or "reduc" in tl):
+        _weight_change(t, atoms)
     if rec and any(isinstance(x, Receptor) and x.receptor == "HER2" for a in rec for x in iter_atoms(a)):
         # "IHC 1+, or IHC 2+ with negative ISH": the scores belong to the HER2 atom, not measurements
         atoms = [a for a in atoms if not (isinstance(a, (Measurement, AllOf, AnyOf)) and all(
@@ -1853,6 +1965,38 @@ def _compile_clause(t: str, kind: str) -> list:
     return atoms
 
 
+_WEIGHT_CHANGE = re.compile(
+    r"(?i)\bweight\s+(?P<a>gain|loss|change|reduction)(?:\s*(?:or|and|and/or|/)\s*(?P<b>gain|loss))?|"
+    r"\b(?P<c>gain|loss|lost|change|reduction|decrease|increase)(?:\s*(?:or|and|and/or|/)\s*(?P<d>gain|loss))?\s+"
+    r"(?:of|in)\s+(?:(?:total|body)\s+)?weight")
+
+
+def _weight_change(t: str, atoms: list) -> None:
+    """"Weight gain or loss of greater than 5 kg": a change in weight, not her weight (renames the
+    ``Measurement`` in place to "weight change", "weight loss" or "weight gain")."""
+    m = _WEIGHT_CHANGE.search(t)
+    if not m:
+        return
+    words = {w.lower() for w in m.groups() if w}
+    if words <= {"loss", "lost", "reduction", "decrease"}:
+        name = "weight loss"
+    elif words <= {"gain", "increase"}:
+        name = "weight gain"
+    else:
+        name = "weight change"
+    def fix(x):
+        if isinstance(x, LabThreshold) and x.analyte in ("weight", "body_weight") and x.value is not None:
+            return Measurement(name=name, comparator=x.comparator, value=x.value, unit=x.unit)
+        if isinstance(x, Measurement) and (x.name in ("weight", "body weight", "body_weight", "loss", "gain", "change")
+                                           or "weight" in x.name and re.search(r"(?i)gain|loss|chang", x.name)):
+            x.name = name
+        elif isinstance(x, (AllOf, AnyOf)):
+            x.items = [fix(i) for i in x.items]
+        return x
+
+    atoms[:] = [fix(a) for a in atoms]
+
+
 def _is_ofs_agent(key: str) -> bool:
     """An ovarian function suppression class or drug (goserelin, "LHRH agonist", ...)."""
     from trialmatch.vocab import class_ancestors, drug_classes
@@ -1880,6 +2024,8 @@ def _apply_negation(expr, t: str):
     if isinstance(expr, (AllOf, AnyOf)):
         if any(isinstance(a, _NUMERIC_KINDS) for a in expr.items):
             return expr
+        if any(isinstance(a, Not) and isinstance(a.item, Pregnancy) for a in expr.items):
+            return expr  # "must not be pregnant or breastfeeding": the extractor negated each state already
         # "no A, B or C" -> none of them
         return Not(item=AnyOf(items=expr.items))
     if isinstance(expr, Pregnancy) or isinstance(expr, Not):
@@ -1922,6 +2068,39 @@ def _clone(x):
     return new
 
 
+# a definition ("Women are considered postmenopausal when >= 54 years", "Childbearing potential is
+# defined as ..."): it says what a word means, not what she must be; its main verb is the defining one
+_DEFINITION_GATE = ("consider", "defin", "regarded", "deemed")
+_DEFINITION = re.compile(
+    r"(?i)^(?P<head>[^.;:()]{0,80}?)\b(?<!who )(?<!that )(?<!which )(?:is|are|will be|shall be|would be|should be|can be)\s+"
+    r"(?:considered|defined|regarded|deemed)(?:\s+as|\s+to\s+be)?\b(?!\s+(?:eligible|ineligible|(?:a\s+)?candidates?|"
+    r"excluded|included|unfit|fit|suitable|unsuitable|not\s+eligible|appropriate|inappropriate|at\s+(?:high|increased)\s+risk))")
+# "Postmenopausal status, defined as age >= 60 or ...": the status is the requirement; the definition is
+# the matcher's own menopause rule (an age gate made of it would shut out younger postmenopausal women)
+_DEFINED_AS = re.compile(r"(?i)[\s,(]*\b(?:as\s+)?(?:defined|determined|documented|confirmed)\s+(?:as|by)\b")
+
+
+def _definition(t: str, kind: str):
+    """``(expression, status, reason)`` for a definition, or None when ``t`` is not one."""
+    tl = t.lower()
+    if not _has_any(tl, _DEFINITION_GATE):
+        return None
+    m = _DEFINITION.match(t)
+    if m and not _NEG_LEAD.match(m.group("head")) and not re.search(r"(?i)\b(?:must|should|if|unless|patients?\s+with)\b",
+                                                                        m.group("head")):
+        return None, "compiled", "not a requirement: a definition of a term used by other criteria"
+    if "menopaus" in tl and "defin" in tl:
+        dm = _DEFINED_AS.search(t)
+        if dm:
+            head = t[:dm.start()]
+            atoms = _compile_clause(head, kind) if "menopaus" in head.lower() else []
+            if atoms and any(isinstance(x, MenopausalStatus) for a in atoms for x in iter_atoms(a)) and not any(
+                    isinstance(x, Unsupported) for a in atoms for x in iter_atoms(a)):
+                expr = _apply_negation(_combine(atoms, kind, head), head)
+                return expr, *_status(expr)
+    return None
+
+
 @lru_cache(maxsize=65536)
 def _compile_criterion_cached(t: str, kind: str):
     """:func:`compile_criterion_text` on stripped text; cached, so never mutate what it returns."""
@@ -1929,6 +2108,9 @@ def _compile_criterion_cached(t: str, kind: str):
         return None, "unsupported", "empty criterion"
     if _is_permission(t):
         return None, "compiled", "not a requirement: states what is allowed"
+    d = _definition(t, kind)
+    if d is not None:
+        return d
     parts = [p for p in _CLAUSE_OR.split(t) if p.strip()]
     exprs = []
     for p in parts:
@@ -1989,6 +2171,12 @@ def _build(splits: list[SplitCriterion], trial_id: str, source: str, source_text
                 e2, s2, r2 = compile_criterion_text(f"{head} {sc.text}", sc.kind)
                 if s2 != "unsupported":
                     expr, status, reason = e2, s2, r2
+            elif head and len(head) <= 200 and len(sc.text) <= 60 and _bare_drug(sc.text):
+                # a drug listed under its heading ("No concurrent treatment with any of the following:" /
+                # "Ritonavir"): the item read with its heading, kept only when that names the drug
+                e2, s2, r2 = compile_criterion_text(f"{head} {sc.text.strip(' .;,')}", sc.kind)
+                if s2 == "compiled" and _names_drug(e2, _bare_drug(sc.text)):
+                    expr, status, reason = e2, s2, r2
         if sc.children:
             # a parent whose own words carry no check is a header ("... meets the following criteria:")
             own = _compile_clause(sc.text.split(":")[0], sc.kind) if sc.text.rstrip().endswith(":") or ":" in sc.text else None
@@ -2011,6 +2199,28 @@ def _build(splits: list[SplitCriterion], trial_id: str, source: str, source_text
     _demote_list_headers(crits)
     return CompiledCriteria.model_construct(trial_id=trial_id, compiler_version=COMPILER_VERSION, source=source,
                                             criteria=crits, source_text=source_text)
+
+
+def _bare_drug(text: str) -> str | None:
+    """The vocabulary key of an item that is only a drug or class name ("Ketoconazole", "Steroids")."""
+    t = text.strip(" .;,*-•")
+    if not t or len(t.split()) > 4:
+        return None
+    rx = vocab_regexes()
+    m = rx["agent"].fullmatch(t)
+    if m is None:
+        return None
+    return rx["agent_names"].get(re.sub(r"[\s-]+", " ", t.lower())) or rx["agent_names"].get(t.lower())
+
+
+def _names_drug(expr, key: str | None) -> bool:
+    if not key or expr is None:
+        return False
+    for a in iter_atoms(expr):
+        if isinstance(a, PriorTherapy) and key in a.agents or isinstance(a, ConcomitantMedication) and key in a.classes \
+                or isinstance(a, Allergy) and key in a.substances:
+            return True
+    return False
 
 
 _TRAILING_OR = re.compile(r"(?i)[\s,;]*\b(?:and/or|and or|or/and|or)\W*$")

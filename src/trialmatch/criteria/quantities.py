@@ -19,6 +19,8 @@ Public API
 ----------
 Quantity                        one comparison (frozen dataclass)
 find_quantities(text) -> list   every comparison in ``text``, in order (cached)
+bare_value(text, pos)           a value written without an operator right at ``pos`` ("Gleason score 7")
+operator_before(text, pos)      the operator written right before ``pos`` ("greater than NYHA 2": ">")
 TIME_UNITS                      time unit words -> "hour" / "day" / "week" / "month" / "year" / ...
 to_years(value, time_unit)      a value in a time unit, in years
 """
@@ -31,7 +33,7 @@ from functools import lru_cache
 
 from trialmatch.vocab.units import UnitError, normalize_unit_text
 
-__all__ = ["Quantity", "find_quantities", "TIME_UNITS", "to_years"]
+__all__ = ["Quantity", "find_quantities", "bare_value", "operator_before", "TIME_UNITS", "to_years"]
 
 
 @dataclass(frozen=True)
@@ -188,7 +190,7 @@ _AGE_OF = r"(?:(?:the\s+)?ages?\s+(?:of\s+)?)?"
 _RANGE_RE = re.compile(
     r"(?<![\w])(?=[\d.bftaosen])(?P<lead>between\s+|from\s+)?" + _AGE_OF + _BEFORE_NUM + r"(?P<a>" + _NUMW + r")" + _AFTER_NUM
     + _u("ua") + r"(?:\s*(?:-\s*)?(?:old|of\s+age))?(?:-(?=\s))?"
-    + r"\s*(?P<sep>and|to|through|until|till|-|–|—|~|～|‐|−)\s*(?:(?P<opb><|≤|<=|˂)\s*)?"
+    + r"\s*(?P<sep>and|to|through|until|till|-|–|—|~|～|‐|−|an(?=\s))\s*(?:(?P<opb><|≤|<=|˂)\s*)?"
     + r"(?P<b>" + _NUMW + r")" + _AFTER_NUM + _u("ub"),
     re.IGNORECASE,
 )
@@ -206,7 +208,7 @@ _POSTFIX_RE = re.compile(
     re.IGNORECASE,
 )
 _LIST_RE = re.compile(
-    _BEFORE_NUM + r"(?P<a>\d(?:\.\d)?)(?:\s*,\s*\d(?:\.\d)?)*\s*(?:,?\s*(?:or|and/or)\s*|\s*/\s*)(?P<b>\d(?:\.\d)?)(?![\d%.,]|\s*(?:[a-zµμ%°/]))",
+    _BEFORE_NUM + r"(?P<a>\d(?:\.\d)?)(?:\s*,\s*\d(?:\.\d)?)*\s*(?:,?\s*(?:or|and/or)\s*|\s*/\s*)(?P<b>\d(?:\.\d)?)(?![\d%]|[.,]\d|\s*(?:[a-zµμ%°/]))",
     re.IGNORECASE,
 )
 _WINDOW_BEFORE = re.compile(
@@ -308,6 +310,8 @@ def find_quantities(text: str) -> tuple[Quantity, ...]:
     for m in _RANGE_RE.finditer(text):
         sep = m.group("sep").lower()
         a_txt, b_txt = m.group("a"), m.group("b")
+        if sep == "an" and (m.group("lead") or "").strip().lower() != "between":
+            continue
         if sep == "and" and not m.group("lead") and not (
                 m.group("ub") and _unit(m.group("ub"))[1] == "year" and _AGE_AFTER.match(text[m.end():m.end() + 12])):
             continue  # "18 and 65" without "between" is two things ("7 and 65 years old" is a range)
@@ -458,3 +462,105 @@ def _share_units(text: str, qs: list[Quantity]) -> list[Quantity]:
         if b.unit is None and b.time_unit is None and a.time_unit is not None:
             out[i] = replace(b, time_unit=a.time_unit, unit_text=a.unit_text, age_cue=a.age_cue or b.age_cue)
     return out
+
+
+# ----------------------------------------------------------------------------- bare values
+# "Gleason score 7", "PSA 20 ng/ml", "ASA 1", "CDR of 0", "ASA status 1,2": a value written right
+# after the name of what it measures, with no operator. Only the caller knows that a name stands
+# right before ``pos`` (the compiler calls this after a vocabulary analyte or score name only).
+_BARE_RE = re.compile(
+    r"\s*(?:\(\s*[A-Za-z][\w-]{0,10}\s*\)\s*)?"  # "Clinical Dementia Rating (CDR) of 0"
+    r"(?:(?:physical\s+)?(?:total\s+)?(?:scores?|status|class|levels?|values?|concentrations?|counts?)\b\s*)?"
+    r"(?:(?:of|=|:|is|was|equal\s+to|equals)\s*)?"
+    r"(?<![\w.,/^*+-])(?P<a>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(?![\d])"
+    r"(?P<list>(?:\s*(?:,|and/or|and|or|&)\s*\d(?:\.\d)?(?![\d.,]\d))*)"
+    + _u("ua"),
+    re.IGNORECASE,
+)
+# what may not follow a bare value: more of a number ("3+4", "20/40", "1.5 x ULN", "2-3"), an
+# operator written after it ("7 or more": find_quantities reads those), an ordinal ("12th")
+_BARE_NOT_AFTER = re.compile(
+    r"(?i)\s*(?:[-–~+/×x*^:]\s*\d|[.,]\d|(?:or|and|&)\s+(?:older|over|above|greater|more|higher|longer|bigger|larger|"
+    r"up|beyond|younger|under|below|less|lower|fewer|smaller|shorter|worse|better)\b|\+|times\b|fold\b|"
+    r"[x×*]\s*(?:the\s+)?(?:uln|upper|lln|lower|normal)|th\b|st\b|nd\b|rd\b)")
+
+
+def bare_value(text: str, pos: int) -> Quantity | None:
+    """A value written without an operator right at ``text[pos:]``, after the name it measures.
+
+    Parameters
+    ----------
+    text : str
+        The criterion (or clause).
+    pos : int
+        Where the name ends ("Gleason score 7": after "Gleason").
+
+    Returns
+    -------
+    Quantity or None
+        ``op="=="`` for one value ("PSA 20 ng/ml"), ``op="between"`` for a list of small scores
+        ("ASA status 1,2", "ASA physical status 1 and 2"); None when nothing of the kind is there,
+        when the number is a time ("pain 3 months"), a calendar year, part of a larger expression
+        ("Gleason 3+4", "20/40", "1.5 × ULN") or followed by an operator phrase ("7 or more").
+
+    Examples
+    --------
+    >>> q = bare_value("Gleason score 7, or", 7)
+    >>> (q.op, q.value, q.unit)
+    ('==', 7.0, None)
+    >>> bare_value("PSA 20 ng/ml", 3).unit
+    'ng/mL'
+    """
+    m = _BARE_RE.match(text, pos)
+    if m is None:
+        return None
+    a_txt, lst = m.group("a"), m.group("list") or ""
+    end = m.end()
+    if _BARE_NOT_AFTER.match(text, end):
+        return None
+    if lst.strip() and m.group("ua"):
+        return None  # "1 and 2 mg": not a list of scores
+    utext = m.group("ua")
+    unit, tunit = _unit(utext)
+    if tunit is not None:
+        return None  # "pain 3 months": a time, not a value of the measure
+    if utext and unit is None:
+        utext = None
+        end = m.end("list") if lst else m.end("a")
+    if not utext and _CAL_YEAR.fullmatch(a_txt):
+        return None
+    try:
+        v = _num(a_txt)
+    except ValueError:
+        return None
+    if lst.strip():
+        if not re.fullmatch(r"\d(?:\.\d)?", a_txt):
+            return None
+        vals = [v] + [float(x) for x in re.findall(r"\d(?:\.\d)?", lst)]
+        if vals != sorted(vals) or len(set(vals)) != len(vals):
+            return None
+        return Quantity("between", vals[0], vals[-1], None, None, None, m.start("a"), end, m.start("a"))
+    return Quantity("==", v, None, unit, utext, None, m.start("a"), end, m.start("a"))
+
+
+_OP_BEFORE_NAME = re.compile(r"(?:" + _OP_RX + r")\s*(?:(?:the|an?)\s+)?$", re.IGNORECASE)
+
+
+def operator_before(text: str, pos: int) -> str | None:
+    """The comparison operator written right before ``pos`` (a name then its value follow it:
+    "heart failure greater than NYHA 2", "> GINA 2"), or None.
+
+    Returns
+    -------
+    str or None
+        ">=", ">", "<=", "<" (never "==" or "+/-": those say nothing about the value after the name).
+    """
+    before = text[max(0, pos - 40):pos]
+    m = _OP_BEFORE_NAME.search(before)
+    if m is None:
+        return None
+    name = next((n for n, _, _ in _OP_GROUPS if m.group(n)), None)
+    op = _OP_OF.get(name)
+    if op in ("==", "+/-") or m.group(0).lower().startswith("within"):
+        return None
+    return op

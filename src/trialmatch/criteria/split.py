@@ -6,6 +6,11 @@ colon, also "Who Can Join" / "Who Cannot Join"), bullets (``-``, ``*``, ``•``,
 parent line ending with ":"), wrapped lines (a line continuing the previous criterion), several
 "; "-separated requirements in one bullet (one child per requirement), and population prose
 ("postmenopausal women with HR-positive, HER2-negative, AI-resistant mBC": one child per check).
+Sibling lines joined by a trailing "or" / "and/or" ("Small lymphocytic lymphoma or" / "Mantle cell
+lymphoma"), or separated by a line that is only "OR", are ONE criterion: its span covers all the
+lines (bullets between them included) and ``alternatives`` holds each line's own span; the compiler
+makes it ``AnyOf`` of the lines (chosen over an "any of" header with children because the matcher
+evaluates every child on its own).
 
 Every :class:`SplitCriterion` satisfies ``text == source[span[0]:span[1]]``.
 """

@@ -34,7 +34,7 @@ from trialmatch.evidence import summarize_evidence
 from trialmatch.matching.evaluate import (
     DEFAULT_OPTIONS, _dedup_missing, cancer_core, crit_cache_for, decide, evaluate_with_index, fast_model,
     her2_category, is_static, node_key, outcome_value, patient_extents, same_cancer, target_atom_keys,
-    value_cache_for,
+    value_cache_for, _new, _oset, _set_extra, _set_fields_set, _set_private,
 )
 from trialmatch.matching.facts import PatientIndex, build_index
 from trialmatch.matching.model import VERDICT_ORDER, CriterionOutcome, MatchReport, TrialMatch
@@ -88,6 +88,7 @@ class TrialPlan:
     static: list  # per criterion: its patient-independent outcome, or None
     keys: list  # per criterion: its content key (node key, kind, target key), None when static
     dynamic: list  # (index, criterion, key, counts for entry) of the patient-dependent criteria
+    entry_dynamic: list  # (index, criterion, key, key id) of those that count for entry
     static_unknown: list  # indexes of entry criteria whose static outcome is unknown
     static_confirm: list  # ... and confirm
     targets: frozenset  # all of them
@@ -98,6 +99,10 @@ class TrialPlan:
     closed: bool
     evidence: dict | None = None  # summarize_evidence(trial): published results and their checks
 
+
+#: content key of a criterion check -> a small integer (per process): the per-patient memo of
+#: outcomes is keyed by it (cheaper to hash than the key itself)
+_KEY_IDS: dict[tuple, int] = {}
 
 #: id(compiled) -> plan; an entry goes when its compiled-criteria object does (weak reference)
 _PLANS: dict[int, TrialPlan] = {}
@@ -133,11 +138,16 @@ def trial_plan(trial: Trial, compiled: cm.CompiledCriteria) -> TrialPlan:
             keys.append((node_key(c.expression), c.kind, tk))
             for a in cm.iter_atoms(c.expression):  # content keys of its atoms, for the atom memo
                 node_key(a)
-    dynamic, static_unknown, static_confirm = [], [], []
+    dynamic, entry_dynamic, static_unknown, static_confirm = [], [], [], []
     for i, (c, k, st) in enumerate(zip(criteria, keys, static)):
         entry = c.step is None or c.step <= 1
         if st is None:
             dynamic.append((i, c, k, entry))
+            if entry:
+                kid = _KEY_IDS.get(k)
+                if kid is None:
+                    kid = _KEY_IDS[k] = len(_KEY_IDS)
+                entry_dynamic.append((i, c, k, kid))
         elif entry and st.outcome == "unknown":
             static_unknown.append(i)
         elif entry and st.outcome == "confirm":
@@ -147,7 +157,8 @@ def trial_plan(trial: Trial, compiled: cm.CompiledCriteria) -> TrialPlan:
     i = id(compiled)
     plan = TrialPlan(
         trial=trial, compiled=weakref.ref(compiled, lambda _r, i=i: _PLANS.pop(i, None)), criteria=criteria,
-        target_keys=target_keys, static=static, keys=keys, dynamic=dynamic, static_unknown=static_unknown,
+        target_keys=target_keys, static=static, keys=keys, dynamic=dynamic, entry_dynamic=entry_dynamic,
+        static_unknown=static_unknown,
         static_confirm=static_confirm, targets=targets,
         terms=[*trial.conditions, *(t for t in (trial.title, trial.official_title) if t), *trial.keywords],
         cond_lower=[t.lower() for t in trial.conditions], flags=flags,
@@ -302,7 +313,7 @@ def trial_plan_for_fit(trial: Trial) -> TrialPlan:
     """A plan with only the disease-fit features (for callers without compiled criteria)."""
     text = _trial_text(trial)
     return TrialPlan(trial=trial, compiled=lambda: None, criteria=[], target_keys=[], static=[], keys=[], dynamic=[],
-                     static_unknown=[], static_confirm=[], targets=frozenset(),
+                     entry_dynamic=[], static_unknown=[], static_confirm=[], targets=frozenset(),
                      terms=[*trial.conditions, *(t for t in (trial.title, trial.official_title) if t), *trial.keywords],
                      cond_lower=[t.lower() for t in trial.conditions],
                      flags={name: bool(rx.search(text)) for name, rx in _re_subtype().items()},
@@ -340,12 +351,21 @@ class _Compact:
         self.unknown_i, self.confirms = unknown_i, confirms
 
 
+_CO_FIELDS = set(CriterionOutcome.model_fields)  # shared, as fast_model does (always complete)
+
+
 def _criterion_outcome(c: cm.Criterion, hit: tuple) -> CriterionOutcome:
-    """``fast_model(CriterionOutcome, ...)`` for the hot loop (every field given, none validated)."""
-    return fast_model(CriterionOutcome, {
+    """``fast_model(CriterionOutcome, ...)`` inlined for the hot loop (every field given, none
+    validated: the values are the matcher's own)."""
+    obj = _new(CriterionOutcome)
+    _oset(obj, "__dict__", {
         "criterion_id": c.id, "kind": c.kind, "text": c.text, "outcome": hit[0],
         "reason": hit[1], "evidence": hit[2], "missing": hit[3], "step": c.step,
     })
+    _set_fields_set(obj, _CO_FIELDS)
+    _set_extra(obj, None)
+    _set_private(obj, None)
+    return obj
 
 
 def _compact(trial: Trial, compiled: cm.CompiledCriteria, idx: PatientIndex, options: MatchOptions,
@@ -363,26 +383,39 @@ def _compact(trial: Trial, compiled: cm.CompiledCriteria, idx: PatientIndex, opt
     confirm_i: list[int] = []
     n_pass = n_own = 0
     try:
-        for i, c, k, entry in plan.dynamic:
-            if not entry:
-                continue  # a later step's criterion: explained, not part of the entry verdict
-            if full:
+        if full:
+            for i, c, k, _kid in plan.entry_dynamic:
                 hit = crit_cache.get(k)
                 if hit is None:
                     hit = crit_cache[k] = decide(c.kind, c.expression, idx, options)
-                oc, own = hit[0], hit[4]
-            else:
-                oc, own = outcome_value(c, k, idx, options, crit_cache, vcache)
-            if oc == "pass":
-                n_pass += 1
-            elif oc == "fail":
-                fail_i.append(i)
-            elif oc == "unknown":
-                unknown_i.append(i)
-                if own:
-                    n_own += 1
-            elif oc == "confirm":
-                confirm_i.append(i)
+                oc = hit[0]
+                if oc == "pass":
+                    n_pass += 1
+                elif oc == "fail":
+                    fail_i.append(i)
+                elif oc == "unknown":
+                    unknown_i.append(i)
+                    if hit[4]:
+                        n_own += 1
+                elif oc == "confirm":
+                    confirm_i.append(i)
+        else:
+            vget = vcache.get
+            for i, c, k, kid in plan.entry_dynamic:
+                v = vget(kid)
+                if v is None:
+                    v = vcache[kid] = outcome_value(c, k, idx, options, crit_cache)
+                oc = v[0]
+                if oc == "pass":
+                    n_pass += 1
+                elif oc == "fail":
+                    fail_i.append(i)
+                elif oc == "unknown":
+                    unknown_i.append(i)
+                    if v[1]:
+                        n_own += 1
+                elif oc == "confirm":
+                    confirm_i.append(i)
     finally:
         cache["_targets"] = None
     if plan.static_unknown:

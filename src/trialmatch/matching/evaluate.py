@@ -37,7 +37,7 @@ from typing import Any, Callable
 from pydantic import BaseModel
 
 from trialmatch.criteria import model as cm
-from trialmatch.matching.facts import PatientIndex, build_index, norm_key, site_members
+from trialmatch.matching.facts import PatientIndex, build_index, norm_key, partial_class_match, site_members
 from trialmatch.matching.model import CriterionOutcome, Evidence, MissingFact
 from trialmatch.matching.options import MatchOptions
 from trialmatch.patients.model import Patient
@@ -1229,6 +1229,66 @@ def _assert_no_therapy(idx: PatientIndex, agents: list[str], settings: list[str]
 
 @_atom("prior_therapy")
 def _prior(a: cm.PriorTherapy, idx: PatientIndex, o, excluded: list[str] | None = None) -> Result:
+    """Prior (or recent) therapy: her treatment history, and her current medications (a drug she
+    takes now is one she has had, within any window up to today)."""
+    res = _prior_treatments(a, idx, o, excluded)
+    if res.value is True or a.lines.high is not None or not idx.medication_generics:
+        return res
+    sure, maybe = _current_medication_therapy(a, idx, excluded)
+    if not sure and not maybe:
+        return res
+    agents_txt = ", ".join(_label(x) for x in a.agents)
+    if sure and a.lines.contains(1):
+        return Result(True, [f"currently takes {', '.join(sure)} ({agents_txt})"],
+                      [e for e in res.evidence if e.fact.startswith("medication")] or
+                      [_ev(f"medication {m.name}", m.source, g) for m, g, _c in idx.medication_generics if g in sure])
+    names = sure + maybe
+    return Result(None, [*res.reasons, f"currently takes {', '.join(names)}: whether it counts as {agents_txt} "
+                         "here (setting, route, duration) needs a person"],
+                  [*res.evidence, *(_ev(f"medication {m.name}", m.source, g) for m, g, _c in idx.medication_generics
+                                    if g in names)],
+                  res.missing or [_mf("medications", f"whether her medication counts as prior {agents_txt}")])
+
+
+_BROAD_THERAPY = frozenset({"systemic_therapy", "anticancer_therapy", "anti_cancer_therapy", "any"})
+
+
+def _current_medication_therapy(a: cm.PriorTherapy, idx: PatientIndex, excluded: list[str] | None):
+    """Her current medications that are (``sure``) or may be (``maybe``) the therapy of ``a``."""
+    # a current medication counts by its own drug or class, not through the broad "any
+    # anti-cancer therapy" classes (supportive drugs such as bisphosphonates are listed as
+    # medications; anti-cancer regimens belong to the treatment history)
+    keys = [k for k in (norm_key(x) for x in a.agents) if k not in _BROAD_THERAPY]
+    exc = [norm_key(x) for x in excluded or []]
+    in_history = {g for ti in idx.treatments for g in ti.generics}
+    sure: list[str] = []
+    maybe: list[str] = []
+    for _m, g, classes in idx.medication_generics:
+        if not g or g in in_history:
+            continue
+        if exc and any(drug_is(g, classes, x) or x in classes for x in exc):
+            continue
+        if any(drug_is(g, classes, k) or k in classes for k in keys):
+            dm = True
+        elif any(partial_class_match(classes, k) for k in keys):
+            dm = None
+        else:
+            continue
+        vals = [dm]
+        if a.settings and "any" not in a.settings:
+            vals.append(None)  # a current medication states no cancer-therapy setting
+        if a.ongoing is False or a.min_duration is not None or a.progressed is not None \
+                or a.relapse_within_after_end is not None:
+            vals.append(None)  # not stated for a current medication
+        v = _and(vals)
+        if v is True:
+            sure.append(g)
+        elif v is None:
+            maybe.append(g)
+    return sure, maybe
+
+
+def _prior_treatments(a: cm.PriorTherapy, idx: PatientIndex, o, excluded: list[str] | None = None) -> Result:
     p = idx.patient
     agents_txt = ", ".join(_label(x) for x in a.agents)
     setting_txt = "" if (not a.settings or "any" in a.settings) else " (" + "/".join(a.settings) + " setting)"
@@ -1338,9 +1398,12 @@ def _conmed(a: cm.ConcomitantMedication, idx: PatientIndex, o) -> Result:
 
     keys = [norm_key(c) for c in a.classes]
     hits = []
+    maybe = []
     for m, g, classes in idx.medication_generics:
-        if g and any(drug_matches(g, k) for k in keys):
+        if g and any(drug_matches(g, k) or k in classes for k in keys):
             hits.append(_ev(f"medication {m.name}", m.source, g))
+        elif g and any(partial_class_match(classes, k) for k in keys):
+            maybe.append(_ev(f"medication {m.name} (possibly what the criterion means)", m.source, g))
     for ti in idx.treatments:
         t = ti.treatment
         if t.ongoing or (t.end is None and t.start is not None):
@@ -1349,6 +1412,9 @@ def _conmed(a: cm.ConcomitantMedication, idx: PatientIndex, o) -> Result:
     what = ", ".join(_label(k) for k in keys)
     if hits:
         return Result(True, [f"takes {what}"], hits)
+    if maybe:
+        return Result(None, [f"takes {', '.join(e.value for e in maybe)}: whether it counts as {what} needs a person"],
+                      maybe, [_mf("medications", f"whether her medication counts as {what}")])
     if closed_world_ok(idx, o):
         n = len(idx.medication_generics)
         return Result(False, [f"no {what} among her {n} current medication(s)" if n else f"no {what} in her record"], [])
@@ -1696,7 +1762,7 @@ def crit_cache_for(idx: PatientIndex, options: MatchOptions) -> dict:
 
 def value_cache_for(idx: PatientIndex, options: MatchOptions) -> dict:
     """This patient's memo of criterion outcomes without explanations (see :func:`outcome_value`)."""
-    oid = ("value", id(options))
+    oid = ("value", id(options))  # keyed by the engine's integer ids of criterion content keys
     cc = idx.crit_cache.get(oid)
     if cc is None or cc[0] is not options:
         cc = idx.crit_cache[oid] = (options, {})
@@ -1788,27 +1854,24 @@ def _value(expr, idx: PatientIndex, options: MatchOptions, want: Any) -> Any:
 
 
 def outcome_value(criterion: cm.Criterion, ck: tuple, idx: PatientIndex, options: MatchOptions,
-                  cache: dict, vcache: dict) -> tuple[str, bool]:
+                  cache: dict) -> tuple[str, bool]:
     """``(outcome, own)`` of a compiled criterion whose cache key is ``ck`` (see :func:`outcome_for`),
-    without its explanation: what verdicts, scores and ranking need. ``own`` (an open criterion
-    whose unknown comes from an atom naming the trial's own condition) needs the explanation, so
-    such criteria (``ck[2]`` non-empty and outcome unknown) are decided in full (``cache``).
-    The full explanation, built when a result is materialised, gives the same outcome."""
+    without its explanation: what verdicts, scores and ranking need (the caller memoises it).
+
+    ``own`` (an open criterion whose unknown comes from an atom naming the trial's own
+    condition) needs the explanation, so such criteria (``ck[2]`` non-empty and outcome
+    unknown) are decided in full, into ``cache`` (the memo :func:`outcome_for` uses). The full
+    explanation, built when a result is materialised, gives the same outcome.
+    """
     hit = cache.get(ck)
     if hit is not None:
         return hit[0], hit[4]
-    v = vcache.get(ck)
-    if v is not None:
-        return v
     kind = criterion.kind
     out = outcome_from(kind, _value(criterion.expression, idx, options, kind == "inclusion"))
     if out == "unknown" and ck[2]:
         hit = cache[ck] = _decide(kind, criterion.expression, idx, options)
-        v = (hit[0], hit[4])
-    else:
-        v = (out, False)
-    vcache[ck] = v
-    return v
+        return hit[0], hit[4]
+    return out, False
 
 
 decide = _decide

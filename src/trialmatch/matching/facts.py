@@ -34,6 +34,35 @@ SITE_GROUPS: dict[str, frozenset[str]] = {
 }
 
 
+@lru_cache(maxsize=1)
+def _medication_data() -> dict:
+    import json
+    from importlib import resources
+
+    with resources.files("trialmatch.matching").joinpath("data", "medications.json").open("r", encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def medication_classes(name: str | None) -> frozenset[str]:
+    """Classes of a non-oncology medication name or class phrase (``matching/data/medications.json``),
+    for names the shared drug vocabulary does not classify (empty when unknown)."""
+    if not name:
+        return frozenset()
+    names = _medication_data()["names"]
+    k = " ".join(name.strip().lower().split())
+    hit = names.get(k)
+    if hit is None and k.endswith("s"):
+        hit = names.get(k[:-1])
+    return frozenset(hit or ())
+
+
+def partial_class_match(classes: frozenset[str], key: str) -> bool:
+    """A medication of one of ``classes`` is only possibly what a criterion on ``key`` means (an
+    inhaled corticosteroid against "corticosteroids": trials often mean systemic ones)."""
+    partial = _medication_data()["partial"]
+    return any(key in partial.get(c, ()) for c in classes)
+
+
 def norm_key(text: str | None) -> str:
     """Lower-case, underscores for spaces and dashes: "Lymph node" -> "lymph_node"."""
     if not text:
@@ -148,5 +177,10 @@ def build_index(patient: Patient, as_of: dt.date) -> PatientIndex:
         if not _on_or_before(m.start, as_of) or (m.end is not None and m.end < as_of):
             continue
         g = normalize_drug(m.name)
-        idx.medication_generics.append((m, g, drug_classes(g) if g else frozenset()))
+        classes = drug_classes(g) if g else frozenset()
+        extra = medication_classes(m.name)
+        if extra:
+            g = g or m.name.strip().lower()
+            classes = frozenset(classes | extra)
+        idx.medication_generics.append((m, g, classes))
     return idx
