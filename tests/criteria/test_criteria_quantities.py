@@ -269,3 +269,87 @@ def test_performance_scores_and_out_of_scale_values():
 def test_analyte_names_with_optional_hyphens_and_spaces():
     _, atoms = _atoms("Mini Mental State Exam score >= 15")
     assert [(m.name, m.comparator, m.value) for m in atoms if isinstance(m, Measurement)] == [("mmse", ">=", 15.0)]
+
+
+# ----------------------------------------------------------------------------- bare values, age cues, names
+def test_bare_value_reader():
+    from trialmatch.criteria.quantities import bare_value
+    q = bare_value("Gleason score 7, or", 7)
+    assert (q.op, q.value, q.unit) == ("==", 7.0, None)
+    q = bare_value("ASA status 1,2", 3)
+    assert (q.op, q.value, q.value_high) == ("between", 1.0, 2.0)
+    for text, pos in [("pain 3 months", 4), ("Gleason 3+4", 7), ("PSA 2019", 3), ("creatinine 1.5 times ULN", 10),
+                      ("Hb 10 g/dL or more", 2), ("visual acuity 20/40", 15)]:
+        assert bare_value(text, pos) is None, text
+
+
+@pytest.mark.parametrize("text, cls, key, op, value, unit", [
+    ("Gleason score 7, or", Measurement, "gleason", "==", 7.0, None),
+    ("PSA 20 ng/ml", LabThreshold, "psa", "==", 20.0, "ng/mL"),
+    ("Healthy adult volunteers (ASA 1 physical state)", Measurement, "asa", "==", 1.0, None),
+    ("Glasgow coma scale of 15 within 24 hours after admission", Measurement, "glasgow_coma_scale", "==", 15.0, None),
+    ("heart failure greater than NYHA 2", Measurement, "nyha", ">", 2.0, None),
+])
+def test_bare_values_after_a_vocabulary_name(text, cls, key, op, value, unit):
+    _, atoms = _atoms(text, "exclusion")
+    hits = [a for a in atoms if isinstance(a, cls)]
+    assert len(hits) == 1, atoms
+    a = hits[0]
+    assert ((a.name if cls is Measurement else a.analyte), a.comparator, a.value, a.unit) == (key, op, value, unit)
+
+
+def test_bare_value_lists_and_what_is_not_one():
+    (m,) = [a for a in _atoms("ASA physical status 1 and 2, undergoing surgery")[1] if isinstance(a, Measurement)]
+    assert (m.comparator, m.value, m.value_high) == ("between", 1.0, 2.0)
+    (m,) = [a for a in _atoms("ASA 3 or 4, mental retardation", "exclusion")[1] if isinstance(a, Measurement)]
+    assert (m.comparator, m.value, m.value_high) == ("between", 3.0, 4.0)
+    # a restatement in brackets after a threshold adds no requirement; a range of times is no bare value
+    _, atoms = _atoms("Haemoglobin (Hb) ≥10 g/dL (Hct 32%)")
+    assert [(a.analyte, a.value) for a in atoms if isinstance(a, LabThreshold)] == [("hemoglobin", 10.0)]
+    _, atoms = _atoms("gestational age 35 to 39 weeks")
+    assert not [a for a in atoms if isinstance(a, Measurement) and a.comparator == "=="]
+
+
+@pytest.mark.parametrize("text, low, high", [
+    ("patients <18", None, 18.0),
+    ("Any patient ≥18 who presents for a colonoscopy", 18.0, None),
+    ("Women >18 yo", 18.0, None),
+    ("Inpatient ≥18 y.o. who are scheduled for surgery", 18.0, None),
+    ("age between 50 an 65 years", 50.0, 65.0),
+    ("Women aged 18 or older who are able to give informed consent", 18.0, None),
+])
+def test_age_cues(text, low, high):
+    _, atoms = _atoms(text, "exclusion" if high == 18.0 else "inclusion")
+    ages = [a for a in atoms if isinstance(a, Age)]
+    assert [(a.years.low, a.years.high) for a in ages] == [(low, high)], atoms
+
+
+def test_person_compared_with_a_time_is_not_an_age():
+    _, atoms = _atoms("Patients ≥1 and ≤6 months after type I myocardial infarction")
+    assert not [a for a in atoms if isinstance(a, Age)]
+    _, atoms = _atoms("Patients ≥ 2 prior lines of therapy")
+    assert not [a for a in atoms if isinstance(a, Age)]
+
+
+def test_consent_clause_keeps_its_comparison_but_not_its_window():
+    from trialmatch.criteria.model import NeedsConfirmation
+    expr, _, _ = compile_criterion_text("Signed informed consent within 28 days before registration")
+    assert isinstance(expr, NeedsConfirmation)
+
+
+@pytest.mark.parametrize("text, name, op, value", [
+    ("Serum HDL-C: <50 mg/dl", "serum hdl-c", "<", 50.0),
+    ("Index lesion(s) greater than 0.5 cm3", "index lesion", ">", 0.5),
+    ("Pre-stroke modified Rankin scale ≤ 3 (being able to ambulate)", "pre-stroke modified rankin scale", "<=", 3.0),
+    ("Patients with a ≥20mm non-pedunculated colorectal polyp", "non-pedunculated colorectal polyp", ">=", 20.0),
+    ("GDM diagnosed ≥ 33 gestational weeks", "gestational age", ">=", 33.0),
+])
+def test_measurement_names(text, name, op, value):
+    ms = [a for a in _atoms(text)[1] if isinstance(a, Measurement)]
+    assert [(m.name, m.comparator, m.value) for m in ms] == [(name, op, value)]
+
+
+def test_count_restated_in_words_is_not_a_measurement():
+    _, atoms = _atoms("Received at least 2 (two) prior lines of chemotherapy")
+    assert not [a for a in atoms if isinstance(a, Measurement)]
+

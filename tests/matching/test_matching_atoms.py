@@ -363,3 +363,57 @@ def test_closed_world_never_rules_out_a_required_condition():
     assert out(cm.Not(item=asthma)).outcome == "pass"  # inclusion "no asthma"
     p = patient(conditions=[pm.OtherCondition(name="asthma", source=SRC)])
     assert out(asthma, p).outcome == "pass"
+
+
+def test_current_medication_counts_as_recent_therapy_and_an_inhaled_steroid_only_maybe():
+    steroid_8w = cm.PriorTherapy(agents=["corticosteroid"], lines=cm.Range(low=1),
+                                 within=cm.Duration(value=8, unit="week"))
+    oral = patient(medications=[pm.Medication(name="oral corticosteroids", source=SRC)])
+    o = out(steroid_8w, oral, kind="exclusion")
+    assert o.outcome == "fail" and "currently takes" in o.reason and o.evidence
+    inhaled = patient(medications=[pm.Medication(name="fluticasone", source=SRC)])
+    o = out(steroid_8w, inhaled, kind="exclusion")
+    assert o.outcome == "unknown" and "needs a person" in o.reason
+    assert out(cm.ConcomitantMedication(classes=["corticosteroid"]), inhaled, kind="exclusion").outcome == "unknown"
+    assert out(cm.ConcomitantMedication(classes=["inhaled_corticosteroid"]), inhaled, kind="exclusion").outcome == "fail"
+    # a supportive drug is not "any anti-cancer therapy" just because she takes it now
+    bone = patient(medications=[pm.Medication(name="zoledronic acid", source=SRC)], treatments=[],
+                   sources={"treatments": SRC})
+    o = out(cm.PriorTherapy(agents=["systemic_therapy"], lines=cm.Range(low=1)), bone, kind="exclusion")
+    assert o.outcome == "pass"
+    # no medication: the treatment history decides as before
+    assert out(steroid_8w, patient(), kind="exclusion").outcome == "unknown"
+
+
+def test_exclusion_that_holds_for_every_patient_is_left_to_a_person():
+    everyone = cm.Sex(allowed=["female", "male"])
+    o = out(everyone, kind="exclusion")
+    assert o.outcome == "unknown" and "every patient" in o.reason
+    assert out(everyone).outcome == "pass"  # as an inclusion it lets everyone in
+    assert out(cm.Age(years=cm.Range(low=1)), kind="exclusion").outcome == "unknown"
+    assert out(cm.Age(years=cm.Range(low=50)), kind="exclusion").outcome == "fail"  # a real age limit still excludes
+    assert out(cm.Sex(allowed=["female"]), kind="exclusion").outcome == "fail"
+
+
+def test_small_unitless_enzyme_threshold_reads_as_uln_multiple_not_a_value():
+    o = out(cm.LabThreshold(analyte="alt", comparator=">", value=2), kind="exclusion")
+    assert o.outcome == "unknown" and "multiple of the ULN" in o.reason
+    # with its unit it is a value and decides
+    assert out(cm.LabThreshold(analyte="alt", comparator=">", value=100, unit="U/L"), kind="exclusion").outcome == "fail"
+
+
+def test_trec_style_note_facts_reach_the_matcher():
+    from trialmatch.patients import read_patient_bytes
+
+    note = ("A 46-year-old woman with MDD complains of persistent sadness. She is on anti-depressants for the past "
+            "6 months. She doubled her oral corticosteroids in the past week. The tumor is HER2-positive and "
+            "ER/PR negative. The second MRI revealed another lesion in the left cerebral hemisphere.")
+    p = read_patient_bytes(note.encode(), "n.txt", fmt="text")
+    assert "depression" in [c.name for c in p.conditions]
+    assert {"anti-depressants", "oral corticosteroids"} <= {m.name for m in p.medications}
+    assert {b.name: b.status for b in p.biomarkers if b.name in ("ER", "PR")} == {"ER": "negative", "PR": "negative"}
+    assert not p.diagnoses  # a brain "lesion" in a note that names no cancer is not a metastasis
+    when = p.as_of or AS_OF
+    assert evaluate_criterion(crit(cm.Condition(condition="major depressive disorder")), p, when).outcome == "pass"
+    assert evaluate_criterion(crit(cm.ConcomitantMedication(classes=["antidepressant"]), "exclusion"), p,
+                              when).outcome == "fail"

@@ -155,10 +155,10 @@ def _negated(t: str) -> bool:
 
 
 # ----------------------------------------------------------------------------- extractors
-_AGE_GATE = re.compile(r"(?i)\bage[ds]?\b|\bold\b|years?\b|\by\.?o\b|\by/o\b|yrs?\b|\badults?\b|\bchild|\binfant|\bneonat|\bnewborn|older|younger|"
-                       # "patients <18", "Any patient ≥18 who presents": a person compared with a bare number
-                       r"\b(?:patients?|subjects?|participants?|women|men|individuals?|persons?|volunteers?)\s*"
-                       r"(?:[<>≤≥＜＞]=?)\s*\d{1,3}(?![\d.,]\d)(?=\s*(?:$|[;,.)]|who\b|with\b|at\b|in\b))")
+_AGE_GATE = re.compile(r"(?i)\bage[ds]?\b|\bold\b|years?\b|\by\.?o\b|\by/o\b|yrs?\b|\badults?\b|\bchild|\binfant|\bneonat|\bnewborn|older|younger")
+# "patients <18", "Any patient ≥18 who presents": a person compared with a bare number
+_AGE_SUBJ_CMP = re.compile(r"(?i)\b(?:patients?|subjects?|participants?|women|men|individuals?|persons?|volunteers?)\s*"
+                           r"(?:[<>≤≥＜＞]=?)\s*\d{1,3}(?![\d.,]\d)(?=\s*(?:$|[;,.)]|who\b|with\b|at\b|in\b))")
 _AGE_BEFORE = re.compile(r"(?i)(?:\bage[ds]?\b|\bgestational\s+age\b|\bolder\b|\byounger\b)(?:\s*:)?[^.;:\d<>≤≥＜＞]{0,22}$")
 _AGE_SUBJ = re.compile(
     r"(?i)\b(?:patients?|subjects?|participants?|adults?|women|woman|men|man|males?|females?|children|child|individuals?|"
@@ -231,10 +231,30 @@ def _age_quantities(t: str) -> list:
     return out
 
 
+# every branch of _AGE_GATE holds one of these (lower case): a substring test keeps the regex off most clauses
+_AGE_GATE_WORDS = ("age", "old", "year", "yo", "y.o", "y/o", "yr", "adult", "child", "infant", "neonat", "newborn",
+                   "younger")
+_AGE_SUBJ_SYMBOLS = ("<", ">", "≤", "≥", "＜", "＞")
+
+
+def _age_gate(t: str) -> bool:
+    """Could ``t`` state an age? (``_AGE_GATE``, or a person compared with a number: "patients <18")."""
+    tl = t.lower()
+    for w in _AGE_GATE_WORDS:
+        if w in tl:
+            if _AGE_GATE.search(t) is not None:
+                return True
+            break
+    for c in _AGE_SUBJ_SYMBOLS:
+        if c in t:
+            return _AGE_SUBJ_CMP.search(t) is not None
+    return False
+
+
 def _age(t: str) -> list:
     """Age comparisons: one ``Age`` per comparison as written ("≥ 18 and ≤ 65 years" gives two,
     joined by ``AllOf``; "< 18 or > 65" by ``AnyOf`` since both cannot hold at once)."""
-    if not _AGE_GATE.search(t):
+    if not _age_gate(t):
         return []
     atoms: list = []
     for q in _age_quantities(t):
@@ -703,25 +723,65 @@ def _diagnosis(t: str, kind: str) -> list:
     return out
 
 
+_METS_RE = re.compile(
+    r"(?i)\b((?:(?!metasta)[\w-]+\s+){0,2}(?!metasta)[\w-]+(?:\s*(?:,|and|or|and/or|/)\s*(?!metasta)[\w-]+){0,2})\s+"
+    r"(?:\(\s*[A-Za-z]{2,6}\s*\)\s+)?"
+    r"metasta(?:ses|sis|tic disease)|metasta(?:ses|sis|tic disease)\s+(?:to|in|of)\s+(?:the\s+)?(\w+(?:\s+\w+){0,2})|"
+    r"\b(leptomeningeal|CNS|brain|central\s+nervous\s+system)\s+(?:\(\s*CNS\s*\)\s+)?(?:disease|involvement|lesions?|spread)|"
+    r"\bspread\s+to\s+the\s+(brain|liver|bones?|lungs?|central\s+nervous\s+system)\b")
+_METS_GAP = re.compile(r"(?i)\s*(?:(?:,|and|or|and/or|/)\s*)*(?:\(\s*[A-Za-z]{2,6}\s*\))?\s*")
+
+
 def _metastasis(t: str) -> list:
     out = []
     rx = vocab_regexes()
-    for m in re.finditer(r"(?i)\b([\w-]+(?:\s+(?:and|or)\s+[\w-]+)?)\s+metasta(?:ses|sis|tic disease)|metasta(?:ses|sis|tic disease)\s+(?:to|in)\s+(?:the\s+)?(\w+)|\b(leptomeningeal|cns|brain)\s+(?:disease|involvement|lesions)", t):
-        phrase = (m.group(1) or m.group(2) or m.group(3) or "").lower()
-        sites = [h[0] for h in vocab_find(rx["site"], phrase)]
+    for m in _METS_RE.finditer(t):
+        phrase = m.group(1) or m.group(2) or m.group(3) or m.group(4) or ""
+        hits = vocab_find(rx["site"], phrase)
+        if m.group(1):
+            # the sites must be what qualifies "metastases" ("central nervous system (CNS) metastases",
+            # "bone and brain metastases"), not a word further back ("bone pain from metastases")
+            if not hits or not _METS_GAP.fullmatch(phrase[hits[-1][2]:]):
+                continue
+            run = [hits[-1]]
+            for h in reversed(hits[:-1]):  # the sites listed right before it ("bone, liver or lung")
+                if not _METS_GAP.fullmatch(phrase[h[2]:run[0][1]]):
+                    break
+                run.insert(0, h)
+            hits = run
+        elif m.group(2):
+            hits = hits[:1] if hits and not phrase[:hits[0][1]].strip() else []
+        sites = [h[0] for h in hits]
         if not sites:
             continue
         ctx = t[max(0, m.start() - 60):m.end() + 80]
         quals = _qualifiers(ctx, {"active", "untreated", "unstable", "symptomatic", "progressing", "uncontrolled", "leptomeningeal"})
         only = _any(r"\bonly\b", t[max(0, m.start() - 20):m.end() + 10])
         for site in sites:
-            if not any(isinstance(a, Metastasis) and a.site == site for a in out):
-                out.append(Metastasis(site=site, qualifiers=quals, only=only))
+            if not any(isinstance(x, Metastasis) and x.site == site for a in out for x in iter_atoms(a)):
+                allow = _METS_ALLOW.search(t, m.start()) if site in ("brain", "cns", "leptomeningeal") else None
+                if allow is not None:
+                    # "no CNS metastases unless treated and stable", "... or previously treated and now stable
+                    # CNS metastases": only active (untreated, unstable, progressing) ones count
+                    atom = Metastasis(site=site, qualifiers=quals or ["active"], only=only)
+                    out.append(Not(item=atom) if _METS_ELIGIBLE_IF.search(t) else atom)
+                else:
+                    out.append(Metastasis(site=site, qualifiers=quals, only=only))
     for m in re.finditer(r"(?i)\b(bone|visceral)[- ]only\b", t):
         site = m.group(1).lower()
         if not any(isinstance(a, Metastasis) and a.site == site for a in out):
             out.append(Metastasis(site=site, only=True))
     return out
+
+
+# an allowance for treated, stable brain metastases after the mention ("unless treated and stable", "or
+# previously treated and now stable CNS metastases", "if asymptomatic")
+_METS_ALLOW = re.compile(
+    r"(?i)\b(?:unless|except|or|if|provided(?:\s+that)?|as long as|but)\b[^.;]{0,60}?\b(?:(?<!un)treated|stable|"
+    r"controlled|asymptomatic|inactive|clinically stable)\b")
+# "Patients with brain metastases are eligible if ...": a permission with a condition, i.e. none that are active
+_METS_ELIGIBLE_IF = re.compile(r"(?i)\b(?:are|is|will be|may be)\s+(?:eligible|allowed|permitted|included)\b[^.;]{0,20}?"
+                               r"\b(?:if|provided|as long as|when)\b")
 
 
 def _measurable(t: str) -> list:
@@ -1896,7 +1956,7 @@ def _compile_clause(t: str, kind: str) -> list:
     atoms += om
     if not om:
         atoms += _diagnosis(t, kind)
-    if has("metasta", "leptomening", "cns", "brain", "only"):
+    if has("metasta", "leptomening", "cns", "brain", "only", "central nervous", "spread to"):
         atoms += _metastasis(t)
     if has("measurable", "evaluable", "recist"):
         meas = _measurable(t)
@@ -1913,9 +1973,16 @@ def _compile_clause(t: str, kind: str) -> list:
                           "ischemic", "radi", "investigational", "trial", "study", "experimental", "transfusion",
                           "thrombo", "embolism", "vaccin") else []
     atoms += ev
+    fit = _FITNESS.search(t) if has("fit", "candidate", "eligib", "suitab", "appropriate", "contraindicat",
+                                     "refus", "declin", "indicated", "amenable") else None
+    if fit is not None:
+        # "considered unfit for chemotherapy", "candidate for endocrine therapy": a clinician's judgement
+        # on a therapy she may get, not a therapy she has had
+        atoms.append(NeedsConfirmation(category="investigator_judgement",
+                                       reason=f"a clinician's judgement: '{fit.group(0).strip()}'"))
     if not any(isinstance(a, (ConcomitantMedication, OtherMalignancy)) for a in atoms) and not (
             rec and not _any(r"prior|previous|treat|therap", t)):
-        atoms += _prior_therapy(t, kind)
+        atoms += _prior_therapy(t if fit is None else t[:fit.start()] + " " + t[fit.end():], kind)
     atoms += _measurements(t, atoms)
     if "weight" in tl and ("gain" in tl or "loss" in tl or "lost" in tl or "chang" in tl or "reduc" in tl):
         _weight_change(t, atoms)
@@ -1965,10 +2032,25 @@ def _compile_clause(t: str, kind: str) -> list:
     return atoms
 
 
+# fitness for a therapy as a judgement ("unfit for chemotherapy", "not a candidate for endocrine therapy",
+# "eligible for treatment with fulvestrant", "chemotherapy is not indicated"), up to the therapy's words
+_FITNESS_THERAPY = (r"(?:[\w/+-]+\s+){0,4}?(?:chemo\w*|therap\w*|treatments?|regimens?|surgery|surgical\s+\w+|"
+                    r"resection|radiation|radiotherapy|transplant\w*|[a-z]+(?:mab|nib|lib|ciclib|strant|zole|fen|xifen|"
+                    r"platin|taxel|rubicin))\b(?:\s+with\s+[\w-]+)?")
+_FITNESS = re.compile(
+    r"(?i)\b(?:(?:considered|deemed|judged)\s+(?:to\s+be\s+)?)?(?:(?:not|in)?\s*(?:un)?fit|(?:in)?eligible|"
+    r"(?:not\s+)?(?:an?\s+|good\s+|suitable\s+|appropriate\s+)?candidates?|(?:un)?suitable|(?:in)?appropriate|"
+    r"amenable|contraindicated)\s+(?:for|to(?:\s+receive)?)\s+(?:\w+\s+){0,2}?" + _FITNESS_THERAPY +
+    r"|\b(?:refus\w*|declin\w*)\s+(?:to\s+(?:receive|undergo)\s+)?" + _FITNESS_THERAPY +
+    r"|(?:chemo\w*|therap\w*|treatment)\s+(?:is\s+|are\s+)?(?:not\s+)?(?:indicated|contraindicated|an option)\b")
+
 _WEIGHT_CHANGE = re.compile(
     r"(?i)\bweight\s+(?P<a>gain|loss|change|reduction)(?:\s*(?:or|and|and/or|/)\s*(?P<b>gain|loss))?|"
     r"\b(?P<c>gain|loss|lost|change|reduction|decrease|increase)(?:\s*(?:or|and|and/or|/)\s*(?P<d>gain|loss))?\s+"
-    r"(?:of|in)\s+(?:(?:total|body)\s+)?weight")
+    r"(?:of|in)\s+(?:(?:total|body)\s+)?weight|"
+    # "Loss of more than 10% body weight", "loss of >5% of usual body weight"
+    r"\b(?P<e>gain|loss|lost|reduction|decrease|increase)\s+(?:of\s+)?[^.;]{0,30}?\d[^.;]{0,12}?(?:of\s+)?"
+    r"(?:(?:total|body|their|her|his|usual|baseline|ideal|the)\s+)+weight")
 
 
 def _weight_change(t: str, atoms: list) -> None:
@@ -2060,12 +2142,23 @@ def _clone(x):
         return [_clone(v) for v in x]
     if not isinstance(x, BaseModel):
         return x
-    new = x.__copy__()  # shallow: a new __dict__, fields-set and private state
-    d = new.__dict__
-    for k, v in d.items():
-        if isinstance(v, (list, BaseModel)):
-            d[k] = _clone(v)
+    # what ``BaseModel.__copy__`` does, without its generic handling of private attributes (the
+    # expression nodes have none): a new __dict__ (nested nodes and lists cloned) and fields-set
+    cls = x.__class__
+    new = cls.__new__(cls)
+    d = {}
+    for k, v in x.__dict__.items():
+        d[k] = _clone(v) if isinstance(v, (list, BaseModel)) else v
+    _SET(new, "__dict__", d)
+    _SET(new, "__pydantic_fields_set__", set(x.__pydantic_fields_set__))
+    extra = x.__pydantic_extra__
+    _SET(new, "__pydantic_extra__", None if extra is None else dict(extra))
+    private = x.__pydantic_private__
+    _SET(new, "__pydantic_private__", None if private is None else dict(private))
     return new
+
+
+_SET = object.__setattr__
 
 
 # a definition ("Women are considered postmenopausal when >= 54 years", "Childbearing potential is
@@ -2101,6 +2194,61 @@ def _definition(t: str, kind: str):
     return None
 
 
+def _semicolon_parts(t: str) -> list[str] | None:
+    """Top-level "; "-separated requirements when a negation would otherwise cross the semicolon
+    ("Measurable disease; no prior chemotherapy for metastatic disease": the "no" is the second
+    requirement's only), else None (the clause is read as one)."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(t):
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth = max(0, depth - 1)
+        elif ch == ";" and depth == 0:
+            parts.append(t[start:i])
+            start = i + 1
+    parts.append(t[start:])
+    parts = [p for p in parts if p.strip(" .,;")]
+    if len(parts) < 2:
+        return None
+    kept = [p for p in parts if not _is_permission(p)]  # "no prior chemotherapy; prior hormonal therapy allowed"
+    if not kept:
+        return None
+    negs = [_negated(p) for p in kept]
+    if not any(negs[1:]) and len(kept) == len(parts):
+        return None
+    parts = kept
+    # a negated part starts a group that keeps the parts after it up to the next negated one ("no A; B;
+    # C": a list under one "no", read as one clause as before); the parts before it form the first group
+    groups: list[str] = []
+    for p, neg in zip(parts, negs):
+        if neg or not groups:
+            groups.append(p)
+        else:
+            groups[-1] += ";" + p
+    return groups
+
+
+def _compile_semicolon_parts(parts: list[str], kind: str):
+    """Each part compiled with its own negation; inclusion: all must hold, exclusion: any excludes.
+    A permission among them ("hormonal therapy allowed") is not a check; a part with no recognised
+    requirement is ``Unsupported`` (never dropped)."""
+    exprs = []
+    for p in parts:
+        if _is_permission(p):
+            continue
+        atoms = _compile_clause(p, kind)
+        if not atoms:
+            exprs.append(Unsupported(reason=f"no compilable requirement recognised in: {p.strip()[:120]!r}"))
+            continue
+        exprs.append(_apply_negation(_combine(atoms, kind, p), p))
+    if not exprs:
+        return Unsupported(reason="no compilable requirement recognised")
+    if len(exprs) == 1:
+        return exprs[0]
+    return AnyOf(items=exprs) if kind == "exclusion" else AllOf(items=exprs)
+
+
 @lru_cache(maxsize=65536)
 def _compile_criterion_cached(t: str, kind: str):
     """:func:`compile_criterion_text` on stripped text; cached, so never mutate what it returns."""
@@ -2114,6 +2262,10 @@ def _compile_criterion_cached(t: str, kind: str):
     parts = [p for p in _CLAUSE_OR.split(t) if p.strip()]
     exprs = []
     for p in parts:
+        semi = _semicolon_parts(p) if ";" in p else None
+        if semi is not None:
+            exprs.append(_compile_semicolon_parts(semi, kind))
+            continue
         atoms = _compile_clause(p, kind)
         if not atoms:
             exprs.append(Unsupported(reason=f"no compilable requirement recognised in: {p.strip()[:120]!r}"))

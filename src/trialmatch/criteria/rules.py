@@ -180,13 +180,17 @@ def _norm_phrase(s: str) -> str:
     return re.sub(r"[\s-]+", " ", s.lower()).strip()
 
 
+# short synonyms that are ordinary words, not acronyms: matched in any case ("Bone and lung metastases")
+_SHORT_WORDS = frozenset({"bone", "lung"})
+
+
 def _table(entries: dict[str, list[str]]) -> tuple:
     """One combined (case-insensitive, case-sensitive acronym) regex pair and a phrase -> key map."""
     lookup: dict[str, str] = {}
     long, short = [], []
     for key, syns in entries.items():
         for syn in syns:
-            if _ACRONYM.match(syn):
+            if _ACRONYM.match(syn) and syn not in _SHORT_WORDS:
                 short.append(syn.upper())
                 if syn.startswith("m"):
                     short.append(syn[0] + syn[1:].upper())

@@ -383,6 +383,14 @@ def _evaluate_atom(fn, atom, idx: PatientIndex, options: MatchOptions) -> Result
 
 
 # ---------------------------------------------------------------------------- demographics
+def _excludes_everyone(what: str, ev: list) -> Result:
+    """An exclusion check that every patient meets (any sex, any age): the compiled check lost
+    the qualifier that made it an exclusion ("men and women not using contraception"), so it
+    cannot exclude her by itself; a person must read the criterion."""
+    return Result(None, [f"{what}, as is every patient: the rest of this exclusion was not compiled"], ev,
+                  [_mf("manual_review", "a person must check this exclusion (its compiled check holds for everyone)")])
+
+
 @_atom("age")
 def _age(a: cm.Age, idx: PatientIndex, o) -> Result:
     p = idx.patient
@@ -390,6 +398,9 @@ def _age(a: cm.Age, idx: PatientIndex, o) -> Result:
         return Result(None, ["age not recorded"], [], [_mf("age", "age or date of birth")])
     src = p.sources.get("birth_date") if p.birth_date else p.sources.get("age_years")
     ev = [_ev(f"age {_fmt(idx.age)} years on {idx.as_of}", src, idx.age)]
+    r = a.years
+    if idx.cache.get("_want") is False and (r.low is None or r.low <= 1) and (r.high is None or r.high >= 120):
+        return _excludes_everyone(f"age {_fmt(idx.age)} within {_range_text(r, 'years')}", ev)
     ok = a.years.contains(idx.age)
     return Result(ok, [f"age {_fmt(idx.age)} {'within' if ok else 'outside'} {_range_text(a.years, 'years')}"], ev)
 
@@ -409,6 +420,8 @@ def _sex(a: cm.Sex, idx, o) -> Result:
     if sex not in ("female", "male"):
         return Result(None, ["sex not recorded"], [], [_mf("sex", "sex")])
     ev = [_ev(f"sex {sex}", idx.source_of("sex"), sex)]
+    if idx.cache.get("_want") is False and {"female", "male"} <= set(a.allowed):
+        return _excludes_everyone(f"sex {sex} is {'/'.join(a.allowed)}", ev)
     ok = sex in a.allowed
     return Result(ok, [f"sex {sex} {'is' if ok else 'is not'} {'/'.join(a.allowed)}"], ev)
 
@@ -1100,6 +1113,14 @@ def _lab(a: cm.LabThreshold, idx: PatientIndex, o: MatchOptions) -> Result:
                            f"(using {which}){undated}: {'met' if ok else 'not met'}"], ev)
     if a.value is None:
         return Result(None, [f"{label} threshold without a value"], ev, [_mf("manual_review", "a person must check")])
+    ref_high = (entry.get("normal") or {}).get("high")
+    if a.unit is None and ref_high is not None and ref_high >= 20 and 0 < a.value <= 5 \
+            and str(entry.get("unit", "")).upper() in ("U/L", "IU/L"):
+        # "ALT > 2X UNL" compiled without its "× ULN": a small unitless number against an
+        # enzyme whose normal range is in the tens of U/L reads as a multiple of the ULN
+        return Result(None, [f"{label} threshold {a.comparator} {_fmt(a.value)} has no unit and lies far below the "
+                             f"normal range (ULN {_fmt(ref_high)} {entry.get('unit', '')}): a multiple of the ULN?"],
+                      ev, [_mf("manual_review", f"a person must check the {label} threshold (its unit)")])
     target = a.unit or entry.get("unit")
     try:
         value = _to_unit(r.value, r.unit, target, analyte) if target and r.unit else r.value
@@ -1655,6 +1676,8 @@ def _measurement(a, idx: PatientIndex, o) -> Result:
     elif name in ("bmi", "body_mass_index") and p.weight_kg and p.height_cm:
         value, unit = p.weight_kg / (p.height_cm / 100.0) ** 2, None
         ev.append(_ev(f"BMI {value:.1f} (weight {_fmt(p.weight_kg)} kg, height {_fmt(p.height_cm)} cm)", p.sources.get("weight_kg")))
+    elif re.search(r"change|gain|loss|increase|decrease|reduction|decline", name) and name not in idx.labs:
+        pass  # a change (weight gain or loss) is not answered by her current value
     else:
         key = name if name in idx.labs else (_normalize_analyte(a.name) or name)
         items = idx.labs.get(key) or []

@@ -490,6 +490,11 @@ class _TextReader:
             if ent._.is_hypothetical or ent._.is_family:
                 continue
             if not self.p.diagnoses:
+                # a "lesion" or "involvement" in a note without a cancer is not a metastasis
+                # (multiple sclerosis plaques, amyloid involvement): only an explicit metastasis
+                # word stands for a cancer the note does not name
+                if not re.search(r"metasta|\bmets\b|spread|secondar|deposits", s.low):
+                    continue
                 self.p.diagnoses.append(Diagnosis(cancer_type="cancer", source=self.src(s)))
             dx = self.p.primary_diagnosis or self.p.diagnoses[0]
             if any(m.site == key for m in dx.metastases):
@@ -562,6 +567,14 @@ class _TextReader:
         for m in re.finditer(r"\b(ER|PR|HER-?2)[- ](positive|negative|low)\b", t, re.I):
             b = get(self._rec_name(m.group(1)))
             b.status = b.status or m.group(2).lower()
+        # "ER/PR negative", "ER and PR positive", "ER/PgR-positive": one status for both receptors
+        for m in re.finditer(r"(?<![\w-])(ER|estrogen receptor)\s*(?:/|and|&)\s*(PR|PgR|progesterone receptor)s?"
+                             r"(?:\s*(?:status|expression))?\s*(?:were|was|are|is|:)?\s*[- ]?\s*"
+                             r"(positive|negative|pos|neg)\b", t, re.I):
+            w = "positive" if m.group(3).lower().startswith("pos") else "negative"
+            for n in ("ER", "PR"):
+                b = get(n)
+                b.status = b.status or w
         if "HER2" in found and found["HER2"].ihc_score is None:
             mm = re.search(r"\bIHC\s*(?:score\s*)?(?:of\s*)?([0-3])\s*\+?", t, re.I)
             if mm:
