@@ -345,9 +345,17 @@ def _men_or_nonpregnant_women(t: str, kind: str) -> list:
     return []
 
 
+# a criterion that is only a sex ("Males.", "Male patients", "Are females"): she is that sex, whatever its kind
+_BARE_SEX = re.compile(r"(?i)^\W*(?:(?:are|is|be)\s+(?:an?\s+)?)?(?:(?P<m>males?|men|man)|(?P<f>females?|women|woman))"
+                       r"(?:\s+(?:patients?|subjects?|participants?|only))?(?:\s*[,(]\s*as\s+no\b[^;]*)?\W*$")
+
+
 def _sex(t: str, kind: str) -> list:
     if _BOTH_SEXES.search(t):
         return [Sex(allowed=["female", "male"])]
+    bm = _BARE_SEX.match(t)
+    if bm:
+        return [Sex(allowed=["male"] if bm.group("m") else ["female"])]
     if kind != "inclusion":
         return []
     if re.search(r"(?i)(?:^|\b(?:be|aged?\b[^.;]{0,25}|years?(?: or older| old)?,?)\s*(?:an?\s+)?)(?:female|women|woman)\b(?!\s+(?:of|who|with))", t) \
@@ -1834,6 +1842,9 @@ def _since_window(t: str, kind: str):
         return None
     dur = _dur(m.group("n"), m.group("u"))
     what = m.group("what")
+    # "at least 4 weeks since prior and no concurrent amiodarone": taking it now is taking it within the window
+    what = re.sub(r"(?i)^\s*(?:any\s+)?prior\s+(?:and|or)\s+(?:no\s+)?(?:concurrent|concomitant)\s+", "prior ", what)
+    what = re.sub(r"(?i)^\s*(?:the\s+)?(?:last|final)\s+(?:dose|administration)\s+of\s+", "prior ", what)
     what_l = what.lower()
     long_ago = m.group("op").lower() in ("at least", "more than", "greater than", "over", "a minimum of", "minimum of",
                                          "no less than", "not less than", "≥", ">=", ">")
@@ -1855,6 +1866,18 @@ def _since_window(t: str, kind: str):
                 break
         if atom is None and _any(r"\bsurg|\boperation|resection|biopsy|mastectomy|lumpectomy", what_l):
             atom = RecentEvent(event="surgery", within=dur)
+        if atom is None and _any(r"\birradiation\b|\bradiation\b", what_l):
+            atom = RecentEvent(event="radiotherapy", within=dur)
+        if atom is None:
+            # a therapy named as written ("prior biologic therapy", "prior valproic acid"): the name as the agent
+            name = re.sub(r"(?i)^\s*(?:any\s+)?(?:prior|previous|last)\s+", "", what).strip(" .")
+            words = name.split()
+            if 1 <= len(words) <= 3 and all(re.fullmatch(r"[A-Za-z][A-Za-z-]*", w) for w in words) and \
+                    not all(w.lower() in _STOP or w.lower() in _FREE_AGENT_STOP for w in words) and \
+                    words[0].lower() not in ("the", "diagnosis", "study", "randomization", "registration", "enrollment",
+                                             "completion", "end", "start", "onset", "first", "progression", "recurrence",
+                                             "relapse", "resolution", "recovery", "disease", "menopause", "menses"):
+                atom = PriorTherapy(agents=[name.lower()], within=dur)
     if atom is None:
         return None
     return Not(item=atom) if long_ago else atom
@@ -2027,9 +2050,45 @@ def _compile_clause(t: str, kind: str) -> list:
         if not atoms or all(isinstance(a, (Condition,)) and a.condition in ("comorbidity",) for a in atoms):
             return [conf]
         atoms.append(conf)
+    if not atoms and has("concurrent", "concomitant"):
+        atoms += _concurrent_medication(t)
     if not atoms:
         atoms += _generic_condition(t)
     return atoms
+
+
+_CONCURRENT = re.compile(
+    r"(?i)^\W*(?:no\s+)?(?:other\s+)?(?:concurrent|concomitant)\s+(?:use\s+of\s+|treatment\s+with\s+|administration\s+of\s+|"
+    r"therapy\s+with\s+)?(?:any\s+)?(?:other\s+)?(?P<x>[A-Za-z][A-Za-z/ ,-]{2,70}?)\s*(?:\((?:[^()]{0,40})\))?\s*\.?$")
+_CONCURRENT_NOT_MED = re.compile(r"(?i)radi|surg|irradiat|participat|stud(?:y|ies)|trial|disease|illness|infection|"
+                                 r"malignan|cancer|condition|disorder|pregnan|investigational|anticancer|anti-cancer|"
+                                 r"chemotherap|hormon|endocrine|therapy\s+for|treatment\s+for|dose")
+
+
+def _concurrent_medication(t: str) -> list:
+    """"No concurrent herbal medications", "No concurrent fluconazole or lithium": she takes none of them
+    now (``ConcomitantMedication``, vocabulary keys or the names as written); anything that is not a
+    medication (radiotherapy, other trials, diseases) or a list with an item of more than 4 words is not
+    taken."""
+    m = _CONCURRENT.match(t)
+    if not m or _CONCURRENT_NOT_MED.search(m.group("x")):
+        return []
+    rx = vocab_regexes()
+    classes: list[str] = []
+    for it in re.split(r"(?i)\s*(?:,|/|\band/or\b|\bor\b|\band\b)\s*", m.group("x")):
+        it = re.sub(r"(?i)^(?:an?|the|any|other)\s+", "", it.strip())
+        if not it:
+            continue
+        words = it.split()
+        if len(words) > 4 or not all(re.fullmatch(r"[A-Za-z][A-Za-z-]*", w) for w in words):
+            return []
+        if all(w.lower() in _STOP or w.lower() in _FREE_AGENT_STOP for w in words):
+            return []
+        key = rx["agent_names"].get(re.sub(r"[\s-]+", " ", it.lower()))
+        name = key or it.lower()
+        if name not in classes:
+            classes.append(name)
+    return [ConcomitantMedication(classes=classes)] if classes else []
 
 
 # fitness for a therapy as a judgement ("unfit for chemotherapy", "not a candidate for endocrine therapy",

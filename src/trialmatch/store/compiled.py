@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from trialmatch.store.store import TrialStore
+from trialmatch.store.store import StoreError, TrialStore
 
 
 def ensure_compiled(store: TrialStore, progress: Callable[[int, int], None] | None = None,
-                    batch_size: int = 500, errors: list[tuple[str, str]] | None = None) -> int:
+                    batch_size: int = 1000, errors: list[tuple[str, str]] | None = None,
+                    workers: int | None = None) -> int:
     """Compile the criteria of every current trial version that lacks them for this compiler.
 
     Returns how many trials were compiled. ``progress(done, total)`` is called after each batch.
-    Each batch is written in one transaction. A trial whose compilation raises is left out (and
-    retried on the next call); when ``errors`` is given, ``(trial id, message)`` is appended to
-    it, else the exception propagates.
+    Each batch is compiled on ``workers`` processes (default: every available core; see
+    :func:`trialmatch.criteria.batch.compile_many`) and written in one transaction. A trial
+    whose compilation raises is left out (and retried on the next call); when ``errors`` is
+    given, ``(trial id, message)`` is appended to it, else a :class:`StoreError` names the trial.
     """
-    from trialmatch.criteria import COMPILER_VERSION, compile_criteria
+    from trialmatch.criteria import COMPILER_VERSION
+    from trialmatch.criteria.batch import compile_many
 
     todo = store.trials_needing_compile(COMPILER_VERSION)
     total = len(todo)
@@ -25,15 +28,13 @@ def ensure_compiled(store: TrialStore, progress: Callable[[int, int], None] | No
         chunk = todo[start:start + batch_size]
         versions = dict(chunk)
         items = []
-        for trial in store.iter_trials(ids=list(versions)):
-            try:
-                compiled = compile_criteria(trial)
-            except Exception as exc:  # noqa: BLE001 - reported, the other trials still compile
+        for trial_id, compiled, error in compile_many(list(store.iter_trials(ids=list(versions))), workers):
+            if compiled is None:
                 if errors is None:
-                    raise
-                errors.append((trial.id, f"{exc.__class__.__name__}: {exc}"))
+                    raise StoreError(f"could not compile the criteria of {trial_id}: {error}")
+                errors.append((trial_id, error or "unknown error"))
                 continue
-            items.append((trial.id, versions[trial.id], compiled))
+            items.append((trial_id, versions[trial_id], compiled))
         if items:
             store.save_compiled_many(items)
         done += len(items)
