@@ -1844,7 +1844,8 @@ def _since_window(t: str, kind: str):
     what = m.group("what")
     # "at least 4 weeks since prior and no concurrent amiodarone": taking it now is taking it within the window
     what = re.sub(r"(?i)^\s*(?:any\s+)?prior\s+(?:and|or)\s+(?:no\s+)?(?:concurrent|concomitant)\s+", "prior ", what)
-    what = re.sub(r"(?i)^\s*(?:the\s+)?(?:last|final)\s+(?:dose|administration)\s+of\s+", "prior ", what)
+    what = re.sub(r"(?i)^\s*(?:the\s+)?(?:(?:last|final)\s+(?:dose|administration)|completion|end)\s+of\s+(?:prior\s+)?",
+                  "prior ", what)
     what_l = what.lower()
     long_ago = m.group("op").lower() in ("at least", "more than", "greater than", "over", "a minimum of", "minimum of",
                                          "no less than", "not less than", "≥", ">=", ">")
@@ -2052,9 +2053,61 @@ def _compile_clause(t: str, kind: str) -> list:
         atoms.append(conf)
     if not atoms and has("concurrent", "concomitant"):
         atoms += _concurrent_medication(t)
+    if not atoms and has("use of", "treatment with", "receipt of", "administration of", "exposure to", "therapy with",
+                         "intake of", "used ", "taken ", "received ") and _DIGIT.search(t):
+        atoms += _use_within(t)
     if not atoms:
         atoms += _generic_condition(t)
     return atoms
+
+
+_USE_WITHIN = re.compile(
+    r"(?i)^\W*(?:no\s+)?(?:(?:has|have|had)\s+)?(?:(?:any|current|prior|previous|recent|concurrent|chronic|regular|systemic)\s+)*"
+    r"(?:(?:use|treatment|therapy|receipt|administration|exposure|intake)\s+(?:of|with|to)|(?:used|taken|received))\s+"
+    r"(?P<x>[^;:]+?)\s*(?:(?:within|in|during)\s+(?:the\s+)?(?:last\s+|past\s+|previous\s+|prior\s+|preceding\s+)?"
+    r"(?P<n>\d+|one|two|three|four|five|six|seven|eight|nine|ten|twelve)\s*(?P<u>days?|weeks?|wks?|months?|mo|years?|yrs?)\b|"
+    r"(?P<n2>\d+|one|two|three|four|five|six|seven|eight|nine|ten|twelve)\s*(?P<u2>days?|weeks?|wks?|months?|mo|years?|yrs?)\s+"
+    r"(?:before|prior\s+to|preceding))(?P<rest>[^;]*)$")
+_USE_REST_OK = re.compile(
+    r"(?i)^\s*(?:(?:of|before|prior\s+to|preceding|from|until)\s+(?:the\s+)?(?:\w+\s*){0,8}?)?"
+    r"(?:\((?:[^()]{0,40})\))?\s*\.?\s*$")
+_USE_ITEM_BAD = re.compile(r"(?i)\b(?:protocol|prohibited|excluded|listed|specified|study|trial|investigational|known|that|which|"
+                           r"may|might|could|would|affect|interact\w*|substances?|products?|devices?|procedures?|any\s+drugs?|"
+                           r"any\s+medications?|other\s+drugs?|other\s+medications?|following|certain|such|these|those|"
+                           r"regimen|vaccines?|vaccination|blood|transfusions?|radiation|radiotherapy|surgery)\b")
+
+
+def _use_within(t: str) -> list:
+    """"Use of leflunomide within 6 months of randomization", "Treatment with androgens or tamoxifen in the
+    past 4 weeks": those drugs given within the window (``PriorTherapy`` with ``within``; vocabulary keys,
+    else the names as written). Lists with generic or protocol-defined items ("any medication listed in
+    the protocol", "drugs that may affect ...") are not taken."""
+    m = _USE_WITHIN.match(t)
+    if not m or not _USE_REST_OK.match(m.group("rest")):
+        return []
+    x = re.sub(r"\s*\((?:e\.?g\.?|i\.?e\.?|such as|including|for example)[^()]*\)", "", m.group("x"))
+    x = re.sub(r"(?i)\s*\((?:[^()]{0,30})\)", "", x).strip(" ,.")
+    if not x or _USE_ITEM_BAD.search(x):
+        return []
+    rx = vocab_regexes()
+    agents: list[str] = []
+    for it in re.split(r"(?i)\s*(?:,|/|\band/or\b|\bor\b|\band\b)\s*", x):
+        it = re.sub(r"(?i)^(?:an?|the|any|other|all|systemic|oral|chronic)\s+", "", it.strip())
+        if not it:
+            continue
+        words = it.split()
+        if len(words) > 3 or not all(re.fullmatch(r"[A-Za-z][A-Za-z0-9-]*", w) for w in words):
+            return []
+        if all(w.lower() in _STOP or w.lower() in _FREE_AGENT_STOP for w in words):
+            return []
+        key = rx["agent_names"].get(re.sub(r"[\s-]+", " ", it.lower()))
+        name = key or it.lower()
+        if name not in agents:
+            agents.append(name)
+    if not agents:
+        return []
+    dur = _dur(m.group("n") or m.group("n2"), m.group("u") or m.group("u2"))
+    return [PriorTherapy(agents=agents, within=dur)]
 
 
 _CONCURRENT = re.compile(
