@@ -218,7 +218,9 @@ def test_ingest_compiles_and_reports_compiler_failures(seeds_dir, db, monkeypatc
     def broken(trial):
         raise RuntimeError("cannot compile")
 
-    monkeypatch.setattr(criteria, "compile_criteria", broken)
+    import trialmatch.criteria.batch as batch
+
+    monkeypatch.setattr(batch, "compile_criteria", broken)
     r = run("ingest", str(seeds_dir / SEED_FILES[1]), "--db", db, "--format", "json")
     assert r.exit_code == 1
     s = _summary(r)
