@@ -426,3 +426,106 @@ def test_serialisation_emits_no_warnings():
             if c.expression is not None:
                 c.expression.to_dict()
     assert CompiledCriteria.model_validate_json(dumped).model_dump_json() == dumped
+
+
+# ----------------------------------------------------------------------------- correctness and coverage patterns
+def _atoms(text: str, kind: str = "inclusion"):
+    expr, status, _ = compile_criterion_text(text, kind)
+    return expr, status, list(iter_atoms(expr)) if expr is not None else []
+
+
+def test_negation_after_semicolon_stays_in_its_part():
+    expr, status, atoms = _atoms("Measurable disease; no prior chemotherapy for metastatic disease")
+    assert status == "compiled" and expr.kind == "all_of"
+    assert expr.items[0].kind == "measurable_disease"
+    neg = expr.items[1]
+    assert neg.kind == "not" and neg.item.kind == "prior_therapy" and neg.item.agents == ["chemotherapy"]
+    assert neg.item.settings == ["metastatic"]
+    # a permission after the semicolon is not a check, and not negated into the first part
+    expr, _, atoms = _atoms("No prior chemotherapy; prior hormonal therapy allowed")
+    assert expr.kind == "not" and expr.item.agents == ["chemotherapy"]
+    # "no A; B": a list under one "no" is still read as one negated clause
+    expr, _, _ = _atoms("No prior chemotherapy; prior hormonal therapy allowed; no prior radiotherapy")
+    assert expr.kind == "all_of" and all(i.kind == "not" for i in expr.items)
+
+
+def test_fitness_for_a_therapy_is_a_judgement_not_a_prior_therapy():
+    for text in ("considered unfit for chemotherapy", "Not a candidate for endocrine therapy",
+                 "Patients who refuse chemotherapy", "Candidates for treatment with fulvestrant"):
+        expr, status, atoms = _atoms(text)
+        assert status == "needs_confirmation", text
+        assert not any(a.kind == "prior_therapy" for a in atoms), text
+        assert atoms[0].category == "investigator_judgement"
+    _, _, atoms = _atoms("Prior chemotherapy for metastatic disease")
+    assert atoms[0].kind == "prior_therapy"  # the plain therapy history is unchanged
+
+
+def test_loss_of_body_weight_is_weight_loss():
+    expr, status, _ = _atoms("Loss of more than 10% body weight", "exclusion")
+    assert status == "compiled" and expr.kind == "measurement"
+    assert expr.name == "weight loss" and expr.comparator == ">" and expr.value == 10
+
+
+def test_cns_metastases_written_out_and_allowances():
+    expr, _, _ = _atoms("Active central nervous system metastases", "exclusion")
+    assert expr.kind == "metastasis" and expr.site == "cns" and expr.qualifiers == ["active"]
+    expr, _, _ = _atoms("Cancer that has spread to the brain.", "exclusion")
+    assert expr.kind == "metastasis" and expr.site == "brain"
+    expr, _, _ = _atoms("No known CNS metastases or previously treated and now stable CNS metastases")
+    assert expr.kind == "not" and expr.item.site == "cns" and expr.item.qualifiers == ["active"]
+    expr, _, _ = _atoms("Patients with brain metastases are eligible if treated and stable")
+    assert expr.kind == "not" and expr.item.site == "brain" and expr.item.qualifiers == ["active"]
+    expr, _, _ = _atoms("Bone, liver or lung metastases", "exclusion")
+    assert [i.site for i in expr.items] == ["bone", "liver", "lung"]
+    _, status, _ = _atoms("bone pain from metastases", "exclusion")
+    assert status == "unsupported"  # "bone" does not qualify the metastases here
+
+
+def test_bare_sex_criteria():
+    assert _atoms("Males.", "exclusion")[0].allowed == ["male"]
+    assert _atoms("Male patients.", "exclusion")[0].allowed == ["male"]
+    assert _atoms("Are females")[0].allowed == ["female"]
+
+
+def test_concurrent_medications_and_since_windows():
+    expr, _, _ = _atoms("No concurrent fluconazole or lithium")
+    assert expr.kind == "not" and expr.item.kind == "concomitant_medication"
+    assert expr.item.classes == ["fluconazole", "lithium"]
+    _, status, _ = _atoms("No concurrent radiotherapy")
+    assert status == "unsupported"  # not a medication
+    expr, _, _ = _atoms("At least 6 months since prior and no concurrent amiodarone")
+    assert expr.kind == "not" and expr.item.agents == ["amiodarone"]
+    assert (expr.item.within.value, expr.item.within.unit) == (6, "month")
+    expr, _, _ = _atoms("At least three weeks from completion of irradiation")
+    assert expr.kind == "not" and expr.item.event == "radiotherapy" and expr.item.within.value == 3
+
+
+def test_use_of_drugs_within_a_window():
+    expr, status, _ = _atoms("Use of leflunomide within 6 months of randomization", "exclusion")
+    assert status == "compiled" and expr.kind == "prior_therapy" and expr.agents == ["leflunomide"]
+    assert (expr.within.value, expr.within.unit) == (6, "month")
+    expr, _, _ = _atoms("Treatment with tamoxifen within 4 weeks prior to the first dose of study drug", "exclusion")
+    assert expr.agents == ["tamoxifen"] and expr.within.value == 4
+    _, status, _ = _atoms("Use of any medication listed in the protocol within 30 days prior to Day 0", "exclusion")
+    assert status == "unsupported"  # protocol-defined list: nothing to check it against
+
+
+def test_condition_lists_with_windows_and_shared_heads():
+    expr, status, _ = _atoms("History of abdominal fistula, gastrointestinal perforation, or intra-abdominal abscess "
+                             "within 6 months prior to study enrollment", "exclusion")
+    assert status == "compiled" and expr.kind == "any_of"
+    assert [i.condition for i in expr.items] == ["abdominal fistula", "gastrointestinal perforation",
+                                                 "intra-abdominal abscess"]
+    assert all(i.within.value == 6 and i.within.unit == "month" for i in expr.items)
+    expr, _, _ = _atoms("Clinically significant coronary artery, cerebrovascular or peripheral vascular disease", "exclusion")
+    assert [i.condition for i in expr.items] == ["coronary artery disease", "cerebrovascular disease",
+                                                 "peripheral vascular disease"]
+    assert all(i.qualifiers == ["clinically_significant"] for i in expr.items)
+    expr, _, _ = _atoms("History of kidney, heart or lung transplants.", "exclusion")
+    assert [i.condition for i in expr.items] == ["kidney transplants", "heart transplants", "lung transplants"]
+    # an exception or an open item is not a plain list
+    assert _atoms("History of cholecystitis or cholelithiasis unless treated by cholecystectomy", "exclusion")[1] == "unsupported"
+    # a window "of beginning study treatment" is before the study, not time to progression
+    expr, status, _ = _atoms("History of myocardial infarction or unstable angina within 6 months of beginning study "
+                             "treatment.", "exclusion")
+    assert status == "compiled" and all(i.within.value == 6 for i in iter_atoms(expr))

@@ -1815,7 +1815,9 @@ _UNSUPPORTED_PATTERNS = [
     (re.compile(r"(?i)\b(?:are|is|was|were) effective\b|(?:complete|partial) (?:remission|response)[^.]*(?:stabili|stable)|"
                 r"\bresponse or stable disease\b|\bstable disease or (?:better|response)\b"), "response to prior therapy is not modelled"),
     (re.compile(r"(?i)\bwithin\s+\d+\s*(?:days?|weeks?|months?)\s+(?:of|after|from)\s+(?:the\s+)?(?:start(?:ing)?|initiat\w*|"
-                r"beginning)\b"), "time from the start of a therapy to progression is not modelled"),
+                r"beginning)\b(?!\s+(?:of\s+)?(?:the\s+)?(?:study|trial|protocol|investigational|dosing|enrol\w*|"
+                r"randomi\w*|registration|treatment\s+(?:on|in)\s+(?:the\s+)?(?:study|trial)|screening)\b)"),
+     "time from the start of a therapy to progression is not modelled"),
 ]
 
 
@@ -1932,7 +1934,7 @@ def _compile_clause(t: str, kind: str) -> list:
     if vm and not _THRESHOLD_HINT.search(t):
         return [NeedsConfirmation(category="other", reason=f"no defined threshold: '{vm.group(0)}' must be judged "
                                                            "by a person against the protocol's limits")]
-    if "since" in t or "Since" in t:
+    if "since" in t or "Since" in t or " from " in t:
         sw = _since_window(t, kind)
         if sw is not None:
             return [sw]
@@ -2023,6 +2025,11 @@ def _compile_clause(t: str, kind: str) -> list:
         conds = _conditions(t)
         if any(isinstance(a, RecentEvent) and a.event == "myocardial_infarction" for a in atoms):
             conds = [c for c in conds if c.condition != "myocardial_infarction"]
+        if conds and not atoms:
+            # "History of asthma, COPD or chronic bronchitis": the whole list, not only its vocabulary items
+            listed = _condition_list(t, kind)
+            if listed and sum(1 for _ in iter_atoms(listed[0])) >= len(conds):
+                conds = listed
         atoms += conds
     lab_conds = {a.condition.site for a in atoms if isinstance(a, IfThen) and isinstance(a.condition, Metastasis)}
     if lab_conds:
@@ -2058,7 +2065,88 @@ def _compile_clause(t: str, kind: str) -> list:
         atoms += _use_within(t)
     if not atoms:
         atoms += _generic_condition(t)
+    if not atoms:
+        atoms += _condition_list(t, kind)
     return atoms
+
+
+# a window at the end of a condition list ("... within 6 months prior to study entry", "in the past 3 months")
+_LIST_WINDOW = re.compile(
+    r"(?i)[\s,]*\b(?:within|in|during)\s+(?:the\s+)?(?:last|past|previous|prior|preceding)?\s*"
+    r"(?P<n>\d+|one|two|three|four|five|six|seven|eight|nine|ten|twelve)?\s*(?P<u>days?|weeks?|months?|years?|yrs?)\b"
+    r"(?:\s+(?:of|before|prior\s+to|preceding|from)\s+[^,;()]{0,60})?\s*\.?\s*$")
+_LIST_BAD = re.compile(r"(?i)\b(?:other|any|e\.g|i\.e|such as|including|which|that|who|whose|unless|except|if|when|requiring|"
+                       r"required|due to|related to|resulting|treated|defined|considered|judged|opinion|investigator|"
+                       r"likely|may|might|could|would|affect|interfere|preclude|prevent|study|trial|protocol|patients?|"
+                       r"subjects?|participants?|use|using|taking|receiving|received|treatment|therapy|medications?|"
+                       r"drugs?|allerg\w*|hypersensitiv\w*|not|no|without|excluding|only|than|per|at|on|after|"
+                       r"before|prior|during|since|for|by|with|from|to|in|of the|the)\b|\d|[<>≤≥=%:;]")
+_LIST_MODIFIER = re.compile(r"(?i)(?:[a-z-]+\s+)?(?:[a-z-]+(?:al|ic|ar|ary|ous|ive|ory)|kidney|heart|lung|liver|bone|skin|eye|"
+                            r"brain|bowel|stomach|artery|valve|joint|muscle|nerve|spine|spinal|thyroid|breast|colon)")
+_LIST_HEADS = re.compile(r"(?i)\b(?:disease|diseases|disorders?|conditions?|syndromes?|dysfunction|insufficiency|failure|"
+                         r"impairment|abnormalit(?:y|ies)|illness(?:es)?|infections?|injur(?:y|ies)|events?)$")
+
+
+def _condition_list(t: str, kind: str) -> list:
+    """"History of abdominal fistula, gastrointestinal perforation, or intra-abdominal abscess within 6 months",
+    "Clinically significant coronary artery, cerebrovascular or peripheral vascular disease": any of the listed
+    conditions (``AnyOf`` of ``Condition``, vocabulary keys else the names as written), with the window and the
+    "clinically significant" qualifier the criterion states. Items sharing a head noun get it ("coronary
+    artery ... disease"). Lists with an open item ("or any other ..."), an exception, a condition, a
+    threshold or more than 5 words in an item are not taken."""
+    m = _GENERIC_LEAD.match(t)
+    if not m or not m.group(0).strip():
+        return []
+    lead = m.group(0).lower()
+    rest = t[m.end():]
+    rest = re.sub(r"\s*\((?:[^()]{0,80})\)", "", rest)  # acronyms and examples of the category
+    within = None
+    wm = _LIST_WINDOW.search(rest)
+    if wm:
+        within = _dur(wm.group("n") or "one", wm.group("u"))
+        rest = rest[:wm.start()]
+    rest = rest.strip(" .,")
+    if not rest or _LIST_BAD.search(rest):
+        return []
+    sep = r"\s*(?:,\s*(?:and/or|or|and)?|\band/or\b|\bor\b|/" + (r"|\band\b" if kind == "exclusion" or within else "") + r")\s*"
+    items = [x.strip() for x in re.split(r"(?i)" + sep, rest) if x and x.strip()]
+    if (len(items) < 2 and within is None) or len(items) > 10:
+        return []
+    for it in items:
+        w = it.split()
+        if not 1 <= len(w) <= 5 or not all(re.fullmatch(r"[A-Za-z][A-Za-z'-]*", x) for x in w):
+            return []
+        if " and " in f" {it.lower()} " or all(x.lower() in _STOP or x.lower() in _VAGUE_HEADS for x in w):
+            if not (len(items) > 1 and _LIST_HEADS.search(items[-1])):
+                return []
+    head = _LIST_HEADS.search(items[-1])
+    quals = ["clinically_significant"] if "clinically" in lead or "significant" in lead else []
+    for q, rxq in (("uncontrolled", r"\buncontrolled\b"), ("severe", r"\bsevere\b"), ("active", r"\bactive\b")):
+        if re.search(rxq, lead):
+            quals.append(q)
+    cond_rx = vocab_regexes()["condition"]
+    out: list = []
+    for i, it in enumerate(items):
+        hits = vocab_find(cond_rx, it)
+        if hits and hits[0][1] == 0 and hits[0][2] >= len(it.rstrip()) - 1:
+            name = hits[0][0]
+        else:
+            name = it.lower()
+            if i < len(items) - 1 and len(items[-1].split()) > 1 and (
+                    head and not _LIST_HEADS.search(it) or _LIST_MODIFIER.fullmatch(it)):
+                # "coronary artery, ... vascular disease", "kidney, heart or lung transplants"
+                name = f"{name} {items[-1].split()[-1].lower()}"
+            if all(x in _STOP or x in _VAGUE_HEADS for x in name.split()):
+                return []
+        kw: dict[str, Any] = {"condition": name, "qualifiers": list(quals)}
+        if within is not None:
+            kw["within"] = within
+        c = Condition(**kw)
+        if not any(isinstance(o, Condition) and o.condition == name for o in out):
+            out.append(c)
+    if not out:
+        return []
+    return [out[0] if len(out) == 1 else AnyOf(items=out)]
 
 
 _USE_WITHIN = re.compile(
@@ -2441,6 +2529,12 @@ def _build(splits: list[SplitCriterion], trial_id: str, source: str, source_text
                 e2, s2, r2 = compile_criterion_text(f"{head} {sc.text.strip(' .;,')}", sc.kind)
                 if s2 == "compiled" and _names_drug(e2, _bare_drug(sc.text)):
                     expr, status, reason = e2, s2, r2
+            if status == "unsupported" and head and len(head) <= 240 and len(sc.text) <= 50:
+                # "At least 7 days since prior and no concurrent CYP3A4 inhibitors, including:" / "Nelfinavir":
+                # the heading's one therapy check, for the drug the item names
+                e2 = _listed_under(head, sc.text, sc.kind)
+                if e2 is not None:
+                    expr, (status, reason) = e2, _status(e2)
         if sc.children:
             # a parent whose own words carry no check is a header ("... meets the following criteria:")
             own = _compile_clause(sc.text.split(":")[0], sc.kind) if sc.text.rstrip().endswith(":") or ":" in sc.text else None
@@ -2463,6 +2557,70 @@ def _build(splits: list[SplitCriterion], trial_id: str, source: str, source_text
     _demote_list_headers(crits)
     return CompiledCriteria.model_construct(trial_id=trial_id, compiler_version=COMPILER_VERSION, source=source,
                                             criteria=crits, source_text=source_text)
+
+
+_LIST_INTRO = re.compile(r"(?i)[\s,;(-]*(?:\b(?:including|such as|e\.g\.?|i\.e\.?|for example|as follows|like)\b)?[\s,]*"
+                         r"(?:\b(?:any|one|all|each)\s+(?:or\s+more\s+)?of\s+)?(?:\bthe\s+)?(?:\bfollowing|\bthese|\bbelow)?"
+                         r"(?:\s+(?:drugs?|medications?|agents?|medicines?|inhibitors?|inducers?|compounds?|substances?))?"
+                         r"(?:\s*\(\s*(?:list\s+)?not\s+(?:all-?inclusive|exhaustive)\s*\))?\s*:?\s*$")
+_ITEM_NAME = re.compile(r"(?i)^[\s\-•*]*(?P<n>[A-Za-z][A-Za-z0-9-]*(?:\s+[A-Za-z][A-Za-z0-9-]*){0,2})\s*(?:\([^()]{0,40}\))?[\s.;,]*$")
+
+
+_DRUGISH = re.compile(r"(?i)^[a-z][a-z0-9-]{3,}(?:ine|ines|ide|ides|ole|oles|one|il|ol|in|ate|am|ast|vir|mab|nib|mycin|cin|fen|"
+                      r"ene|ron|ens|ics|ids|ants|lin|rin|xan|ium|pam|lam|dol)$")
+_NOT_DRUGS = frozenset({"routine", "baseline", "guideline", "medicine", "medicines", "vaccine", "vaccines", "protein",
+                        "proteins", "examine", "urine", "online", "decline", "discipline", "outcome", "someone",
+                        "anyone", "none", "alone", "done", "phone", "hormone", "hormones", "steroids", "antibiotics",
+                        "basis", "origin", "within", "begin", "skin", "brain", "pain", "again", "certain", "domain",
+                        "plain", "contain", "obtain", "remain", "retain", "vein", "chain", "person", "reason", "season",
+                        "prison", "poison", "version", "lesion", "lesions", "biopsy", "physics", "ethics", "topics",
+                        "clinics", "basics", "metrics", "genetics", "statistics", "demographics", "lipids", "fluids",
+                        "solids", "patients", "participants", "subjects", "parents", "students", "residents"})
+
+
+def _listed_under(head: str, item: str, kind: str):
+    """The heading's single therapy check (``PriorTherapy`` or ``ConcomitantMedication``) applied to the
+    drug an item names, or None (no such check, several of them, or an item that is not a name)."""
+    m = _ITEM_NAME.match(item)
+    if not m:
+        return None
+    name_t = m.group("n")
+    words = name_t.lower().split()
+    if all(w in _STOP or w in _FREE_AGENT_STOP for w in words) or words[0] in _VAGUE_HEADS:
+        return None
+    key = _bare_drug(name_t)
+    if key is None:
+        if len(words) != 1 or not (_DRUG_LIKE.match(words[0]) or _DRUGISH.match(words[0])) or words[0] in _NOT_DRUGS:
+            return None  # "Chemistry", "Hematology": a heading, not a drug
+        key = words[0]
+    if kind == "exclusion" and _negated(head):
+        return None  # "No concurrent ..." under exclusions: its sense is the heading's problem, not copied
+    intro = _LIST_INTRO.search(head)
+    head_t = head[:intro.start()] if intro and intro.start() > 0 else head
+    pe, ps, _ = compile_criterion_text(head_t, kind)
+    if pe is None or ps != "compiled":
+        return None
+    targets = [a for a in iter_atoms(pe) if isinstance(a, (PriorTherapy, ConcomitantMedication))]
+    if len(targets) != 1 or any(isinstance(a, (Except, IfThen)) for a in _nodes(pe)):
+        return None
+    a = targets[0]
+    if isinstance(a, PriorTherapy):
+        a.agents = [key]
+        a.lines = Range(low=1)
+    else:
+        a.classes = [key]
+    return pe
+
+
+def _nodes(x):
+    yield x
+    for k in ("items", "item", "main", "exception", "condition", "then", "otherwise"):
+        v = getattr(x, k, None)
+        if isinstance(v, list):
+            for i in v:
+                yield from _nodes(i)
+        elif isinstance(v, BaseModel):
+            yield from _nodes(v)
 
 
 def _bare_drug(text: str) -> str | None:
