@@ -529,3 +529,72 @@ def test_condition_lists_with_windows_and_shared_heads():
     expr, status, _ = _atoms("History of myocardial infarction or unstable angina within 6 months of beginning study "
                              "treatment.", "exclusion")
     assert status == "compiled" and all(i.within.value == 6 for i in iter_atoms(expr))
+
+
+def test_drug_items_take_their_headings_single_therapy_check():
+    text = ("Inclusion Criteria:\n- At least 7 days since prior and no concurrent CYP3A4 inhibitors, including any of "
+            "the following:\n  - Nelfinavir\n  - Chemistry\n")
+    cc = compile_text(text, "T")
+    by = {c.text.strip(): c for c in cc.criteria}
+    nel = by["Nelfinavir"]
+    assert nel.status == "compiled" and nel.expression.kind == "not"
+    assert nel.expression.item.agents == ["nelfinavir"] and nel.expression.item.within.value == 7
+    assert by["Chemistry"].status == "unsupported"  # a heading word, not a drug
+
+
+def test_receptor_status_known_overexpression_and_ar():
+    assert _atoms("Hormone receptor status known")[0].model_dump(include={"receptor", "status"}) == \
+        {"receptor": "HR", "status": "known"}
+    assert _atoms("Estrogen receptor status known")[0].receptor == "ER"
+    for text in ("HER2/neu overexpression", "Must overexpress HER-2 gene", "Documented ErbB2 overexpression"):
+        e = _atoms(text)[0]
+        assert (e.receptor, e.status) == ("HER2", "positive"), text
+    assert _atoms("Epidermal growth factor receptor (EGFR) and/or erbB2 positivity not required")[1] == "unsupported"
+    e = _atoms("Androgen receptor-positive")[0]
+    assert (e.receptor, e.status) == ("AR", "positive")
+
+
+def test_stage_ranges_expand():
+    assert _atoms("Clinical stage I-III disease")[0].stages == ["I", "II", "III"]
+    assert _atoms("Clinical stage 2-3B")[0].stages == ["II", "IIIA", "IIIB"]
+
+
+def test_named_diseases_without_a_lead_and_vague_comorbidities():
+    e = _atoms("No macular degeneration")[0]
+    assert e.kind == "not" and e.item.condition == "macular degeneration"
+    e = _atoms("Ongoing diarrhea", "exclusion")[0]
+    assert e.condition == "diarrhea" and e.qualifiers == ["active"]
+    assert _atoms("Palpable disease")[1] == "unsupported"  # not the name of a condition
+    for text in ("Current severe, uncontrolled systemic disease", "No other medical condition that would preclude study "
+                 "participation", "No contraindication to dexamethasone"):
+        e, status, atoms = _atoms(text, "exclusion")
+        assert status == "needs_confirmation" and atoms[0].category == "investigator_judgement", text
+    assert _atoms("Medical conditions", "exclusion")[1] == "unsupported"  # nothing to judge by
+
+
+def test_brain_metastasis_exceptions_and_therapy_targets():
+    assert _atoms("Patient with CNS involvement unless they are at least 4 weeks from prior therapy completion.",
+                  "exclusion")[1] == "unsupported"
+    assert _atoms("bisphosphonates or RANK ligand antagonists that are permitted for the management of bone "
+                  "metastases", "exclusion")[1] == "unsupported"
+    e = _atoms("History or clinical evidence of central nervous system (CNS) metastases or leptomeningeal "
+               "carcinomatosis", "exclusion")[0]
+    assert e.kind == "metastasis" and e.site == "cns" and e.qualifiers == []  # not "leptomeningeal CNS only"
+
+
+def test_window_from_study_start_in_several_sentences_is_not_compiled():
+    text = ("Prior treatment with any cytotoxic chemotherapy for treatment of pancreatic cancer except as an adjuvant "
+            "therapy. Should not have received gemcitabine within 6 months of starting the study treatment.")
+    assert _atoms(text, "exclusion")[1] == "unsupported"
+    e = _atoms("Major surgery within 4 weeks of the start of study treatment", "exclusion")[0]
+    assert e.kind == "recent_event" and e.within.value == 4
+
+
+def test_drug_items_under_a_medication_heading_without_a_drug():
+    text = ("Inclusion Criteria:\n- No concurrent administration of any of the following drugs:\n  - Zidovudine\n"
+            "- Patient that requires changes in the dose of one of the following medications within 2 weeks:\n"
+            "  - Abacavir\n")
+    by = {c.text.strip(): c for c in compile_text(text, "T").criteria}
+    z = by["Zidovudine"].expression
+    assert z.kind == "not" and z.item.kind == "concomitant_medication" and z.item.classes == ["zidovudine"]
+    assert by["Abacavir"].status == "unsupported"  # a dose change is not taking the drug

@@ -30,3 +30,26 @@ def test_patient_crud_and_workspaces(tmp_path):
     assert store.get_patient("pt-1", workspace="clinic-a", version=1) is None  # versions erased
     assert store.list_patients("clinic-a") == []
     assert store.delete_patient("pt-1", workspace="clinic-a") is False
+
+
+def test_delete_patient_erases_rows_of_other_parts(tmp_path):
+    """Rows other parts keep about a patient (watch snapshots, changes) go with the patient."""
+    from sqlalchemy import Column, MetaData, String, Table, Text, select
+
+    from trialmatch.patients.model import Patient
+    from trialmatch.store import TrialStore
+
+    store = TrialStore(str(tmp_path / "p.db"))
+    extra = Table("other_part_rows", MetaData(), Column("workspace", String), Column("patient_id", String),
+                  Column("detail", Text))
+    extra.create(store.engine)
+    store.save_patient(Patient(id="p1"), workspace="w")
+    store.save_patient(Patient(id="p2"), workspace="w")
+    with store.engine.begin() as conn:
+        conn.execute(extra.insert(), [dict(workspace="w", patient_id="p1", detail="ESR1 Y537S"),
+                                      dict(workspace="w", patient_id="p2", detail="kept")])
+    assert store.delete_patient("p1", workspace="w") is True
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(extra.c.patient_id, extra.c.detail)).all()
+    assert rows == [("p2", "kept")]
+    assert store.get_patient("p1", workspace="w") is None and store.get_patient("p2", workspace="w") is not None

@@ -25,9 +25,15 @@ class OutputFormat(str, Enum):
 
 
 def open_store(db: Optional[str]):
-    from trialmatch.store import TrialStore
+    """Open the store, or exit with a clear message (never a traceback) when it cannot be."""
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-    return TrialStore(db)
+    from trialmatch.store import TrialStore, resolve_url
+
+    try:
+        return TrialStore(db)
+    except (SQLAlchemyError, ArgumentError, OSError, ValueError) as exc:
+        fail(f"cannot open the store {resolve_url(db)}: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
 
 
 def print_json(data: Any) -> None:

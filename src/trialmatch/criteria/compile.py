@@ -516,6 +516,7 @@ _RECEPTOR_PATTERNS = [
     (r"her-?2[ -]?(?:-|\s)?(?:negative|non-?amplified|not amplified|normal)|her2\s*-(?=[\s,/;)]|$)|human epidermal growth factor receptor[ -]?2[ -](?:\(her2\)[ -])?negative|her2/neu[ -]negative", [("HER2", "negative")]),
     (r"her-?2[ -]?(?:-|\s)?(?:positive|amplified|overexpress\w*)|her2\s*\+(?!\d)|human epidermal growth factor receptor[ -]?2[ -](?:\(her2\)[ -])?positive|her2/neu[ -]positive", [("HER2", "positive")]),
     (r"her-?2[ -]?low", [("HER2", "low")]),
+    (r"androgen[ -]receptor[ -](?:\(ar\)[ -])?(?:-|\s)?positive|\bar\s*(?:\+|-?\s?positive)", [("AR", "positive")]),
 ]
 _RECEPTOR_RES = [(re.compile(p, re.IGNORECASE), v) for p, v in _RECEPTOR_PATTERNS]
 
@@ -523,17 +524,36 @@ _RECEPTOR_RES = [(re.compile(p, re.IGNORECASE), v) for p, v in _RECEPTOR_PATTERN
 # every receptor pattern below needs one of these words: clauses without them skip the 11 searches
 _RECEPTOR_GATE = re.compile(
     r"triple|tnbc|hormone|estrogen|oestrogen|progesterone|pgr|her-?2|human epidermal|\b(?:hr|er|pr)(?:\W|$|p|n)|hr[ -]high|"
+    r"androgen[ -]receptor|\bar\s*(?:\+|-?\s?positive)|"
     r"pr[ -]?positive|pr\+", re.IGNORECASE)
 
 
+# "Hormone receptor status known", "ER and PR status determined before registration": tested, either result
+_RECEPTOR_STATUS_KNOWN = re.compile(
+    r"(?i)\b(?:receptors?|her-?2(?:/neu)?|\ber|\bpr)\b[^.;]{0,25}?\bstatus\b[\s,]*(?:must\s+be\s+|is\s+|was\s+)?"
+    r"(?:known|determined|documented|available|assessed)\b")
+# "HER2/neu overexpression", "Must overexpress HER-2 gene", "Documented ErbB2 overexpression": HER2-positive
+_HER2_OVEREXPRESSED = re.compile(
+    r"(?i)\b(?:her-?\s?2(?:/neu)?|erb-?b-?2|c-?erbb-?2)\b[\s-]*(?:gene\s+|protein\s+|receptor\s+)?"
+    r"(?:over-?\s?expression|over-?\s?expressing|over-?\s?expressed|amplification|gene\s+amplification|positivity)\b|"
+    r"\bover-?\s?express(?:es|ing)?\s+(?:the\s+)?(?:her-?\s?2|erb-?b-?2)\b")
+
+
 def _receptors(t: str) -> list:
+    if _HER2_OVEREXPRESSED.search(t) and not _any(r"\bnot\s+required\b|\bno\s+(?:her|erb)|\bnon-?over|\bwithout\b", t) \
+            and not _any(r"\bnegative\b|\blow\b|\bihc\b|\b[0-3]\+", t):
+        return [Receptor(receptor="HER2", status="positive")]
     if not _RECEPTOR_GATE.search(t):
         return []
     out: list = []
     seen = set()
-    if _any(r"\bknown\b[^.;]{0,40}(?:receptors?|her-?2)[^.;]{0,20}status", t):
-        if _any(r"hormone receptor|\ber\b|\bpr\b", t):
+    if _any(r"\bknown\b[^.;]{0,40}(?:receptors?|her-?2)[^.;]{0,20}status", t) or _RECEPTOR_STATUS_KNOWN.search(t):
+        if _any(r"estrogen|oestrogen|\ber\b", t) and _any(r"progesterone|\bpr\b", t) or _any(r"hormone receptor", t):
             out.append(Receptor(receptor="HR", status="known"))
+        elif _any(r"estrogen|oestrogen|\ber\b", t):
+            out.append(Receptor(receptor="ER", status="known"))
+        elif _any(r"progesterone|\bpr\b", t):
+            out.append(Receptor(receptor="PR", status="known"))
         if _any(r"her-?2", t):
             out.append(Receptor(receptor="HER2", status="known"))
         return out
@@ -654,6 +674,8 @@ _EXTENT_RES = [(re.compile(p, re.IGNORECASE), v, g) for (p, v), g in zip(_EXTENT
 _OTHER_CANCER_RE = re.compile(
     r"other (?:active |primary )*(?:malignan|cancer|tumou?r)|second (?:primary )?malignan|prior malignan|previous malignan|"
     r"another (?:primary )?(?:malignan|cancer)|history of (?:a )?(?:malignan|cancer)|other active cancers?", re.IGNORECASE)
+_STAGE_RANGE = re.compile(r"(?i)\bstage\s*(iv|iii|ii|i|[1-4])([abc])?\s*(?:-|–|to|through)\s*(?:stage\s*)?(iv|iii|ii|i|[1-4])([abc])?\b")
+_ROMAN = {"1": "I", "2": "II", "3": "III", "4": "IV"}
 _STAGE_RE = re.compile(r"(?i)\bstage\s*((?:iv|iii|ii|i|Ⅳ|Ⅲ|[1-4])[abc]?)\b")
 
 
@@ -717,7 +739,19 @@ def _diagnosis(t: str, kind: str) -> list:
             allowed.append(val)
     if "locally_advanced" in allowed and "advanced" in allowed:
         allowed.remove("advanced")
-    if (cancers or (allowed and _any(r"disease|cancer|tumou?r|carcinoma|malignan|stage|has spread|spread", t))) and (allowed or stage_hit):
+    rng = _STAGE_RANGE.search(t) if stage_hit else None
+    if rng:
+        # "stage I-III", "stage II to IIIA": every stage in the range, the ends as written
+        order = ["I", "II", "III", "IV"]
+        lo, hi = (_ROMAN.get(g.upper(), g.upper()) for g in (rng.group(1), rng.group(3)))
+        if lo in order and hi in order and order.index(lo) < order.index(hi):
+            mid = order[order.index(lo) + 1:order.index(hi)]
+            hi_l = (rng.group(4) or "").upper()
+            his = [hi + x for x in "ABC"[:"ABC".index(hi_l) + 1]] if hi_l else [hi]  # "2-3B": IIIA and IIIB
+            stage_hit = [lo + (rng.group(2) or "").upper()] + mid + his + \
+                [x for x in stage_hit if x.upper() not in (rng.group(1).upper() + (rng.group(2) or "").upper(),)]
+    if (cancers or ((allowed or rng) and _any(r"disease|cancer|tumou?r|carcinoma|malignan|stage|has spread|spread", t))) \
+            and (allowed or stage_hit):
         stages = []
         for s in stage_hit:
             s = s.upper().replace("Ⅳ", "IV").replace("Ⅲ", "III")
@@ -737,6 +771,8 @@ _METS_RE = re.compile(
     r"metasta(?:ses|sis|tic disease)|metasta(?:ses|sis|tic disease)\s+(?:to|in|of)\s+(?:the\s+)?(\w+(?:\s+\w+){0,2})|"
     r"\b(leptomeningeal|CNS|brain|central\s+nervous\s+system)\s+(?:\(\s*CNS\s*\)\s+)?(?:disease|involvement|lesions?|spread)|"
     r"\bspread\s+to\s+the\s+(brain|liver|bones?|lungs?|central\s+nervous\s+system)\b")
+_METS_AS_TARGET = re.compile(r"(?i)\b(?:management|treatment|prevention|palliation|control|treat|treating|prevent)\s+"
+                             r"(?:of\s+)?(?:the\s+)?(?:\w+\s+)?$")
 _METS_GAP = re.compile(r"(?i)\s*(?:(?:,|and|or|and/or|/)\s*)*(?:\(\s*[A-Za-z]{2,6}\s*\))?\s*")
 
 
@@ -762,12 +798,21 @@ def _metastasis(t: str) -> list:
         sites = [h[0] for h in hits]
         if not sites:
             continue
-        ctx = t[max(0, m.start() - 60):m.end() + 80]
+        pos = (m.start(1) + hits[0][1]) if m.group(1) else m.start()
+        if _METS_AS_TARGET.search(t[max(0, pos - 50):pos]):
+            continue  # "antagonists permitted for the management of bone metastases": a therapy's purpose
+        after = re.split(r"(?i)\s(?:or|and|and/or)\s+(?=(?:\w+\s+)?(?:leptomening|meningeal|carcinomatos|[\w-]+\s+metasta))|;",
+                         t[m.end():m.end() + 80], maxsplit=1)[0]
+        ctx = t[max(0, m.start() - 60):m.end()] + after
         quals = _qualifiers(ctx, {"active", "untreated", "unstable", "symptomatic", "progressing", "uncontrolled", "leptomeningeal"})
         only = _any(r"\bonly\b", t[max(0, m.start() - 20):m.end() + 10])
         for site in sites:
             if not any(isinstance(x, Metastasis) and x.site == site for a in out for x in iter_atoms(a)):
                 allow = _METS_ALLOW.search(t, m.start()) if site in ("brain", "cns", "leptomeningeal") else None
+                if allow is None and site in ("brain", "cns", "leptomeningeal") and \
+                        re.search(r"(?i)\b(?:unless|except|provided)\b", t[m.end():]):
+                    out.append(Unsupported(reason="brain metastases with an exception that is not modelled"))
+                    continue
                 if allow is not None:
                     # "no CNS metastases unless treated and stable", "... or previously treated and now stable
                     # CNS metastases": only active (untreated, unstable, progressing) ones count
@@ -1699,6 +1744,8 @@ def _conditions(t: str, strict: bool = False) -> list:
         ctx = t[max(0, s - 40):e + 40]
         quals = _qualifiers(ctx, {"uncontrolled", "severe", "symptomatic", "active", "unstable", "chronic"})
         wm = re.search(r"(?i)within\s+(?:the\s+)?(?:last\s+|past\s+|previous\s+)?" + NUM + r"\s*" + TIME, t[s:])
+        if wm and _WINDOW_GAP_VERB.search(t[e:s + wm.start()]):
+            wm = None  # "ulcerative colitis or are planning colectomy within 8 weeks": the window is the plan's
         kw: dict[str, Any] = {"condition": key, "qualifiers": quals}
         if wm:
             kw["within"] = _dur(wm.group(1), wm.group(2))
@@ -1707,6 +1754,8 @@ def _conditions(t: str, strict: bool = False) -> list:
     return out
 
 
+_WINDOW_GAP_VERB = re.compile(r"(?i)\b(?:are|is|was|were|be|been|plann\w*|plan|scheduled|undergo\w*|receiv\w*|had|have|has|"
+                              r"require\w*|need\w*|taking|using)\b")
 _GENERIC_LEAD = re.compile(
     r"^\s*(?:no\s+)?(?:(?:any\s+)?(?:known|documented|confirmed|current|active|prior|previous|significant)\s+)?"
     r"(?:(?:a\s+)?(?:personal\s+)?(?:history|diagnosis|evidence|presence|signs?)(?:\s+(?:or|and/or)\s+(?:current\s+)?(?:history|diagnosis|evidence|presence|signs?))?\s+of\s+|"
@@ -1821,6 +1870,10 @@ _UNSUPPORTED_PATTERNS = [
 ]
 
 
+_START_WINDOW = re.compile(r"(?i)\bwithin\s+\d+\s*(?:days?|weeks?|months?)\s+(?:of|after|from)\s+(?:the\s+)?"
+                           r"(?:start(?:ing)?|initiat\w*|beginning)\b")
+_MULTI_SENTENCE = re.compile(r"[a-z)]\.\s+[A-Z0-9]|\s-\s+[A-Z]")
+
 # organ function required without a threshold ("normal or near-normal liver and kidney function",
 # "adequate organ function"): only a person can judge it against the protocol's own limits
 _VAGUE_FUNCTION = re.compile(
@@ -1927,6 +1980,11 @@ def _compile_clause(t: str, kind: str) -> list:
     for rx, why in _UNSUPPORTED_PATTERNS:
         if rx.search(t):
             return [Unsupported(reason=why)]
+    if "within" in t and _START_WINDOW.search(t) and (_MULTI_SENTENCE.search(t) or _any(r"\bplann|\bscheduled", t)):
+        # several sentences around a window "of starting study treatment": each extractor would take the
+        # window for its own concept; not compiled rather than misread
+        return [Unsupported(reason="several requirements in one criterion around a window from the start of study "
+                                   "treatment: not compiled")]
     if _PROTOCOL_DEFINED.search(t):
         return [NeedsConfirmation(category="other", reason="further criteria are defined in the protocol and not "
                                                            "listed here: a person must check them")]
@@ -2028,7 +2086,7 @@ def _compile_clause(t: str, kind: str) -> list:
         if conds and not atoms:
             # "History of asthma, COPD or chronic bronchitis": the whole list, not only its vocabulary items
             listed = _condition_list(t, kind)
-            if listed and sum(1 for _ in iter_atoms(listed[0])) >= len(conds):
+            if listed and sum(1 for _ in iter_atoms(listed[0])) > len(conds):
                 conds = listed
         atoms += conds
     lab_conds = {a.condition.site for a in atoms if isinstance(a, IfThen) and isinstance(a.condition, Metastasis)}
@@ -2067,7 +2125,32 @@ def _compile_clause(t: str, kind: str) -> list:
         atoms += _generic_condition(t)
     if not atoms:
         atoms += _condition_list(t, kind)
+    if not atoms and has("condition", "illness", "disease", "disorder", "problem", "contraindicat"):
+        vm = _VAGUE_COMORBIDITY.match(t)
+        if vm is not None and not (vm.group("q").strip() or re.search(
+                r"(?i)preclud|interfer|compromis|jeopardi|prohibit|unsafe|undesirable|\brisk|opinion|judg|affect|"
+                r"\blimit|prevent|unrelated|complicat|impair|contraindicat", vm.group("rest"))):
+            vm = None
+        vm = vm or _CONTRAINDICATION.match(t)
+        if vm is not None:
+            atoms.append(NeedsConfirmation(
+                category="investigator_judgement",
+                reason=f"no defined condition: whether '{vm.group(0).strip()}' applies to her is a clinician's call"))
     return atoms
+
+
+# a comorbidity named only by its severity or its effect ("Current severe, uncontrolled systemic disease",
+# "No other medical condition that would preclude study participation"): a clinician's judgement
+_VAGUE_COMORBIDITY = re.compile(
+    r"(?i)^\W*(?:no\s+|any\s+|has\s+(?:an?\s+)?|have\s+(?:an?\s+)?)?(?:other\s+)?"
+    r"(?P<q>(?:(?:current|concurrent|active|ongoing|coexisting|co-existing|intercurrent|serious|severe|uncontrolled|unstable|"
+    r"significant|clinically\s+significant|major|life-threatening|poorly\s+controlled|acute|chronic)\s*(?:,|and/or|and|or)?\s+)*)"
+    r"(?:(?:medical|systemic|nonmalignant|non-malignant|concomitant|concurrent|psychiatric|psychosocial|comorbid|co-morbid|"
+    r"underlying|other)\s+(?:or\s+\w+\s+)?)*(?:conditions?|illness(?:es)?|diseases?|disorders?|problems?|comorbidit(?:y|ies))\b"
+    r"(?P<rest>[^.;]{0,120})")
+_CONTRAINDICATION = re.compile(r"(?i)^\W*(?:no\s+|any\s+)?(?:known\s+)?(?:medical\s+)?contraindications?\s+(?:to|for)\s+[^.;]{1,80}")
+
+
 
 
 # a window at the end of a condition list ("... within 6 months prior to study entry", "in the past 3 months")
@@ -2078,9 +2161,23 @@ _LIST_WINDOW = re.compile(
 _LIST_BAD = re.compile(r"(?i)\b(?:other|any|e\.g|i\.e|such as|including|which|that|who|whose|unless|except|if|when|requiring|"
                        r"required|due to|related to|resulting|treated|defined|considered|judged|opinion|investigator|"
                        r"likely|may|might|could|would|affect|interfere|preclude|prevent|study|trial|protocol|patients?|"
-                       r"subjects?|participants?|use|using|taking|receiving|received|treatment|therapy|medications?|"
+                       r"subjects?|participants?|use|using|used|taken|took|had|undergone|underwent|taking|receiving|"
+                       r"received|treatment|therapy|medications?|"
                        r"drugs?|allerg\w*|hypersensitiv\w*|not|no|without|excluding|only|than|per|at|on|after|"
                        r"before|prior|during|since|for|by|with|from|to|in|of the|the)\b|\d|[<>≤≥=%:;]")
+_LIST_QUAL_WORDS = frozenset({"known", "active", "current", "prior", "previous", "documented", "chronic", "acute",
+                              "severe", "mild", "moderate", "significant", "uncontrolled", "unstable", "symptomatic",
+                              "pre-existing", "preexisting", "existing", "ongoing", "recurrent", "persistent", "new",
+                              "suspected", "confirmed", "untreated", "treated", "serious", "clinically", "relevant"})
+_SOFT_LEAD = re.compile(r"(?i)^\W*(?:no\s+)?(?:(?:prior|previous|known|documented|current|active|had|has\s+had|have\s+had|"
+                        r"acute|chronic|severe|ongoing|concurrent|uncontrolled|significant|any)\s+(?:or\s+|and/or\s+)?)*")
+_DISEASE_LIKE = re.compile(
+    r"(?i)(?:itis|osis|emia|aemia|pathy|algia|oma|plegia|trophy|ectasis|megaly|mania|phobia|philia|penia|cytosis|"
+    r"degeneration|disease|disorder|syndrome|failure|insufficiency|infection|ulcer|hernia|fistula|abscess|perforation|"
+    r"obstruction|bleeding|hemorrhage|haemorrhage|thrombosis|embolism|effusion|ascites|dementia|epilepsy|seizures?|"
+    r"psychosis|depression|diabetes|asthma|cirrhosis|hepatitis|stroke|angina|arrhythmia|infarction|accident|"
+    r"schizophrenia|alcoholism|addiction|abuse|dependence|deficiency|malabsorption|colitis|fibrillation|block|"
+    r"diarrh(?:o)?ea|nausea|vomiting|dyspn(?:o)?ea)s?$")
 _LIST_MODIFIER = re.compile(r"(?i)(?:[a-z-]+\s+)?(?:[a-z-]+(?:al|ic|ar|ary|ous|ive|ory)|kidney|heart|lung|liver|bone|skin|eye|"
                             r"brain|bowel|stomach|artery|valve|joint|muscle|nerve|spine|spinal|thyroid|breast|colon)")
 _LIST_HEADS = re.compile(r"(?i)\b(?:disease|diseases|disorders?|conditions?|syndromes?|dysfunction|insufficiency|failure|"
@@ -2095,8 +2192,11 @@ def _condition_list(t: str, kind: str) -> list:
     artery ... disease"). Lists with an open item ("or any other ..."), an exception, a condition, a
     threshold or more than 5 words in an item are not taken."""
     m = _GENERIC_LEAD.match(t)
-    if not m or not m.group(0).strip():
-        return []
+    soft = not m or not m.group(0).strip()
+    if soft:
+        # no "history of" lead ("No macular degeneration", "Documented cardiomyopathy"): only names of
+        # diseases are taken (every item a vocabulary condition or ending like one)
+        m = _SOFT_LEAD.match(t)
     lead = m.group(0).lower()
     rest = t[m.end():]
     rest = re.sub(r"\s*\((?:[^()]{0,80})\)", "", rest)  # acronyms and examples of the category
@@ -2110,18 +2210,26 @@ def _condition_list(t: str, kind: str) -> list:
         return []
     sep = r"\s*(?:,\s*(?:and/or|or|and)?|\band/or\b|\bor\b|/" + (r"|\band\b" if kind == "exclusion" or within else "") + r")\s*"
     items = [x.strip() for x in re.split(r"(?i)" + sep, rest) if x and x.strip()]
-    if (len(items) < 2 and within is None) or len(items) > 10:
+    if not items or (len(items) < 2 and within is None and not soft) or len(items) > 10:
         return []
+    if soft and len(items) == 1 and items[0].split()[-1].lower() in _VAGUE_HEADS and \
+            not vocab_find(vocab_regexes()["condition"], items[0]):
+        return []  # "Palpable disease": not the name of a condition
     for it in items:
         w = it.split()
         if not 1 <= len(w) <= 5 or not all(re.fullmatch(r"[A-Za-z][A-Za-z'-]*", x) for x in w):
             return []
+        if all(x.lower() in _LIST_QUAL_WORDS for x in w):
+            return []  # "a known, pre-existing X": qualifiers of one condition, not a list
         if " and " in f" {it.lower()} " or all(x.lower() in _STOP or x.lower() in _VAGUE_HEADS for x in w):
             if not (len(items) > 1 and _LIST_HEADS.search(items[-1])):
                 return []
+    if soft and not all(_DISEASE_LIKE.search(it) or vocab_find(vocab_regexes()["condition"], it) for it in items):
+        return []
     head = _LIST_HEADS.search(items[-1])
     quals = ["clinically_significant"] if "clinically" in lead or "significant" in lead else []
-    for q, rxq in (("uncontrolled", r"\buncontrolled\b"), ("severe", r"\bsevere\b"), ("active", r"\bactive\b")):
+    for q, rxq in (("uncontrolled", r"\buncontrolled\b"), ("severe", r"\bsevere\b"),
+                   ("active", r"\bactive\b|\bongoing\b|\bcurrent\b")):
         if re.search(rxq, lead):
             quals.append(q)
     cond_rx = vocab_regexes()["condition"]
@@ -2131,7 +2239,7 @@ def _condition_list(t: str, kind: str) -> list:
         if hits and hits[0][1] == 0 and hits[0][2] >= len(it.rstrip()) - 1:
             name = hits[0][0]
         else:
-            name = it.lower()
+            name = " ".join(it.lower().split())
             if i < len(items) - 1 and len(items[-1].split()) > 1 and (
                     head and not _LIST_HEADS.search(it) or _LIST_MODIFIER.fullmatch(it)):
                 # "coronary artery, ... vascular disease", "kidney, heart or lung transplants"
@@ -2162,7 +2270,8 @@ _USE_REST_OK = re.compile(
 _USE_ITEM_BAD = re.compile(r"(?i)\b(?:protocol|prohibited|excluded|listed|specified|study|trial|investigational|known|that|which|"
                            r"may|might|could|would|affect|interact\w*|substances?|products?|devices?|procedures?|any\s+drugs?|"
                            r"any\s+medications?|other\s+drugs?|other\s+medications?|following|certain|such|these|those|"
-                           r"regimen|vaccines?|vaccination|blood|transfusions?|radiation|radiotherapy|surgery)\b")
+                           r"regimen|vaccines?|vaccination|blood|transfusions?|radiation|radiotherapy|surgery|other|"
+                           r"experimental|prescription|over-the-counter|otc|non-prescription)\b")
 
 
 def _use_within(t: str) -> list:
@@ -2189,6 +2298,8 @@ def _use_within(t: str) -> list:
         if all(w.lower() in _STOP or w.lower() in _FREE_AGENT_STOP for w in words):
             return []
         key = rx["agent_names"].get(re.sub(r"[\s-]+", " ", it.lower()))
+        if key is None and len(words) == 1 and re.search(r"(?i)(?:al|ous|ar|ic|ive)$", it):
+            return []  # "intravenous, intramuscular, or oral corticosteroids": routes, not drugs
         name = key or it.lower()
         if name not in agents:
             agents.append(name)
@@ -2212,7 +2323,8 @@ def _concurrent_medication(t: str) -> list:
     medication (radiotherapy, other trials, diseases) or a list with an item of more than 4 words is not
     taken."""
     m = _CONCURRENT.match(t)
-    if not m or _CONCURRENT_NOT_MED.search(m.group("x")):
+    if not m or _CONCURRENT_NOT_MED.search(m.group("x")) or re.search(r"(?i)\b(?:for|of|in|with|to|as|at|on)\b",
+                                                                         m.group("x")):
         return []
     rx = vocab_regexes()
     classes: list[str] = []
@@ -2578,6 +2690,13 @@ _NOT_DRUGS = frozenset({"routine", "baseline", "guideline", "medicine", "medicin
                         "solids", "patients", "participants", "subjects", "parents", "students", "residents"})
 
 
+_LIST_HEAD_MED = re.compile(
+    r"(?i)\b(?:concurrent(?:ly)?|concomitant|currently\s+(?:receiving|taking|using|on)|(?:is|are)\s+(?:receiving|taking)|"
+    r"(?:use|treatment|administration|receipt)\s+(?:of|with)|(?:have|has)\s+received|received)\b")
+_LIST_HEAD_NOT_MED = re.compile(r"(?i)\b(?:dose|doses|dosing|change|changes|stable|allowed|permitted|acceptable|except|unless|"
+                                r"may|can|if|provided|discontinu\w*|stop\w*|prior\s+to\s+the\s+(?:first|start))\b")
+
+
 def _listed_under(head: str, item: str, kind: str):
     """The heading's single therapy check (``PriorTherapy`` or ``ConcomitantMedication``) applied to the
     drug an item names, or None (no such check, several of them, or an item that is not a name)."""
@@ -2598,9 +2717,22 @@ def _listed_under(head: str, item: str, kind: str):
     intro = _LIST_INTRO.search(head)
     head_t = head[:intro.start()] if intro and intro.start() > 0 else head
     pe, ps, _ = compile_criterion_text(head_t, kind)
-    if pe is None or ps != "compiled":
-        return None
-    targets = [a for a in iter_atoms(pe) if isinstance(a, (PriorTherapy, ConcomitantMedication))]
+    targets = [a for a in iter_atoms(pe) if isinstance(a, (PriorTherapy, ConcomitantMedication))] \
+        if pe is not None and ps == "compiled" else []
+    if not targets:
+        # "No concurrent administration of any of the following drugs:", "Have received any of the following
+        # within 28 days prior to ...": a medication heading that names no drug of its own
+        hm = _LIST_HEAD_MED.search(head_t)
+        if hm is None or _LIST_HEAD_NOT_MED.search(head_t):
+            return None
+        wm = re.search(r"(?i)\bwithin\s+(?:the\s+)?(?:last\s+|past\s+|previous\s+)?" + NUM + r"\s*" + TIME, head_t)
+        if wm:
+            atom = PriorTherapy(agents=[key], within=_dur(wm.group(1), wm.group(2)))
+        elif re.search(r"(?i)concurrent|concomitant|currently|taking|receiving|\bon\b", hm.group(0)):
+            atom = ConcomitantMedication(classes=[key])
+        else:
+            atom = PriorTherapy(agents=[key])
+        return Not(item=atom) if _negated(head_t) else atom
     if len(targets) != 1 or any(isinstance(a, (Except, IfThen)) for a in _nodes(pe)):
         return None
     a = targets[0]

@@ -15,16 +15,28 @@ FORMATS = ("json", "fhir", "text")
 def detect_format(data: bytes, file_name: str = "<bytes>") -> str:
     """"fhir" for a JSON object with a FHIR ``resourceType``, "json" for another JSON object,
     "text" otherwise (a malformed document that starts like JSON is "json", to be reported)."""
-    head = data.lstrip()[:1]
-    if head in (b"{", b"["):
+    stripped = data.lstrip()
+    head = stripped[:1]
+    if head in (b"{", b"[") or _is_json_scalar(stripped):
         try:
             raw = json.loads(data.decode("utf-8-sig"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             return "json"
         if isinstance(raw, dict) and "resourceType" in raw:
             return "fhir"
-        return "json"
+        return "json"  # a JSON value that is not an object is reported by the JSON reader
     return "text"
+
+
+def _is_json_scalar(data: bytes) -> bool:
+    """A whole file that is one JSON scalar (``null``, ``42``, ``"text"``) is JSON, not a note."""
+    if len(data) > 200 or b"\n" in data.strip():
+        return False
+    try:
+        value = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return False
+    return not isinstance(value, (dict, list))
 
 
 def read_patient_bytes(data: bytes, file_name: str, fmt: str | None = None, today: dt.date | None = None) -> Patient:

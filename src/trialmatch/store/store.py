@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
 
-from sqlalchemy import Engine, and_, create_engine, event, func, select, update
+from sqlalchemy import Engine, MetaData, Table, and_, create_engine, event, func, inspect, select, update
 from sqlalchemy.engine import Connection
 
 from trialmatch.criteria.model import CompiledCriteria
@@ -109,7 +109,6 @@ class TrialStore:
         self.engine = engine
         schema.metadata.create_all(self.engine)
         self._matching_cache: tuple[int, object, list] | None = None
-        self._last_batch_wrote = False
 
     # ------------------------------------------------------------------ plumbing
     @contextmanager
@@ -158,11 +157,11 @@ class TrialStore:
         if not trials:
             return {}
         if conn is not None:
-            return self._write_trials(conn, trials, compiled)
+            return self._write_trials(conn, trials, compiled)[0]
         try:
             with self.transaction() as own:
-                results = self._write_trials(own, trials, compiled)
-                if not self._last_batch_wrote:
+                results, wrote = self._write_trials(own, trials, compiled)
+                if not wrote:
                     raise _NothingWritten
         except _NothingWritten:
             pass
@@ -172,7 +171,8 @@ class TrialStore:
 
     def _write_trials(
         self, conn: Connection, trials: list[Trial], compiled: dict[str, CompiledCriteria] | None
-    ) -> dict[str, IngestStatus]:
+    ) -> tuple[dict[str, IngestStatus], bool]:
+        """Write a batch on ``conn``; returns each trial's status and whether anything was written."""
         results: dict[str, IngestStatus] = {}
         ids = list(dict.fromkeys(t.id for t in trials))
         # per id: (current version, hashes of EVERY stored version): the same bytes or
@@ -240,10 +240,9 @@ class TrialStore:
                 status=upd["status"], updated_at=upd["updated_at"]))
         if compiled_rows:
             conn.execute(schema.compiled_criteria.insert(), compiled_rows)
-        self._last_batch_wrote = bool(version_rows)
         if version_rows:
             self._bump_revision(conn)
-        return results
+        return results, bool(version_rows)
 
     def ingest_trial(self, trial: Trial, compiled: CompiledCriteria | None = None) -> IngestStatus:
         """Store one trial (see :meth:`ingest_trials`)."""
@@ -442,12 +441,19 @@ class TrialStore:
             return [r[0] for r in conn.execute(select(schema.patients.c.workspace).distinct().order_by(schema.patients.c.workspace))]
 
     def delete_patient(self, patient_id: str, workspace: str = "default") -> bool:
-        """Remove a patient from its workspace and erase its stored versions. True if it existed."""
+        """Remove a patient from its workspace and erase everything stored about them: their
+        versions and every row of any table (watch snapshots and changes included) keyed by
+        ``workspace`` and ``patient_id``. True if the patient existed."""
         with self.transaction() as conn:
             n = conn.execute(schema.patients.delete().where(
                 schema.patients.c.workspace == workspace, schema.patients.c.id == patient_id)).rowcount
-            conn.execute(schema.patient_versions.delete().where(
-                schema.patient_versions.c.workspace == workspace, schema.patient_versions.c.patient_id == patient_id))
+            inspector = inspect(conn)
+            for name in inspector.get_table_names():  # tables of every part, imported or not
+                columns = {c["name"] for c in inspector.get_columns(name)}
+                if {"workspace", "patient_id"} <= columns:
+                    table = Table(name, MetaData(), autoload_with=conn)
+                    conn.execute(table.delete().where(table.c.workspace == workspace,
+                                                      table.c.patient_id == patient_id))
         return bool(n)
 
 

@@ -13,7 +13,8 @@ Change kinds
 ``step_opened``         a protocol step's verdict became eligible (one record per step)
 ``missing_fact_known``  a fact the last snapshot listed as missing is no longer missing
                         (one record per fact)
-``removed``             the trial left the store or the patient was deleted
+``removed``             the trial left the store (a deleted patient is erased with her
+                        snapshots and changes, so nothing is reported about her)
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import secrets
+from pathlib import PurePath
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
@@ -100,6 +102,19 @@ async def ingest_trial(request: Request, user: UserDep, state: StateDep,
                                                              description="Override the trial id.")] = None,
                        ) -> IngestOut:
     data, name, _ = await _body(request)
+    # reading, compiling and storing are CPU and disk work: off the event loop
+    trials, compiled, statuses = await run_in_threadpool(_ingest_document, state, data, name, trial_id)
+    out = []
+    for t in trials:
+        counts = compiled[t.id].counts()
+        out.append(IngestedTrial(id=t.id, title=t.title, status=statuses.get(t.id, "unchanged"),
+                                 version=state.store.current_version(t.id),
+                                 source_format=t.provenance.source_format, criteria=CriteriaCounts(**counts)))
+    log.info("trial ingest by user %s: %d trial(s)", user.id, len(out))
+    return IngestOut(trials=out)
+
+
+def _ingest_document(state: AppState, data: bytes, name: str, trial_id: str | None):
     trials = services.read_trial_document(data, name, trial_id)
     compiled = services.compile_trials(trials)
     try:
@@ -109,14 +124,7 @@ async def ingest_trial(request: Request, user: UserDep, state: StateDep,
     for t in trials:  # an unchanged trial may lack criteria from this compiler: store them
         if statuses.get(t.id) == "unchanged" and state.store.get_compiled(t.id, services.compiler_version()) is None:
             state.store.save_compiled(t.id, compiled[t.id])
-    out = []
-    for t in trials:
-        counts = compiled[t.id].counts()
-        out.append(IngestedTrial(id=t.id, title=t.title, status=statuses.get(t.id, "unchanged"),
-                                 version=state.store.current_version(t.id),
-                                 source_format=t.provenance.source_format, criteria=CriteriaCounts(**counts)))
-    log.info("trial ingest by user %s: %d trial(s)", user.id, len(out))
-    return IngestOut(trials=out)
+    return trials, compiled, statuses
 
 
 def filter_trials(state: AppState, q=None, status=None, phase=None, condition=None, intervention=None,
@@ -185,6 +193,10 @@ async def _read_patient_request(request: Request, fmt: str | None, patient_id: s
     patient = services.read_patient(data, fmt, name)
     if patient_id is not None:
         patient = patient.model_copy(update={"id": patient_id})
+    elif fmt != "json" and patient.id == PurePath(name).stem:
+        # a note or bundle that states no id gets a fresh one: never the upload's name, which
+        # would merge two people posted the same way into one record
+        patient = patient.model_copy(update={"id": "p-" + secrets.token_hex(4)})
     if not _ID_RE.match(patient.id or ""):
         raise InputError(f"patient id {patient.id!r} is not usable: use 1-128 letters, digits, '.', '_' or '-'"
                          " (set it in the document or with ?id=)", 422, field="id")
