@@ -47,7 +47,7 @@ from trialmatch.criteria.compile import COMPILER_VERSION, compile_text  # noqa: 
 from trialmatch.criteria.model import (  # noqa: E402
     Age, AllOf, AnyOf, Except, IfThen, LabThreshold, LifeExpectancy, Measurement, Not, PerformanceStatus,
 )
-from trialmatch.vocab.units import UnitError, normalize_unit_text, ureg  # noqa: E402
+from trialmatch.vocab.units import normalize_unit_text, ureg  # noqa: E402
 
 OP_MAP = {">=": "GTEQ", ">": "GT", "<=": "LTEQ", "<": "LT", "==": "EQ", "between": "BETWEEN"}
 TIME_UNITS = {"second", "minute", "hour", "day", "week", "month", "year"}

@@ -16,11 +16,6 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory, seeds_dir):
-    import trialmatch.criteria as crit
-
-    if not hasattr(crit, "COMPILER_VERSION") or not hasattr(crit, "compile_criteria"):
-        pytest.skip("trialmatch.criteria does not export COMPILER_VERSION / compile_criteria yet "
-                    "(needed by store.ensure_compiled)")
     from trialmatch.store import TrialStore
     from trialmatch.trials import read_path
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
 
 from trialmatch.matching.model import CriterionOutcome
 from trialmatch.matching.steps import current_step, evaluate_steps, resolve_event

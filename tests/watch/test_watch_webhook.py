@@ -8,7 +8,6 @@ import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pytest
 
 from trialmatch.criteria.model import Age, CompiledCriteria, Criterion, Range
 from trialmatch.patients.model import Patient

@@ -60,11 +60,11 @@ def match_command(
         fail(escape(f"{patient_file}: cannot read the patient ({exc.__class__.__name__}: {exc})"), code=2)
     for w in patient.warnings:
         err_console.print(f"[yellow]warning:[/] {escape(patient_file.name)}: {escape(w)}")
+    store = open_store(db)
     try:
         from trialmatch.criteria import COMPILER_VERSION
-        from trialmatch.store import StoreError, ensure_compiled
+        from trialmatch.store import ensure_compiled
 
-        store = open_store(db)
         ensure_compiled(store)
         trials = store.load_for_matching(COMPILER_VERSION)
     except Exception as exc:  # noqa: BLE001 - store trouble is reported, not a traceback
@@ -73,7 +73,10 @@ def match_command(
         err_console.print("[yellow]warning:[/] the store holds no trials: run `trialmatch ingest PATH` first")
     from trialmatch.matching import match_patient
 
-    report = match_patient(patient, trials, as_of=when, statuses=status, trial_ids=trial, top=top)
+    try:
+        report = match_patient(patient, trials, as_of=when, statuses=status, trial_ids=trial, top=top)
+    except ValueError as exc:  # an unknown --status
+        fail(escape(str(exc)), code=2)
     if fmt == MatchFormat.json:
         print_json(report.to_output_json())
     elif fmt == MatchFormat.html:

@@ -15,7 +15,7 @@ tokens_app = typer.Typer(help="API tokens for the REST API.", no_args_is_help=Tr
 
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
-    port: int = typer.Option(8000, "--port", help="Port to listen on."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on (1-65535)."),
     db: Optional[str] = DbOption,
     workers: int = typer.Option(1, "--workers", min=1, max=64,
                                 help="Worker processes (matching is CPU-bound: one per core helps)."),

@@ -41,7 +41,7 @@ from trialmatch.matching.model import VERDICT_ORDER, CriterionOutcome, MatchRepo
 from trialmatch.matching.options import MatchOptions
 from trialmatch.patients.asof import patient_as_of
 from trialmatch.patients.model import Patient
-from trialmatch.trials.model import CLOSED_STATUSES, OPEN_STATUSES, Trial
+from trialmatch.trials.model import STATUS_VALUES, CLOSED_STATUSES, OPEN_STATUSES, Trial
 
 BAND = {"eligible": 2.0, "uncertain": 1.0, "ineligible": 0.0}
 
@@ -515,8 +515,11 @@ def _status_filter(statuses: list[str] | None):
             wanted |= OPEN_STATUSES
         elif k == "CLOSED":
             wanted |= CLOSED_STATUSES
-        else:
+        elif k in STATUS_VALUES:
             wanted.add(k)
+        else:
+            raise ValueError(f"unknown trial status {s!r}: use open, closed or one of "
+                             + ", ".join(sorted(STATUS_VALUES)).lower())
     return wanted
 
 

@@ -704,7 +704,8 @@ QUALIFIERS: dict[str, tuple[set[str], set[str]]] = {
     "unstable": ({"unstable", "progressing", "uncontrolled"}, {"stable", "treated_stable", "controlled"}),
     "symptomatic": ({"symptomatic"}, {"asymptomatic"}),
     "progressing": ({"progressing", "progressive"}, {"stable", "treated_stable", "controlled"}),
-    "uncontrolled": ({"uncontrolled", "progressing", "unstable"}, {"controlled", "stable", "treated_stable"}),
+    "uncontrolled": ({"uncontrolled", "progressing", "unstable", "active", "untreated", "symptomatic"},
+                     {"controlled", "stable", "treated_stable"}),
     "leptomeningeal": ({"leptomeningeal"}, {"parenchymal"}),
     "chronic": ({"chronic"}, {"acute", "resolved", "cleared", "past", "cured"}),
     "known": ({"known", "active", "chronic"}, set()),
@@ -1439,7 +1440,7 @@ def _conmed(a: cm.ConcomitantMedication, idx: PatientIndex, o) -> Result:
     if closed_world_ok(idx, o):
         n = len(idx.medication_generics)
         return Result(False, [f"no {what} among her {n} current medication(s)" if n else f"no {what} in her record"], [])
-    return Result(None, [f"current medications not recorded"], [], [_mf("medications", "current medications")])
+    return Result(None, ["current medications not recorded"], [], [_mf("medications", "current medications")])
 
 
 # ---------------------------------------------------------------------------- conditions

@@ -765,7 +765,6 @@ class _TextReader:
         rm = re.search(r"\(?\b((?:19|20)\d{2})\s*(?:-|–|to|until|through)\s*((?:19|20)\d{2})\b\)?", s.text)
         if rm and not re.search(r"\d{4}-\d{1,2}-\d{1,2}", s.text[rm.start():rm.end() + 6]):
             start, end = dt.date(int(rm.group(1)), 1, 1), dt.date(int(rm.group(2)), 12, 31)
-            start_prec = "year"
         ds = find_dates(s.text)
         prog_m = re.search(r"\bprogress\w*|\bPD\b|recurr\w*|relapse\w*", s.text, re.I)
         if start is None:

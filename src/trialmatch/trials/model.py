@@ -7,7 +7,7 @@ invent values. Every trial carries its :class:`Provenance` (source format, file,
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -38,6 +38,9 @@ OverallStatus = Literal[
     "APPROVED_FOR_MARKETING",
     "WITHHELD",
 ]
+
+#: every overall status value
+STATUS_VALUES: frozenset[str] = frozenset(get_args(OverallStatus))
 
 #: Statuses under which a trial can still take patients.
 OPEN_STATUSES: frozenset[str] = frozenset(

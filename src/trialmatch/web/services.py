@@ -199,8 +199,11 @@ def run_match(patient, pairs, *, trial_ids=None, status=None, top=None):
         from trialmatch.matching import match_patient
     except ImportError as exc:  # pragma: no cover
         raise Unavailable(f"the matcher is not available ({exc})") from exc
-    return match_patient(patient, pairs, statuses=list(status) if status else None,
-                         trial_ids=list(trial_ids) if trial_ids else None, top=top)
+    try:
+        return match_patient(patient, pairs, statuses=list(status) if status else None,
+                             trial_ids=list(trial_ids) if trial_ids else None, top=top)
+    except ValueError as exc:  # an unknown status filter: the caller's input
+        raise InputError(str(exc), 422, field="status") from None
 
 
 def report_bytes(report) -> bytes:

@@ -9,12 +9,11 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import get_args
 from datetime import datetime, timezone
 
 from pydantic import ValidationError
 
-from trialmatch.trials.model import OverallStatus, Trial
+from trialmatch.trials.model import STATUS_VALUES, Trial  # noqa: F401 - re-exported
 
 
 class TrialReadError(Exception):
@@ -227,8 +226,6 @@ def phases_from_prose(text: str) -> list[str]:
     return out
 
 
-#: every overall status of the trial model (ClinicalTrials.gov's values)
-STATUS_VALUES: frozenset[str] = frozenset(get_args(OverallStatus))
 
 
 def normalise_status(value: str | None) -> str | None:
