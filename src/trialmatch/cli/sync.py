@@ -43,7 +43,7 @@ def sync_command(
     base_url: Optional[str] = typer.Option(
         None, "--base-url", envvar="TRIALMATCH_CTGOV_URL",
         help="API root, e.g. a hospital mirror (default https://clinicaltrials.gov/api/v2)."),
-    rate: float = typer.Option(40.0, "--rate", min=1.0, max=50.0, help="Most requests per minute, 1 to 50 (the public API allows about 50)."),
+    rate: float = typer.Option(40.0, "--rate", min=0.0, max=50.0, help="Most requests per minute, up to 50 (the public API allows about 50); 0 = no limit, only for a mirror you run, never for the public API."),
     max_attempts: int = typer.Option(5, "--max-attempts", help="Attempts per request before giving up (429, 5xx, network errors)."),
     timeout: float = typer.Option(30.0, "--timeout", help="Seconds to wait for each answer."),
     restart: bool = typer.Option(False, "--restart", help="Ignore an unfinished sync's checkpoint and start from the first page."),
@@ -111,6 +111,8 @@ def sync_command(
     except SyncError as exc:
         fail(str(exc))
 
+    if rate <= 0 and "clinicaltrials.gov" in url.lower():
+        fail("--rate 0 (no limit) is only for a mirror you run: the public API asks for about 50 requests a minute at most")
     client = CtgovClient(url, timeout=timeout, max_attempts=max_attempts, rate_per_minute=rate)
     show_progress = fmt == OutputFormat.table and err_console.is_terminal
     progress = Progress(

@@ -2064,7 +2064,10 @@ def _compile_clause(t: str, kind: str) -> list:
         # on a therapy she may get, not a therapy she has had
         atoms.append(NeedsConfirmation(category="investigator_judgement",
                                        reason=f"a clinician's judgement: '{fit.group(0).strip()}'"))
-    if not any(isinstance(a, (ConcomitantMedication, OtherMalignancy)) for a in atoms) and not (
+    cur = _concurrent_medication(t) if has("concurrent", "concomitant") and not atoms else []
+    if cur:
+        atoms += cur  # "No concurrent fluconazole or lithium": both, taken now
+    elif not any(isinstance(a, (ConcomitantMedication, OtherMalignancy)) for a in atoms) and not (
             rec and not _any(r"prior|previous|treat|therap", t)):
         atoms += _prior_therapy(t if fit is None else t[:fit.start()] + " " + t[fit.end():], kind)
     atoms += _measurements(t, atoms)
@@ -2678,18 +2681,6 @@ _LIST_INTRO = re.compile(r"(?i)[\s,;(-]*(?:\b(?:including|such as|e\.g\.?|i\.e\.
 _ITEM_NAME = re.compile(r"(?i)^[\s\-•*]*(?P<n>[A-Za-z][A-Za-z0-9-]*(?:\s+[A-Za-z][A-Za-z0-9-]*){0,2})\s*(?:\([^()]{0,40}\))?[\s.;,]*$")
 
 
-_DRUGISH = re.compile(r"(?i)^[a-z][a-z0-9-]{3,}(?:ine|ines|ide|ides|ole|oles|one|il|ol|in|ate|am|ast|vir|mab|nib|mycin|cin|fen|"
-                      r"ene|ron|ens|ics|ids|ants|lin|rin|xan|ium|pam|lam|dol)$")
-_NOT_DRUGS = frozenset({"routine", "baseline", "guideline", "medicine", "medicines", "vaccine", "vaccines", "protein",
-                        "proteins", "examine", "urine", "online", "decline", "discipline", "outcome", "someone",
-                        "anyone", "none", "alone", "done", "phone", "hormone", "hormones", "steroids", "antibiotics",
-                        "basis", "origin", "within", "begin", "skin", "brain", "pain", "again", "certain", "domain",
-                        "plain", "contain", "obtain", "remain", "retain", "vein", "chain", "person", "reason", "season",
-                        "prison", "poison", "version", "lesion", "lesions", "biopsy", "physics", "ethics", "topics",
-                        "clinics", "basics", "metrics", "genetics", "statistics", "demographics", "lipids", "fluids",
-                        "solids", "patients", "participants", "subjects", "parents", "students", "residents"})
-
-
 _LIST_HEAD_MED = re.compile(
     r"(?i)\b(?:concurrent(?:ly)?|concomitant|currently\s+(?:receiving|taking|using|on)|(?:is|are)\s+(?:receiving|taking)|"
     r"(?:use|treatment|administration|receipt)\s+(?:of|with)|(?:have|has)\s+received|received)\b")
@@ -2709,9 +2700,7 @@ def _listed_under(head: str, item: str, kind: str):
         return None
     key = _bare_drug(name_t)
     if key is None:
-        if len(words) != 1 or not (_DRUG_LIKE.match(words[0]) or _DRUGISH.match(words[0])) or words[0] in _NOT_DRUGS:
-            return None  # "Chemistry", "Hematology": a heading, not a drug
-        key = words[0]
+        return None  # only vocabulary drugs: "Chemistry" is a heading, an unknown name may be anything
     if kind == "exclusion" and _negated(head):
         return None  # "No concurrent ..." under exclusions: its sense is the heading's problem, not copied
     intro = _LIST_INTRO.search(head)
