@@ -231,7 +231,7 @@ def _evaluate(expr, idx: PatientIndex, options: MatchOptions, want: Any) -> Resu
         return res
     if kind == "not":
         p = evaluate_expression(expr.item, idx, options, _flip(want))
-        return Result(_not(p.value), list(p.reasons), list(p.evidence), list(p.missing))
+        return Result(_not(p.value), [f"must not hold: {r}" for r in p.reasons], list(p.evidence), list(p.missing))
     if kind == "except":
         if isinstance(expr.main, cm.PriorTherapy):
             exc_atoms = list(cm.iter_atoms(expr.exception))
@@ -1321,7 +1321,7 @@ def _prior_treatments(a: cm.PriorTherapy, idx: PatientIndex, o, excluded: list[s
             ok = a.lines.contains(0)
             src = neg.source if neg is not None else p.sources.get("treatments")
             return Result(ok, [f"no prior {agents_txt}{setting_txt} ({'stated' if neg else 'empty treatment list'}): "
-                               f"0 lines, needs {_range_text(a.lines)}"],
+                               f"0 lines; the check counts {_range_text(a.lines)} line(s)"],
                           [_ev(f"no prior {neg.subject.split(':', 1)[-1] if neg else 'treatment'}", src)])
         key = "treatment_history:advanced_setting" if any(s in ("advanced", "metastatic") for s in a.settings) \
             else "treatment_history"
@@ -1403,7 +1403,9 @@ def _prior_treatments(a: cm.PriorTherapy, idx: PatientIndex, o, excluded: list[s
     desc = f"{n_sure} line(s) of {agents_txt}{setting_txt}"
     if n_all > n_sure:
         desc += f" (up to {n_all} not certain)"
-    reasons.append(f"{desc}; needs {_range_text(a.lines)}")
+    qualifiers = "".join(q for q, on in ((", lasting long enough", a.min_duration is not None),
+                                         (", with progression", a.progressed is True)) if on)
+    reasons.append(f"{desc}{qualifiers}; the check counts {_range_text(a.lines)} line(s)")
     missing = []
     if v is None:
         missing.append(_mf("treatment_history:advanced_setting" if any(s in ("advanced", "metastatic") for s in a.settings)
