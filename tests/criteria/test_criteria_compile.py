@@ -598,3 +598,17 @@ def test_drug_items_under_a_medication_heading_without_a_drug():
     z = by["Zidovudine"].expression
     assert z.kind == "not" and z.item.kind == "concomitant_medication" and z.item.classes == ["zidovudine"]
     assert by["Abacavir"].status == "unsupported"  # a dose change is not taking the drug
+
+
+def test_bare_stage_lists_sex_with_label_and_her2_spellings():
+    e = _atoms("Stage IIIB, IIIC, or IV")[0]
+    assert e.stages == ["IIIB", "IIIC", "IV"]
+    assert _atoms("Gender: female")[0].allowed == ["female"]
+    assert _atoms("Was male", "exclusion")[0].allowed == ["male"]
+    e = _atoms("HER2neu negative tumours.", "exclusion")[0]
+    assert (e.receptor, e.status) == ("HER2", "negative")
+    e = _atoms("Over-expression of HER2")[0]
+    assert (e.receptor, e.status) == ("HER2", "positive")
+    e = _atoms("Symptomatic peripheral vascular disease", "exclusion")[0]
+    assert e.condition == "peripheral vascular disease" and e.qualifiers == ["symptomatic"]
+    assert _atoms("Extensive visceral disease", "exclusion")[1] == "unsupported"  # the cancer's extent

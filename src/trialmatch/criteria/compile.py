@@ -346,7 +346,7 @@ def _men_or_nonpregnant_women(t: str, kind: str) -> list:
 
 
 # a criterion that is only a sex ("Males.", "Male patients", "Are females"): she is that sex, whatever its kind
-_BARE_SEX = re.compile(r"(?i)^\W*(?:(?:are|is|be)\s+(?:an?\s+)?)?(?:(?P<m>males?|men|man)|(?P<f>females?|women|woman))"
+_BARE_SEX = re.compile(r"(?i)^\W*(?:(?:gender|sex)\s*:\s*)?(?:(?:are|is|be|was|were)\s+(?:an?\s+)?)?(?:(?P<m>males?|men|man)|(?P<f>females?|women|woman))"
                        r"(?:\s+(?:patients?|subjects?|participants?|only))?(?:\s*[,(]\s*as\s+no\b[^;]*)?\W*$")
 
 
@@ -513,7 +513,7 @@ _RECEPTOR_PATTERNS = [
     (r"(?:estrogen|oestrogen)[ -]receptor[ -](?:\(er\)[ -])?(?:-|\s)?negative|\ber\s*-?\s?negative|\ber-(?=[\s,/;)]|$)", [("ER", "negative")]),
     (r"progesterone[ -]receptor[ -](?:\(pr\)[ -])?(?:-|\s)?positive|\bpr\s*(?:\+|-?\s?positive)\b|\bpgr[ -]?positive", [("PR", "positive")]),
     (r"progesterone[ -]receptor[ -](?:\(pr\)[ -])?(?:-|\s)?negative|\bpr\s*-?\s?negative\b", [("PR", "negative")]),
-    (r"her-?2[ -]?(?:-|\s)?(?:negative|non-?amplified|not amplified|normal)|her2\s*-(?=[\s,/;)]|$)|human epidermal growth factor receptor[ -]?2[ -](?:\(her2\)[ -])?negative|her2/neu[ -]negative", [("HER2", "negative")]),
+    (r"her-?2[ -]?(?:-|\s)?(?:negative|non-?amplified|not amplified|normal)|her-?2[ /-]?neu[ -]?negative|her2\s*-(?=[\s,/;)]|$)|human epidermal growth factor receptor[ -]?2[ -](?:\(her2\)[ -])?negative|her2/neu[ -]negative", [("HER2", "negative")]),
     (r"her-?2[ -]?(?:-|\s)?(?:positive|amplified|overexpress\w*)|her2\s*\+(?!\d)|human epidermal growth factor receptor[ -]?2[ -](?:\(her2\)[ -])?positive|her2/neu[ -]positive", [("HER2", "positive")]),
     (r"her-?2[ -]?low", [("HER2", "low")]),
     (r"androgen[ -]receptor[ -](?:\(ar\)[ -])?(?:-|\s)?positive|\bar\s*(?:\+|-?\s?positive)", [("AR", "positive")]),
@@ -536,7 +536,7 @@ _RECEPTOR_STATUS_KNOWN = re.compile(
 _HER2_OVEREXPRESSED = re.compile(
     r"(?i)\b(?:her-?\s?2(?:/neu)?|erb-?b-?2|c-?erbb-?2)\b[\s-]*(?:gene\s+|protein\s+|receptor\s+)?"
     r"(?:over-?\s?expression|over-?\s?expressing|over-?\s?expressed|amplification|gene\s+amplification|positivity)\b|"
-    r"\bover-?\s?express(?:es|ing)?\s+(?:the\s+)?(?:her-?\s?2|erb-?b-?2)\b")
+    r"\bover-?\s?express(?:es|ing|ion)?\s+(?:of\s+)?(?:the\s+)?(?:her-?\s?2|erb-?b-?2)\b")
 
 
 def _receptors(t: str) -> list:
@@ -676,6 +676,8 @@ _OTHER_CANCER_RE = re.compile(
     r"another (?:primary )?(?:malignan|cancer)|history of (?:a )?(?:malignan|cancer)|other active cancers?", re.IGNORECASE)
 _STAGE_RANGE = re.compile(r"(?i)\bstage\s*(iv|iii|ii|i|[1-4])([abc])?\s*(?:-|–|to|through)\s*(?:stage\s*)?(iv|iii|ii|i|[1-4])([abc])?\b")
 _ROMAN = {"1": "I", "2": "II", "3": "III", "4": "IV"}
+_STAGE_LIST = re.compile(r"(?i)\bstage\s*((?:iv|iii|ii|i|[1-4])[abc]?(?:\s*(?:,\s*(?:or|and)?|or|and|/|and/or)\s*(?:stage\s*)?"
+                         r"(?:iv|iii|ii|i|[1-4])[abc]?\b)+)")
 _STAGE_RE = re.compile(r"(?i)\bstage\s*((?:iv|iii|ii|i|Ⅳ|Ⅲ|[1-4])[abc]?)\b")
 
 
@@ -750,7 +752,11 @@ def _diagnosis(t: str, kind: str) -> list:
             his = [hi + x for x in "ABC"[:"ABC".index(hi_l) + 1]] if hi_l else [hi]  # "2-3B": IIIA and IIIB
             stage_hit = [lo + (rng.group(2) or "").upper()] + mid + his + \
                 [x for x in stage_hit if x.upper() not in (rng.group(1).upper() + (rng.group(2) or "").upper(),)]
-    if (cancers or ((allowed or rng) and _any(r"disease|cancer|tumou?r|carcinoma|malignan|stage|has spread|spread", t))) \
+    sl = _STAGE_LIST.search(t) if stage_hit and not rng else None
+    if sl:  # "Stage IIIB, IIIC, or IV": each stage listed
+        stage_hit = re.findall(r"(?i)(?:iv|iii|ii|i|[1-4])[abc]?", re.sub(r"(?i)\b(?:stage|or|and)\b", " ", sl.group(1)))
+    bare_stage = bool(stage_hit) and re.match(r"(?i)^\W*(?:(?:clinical|pathologic(?:al)?|ajcc)\s+)?stages?\b", t) is not None
+    if (cancers or bare_stage or ((allowed or rng) and _any(r"disease|cancer|tumou?r|carcinoma|malignan|stage|has spread|spread", t))) \
             and (allowed or stage_hit):
         stages = []
         for s in stage_hit:
@@ -2168,11 +2174,15 @@ _LIST_BAD = re.compile(r"(?i)\b(?:other|any|e\.g|i\.e|such as|including|which|th
                        r"received|treatment|therapy|medications?|"
                        r"drugs?|allerg\w*|hypersensitiv\w*|not|no|without|excluding|only|than|per|at|on|after|"
                        r"before|prior|during|since|for|by|with|from|to|in|of the|the)\b|\d|[<>≤≥=%:;]")
+_CANCER_EXTENT_WORDS = re.compile(r"(?i)\b(?:visceral|metasta\w*|tumou?rs?|lesions?|extensive|progressive|measurable|"
+                                  r"evaluable|residual|palpable|bulky|malignan\w*|cancers?|loco-?regional|axillary|nodal|"
+                                  r"primary|recurrent|bone)\b")
 _LIST_QUAL_WORDS = frozenset({"known", "active", "current", "prior", "previous", "documented", "chronic", "acute",
                               "severe", "mild", "moderate", "significant", "uncontrolled", "unstable", "symptomatic",
                               "pre-existing", "preexisting", "existing", "ongoing", "recurrent", "persistent", "new",
                               "suspected", "confirmed", "untreated", "treated", "serious", "clinically", "relevant"})
 _SOFT_LEAD = re.compile(r"(?i)^\W*(?:no\s+)?(?:(?:prior|previous|known|documented|current|active|had|has\s+had|have\s+had|"
+                        r"symptomatic|"
                         r"acute|chronic|severe|ongoing|concurrent|uncontrolled|significant|any)\s+(?:or\s+|and/or\s+)?)*")
 _DISEASE_LIKE = re.compile(
     r"(?i)(?:itis|osis|emia|aemia|pathy|algia|oma|plegia|trophy|ectasis|megaly|mania|phobia|philia|penia|cytosis|"
@@ -2215,7 +2225,7 @@ def _condition_list(t: str, kind: str) -> list:
     items = [x.strip() for x in re.split(r"(?i)" + sep, rest) if x and x.strip()]
     if not items or (len(items) < 2 and within is None and not soft) or len(items) > 10:
         return []
-    if soft and len(items) == 1 and items[0].split()[-1].lower() in _VAGUE_HEADS and \
+    if soft and len(items) == 1 and items[0].split()[-1].lower() in _VAGUE_HEADS and len(items[0].split()) < 3 and \
             not vocab_find(vocab_regexes()["condition"], items[0]):
         return []  # "Palpable disease": not the name of a condition
     for it in items:
@@ -2229,9 +2239,11 @@ def _condition_list(t: str, kind: str) -> list:
                 return []
     if soft and not all(_DISEASE_LIKE.search(it) or vocab_find(vocab_regexes()["condition"], it) for it in items):
         return []
+    if soft and any(_CANCER_EXTENT_WORDS.search(it) for it in items):
+        return []  # "Extensive visceral disease": the cancer's extent, not another condition
     head = _LIST_HEADS.search(items[-1])
     quals = ["clinically_significant"] if "clinically" in lead or "significant" in lead else []
-    for q, rxq in (("uncontrolled", r"\buncontrolled\b"), ("severe", r"\bsevere\b"),
+    for q, rxq in (("uncontrolled", r"\buncontrolled\b"), ("severe", r"\bsevere\b"), ("symptomatic", r"\bsymptomatic\b"),
                    ("active", r"\bactive\b|\bongoing\b|\bcurrent\b")):
         if re.search(rxq, lead):
             quals.append(q)
