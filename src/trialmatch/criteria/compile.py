@@ -63,7 +63,7 @@ from trialmatch.vocab.units import parse_quantity
 
 __all__ = ["COMPILER_VERSION", "compile_criteria", "compile_text", "compile_criterion_text"]
 
-COMPILER_VERSION = "0.3.0"
+COMPILER_VERSION = "0.4.0"
 
 # ----------------------------------------------------------------------------- comparators
 _NUMW = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
