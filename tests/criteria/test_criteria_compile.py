@@ -612,3 +612,32 @@ def test_bare_stage_lists_sex_with_label_and_her2_spellings():
     e = _atoms("Symptomatic peripheral vascular disease", "exclusion")[0]
     assert e.condition == "peripheral vascular disease" and e.qualifiers == ["symptomatic"]
     assert _atoms("Extensive visceral disease", "exclusion")[1] == "unsupported"  # the cancer's extent
+
+
+def test_item_qualifier_does_not_spread_back_over_earlier_items():
+    from trialmatch.criteria.model import iter_atoms
+    expr, status, _ = compile_criterion_text("History of MI, stroke or unstable angina within 6 months", "exclusion")
+    assert status == "compiled"
+    conds = {a.condition: a.qualifiers for a in iter_atoms(expr) if a.kind == "condition"}
+    assert "unstable" not in conds.get("myocardial_infarction", []) and "unstable" not in conds.get("stroke", [])
+    assert "myocardial_infarction" in conds and "stroke" in conds, expr.describe()
+
+
+def test_study_drug_named_as_window_anchor_is_not_a_prior_therapy():
+    expr, status, _ = compile_criterion_text(
+        "Have received any of the following within 28 days prior to the first dose of cyclophosphamide: Fluvoxamine",
+        "exclusion")
+    assert status == "compiled"
+    assert "cyclophosphamide" not in expr.describe() and "fluvoxamine" in expr.describe(), expr.describe()
+
+
+def test_bracketed_detail_keeps_an_exclusion_permission_a_permission():
+    expr, status, reason = compile_criterion_text(
+        "Use of topical corticosteroids (≤1% hydrocortisone cream) for dermatological disease is permitted", "exclusion")
+    assert expr is None and status == "compiled" and "allowed" in reason
+
+
+def test_adverse_reaction_to_a_drug_is_an_allergy_not_its_use():
+    expr, status, _ = compile_criterion_text(
+        "History of any adverse reaction to any intranasal, inhaled or systemic corticosteroid therapy.", "exclusion")
+    assert status == "compiled" and expr.kind == "allergy", expr.describe()

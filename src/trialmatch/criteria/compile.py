@@ -63,7 +63,7 @@ from trialmatch.vocab.units import parse_quantity
 
 __all__ = ["COMPILER_VERSION", "compile_criteria", "compile_text", "compile_criterion_text"]
 
-COMPILER_VERSION = "0.4.0"
+COMPILER_VERSION = "0.4.1"
 
 # ----------------------------------------------------------------------------- comparators
 _NUMW = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
@@ -1427,11 +1427,21 @@ _LIST_SKIP = {"any", "other", "prior", "previous", "with", "a", "an", "the", "of
               "treatment", "therapy", "no", "including"}
 
 
+_DOSE_ANCHOR = re.compile(
+    r"(?i)\b((?:prior\s+to|before|preceding|after|following|from|of)\s+(?:the\s+)?(?:first|initial|1st|last|final)\s+"
+    r"(?:dose|administration|infusion)s?\s+of\s+(?:the\s+)?)(?!study\b|trial\b|investigational\b|protocol\b)"
+    r"[A-Za-z][\w-]*(?=\s*(?:[:;,.()]|$|\b(?:and|or|in|on|is|are|was|were|within|for)\b))")
+
+
 def _agent_text(t: str) -> str:
     """``t`` as the agent search reads it: "bone-targeted agents" is not "targeted agents", and
     "PI3K, AKT or mTOR inhibitor" names three classes ("PI3K inhibitor, AKT inhibitor or mTOR inhibitor")."""
     if "bone" in t or "Bone" in t:
         t = _BONE_TARGETED.sub("bone_", t)
+    if "dose" in t or "administration" in t or "infusion" in t:
+        # "within 28 days prior to the first dose of cyclophosphamide": the study drug is the window's
+        # anchor, not a prior therapy the patient must (not) have had
+        t = _DOSE_ANCHOR.sub(lambda m: m.group(1) + "study drug", t)
     if "nhibitor" in t or "gonist" in t:
         def expand(m: re.Match) -> str:
             heads = [h.strip() for h in m.group(1).split(",")] + [m.group(2)]
@@ -1747,7 +1757,10 @@ def _conditions(t: str, strict: bool = False) -> list:
     for key, s, e in vocab_find(vocab_regexes()["condition"], t):
         if key == "myocardial_infarction" and t[s:e] == "MI" and False:
             continue
-        ctx = t[max(0, s - 40):e + 40]
+        # a qualifier after the mention counts only up to the next list item: "MI, stroke or unstable angina"
+        # does not make the MI or the stroke unstable
+        after = re.split(r"(?i)[,;/]|\b(?:or|and|and/or|nor)\b", t[e:e + 40], maxsplit=1)[0]
+        ctx = t[max(0, s - 40):e] + after
         quals = _qualifiers(ctx, {"uncontrolled", "severe", "symptomatic", "active", "unstable", "chronic"})
         wm = re.search(r"(?i)within\s+(?:the\s+)?(?:last\s+|past\s+|previous\s+)?" + NUM + r"\s*" + TIME, t[s:])
         if wm and _WINDOW_GAP_VERB.search(t[e:s + wm.start()]):
@@ -1827,7 +1840,7 @@ def _generic_condition(t: str) -> list:
 
 
 def _allergy(t: str) -> list:
-    if not _any(r"allerg|hypersensitiv|anaphyla|intoleran", t):
+    if not _any(r"allerg|hypersensitiv|anaphyla|intoleran|adverse (?:drug )?reactions? to|sensitivity to", t):
         return []
     rx = vocab_regexes()
     subs = []
@@ -1962,11 +1975,15 @@ _PERMISSION_NOT = re.compile(
     r"after|before|within|since|at least|more than|less than|no more|up to|maximum|except)\b|[<>≤≥:;]")
 
 
-def _is_permission(text: str) -> bool:
+def _is_permission(text: str, kind: str | None = None) -> bool:
     t = text.strip()
     if len(t) > 160 or not _PERMISSION.search(t):
         return False
     head = _PERMISSION.sub("", t)
+    if kind == "exclusion":
+        # an exclusion item "Use of topical corticosteroids (≤1% hydrocortisone cream) ... is permitted": the
+        # bracketed detail narrows what is allowed; the item still excludes nothing
+        head = re.sub(r"\([^()]{0,80}\)", " ", head)
     return bool(head.strip()) and not _PERMISSION_NOT.search(head)
 
 
@@ -2118,7 +2135,9 @@ def _compile_clause(t: str, kind: str) -> list:
            for a in atoms):
         # "(except hormone therapy for ovarian suppression)": OFS is the excused therapy class, not her status
         atoms = [a for a in atoms if not isinstance(a, OvarianSuppression)]
-    al = _allergy(t) if has("allerg", "hypersens", "anaphyla", "intoleran") else []
+    # "history of any adverse reaction to any ... corticosteroid therapy": a reaction to the drug, not its use
+    al = _allergy(t) if has("allerg", "hypersens", "anaphyla", "intoleran", "adverse reaction", "adverse drug reaction",
+                            "sensitivity to") else []
     if al:
         atoms = [a for a in atoms if not isinstance(a, PriorTherapy)] + al
     if conf is not None and (not atoms or conf.category in ("investigator_judgement", "contraception")):
@@ -2581,7 +2600,7 @@ def _compile_criterion_cached(t: str, kind: str):
     """:func:`compile_criterion_text` on stripped text; cached, so never mutate what it returns."""
     if not t:
         return None, "unsupported", "empty criterion"
-    if _is_permission(t):
+    if _is_permission(t, kind):
         return None, "compiled", "not a requirement: states what is allowed"
     d = _definition(t, kind)
     if d is not None:
@@ -2633,7 +2652,7 @@ def _build(splits: list[SplitCriterion], trial_id: str, source: str, source_text
                 id=sc.id, kind=sc.kind, text=sc.text, span=tuple(sc.span), parent=sc.parent, expression=None,
                 status="compiled", reason=f"not a criterion: placeholder text {sc.text.strip()[:40]!r}"))
             continue
-        if not sc.children and _is_permission(sc.text):
+        if not sc.children and _is_permission(sc.text, sc.kind):
             crits.append(Criterion.model_construct(
                 id=sc.id, kind=sc.kind, text=sc.text, span=tuple(sc.span), parent=sc.parent, expression=None,
                 status="compiled", reason="not a requirement: states what is allowed"))
