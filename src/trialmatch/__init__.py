@@ -42,6 +42,8 @@ _EXPORTS: dict[str, str] = {
     # matching
     "match_patient": "trialmatch.matching",
     "match_trial": "trialmatch.matching",
+    "rank_patient": "trialmatch.matching",
+    "PatientRanking": "trialmatch.matching",
     "MatchReport": "trialmatch.matching.model",
     "TrialMatch": "trialmatch.matching.model",
     "CriterionOutcome": "trialmatch.matching.model",

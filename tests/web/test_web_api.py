@@ -287,7 +287,8 @@ def test_match_cache_follows_patient_version(web):
     h = auth(tokens["A"])
     _create(client, tokens["A"])
     first = client.post("/api/v1/patients/p004/match", json={}, headers=h)
-    assert first.headers["x-trialmatch-cache"] == "miss"
+    # the ranking started in the background when the patient was saved: ready (hit) or not yet
+    assert first.headers["x-trialmatch-cache"] in ("hit", "miss")
     again = client.post("/api/v1/patients/p004/match", json={}, headers=h)
     assert again.headers["x-trialmatch-cache"] == "hit" and again.content == first.content
     # a new version (ER now negative, a prior CDK4/6 inhibitor) must be matched afresh
@@ -299,7 +300,7 @@ def test_match_cache_follows_patient_version(web):
     changed["assertions"] = [{"subject": "metastasis:brain", "present": False}]
     assert client.put("/api/v1/patients/p004", json=changed, headers=h).status_code == 200
     second = client.post("/api/v1/patients/p004/match", json={}, headers=h)
-    assert second.headers["x-trialmatch-cache"] == "miss"
+    assert second.content != first.content  # the new version's own ranking, not the old answer
     m = {m["trial_id"]: m for m in second.json()["results"]}[SEED004]
     assert m["verdict"] == "ineligible"
     outcomes = lambda r: {(m["trial_id"], c["id"]): c["outcome"]  # noqa: E731
@@ -351,5 +352,5 @@ def test_new_trial_invalidates_match_cache(web, seeds_dir):
     r = client.post("/api/v1/trials", params={"id": "COPY-001"}, content=doc, headers={**h, "Content-Type": "text/plain"})
     assert r.status_code == 201
     r = client.post("/api/v1/patients/p004/match", json={}, headers=h)
-    assert r.headers["x-trialmatch-cache"] == "miss"
+    assert r.headers["x-trialmatch-cache"] == "refresh"  # only the new trial is evaluated
     assert "COPY-001" in {m["trial_id"] for m in r.json()["results"]}

@@ -3,6 +3,8 @@
 Public API
 ----------
 match_patient(patient, trials, as_of=None, *, statuses=None, trial_ids=None, top=None, options=None) -> MatchReport
+rank_patient(patient, trials, as_of=None, *, options=None) -> PatientRanking
+    (.report(statuses=, trial_ids=, top=) -> MatchReport; .refresh(trials) after trial changes)
 match_trial(trial, compiled, patient, as_of=None, options=None) -> TrialMatch
 prepare_trials(trials) -> int   (optional: per-process trial plans up front)
 evaluate_criterion(criterion, patient, as_of, options=None) -> CriterionOutcome
@@ -15,7 +17,9 @@ from trialmatch.matching.model import (
 )
 from trialmatch.matching.options import MatchOptions
 from trialmatch.matching.evaluate import evaluate_criterion
-from trialmatch.matching.engine import match_patient, match_trial, prepare_trials, rank_key
+from trialmatch.matching.engine import (
+    PatientRanking, match_patient, match_trial, prepare_trials, rank_key, rank_patient,
+)
 from trialmatch.matching import render as _render
 
 _render.attach()
@@ -23,5 +27,5 @@ _render.attach()
 __all__ = [
     "match_patient", "match_trial", "evaluate_criterion", "MatchOptions", "MatchReport", "TrialMatch",
     "CriterionOutcome", "Evidence", "MissingFact", "StepOutcome", "VERDICT_ORDER", "rank_key",
-    "prepare_trials",
+    "prepare_trials", "rank_patient", "PatientRanking",
 ]

@@ -531,6 +531,50 @@ def _compact_key(m: _Compact):
     return (VERDICT_ORDER[m.verdict], -m.score, m.trial.id)
 
 
+def _rank(idx: PatientIndex, trials: Iterable[tuple[Trial, cm.CompiledCriteria]], options: MatchOptions,
+          full: bool, wanted: set[str] | None = None, ids: set[str] | None = None) -> list[_Compact]:
+    """Every (kept) trial's compact result, ranked."""
+    compact: list[_Compact] = []
+    for trial, compiled in trials:
+        if wanted is not None and (trial.status or "UNKNOWN").upper() not in wanted:
+            continue
+        if ids is not None and trial.id.upper() not in ids:
+            continue
+        compact.append(_compact(trial, compiled, idx, options, full))
+    compact.sort(key=_compact_key)
+    return compact
+
+
+class _GcPaused:
+    """Pause the cyclic garbage collector for a matching loop (restored as it was).
+
+    The loops allocate many short-lived objects but create no reference cycles: with thousands
+    of trials loaded, the collector's full passes over them cost more than the matching itself.
+    """
+
+    def __enter__(self):
+        self.was = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc):
+        if self.was:
+            gc.enable()
+
+
+def _report(patient: Patient, as_of: dt.date, idx: PatientIndex, options: MatchOptions, ranked: list[_Compact],
+            ids: set[str] | None, top: int | None) -> MatchReport:
+    """The :class:`MatchReport` of ranked compact results: the first ``top`` explained in full."""
+    if top is not None:
+        ranked = ranked[: max(top, 0)]
+    with _GcPaused():
+        results = [_materialise(m, idx, options) for m in ranked]
+    warnings = list(patient.warnings)
+    if ids is not None and top is None:
+        found = {r.trial_id.upper() for r in results}
+        warnings.extend(f"trial {t} is not in the trial set (or filtered out by status)" for t in sorted(ids - found))
+    return MatchReport(patient={"id": patient.id}, as_of=as_of, results=results, warnings=warnings)
+
+
 def match_patient(patient: Patient, trials: Iterable[tuple[Trial, cm.CompiledCriteria]], as_of: dt.date | None = None, *,
                   statuses: list[str] | None = None, trial_ids: list[str] | None = None, top: int | None = None,
                   options: MatchOptions | None = None) -> MatchReport:
@@ -555,6 +599,10 @@ def match_patient(patient: Patient, trials: Iterable[tuple[Trial, cm.CompiledCri
     -------
     MatchReport
         Eligible first, then uncertain, then ineligible; within each by score.
+
+    See Also
+    --------
+    rank_patient : the same ranking kept for many views (filters, top N) and trial-set updates.
     """
     as_of = as_of or patient.as_of or dt.date.today()
     patient = patient_as_of(patient, as_of)  # once per patient, not per trial
@@ -564,32 +612,146 @@ def match_patient(patient: Patient, trials: Iterable[tuple[Trial, cm.CompiledCri
     options = options or DEFAULT_OPTIONS
     # every trial gets its verdict and score (what ranking needs); the full explanation
     # (criterion outcomes with reasons, evidence, missing facts; protocol steps) is built only for
-    # the results returned: all of them without ``top``, else the first ``top``
-    full = top is None
-    compact: list[_Compact] = []
-    # the loop allocates many short-lived objects but creates no reference cycles: with
-    # thousands of trials loaded, the cyclic GC's full passes over them cost more than the
-    # matching itself, so it is paused for the loop (and restored as it was)
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        for trial, compiled in trials:
-            if wanted is not None and (trial.status or "UNKNOWN").upper() not in wanted:
-                continue
-            if ids is not None and trial.id.upper() not in ids:
-                continue
-            compact.append(_compact(trial, compiled, idx, options, full))
-        compact.sort(key=_compact_key)
-        if top is not None:
-            compact = compact[: max(top, 0)]
-        results = [_materialise(m, idx, options) for m in compact]
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-    warnings = list(patient.warnings)
-    if ids is not None:
-        found = {r.trial_id.upper() for r in results}
-        for t in sorted(ids - found):
-            if top is None:
-                warnings.append(f"trial {t} is not in the trial set (or filtered out by status)")
-    return MatchReport(patient={"id": patient.id}, as_of=as_of, results=results, warnings=warnings)
+    # the results returned: all of them without ``top`` (decided in full in the first pass), else
+    # the first ``top``
+    with _GcPaused():
+        ranked = _rank(idx, trials, options, top is None, wanted, ids)
+    return _report(patient, as_of, idx, options, ranked, ids, top)
+
+
+class PatientRanking:
+    """Every trial's verdict and score for one patient, kept to answer many views cheaply.
+
+    Built by :func:`rank_patient`. Each criterion's outcome is decided once (the patient's memo
+    is kept with the ranking), so
+
+    * :meth:`report` answers any view (status filter, chosen trials, top N) by filtering the
+      ranking and explaining only the results it returns, and
+    * :meth:`refresh` follows a changed trial set by re-evaluating only the trials that changed
+      (new objects), reusing every outcome already decided for criteria they share.
+
+    A ranking belongs to one patient *version* and one ``as_of`` date: a changed record needs a
+    new ranking. Its methods are serialised by a lock (the patient's memo is not thread-safe).
+    """
+
+    def __init__(self, patient: Patient, as_of: dt.date, options: MatchOptions, idx: PatientIndex) -> None:
+        import threading
+
+        self.patient, self.as_of, self.options, self._idx = patient, as_of, options, idx
+        self._ranked: list[_Compact] = []
+        self._by_id: dict[str, _Compact] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._ranked)
+
+    def __repr__(self) -> str:
+        return f"<PatientRanking patient={self.patient.id!r} as_of={self.as_of} trials={len(self)} {self.counts()}>"
+
+    def summary(self) -> list[tuple[str, str, float]]:
+        """``(trial_id, verdict, score)`` of every trial, in ranked order."""
+        return [(m.trial.id, m.verdict, m.score) for m in self._ranked]
+
+    def refresh(self, trials: Iterable[tuple[Trial, cm.CompiledCriteria]]) -> int:
+        """Follow a new trial set; returns how many trials were (re-)evaluated.
+
+        A trial whose (Trial, CompiledCriteria) objects are the ones already ranked keeps its
+        result; a new or changed one is evaluated (criteria it shares with others are not
+        decided again); trials no longer in the set leave the ranking.
+        """
+        with self._lock, _GcPaused():
+            idx, options = self._idx, self.options
+            kept: list[_Compact] = []
+            n_new = 0
+            for trial, compiled in trials:
+                old = self._by_id.get(trial.id)
+                if old is not None and old.trial is trial and old.compiled is compiled:
+                    kept.append(old)
+                    continue
+                idx.cache.pop(("fit", trial.id), None)  # its conditions/title may have changed
+                kept.append(_compact(trial, compiled, idx, options, False))
+                n_new += 1
+            kept.sort(key=_compact_key)
+            self._ranked = kept
+            self._by_id = {m.trial.id: m for m in kept}
+        return n_new
+
+    def counts(self) -> dict[str, int]:
+        """How many trials have each verdict."""
+        counts = {v: 0 for v in VERDICT_ORDER}
+        for m in self._ranked:
+            counts[m.verdict] += 1
+        return counts
+
+    def report(self, *, statuses: list[str] | None = None, trial_ids: list[str] | None = None,
+               top: int | None = None, verdicts: list[str] | None = None,
+               include_closed: bool = True) -> MatchReport:
+        """The :class:`MatchReport` of a view of the ranking: the same as :func:`match_patient`
+        with ``statuses``, ``trial_ids`` and ``top`` on the same trials.
+
+        Parameters
+        ----------
+        statuses, trial_ids, top
+            As in :func:`match_patient`.
+        verdicts : list of str, optional
+            Keep only these verdicts (eligible, uncertain, ineligible).
+        include_closed : bool
+            False leaves out withdrawn, terminated, completed and other closed trials.
+
+        Raises
+        ------
+        ValueError
+            An unknown status or verdict (the message lists the allowed ones).
+        """
+        return self._view(statuses, trial_ids, top, verdicts, include_closed)[0]
+
+    def view(self, *, statuses: list[str] | None = None, trial_ids: list[str] | None = None,
+             top: int | None = None, verdicts: list[str] | None = None,
+             include_closed: bool = True) -> tuple[MatchReport, int]:
+        """Like :meth:`report`, with how many trials the view kept before ``top`` was applied."""
+        return self._view(statuses, trial_ids, top, verdicts, include_closed)
+
+    def _view(self, statuses, trial_ids, top, verdicts, include_closed) -> tuple[MatchReport, int]:
+        wanted = _status_filter(statuses)
+        ids = {t.strip().upper() for t in trial_ids} if trial_ids else None
+        if verdicts:
+            bad = [v for v in verdicts if v not in VERDICT_ORDER]
+            if bad:
+                raise ValueError(f"unknown verdict {bad[0]!r}: use one of " + ", ".join(VERDICT_ORDER))
+        keep_v = set(verdicts) if verdicts else None
+        with self._lock:
+            ranked = self._ranked
+            if wanted is not None or ids is not None or keep_v is not None or not include_closed:
+                ranked = [m for m in ranked
+                          if (wanted is None or (m.trial.status or "UNKNOWN").upper() in wanted)
+                          and (ids is None or m.trial.id.upper() in ids)
+                          and (keep_v is None or m.verdict in keep_v)
+                          and (include_closed or not m.plan.closed)]
+            return _report(self.patient, self.as_of, self._idx, self.options, ranked, ids, top), len(ranked)
+
+
+def rank_patient(patient: Patient, trials: Iterable[tuple[Trial, cm.CompiledCriteria]], as_of: dt.date | None = None,
+                 *, options: MatchOptions | None = None) -> PatientRanking:
+    """Rank every trial for one patient and keep the ranking for many views.
+
+    Parameters
+    ----------
+    patient : Patient
+    trials : iterable of (Trial, CompiledCriteria)
+    as_of : date, optional
+        Defaults to ``patient.as_of`` or today.
+    options : MatchOptions, optional
+
+    Returns
+    -------
+    PatientRanking
+        ``ranking.report(statuses=..., trial_ids=..., top=...)`` gives the same
+        :class:`MatchReport` as :func:`match_patient` with those arguments, explaining only the
+        results it returns; ``ranking.refresh(new_trials)`` re-evaluates only changed trials.
+    """
+    as_of = as_of or patient.as_of or dt.date.today()
+    patient = patient_as_of(patient, as_of)
+    options = options or DEFAULT_OPTIONS
+    ranking = PatientRanking(patient, as_of, options, build_index(patient, as_of))
+    ranking.refresh(trials)
+    return ranking

@@ -108,7 +108,8 @@ class TrialStore:
                 event.listen(engine, "connect", _sqlite_pragmas)
         self.engine = engine
         schema.metadata.create_all(self.engine)
-        self._matching_cache: tuple[int, object, list] | None = None
+        # (revision, compiler version, [(Trial, CompiledCriteria)], {trial id: (content key, Trial, CompiledCriteria)})
+        self._matching_cache: tuple[int, object, list, dict] | None = None
 
     # ------------------------------------------------------------------ plumbing
     @contextmanager
@@ -368,28 +369,54 @@ class TrialStore:
             return [(r[0], r[1]) for r in conn.execute(q)]
 
     def load_for_matching(self, compiler_version: str) -> list[tuple[Trial, CompiledCriteria]]:
-        """Every current trial with its compiled criteria (from ``compiler_version``).
+        """Every current trial with its compiled criteria (from ``compiler_version``), by id.
 
         Cached in memory until the store's revision changes, so a server matches without
-        re-reading the database on every request. Trials lacking compiled criteria for that
-        compiler version are left out: compile them first (``ensure_compiled`` in
-        :mod:`trialmatch.store`).
+        re-reading the database on every request. After a change only the trials whose current
+        version or compiled criteria changed are read again: the others keep the very objects
+        returned before, so per-trial work keyed on them (matching plans, a patient's
+        :class:`~trialmatch.matching.PatientRanking`) stays valid. Trials lacking compiled
+        criteria for that compiler version are left out: compile them first (``ensure_compiled``
+        in :mod:`trialmatch.store`).
         """
         rev = self.revision()
-        if self._matching_cache and self._matching_cache[0] == rev and self._matching_cache[1] == compiler_version:
-            return self._matching_cache[2]
-        t = schema.compiled_criteria
-        q = (
-            select(schema.trial_versions.c.data, t.c.data)
-            .join(schema.trials, and_(schema.trials.c.id == schema.trial_versions.c.trial_id,
-                                      schema.trials.c.current_version == schema.trial_versions.c.version))
-            .join(t, and_(t.c.trial_id == schema.trials.c.id, t.c.version == schema.trials.c.current_version,
+        cache = self._matching_cache
+        if cache and cache[0] == rev and cache[1] == compiler_version:
+            return cache[2]
+        before = cache[3] if cache and cache[1] == compiler_version else {}
+        t, tv, tr = schema.compiled_criteria, schema.trial_versions, schema.trials
+        current = (
+            select(tr.c.id, tr.c.current_version, tv.c.content_hash, t.c.data)
+            .join(tv, and_(tr.c.id == tv.c.trial_id, tr.c.current_version == tv.c.version))
+            .join(t, and_(t.c.trial_id == tr.c.id, t.c.version == tr.c.current_version,
                           t.c.compiler_version == compiler_version))
-            .order_by(schema.trials.c.id)
+            .order_by(tr.c.id)
         )
+        out: list[tuple[Trial, CompiledCriteria]] = []
+        index: dict[str, tuple] = {}
         with self.engine.connect() as conn:
-            out = [(Trial.model_validate_json(a), CompiledCriteria.model_validate_json(b)) for a, b in conn.execute(q)]
-        self._matching_cache = (rev, compiler_version, out)
+            rows = conn.execute(current).all()
+            changed = [r for r in rows if (old := before.get(r[0])) is None
+                       or old[0] != (r[1], r[2], hash(r[3]))]
+            trial_data: dict[str, str] = {}
+            ids = [r[0] for r in changed]
+            for i in range(0, len(ids), 500):
+                chunk = ids[i:i + 500]
+                trial_data.update(conn.execute(
+                    select(tv.c.trial_id, tv.c.data).join(tr, and_(tr.c.id == tv.c.trial_id,
+                                                                   tr.c.current_version == tv.c.version))
+                    .where(tv.c.trial_id.in_(chunk))).all())
+        for tid, version, content_hash, cdata in rows:
+            key = (version, content_hash, hash(cdata))
+            old = before.get(tid)
+            if old is not None and old[0] == key:
+                trial, compiled = old[1], old[2]
+            else:
+                trial = Trial.model_validate_json(trial_data[tid])
+                compiled = CompiledCriteria.model_validate_json(cdata)
+            out.append((trial, compiled))
+            index[tid] = (key, trial, compiled)
+        self._matching_cache = (rev, compiler_version, out, index)
         return out
 
     # ------------------------------------------------------------------ patients

@@ -220,7 +220,17 @@ async def create_patient(request: Request, user: UserDep, state: StateDep, forma
                          ) -> PatientOut:
     patient = await _read_patient_request(request, format, patient_id)
     state.store.save_patient(patient, user.workspace)  # only after a full, successful read
-    return _patient_out(state, user, patient.id)
+    return _saved(state, user, patient.id)
+
+
+def _saved(state: AppState, user: User, patient_id: str) -> PatientOut:
+    """The saved patient's answer; its ranking starts in the background (its matches are ready,
+    or under way, when they are asked for)."""
+    out = _patient_out(state, user, patient_id)
+    if state.settings.match_cache:
+        services.rank_in_background(state.store, state.caches, user.workspace,
+                                    state.store.get_patient_record(patient_id, user.workspace))
+    return out
 
 
 @router.get("/patients", response_model=PatientListOut, summary="The patients of your workspace")
@@ -240,19 +250,21 @@ async def put_patient(patient_id: PatientId, request: Request, user: UserDep, st
     _record_or_404(state, user, patient_id)
     patient = await _read_patient_request(request, format, patient_id)
     state.store.save_patient(patient, user.workspace)
-    return _patient_out(state, user, patient_id)
+    return _saved(state, user, patient_id)
 
 
 @router.delete("/patients/{patient_id}", status_code=204, response_class=Response)
 def delete_patient(patient_id: PatientId, user: UserDep, state: StateDep) -> Response:
     if not state.store.delete_patient(patient_id, user.workspace):
         raise HTTPException(404, f"no patient {patient_id!r} in your workspace")
+    services.forget_patient(state.caches, user.workspace, patient_id)
     return Response(status_code=204)
 
 
 def do_match(state: AppState, user: User, patient_id: str, req: MatchRequest | None = None,
              as_json: bool = False):
-    """The patient's MatchReport (or its JSON bytes) and whether it came from the cache."""
+    """The patient's MatchReport (or its JSON bytes) and how its ranking was found (see
+    :func:`services.cached_match`)."""
     req = req or MatchRequest()
     rec = _record_or_404(state, user, patient_id)
     if req.trial_ids:
@@ -281,9 +293,8 @@ async def match(patient_id: PatientId, user: UserDep, state: StateDep, req: Matc
                                         trial_ids=req.trial_ids, status=req.status, top=req.top)
         if body is not None:
             return Response(body, media_type="application/json", headers={"X-Trialmatch-Cache": "hit"})
-    body, cached = await run_in_threadpool(do_match, state, user, patient_id, req, True)
-    return Response(body, media_type="application/json",
-                    headers={"X-Trialmatch-Cache": "hit" if cached else "miss"})
+    body, how = await run_in_threadpool(do_match, state, user, patient_id, req, True)
+    return Response(body, media_type="application/json", headers={"X-Trialmatch-Cache": how})
 
 
 @router.get("/patients/{patient_id}/matches.csv", response_class=Response,
@@ -299,8 +310,27 @@ def matches_csv(patient_id: PatientId, user: UserDep, state: StateDep) -> Respon
             responses={**_JSON_ERRORS, 200: {"content": {"text/html": {"schema": {"type": "string"}}}}},
             summary="A printable screening checklist (HTML)")
 def checklist(patient_id: PatientId, request: Request, user: UserDep, state: StateDep) -> HTMLResponse:
-    report, _ = do_match(state, user, patient_id)
-    return HTMLResponse(render.checklist_html(request, report, standalone=True))
+    return HTMLResponse(checklist_for(state, user, patient_id, request, None, standalone=True))
+
+
+def checklist_for(state: AppState, user: User, patient_id: str, request: Request | None,
+                  trial_ids: list[str] | None, standalone: bool) -> str:
+    """The printable checklist: the chosen trials, else the 50 best-ranked open ones (or the 50
+    best when none is open)."""
+    rec = _record_or_404(state, user, patient_id)
+    use_cache = state.settings.match_cache
+    if trial_ids:
+        report, _, _ = services.ranked_view(state.store, state.caches, user.workspace, rec,
+                                            trial_ids=trial_ids, use_cache=use_cache)
+        total = None
+    else:
+        report, _, counts = services.ranked_view(state.store, state.caches, user.workspace, rec,
+                                                 include_closed=False, top=50, use_cache=use_cache)
+        if not report.results:
+            report, _, counts = services.ranked_view(state.store, state.caches, user.workspace, rec, top=50,
+                                                     use_cache=use_cache)
+        total = sum(counts.values())
+    return render.checklist_html(request, report, trial_ids=trial_ids, standalone=standalone, total=total)
 
 
 @router.get("/changes", response_model=ChangesOut, summary="What changed for your workspace's patients")

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from trialmatch.web import auth_store, forms, render, services
-from trialmatch.web.api import do_match, filter_trials
+from trialmatch.web.api import checklist_for, filter_trials
 from trialmatch.web.auth_store import User
 from trialmatch.web.deps import AppState, app_state, page_user
 from trialmatch.web.schemas import ID_PATTERN
@@ -119,6 +119,9 @@ async def intake_submit(request: Request, user: UserDep, state: StateDep):
         return _intake(request, user, exc.status_code if 400 <= exc.status_code < 500 else 422,
                        exc.message, exc.field, values)
     state.store.save_patient(patient, user.workspace)
+    if state.settings.match_cache:
+        services.rank_in_background(state.store, state.caches, user.workspace,
+                                    state.store.get_patient_record(patient.id, user.workspace))
     return RedirectResponse(f"/patients/{patient.id}/results", status_code=303)
 
 
@@ -140,6 +143,7 @@ async def patient_delete(pid: str, request: Request, user: UserDep, state: State
     await _form_checked(request)
     if not state.store.delete_patient(pid, user.workspace):
         raise HTTPException(404, "no such patient in your workspace")
+    services.forget_patient(state.caches, user.workspace, pid)
     return RedirectResponse("/", status_code=303)
 
 
@@ -153,27 +157,28 @@ def results_page(pid: str, request: Request, user: UserDep, state: StateDep,
                  hide_closed: Annotated[str | None, Query(max_length=5)] = None,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> HTMLResponse:
     rec = _patient_or_404(state, user, pid)
-    report, _ = do_match(state, user, pid)
     index = {e.id: e for e in services.trial_index(state.store, state.caches)}
     allowed = None
     if phase or country:
-        allowed = {e.id for e in filter_trials(state, phase=[phase] if phase else None, country=country)}
-    shown = []
-    for tm in report.results:
-        if status and (tm.status or "").upper() != status.upper():
-            continue
-        if allowed is not None and tm.trial_id not in allowed:
-            continue
-        if verdict and tm.verdict != verdict:
-            continue
-        if hide_closed and tm.closed:
-            continue
-        shown.append(tm)
-    counts = {k: sum(1 for tm in report.results if tm.verdict == k) for k in ("eligible", "uncertain", "ineligible")}
+        allowed = [e.id for e in filter_trials(state, phase=[phase] if phase else None, country=country)]
+    if verdict and verdict not in ("eligible", "uncertain", "ineligible"):
+        verdict = None  # an unknown verdict filter shows every verdict (the form offers only these)
+    try:
+        statuses_q = [status] if status else None
+        view = dict(statuses=statuses_q, verdicts=[verdict] if verdict else None, include_closed=not hide_closed,
+                    top=limit, use_cache=state.settings.match_cache)
+        if allowed is not None:
+            view["trial_ids"] = allowed or ["-"]  # no trial passes the phase/country filter
+        report, total_shown, counts = services.ranked_view(state.store, state.caches, user.workspace, rec, **view)
+    except InputError:  # an unknown status: no trial has it
+        report, total_shown, counts = services.ranked_view(state.store, state.caches, user.workspace, rec, top=0,
+                                                           use_cache=state.settings.match_cache)
+        total_shown = 0
+    shown = report.results
     statuses = sorted({e.status for e in index.values() if e.status})
     phases = sorted({p for e in index.values() for p in e.phases})
-    return _page(request, "results.html", user=user, rec=rec, report=report, shown=shown[:limit],
-                 total_shown=len(shown), counts=counts, index=index, statuses=statuses, phases=phases,
+    return _page(request, "results.html", user=user, rec=rec, report=report, shown=shown,
+                 total_shown=total_shown, counts=counts, index=index, statuses=statuses, phases=phases,
                  f={"status": status or "", "phase": phase or "", "country": country or "",
                     "verdict": verdict or "", "hide_closed": bool(hide_closed)}, limit=limit)
 
@@ -184,7 +189,8 @@ def patient_trial_page(pid: str, tid: str, request: Request, user: UserDep, stat
     trial = state.store.get_trial(tid)
     if trial is None:
         raise HTTPException(404, "no such trial in the store")
-    report, _ = do_match(state, user, pid)
+    report, _, _ = services.ranked_view(state.store, state.caches, user.workspace, rec, trial_ids=[tid],
+                                     use_cache=state.settings.match_cache)
     tm = next((r for r in report.results if r.trial_id == tid), None)
     return _page(request, "trial.html", user=user, rec=rec, trial=trial, tm=tm,
                  compiled=state.store.get_compiled(tid), checks=services.results_checks(trial))
@@ -216,8 +222,7 @@ def checklist_page(pid: str, request: Request, user: UserDep, state: StateDep,
                    trial: Annotated[list[str] | None, Query(max_length=50)] = None,
                    download: Annotated[int, Query(ge=0, le=1)] = 0) -> Response:
     _patient_or_404(state, user, pid)
-    report, _ = do_match(state, user, pid)
-    html = render.checklist_html(request, report, trial_ids=trial, standalone=bool(download))
+    html = checklist_for(state, user, pid, request, trial, standalone=bool(download))
     headers = {"Content-Disposition": f'attachment; filename="{pid}-checklist.html"'} if download else {}
     return HTMLResponse(html, headers=headers)
 

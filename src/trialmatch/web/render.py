@@ -86,14 +86,15 @@ def _static(name: str) -> str:
 
 
 def checklist_html(request: Request | None, report, trial_ids: list[str] | None = None, limit: int = 50,
-                   standalone: bool = False) -> str:
+                   standalone: bool = False, total: int | None = None) -> str:
     """A printable screening checklist: every criterion of the best-ranked open trials (or of
-    ``trial_ids``), in ranked order. ``standalone`` inlines the CSS (for a downloaded file)."""
+    ``trial_ids``), in ranked order. ``standalone`` inlines the CSS (for a downloaded file).
+    ``total``: how many trials were ranked, when ``report`` holds only a view of them."""
     if trial_ids:
         wanted = set(trial_ids)
         chosen = [tm for tm in report.results if tm.trial_id in wanted]
     else:
         chosen = [tm for tm in report.results if not tm.closed][:limit] or report.results[:limit]
-    left_out = len(report.results) - len(chosen)
+    left_out = (len(report.results) if total is None else total) - len(chosen)
     css = (_static("app.css") + "\n@media print{\n" + _static("print.css") + "\n}") if standalone else None
     return render(request, "checklist.html", report=report, trials=chosen, left_out=left_out, inline_css=css)

@@ -6,8 +6,16 @@ Caches (all in memory, per process):
   ``GET /trials``, rebuilt when the trial fingerprint changes;
 * the (trial, compiled criteria) pairs for matching (``TrialStore.load_for_matching``, itself
   cached per revision), keyed by the trial fingerprint;
-* match reports keyed by (workspace, patient id, patient version, trial fingerprint, request
-  parameters): a repeated match of an unchanged patient on unchanged trials is not recomputed.
+* per patient version, its :class:`~trialmatch.matching.PatientRanking` (every trial's verdict
+  and score, with the patient's memo of decided criteria), computed in the background when the
+  patient is saved, kept up to date when trials change by re-evaluating only the changed trials,
+  and answering every view (status filter, chosen trials, top N, the pages' filters) by
+  explaining only what the view returns;
+* the serialised JSON of match answers keyed by (workspace, patient id, patient version, trial
+  fingerprint, request parameters), for repeated identical requests.
+
+``Settings(match_cache=False)`` turns the last two off: every match runs the matcher over all
+trials (the benchmark's "fresh" run).
 
 The *trial fingerprint* is the store's revision (``TrialStore.revision()``), which every write of
 trials or compiled criteria moves, and patient writes do not.
@@ -160,6 +168,8 @@ class Caches:
     pairs: list = field(default_factory=list)
     reports: OrderedDict = field(default_factory=OrderedDict)
     max_reports: int = 256
+    rankings: OrderedDict = field(default_factory=OrderedDict)
+    max_rankings: int = 64
 
 
 def trial_index(store: TrialStore, caches: Caches) -> list[TrialIndexEntry]:
@@ -245,38 +255,158 @@ def peek_match_json(store: TrialStore, caches: Caches, workspace: str, patient_i
         return entry[1]
 
 
+@dataclass
+class _RankingSlot:
+    """A patient version's ranking: being computed (``ready`` not set) or there."""
+
+    ready: threading.Event = field(default_factory=threading.Event)
+    ranking: object = None
+    fingerprint: tuple | None = None
+    error: BaseException | None = None
+
+
+def _ranking_key(workspace: str, record) -> tuple:
+    import datetime as dt
+
+    as_of = record.patient.as_of or dt.date.today()
+    return (workspace, record.patient.id, record.version, as_of)
+
+
+def patient_ranking(store: TrialStore, caches: Caches, workspace: str, record):
+    """The :class:`~trialmatch.matching.PatientRanking` of a stored patient version, on the
+    current trials: the one kept (refreshed if trials changed since), the one being computed
+    (waited for), or a new one."""
+    try:
+        from trialmatch.matching import rank_patient
+    except ImportError as exc:  # pragma: no cover
+        raise Unavailable(f"the matcher is not available ({exc})") from exc
+    key_fp, pairs = matching_pairs(store, caches)
+    key = _ranking_key(workspace, record)
+    with caches.lock:
+        slot = caches.rankings.get(key)
+        owner = slot is None
+        if owner:
+            slot = caches.rankings[key] = _RankingSlot()
+            while len(caches.rankings) > caches.max_rankings:
+                caches.rankings.popitem(last=False)
+        else:
+            caches.rankings.move_to_end(key)
+    if owner:
+        try:
+            # one ranking at a time per process: the matcher is CPU-bound under the GIL, so
+            # running several at once only makes each slower
+            with _MATCH_SLOT:
+                slot.ranking = rank_patient(record.patient, pairs)
+                slot.fingerprint = key_fp
+        except BaseException as exc:  # noqa: BLE001 - handed to every waiter, then raised
+            slot.error = exc
+            with caches.lock:
+                if caches.rankings.get(key) is slot:
+                    del caches.rankings[key]
+            raise
+        finally:
+            slot.ready.set()
+        return slot.ranking
+    slot.ready.wait()
+    if slot.error is not None:
+        raise slot.error
+    if slot.fingerprint != key_fp:  # trials changed since: re-evaluate only the changed ones
+        with _MATCH_SLOT:
+            if slot.fingerprint != key_fp:
+                slot.ranking.refresh(pairs)
+                slot.fingerprint = key_fp
+    return slot.ranking
+
+
+_BACKGROUND = None
+
+
+def rank_in_background(store: TrialStore, caches: Caches, workspace: str, record) -> None:
+    """Start ranking a just-saved patient version in a background thread, so that its first
+    match request finds the work done or under way (one background job at a time)."""
+    global _BACKGROUND
+    if _BACKGROUND is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _BACKGROUND = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trialmatch-rank")
+
+    def job():
+        try:
+            patient_ranking(store, caches, workspace, record)
+        except Exception:  # noqa: BLE001 - the match request will compute it again and report the error
+            pass
+
+    _BACKGROUND.submit(job)
+
+
+def forget_patient(caches: Caches, workspace: str, patient_id: str) -> None:
+    """Drop a patient's rankings and match answers from memory (after a delete)."""
+    with caches.lock:
+        for k in [k for k in caches.rankings if k[0] == workspace and k[1] == patient_id]:
+            del caches.rankings[k]
+        for k in [k for k in caches.reports if k[0] == workspace and k[1] == patient_id]:
+            del caches.reports[k]
+
+
 def cached_match(store: TrialStore, caches: Caches, workspace: str, record, *, trial_ids=None,
                  status=None, top=None, use_cache: bool = True, as_json: bool = False):
-    """The match of a stored patient record: ``(MatchReport, cached?)``, or with ``as_json``
-    ``(JSON bytes of the report, cached?)`` (the serialised form is cached too)."""
-    key_fp, pairs = matching_pairs(store, caches)
+    """The match of a stored patient record: ``(MatchReport, how)``, or with ``as_json``
+    ``(JSON bytes of the report, how)``.
+
+    With ``use_cache`` the report is a view of the patient's kept ranking (see
+    :func:`patient_ranking`) and its JSON is kept for identical requests; ``how`` is ``"hit"``
+    (the ranking was ready and current), ``"refresh"`` (it was re-evaluated for the trials that
+    changed since) or ``"miss"`` (computed, or finished, for this request). Without, the matcher
+    runs over every trial and ``how`` is ``"miss"``.
+    """
     if not use_cache:
+        key_fp, pairs = matching_pairs(store, caches)
         with _MATCH_SLOT:
             report = run_match(record.patient, pairs, trial_ids=trial_ids, status=status, top=top)
-        return (report_bytes(report) if as_json else report), False
-    key = _report_key(workspace, record.patient.id, record.version, key_fp, trial_ids, status, top)
+        return (report_bytes(report) if as_json else report), "miss"
+    rkey = _ranking_key(workspace, record)
+    fp = trial_fingerprint(store)
     with caches.lock:
-        entry = caches.reports.get(key)
-        if entry is not None:
-            caches.reports.move_to_end(key)
-    cached = entry is not None
-    if entry is None:
-        # one match at a time per process: the matcher is CPU-bound under the GIL, so running
-        # several at once only makes each slower; a request that waited finds the report the
-        # one before it made for the same patient
-        with _MATCH_SLOT:
-            with caches.lock:
-                entry = caches.reports.get(key)
-            cached = entry is not None
-            if entry is None:
-                entry = [run_match(record.patient, pairs, trial_ids=trial_ids, status=status, top=top), None]
-    if as_json and entry[1] is None:
-        entry[1] = report_bytes(entry[0])
+        slot = caches.rankings.get(rkey)
+        if slot is None or not slot.ready.is_set() or slot.error is not None:
+            cached = "miss"
+        else:
+            cached = "hit" if slot.fingerprint == fp else "refresh"
+    ranking = patient_ranking(store, caches, workspace, record)
+    try:
+        report = ranking.report(statuses=list(status) if status else None,
+                                trial_ids=list(trial_ids) if trial_ids else None, top=top)
+    except ValueError as exc:  # an unknown status filter: the caller's input
+        raise InputError(str(exc), 422, field="status") from None
+    if not as_json:
+        return report, cached
+    body = report_bytes(report)
+    key = _report_key(workspace, record.patient.id, record.version, trial_fingerprint(store), trial_ids, status, top)
     with caches.lock:
-        caches.reports[key] = entry
+        caches.reports[key] = [None, body]
         while len(caches.reports) > caches.max_reports:
             caches.reports.popitem(last=False)
-    return (entry[1] if as_json else entry[0]), cached
+    return body, cached
+
+
+def ranked_view(store: TrialStore, caches: Caches, workspace: str, record, *, use_cache: bool = True, **view):
+    """``(MatchReport, kept, counts)`` of a view of the patient's ranking: the report (see
+    :meth:`~trialmatch.matching.PatientRanking.view` for ``view``), how many trials the view kept
+    before its ``top``, and how many trials have each verdict. The kept ranking is used, or with
+    ``use_cache=False`` a new one."""
+    try:
+        if use_cache:
+            ranking = patient_ranking(store, caches, workspace, record)
+        else:
+            from trialmatch.matching import rank_patient
+
+            _, pairs = matching_pairs(store, caches)
+            with _MATCH_SLOT:
+                ranking = rank_patient(record.patient, pairs)
+        report, kept = ranking.view(**view)
+        return report, kept, ranking.counts()
+    except ValueError as exc:  # an unknown status or verdict: the caller's input
+        raise InputError(str(exc), 422) from None
 
 
 def results_checks(trial) -> list[dict]:
