@@ -183,8 +183,11 @@ def test_free_text_drug_names_in_prior_therapy():
     expr, status, _ = _d("Prior exposure to SNS-595 (vosaroxin)", "exclusion")
     assert status == "compiled" and expr.kind == "prior_therapy" and expr.agents == ["sns-595"]
     # a list with a generic item is not turned into names
-    _, status, _ = _d("Prior treatment with lenalidomide, rituximab or other immunomodulatory agent", "exclusion")
+    _, status, _ = _d("Prior treatment with tipifarnib, rituximab or other farnesyltransferase inhibitor", "exclusion")
     assert status == "unsupported"
+    # (lenalidomide and "immunomodulatory agent" are vocabulary entries since compiler 0.4.2: that list compiles)
+    expr, status, _ = _d("Prior treatment with lenalidomide, rituximab or other immunomodulatory agent", "exclusion")
+    assert status == "compiled" and "immunomodulatory_drug" in expr.agents
 
 
 def test_concurrent_investigational_agents_are_current_medication():

@@ -79,3 +79,15 @@ def test_fresh_mode_matches_without_keeping_anything(seed_store):
         r = client.post("/api/v1/patients/rank-3/match", json={"top": 2}, headers=h)
         assert r.status_code == 200 and r.headers["x-trialmatch-cache"] == "miss" and len(r.json()["results"]) == 2
         assert not app.state.tm.caches.rankings
+
+
+def test_preload_prepares_the_trials_at_start(seed_store):
+    from fastapi.testclient import TestClient
+
+    from trialmatch.web import Settings, create_app, services
+
+    app = create_app(seed_store, settings=Settings(secret="s" * 32, preload=True))
+    with TestClient(app):
+        services._background().submit(lambda: None).result(timeout=60)  # the preload job is done
+        caches = app.state.tm.caches
+        assert caches.pairs_key == services.trial_fingerprint(seed_store) and len(caches.pairs) == 5

@@ -26,7 +26,7 @@ def serve(
 
     import uvicorn
 
-    from trialmatch.web import create_app
+    from trialmatch.web import Settings, create_app
     from trialmatch.web.auth_store import server_secret
 
     store = open_store(db)
@@ -38,7 +38,7 @@ def serve(
                     port=port, log_level=log_level, proxy_headers=False,
                     timeout_worker_healthcheck=120)  # a long match must not get a worker killed
         return
-    uvicorn.run(create_app(store), host=host, port=port, log_level=log_level, proxy_headers=False)
+    uvicorn.run(create_app(store, settings=Settings(preload=True)), host=host, port=port, log_level=log_level, proxy_headers=False)
 
 
 @users_app.command("add")

@@ -63,7 +63,7 @@ from trialmatch.vocab.units import parse_quantity
 
 __all__ = ["COMPILER_VERSION", "compile_criteria", "compile_text", "compile_criterion_text"]
 
-COMPILER_VERSION = "0.4.1"
+COMPILER_VERSION = "0.4.2"
 
 # ----------------------------------------------------------------------------- comparators
 _NUMW = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
@@ -1752,6 +1752,24 @@ def _infections(t: str) -> list:
     return out
 
 
+# a grading scale with its grade right after (or before) a condition: "arrhythmia Lown III/IV", "heart failure
+# (NYHA class ≥ III)", "grade 3 or 4 neuropathy": the condition counts only at those grades
+_SEVERITY_SCALE = r"(?:lown|nyha|ccs|gold|child[- ]?pugh|ctcae|grade|class)\s*(?:class\s*)?(?:of\s*)?(?:[≥>]=?\s*)?(?P<g>iv|i{1,3}|[1-5])\b"
+_SEVERITY_AFTER = re.compile(r"(?i)\s*(?:\(\s*)?(?:\w+\s*)?" + _SEVERITY_SCALE)
+_SEVERITY_BEFORE = re.compile(r"(?i)" + _SEVERITY_SCALE + r"(?:\s*(?:-|–|/|,|or|and|to|through|or\s+higher|or\s+greater|"
+                              r"or\s+more|\+|(?:iv|i{1,3}|[1-5])\b))*\s*(?:\w+\s+)?$")
+_GRADE_NUM = {"i": 1, "ii": 2, "iii": 3, "iv": 4}
+
+
+def _severity_graded(t: str, s: int, e: int) -> bool:
+    """Is the condition mention ``t[s:e]`` restricted to a grade of 2 or more on a grading scale?"""
+    m = _SEVERITY_AFTER.match(t, e, min(len(t), e + 30)) or _SEVERITY_BEFORE.search(t, max(0, s - 45), s)
+    if m is None:
+        return False
+    g = m.group("g").lower()
+    return (_GRADE_NUM.get(g) or int(g)) >= 2
+
+
 def _conditions(t: str, strict: bool = False) -> list:
     out = []
     for key, s, e in vocab_find(vocab_regexes()["condition"], t):
@@ -1762,6 +1780,8 @@ def _conditions(t: str, strict: bool = False) -> list:
         after = re.split(r"(?i)[,;/]|\b(?:or|and|and/or|nor)\b", t[e:e + 40], maxsplit=1)[0]
         ctx = t[max(0, s - 40):e] + after
         quals = _qualifiers(ctx, {"uncontrolled", "severe", "symptomatic", "active", "unstable", "chronic"})
+        if "severe" not in quals and _severity_graded(t, s, e):
+            quals.append("severe")  # "arrhythmia Lown III/IV", "NYHA class III-IV heart failure": only those grades
         wm = re.search(r"(?i)within\s+(?:the\s+)?(?:last\s+|past\s+|previous\s+)?" + NUM + r"\s*" + TIME, t[s:])
         if wm and _WINDOW_GAP_VERB.search(t[e:s + wm.start()]):
             wm = None  # "ulcerative colitis or are planning colectomy within 8 weeks": the window is the plan's
@@ -1975,31 +1995,111 @@ _PERMISSION_NOT = re.compile(
     r"after|before|within|since|at least|more than|less than|no more|up to|maximum|except)\b|[<>≤≥:;]")
 
 
+_PERMISSION_COND_NOT = re.compile(r"(?i)\b(?:no|not|none|never|without|nor|only|unless|except|but|if|provided)\b|[:;]")
+
+
 def _is_permission(text: str, kind: str | None = None) -> bool:
     t = text.strip()
-    if len(t) > 160 or not _PERMISSION.search(t):
+    if len(t) > (240 if kind == "exclusion" else 160) or not _PERMISSION.search(t):
         return False
     head = _PERMISSION.sub("", t)
     if kind == "exclusion":
         # an exclusion item "Use of topical corticosteroids (≤1% hydrocortisone cream) ... is permitted": the
         # bracketed detail narrows what is allowed; the item still excludes nothing
         head = re.sub(r"\([^()]{0,80}\)", " ", head)
+        if head.strip() and not _PERMISSION_COND_NOT.search(head):
+            # "Use of intranasal corticosteroids at a stable dose for at least 4 weeks prior to screening is
+            # permitted": the conditions (dose, time) narrow what is allowed; as an exclusion it excludes nothing
+            return True
     return bool(head.strip()) and not _PERMISSION_NOT.search(head)
 
 
 # "(transfusion allowed)" inside a criterion: a permission, not part of the check
-_PAREN_PERMISSION = re.compile(r"(?i)\s*\((?:[^()]{0,60}?\b(?:allowed|permitted|acceptable))\)")
+# "(concurrent prednisone allowed provided dose is ≤ 10 mg daily)": the condition narrows the permission
+_PAREN_PERMISSION = re.compile(r"(?i)\s*\((?:[^()]{0,60}?\b(?:allowed|permitted|acceptable))"
+                               r"(?:\s*,?\s+(?:provided|if|as\s+long\s+as|when|at|up\s+to)\b[^()]{0,60})?\)")
+# a dose limit in such a permission: "≤ 10 mg prednisone/day or equivalent allowed", "allowed provided dose is
+# ≤ 10 mg daily", "up to 100 mg of hydrocortisone"
+_PERMITTED_DOSE = re.compile(r"(?i)(?:[≤<]=?|=<|\bup\s+to|\bno\s+more\s+than|\bnot\s+exceeding|\bmaximum(?:\s+of)?)\s*"
+                             r"(?P<v>\d+(?:\.\d+)?)\s*(?P<u>mg|mcg|µg|g)s?\b")
 
 _PROTOCOL_DEFINED = re.compile(
     r"(?i)^\W*(?:note\s*:\s*)?(?:other|additional)\s+protocol[- ](?:defined|specific|dependent)\b[^.;]{0,40}?\bcriteri")
+
+
+# a rule of some countries only: "In countries where the local regulations permit enrolment of adults only,
+# patients must be 18 years of age and older", "(For those countries where local regulations ...)", "Note: Age
+# requirements are as specified by local regulations". Where she is treated is not in her record: a person
+# checks it; the rule is never applied as if it held everywhere.
+_LOCAL_RULE = re.compile(
+    r"(?i)\(\s*(?:for|in)\s+(?:those\s+|some\s+|the\s+|all\s+)?(?:countr(?:y|ies)|sites?|regions?|jurisdictions?)\s+"
+    r"(?:where|in\s+which|that)\b[^()]*\)"
+    r"|(?:^|(?<=[.;:]))\W*(?:note\s*:\s*)?(?:(?:for|in)\s+(?:those\s+|some\s+|the\s+|all\s+)?(?:countr(?:y|ies)|sites?|"
+    r"regions?|jurisdictions?)\s+(?:where|in\s+which|that)\b|[^.;:]{0,40}\b(?:as\s+)?(?:specified|defined|required|"
+    r"applicable)\s+(?:by|per|under|in)\s+(?:the\s+)?local\s+(?:regulations?|laws?|requirements?))[^.;]*(?:[.;]|$)")
+
+
+def _dose_permitted(a, dm):
+    """``a`` (a drug check) except at the permitted dose ``dm`` ("No concurrent corticosteroids (≤ 10 mg
+    prednisone/day allowed)": a steroid counts only above 10 mg, and her dose is a fact of its own)."""
+    if isinstance(a, ConcomitantMedication):
+        names = a.classes
+    elif isinstance(a, PriorTherapy):
+        names = a.agents
+    else:
+        return a
+    dose = Measurement(name=f"{' or '.join(n.replace('_', ' ') for n in names)} dose", comparator="<=",
+                       value=float(dm.group("v")), unit=dm.group("u").lower())
+    return Except(main=a, exception=dose)
+
+
+_DOSE_ABOVE = re.compile(
+    r"(?i)(?:(?P<op>[≥>]=?|=>|\bmore\s+than|\bgreater\s+than|\bexceeding|\bat\s+least|\bin\s+excess\s+of|\bover|"
+    r"\babove)\s*(?P<v>\d+(?:\.\d+)?)\s*(?P<u>mg|mcg|µg)s?\b"
+    r"|(?P<v2>\d+(?:\.\d+)?)\s*(?P<u2>mg|mcg|µg)s?\b[^.;()]{0,40}?\b(?:or|and)\s+(?:more|higher|greater|above|over)\b)")
+
+
+def _dose_above(a, dm):
+    """``a`` (a drug check) only at the dose ``dm`` states: AllOf(a, the dose)."""
+    if isinstance(a, ConcomitantMedication):
+        names = a.classes
+    elif isinstance(a, PriorTherapy):
+        names = a.agents
+    else:
+        return a
+    from trialmatch.vocab import class_ancestors, drug_classes
+
+    if any((drug_classes(n) | class_ancestors(n)) & {"systemic_therapy", "ovarian_function_suppression",
+                                                      "bone_targeted_therapy"} or n == "systemic_therapy" for n in names):
+        return a  # a cancer drug's dose is a regimen detail ("paclitaxel 80 mg/m2"), not a limit on her use
+    op = dm.group("op")
+    comparator = ">" if op and op.strip().lower() in (">", "more than", "greater than", "exceeding", "in excess of",
+                                                      "over", "above") else ">="
+    v, u = (dm.group("v"), dm.group("u")) if dm.group("v") else (dm.group("v2"), dm.group("u2"))
+    dose = Measurement(name=f"{' or '.join(n.replace('_', ' ') for n in names)} dose", comparator=comparator,
+                       value=float(v), unit=u.lower())
+    return AllOf(items=[a, dose])
 
 
 def _compile_clause(t: str, kind: str) -> list:
     """Atoms for one clause (list; empty when nothing is recognised)."""
     if not t.strip():
         return []
+    if ("countr" in t or "local" in t) and _LOCAL_RULE.search(t):
+        local = [m.group(0).strip(" .;()") for m in _LOCAL_RULE.finditer(t)]
+        rest = _LOCAL_RULE.sub(" ", t)
+        note = NeedsConfirmation(category="other", reason=f"a rule of some countries only, to check where she is "
+                                                          f"treated: {local[0][:100]!r}")
+        return [*_compile_clause(rest, kind), note] if rest.strip(" .;,()") else [note]
+    permitted_dose = None
     if "allow" in t or "permit" in t or "accept" in t:
+        for pm in _PAREN_PERMISSION.finditer(t):
+            if not re.search(r"(?i)\b(?:no|not|nor)\b", pm.group(0)):
+                permitted_dose = permitted_dose or _PERMITTED_DOSE.search(pm.group(0))
         t = _PAREN_PERMISSION.sub(lambda m: m.group(0) if re.search(r"(?i)\b(?:no|not|nor)\b", m.group(0)) else " ", t)
+        if permitted_dose is not None:
+            atoms = _compile_clause(t, kind)
+            return [_dose_permitted(a, permitted_dose) for a in atoms]
     for rx, why in _UNSUPPORTED_PATTERNS:
         if rx.search(t):
             return [Unsupported(reason=why)]
@@ -2140,6 +2240,12 @@ def _compile_clause(t: str, kind: str) -> list:
                             "sensitivity to") else []
     if al:
         atoms = [a for a in atoms if not isinstance(a, PriorTherapy)] + al
+    if ("mg" in tl or "mcg" in tl) and any(isinstance(a, (ConcomitantMedication, PriorTherapy)) for a in atoms):
+        dm = _DOSE_ABOVE.search(t)
+        if dm is not None:
+            # "glucocorticoid therapy (prednisone > 10 mg/day or equivalent) within the last 2 weeks": only at
+            # that dose; her dose is a fact of its own (unknown unless recorded), never taken as met
+            atoms = [_dose_above(a, dm) for a in atoms]
     if conf is not None and (not atoms or conf.category in ("investigator_judgement", "contraception")):
         if not atoms or all(isinstance(a, (Condition,)) and a.condition in ("comorbidity",) for a in atoms):
             return [conf]
@@ -2540,6 +2646,55 @@ def _definition(t: str, kind: str):
     return None
 
 
+# a requirement of the patients of one age group only: "Patients ages 50-65 must provide a negative colonoscopy
+# report", "For participants ≥18 years of age: ability to provide informed consent", "For minor patients (ages
+# 12 to 17 years), the ICF must be signed by a parent". The age says whom the requirement concerns, it is not an
+# age limit of the trial: IfThen(age, requirement), which does not apply to a patient of another age.
+_AGE_COND_SUBJ = (r"(?:(?:female|male|adult|minor|pediatric|paediatric|all|any)\s+)?(?:patients?|subjects?|participants?|"
+                  r"women|men|females?|males?|individuals?|those|persons?|children|adolescents?|volunteers?)")
+_AGE_COND_AGE = r"(?P<age>\(\s*(?:aged?|ages)\b[^()]{0,80}\)|\(?\s*(?:who\s+are\s+|that\s+are\s+)?(?:aged?\b|ages\b|between\b|over\b|under\b|older\b|younger\b|[<>≤≥]|\d)[^.;:()]{0,50}?\)?)"
+_AGE_COND_LEAD = re.compile(r"(?i)^\W*(?:for|if|in)\s+" + _AGE_COND_SUBJ + r"\s*" + _AGE_COND_AGE +
+                            r"\s*(?:[:,]|\)|(?=\s+(?:the|a|an|must|should|will|are|is)\b))\s*(?P<rest>\S.*)$", re.S)
+_AGE_COND_MODAL = re.compile(r"(?i)^\W*" + _AGE_COND_SUBJ + r"\s+" + _AGE_COND_AGE +
+                             r"(?:\s*\([^()]{0,30}\))?\s*,?\s+(?P<rest>(?:must|should|(?:are|is|will\s+be)\s+required\s+to|will\s+need\s+to|"
+                             r"need\s+to)\s+\S.*)$", re.S)
+_SENTENCE_SPLIT = re.compile(r"(?<=[a-z0-9)\]]\.)\s+(?=[A-Z])")
+
+
+def _age_conditional(t: str, kind: str):
+    """``(expression, status, reason)`` when some sentence of ``t`` is a requirement of one age group only
+    (see ``_AGE_COND_LEAD``), else None."""
+    if kind != "inclusion" or not _age_gate(t):
+        return None
+    sentences = [x for x in _SENTENCE_SPLIT.split(t) if x.strip()]
+    conds = []
+    for sent in sentences:
+        m = _AGE_COND_LEAD.match(sent) or _AGE_COND_MODAL.match(sent)
+        cond = _age(m.group("age")) if m else []
+        conds.append((m, cond[0]) if m and len(cond) == 1 and isinstance(cond[0], (Age, AllOf, AnyOf)) else None)
+    if not any(conds):
+        return None
+    exprs = []
+    for sent, mc in zip(sentences, conds):
+        if mc is not None:
+            m, cond = mc
+            rest = m.group("rest").strip()
+            e, st, _why = compile_criterion_text(rest, kind)
+            if e is None or st == "unsupported":
+                e = NeedsConfirmation(category="other", reason=f"required of patients of that age only: "
+                                                               f"{rest.strip(' .;')[:100]!r}")
+            exprs.append(IfThen(condition=cond, then=e))
+            continue
+        e, st, _why = compile_criterion_text(sent, kind)  # a single sentence without an age group: no recursion
+        if e is None:
+            continue
+        exprs.append(e)
+    if not exprs:
+        return None
+    expr = exprs[0] if len(exprs) == 1 else AllOf(items=exprs)
+    return expr, *_status(expr)
+
+
 def _semicolon_parts(t: str) -> list[str] | None:
     """Top-level "; "-separated requirements when a negation would otherwise cross the semicolon
     ("Measurable disease; no prior chemotherapy for metastatic disease": the "no" is the second
@@ -2603,6 +2758,9 @@ def _compile_criterion_cached(t: str, kind: str):
     if _is_permission(t, kind):
         return None, "compiled", "not a requirement: states what is allowed"
     d = _definition(t, kind)
+    if d is not None:
+        return d
+    d = _age_conditional(t, kind)
     if d is not None:
         return d
     parts = [p for p in _CLAUSE_OR.split(t) if p.strip()]

@@ -225,7 +225,9 @@ def split_criteria(text: str, default_kind: str = "inclusion") -> list[SplitCrit
             continue
         content = text[ln.start:ln.end]
         hm = _HEADER_RE.match(content) if ln.marker is None or len(content) < 60 else None
-        if hm and (hm.end() >= len(content) - 0 or content[hm.end() - 1:hm.end()] in (":",) or hm.end() == len(content)):
+        # "Exclusion Criteria:" alone on its line, or followed by text ("Exclusion Criteria: All of the following
+        # questions must be answered 'No'"): the colon may be followed by spaces the header pattern consumed
+        if hm and (hm.end() >= len(content) or content[:hm.end()].rstrip().endswith(":")):
             word = hm.group("kind").lower()
             rest_start = ln.start + hm.end()
             if "exclu" in word or "cannot" in word or "can not" in word or "inelig" in word or "non" in word:

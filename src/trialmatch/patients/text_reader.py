@@ -731,7 +731,11 @@ class _TextReader:
         if lm:
             line = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4}[lm.group(1)]
         is_med_list = bool(re.match(r"\s*(?:current |home |active )?(?:medications|meds|drugs)\b", low))
+        # "Patient was initially treated with melphalan and prednisone, followed by VAD": a past course,
+        # not what she takes now (unless the sentence says it goes on)
+        past = not is_med_list and bool(_PAST_COURSE.search(low)) and not _STILL_ON.search(low)
         cancer_drugs: list[str] = []
+        companions: list[str] = []  # non-cancer drugs given with the cancer drugs or in a past course
         for ent, key in ents:
             generic = pats["drug_names"].get(key, key)
             neg = ent._.is_negated or bool(re.search(r"\b(?:no|never|not)\b(?:\s+\w+){0,3}\s*$",
@@ -746,9 +750,15 @@ class _TextReader:
             if set(drug_classes(generic)) & ANTICANCER and not (generic in ("letrozole", "tamoxifen") and False):
                 if generic not in cancer_drugs:
                     cancer_drugs.append(generic)
-            else:
+            elif generic not in companions:
+                companions.append(generic)
+        if not past and not (cancer_drugs and not is_med_list and _REGIMEN_WITH.search(low)
+                             and not _STILL_ON.search(low)):
+            # current medications; "treated with melphalan and prednisone": the steroid belongs to the regimen
+            for generic in companions:
                 if not any(mm.name == generic for mm in self.p.medications):
                     self.p.medications.append(Medication(name=generic, source=self.src(s)))
+            companions = []
         for ent, key in classes:
             neg = ent._.is_negated or bool(re.search(r"\b(?:no|never|not|without)\b(?:\s+[\w/-]+){0,3}\s*$",
                                                       self.text[max(s.start, ent.start_char - 40):ent.start_char], re.I))
@@ -759,7 +769,11 @@ class _TextReader:
                     re.search(r"\b(received|treated|underwent|completed|cycles?|on|after|progressed|prior|previous)\b", low):
                 cancer_drugs.append(key)
         if not cancer_drugs:
+            if companions:  # a past course of non-cancer drugs only: history, date unknown, not current
+                self.p.treatments.append(Treatment(drugs=companions, setting="unknown", ongoing=False,
+                                                   source=self.src(s)))
             return
+        cancer_drugs += [g for g in companions if g not in cancer_drugs]
         start = end = pd = None
         duration = None
         rm = re.search(r"\(?\b((?:19|20)\d{2})\s*(?:-|–|to|until|through)\s*((?:19|20)\d{2})\b\)?", s.text)
@@ -851,6 +865,12 @@ class _TextReader:
                 d = self._date_in(s)
                 date = d
             self.p.procedures.append(Procedure(kind=kind, name=word, site=site, date=date, source=self.src(s)))
+
+
+_PAST_COURSE = re.compile(r"\b(?:initially|previously|formerly|originally|first|had\s+been|was|were)\s+(?:\w+\s+)?"
+                          r"(?:treated|managed|given|started|placed)\b|\bfollowed\s+by\b")
+_STILL_ON = re.compile(r"\b(?:currently|now|still|continues?|continuing|remains?|ongoing|will\s+continue|since)\b")
+_REGIMEN_WITH = re.compile(r"\b(?:treated|received|receiving|regimen|combination|cycles?|therapy)\b")
 
 
 def _site_key(text: str) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import asynccontextmanager
 from importlib import resources
 
 from fastapi import FastAPI, HTTPException, Request
@@ -12,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from trialmatch.store import TrialStore
-from trialmatch.web import auth_store, render
+from trialmatch.web import auth_store, render, services
 from trialmatch.web.deps import AppState, LoginRequired, Settings
 from trialmatch.web.security import BodyLimitMiddleware, SecureHeadersMiddleware, install_log_filter
 from trialmatch.web.services import InputError, Unavailable
@@ -50,7 +51,14 @@ def create_app(store: TrialStore | None = None, *, db: str | None = None, settin
     secret = settings.secret or auth_store.server_secret(store)
     install_log_filter()
 
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if settings.preload:  # trials loaded and prepared in the background; requests wait for them
+            services.preload_in_background(store, app.state.tm.caches)
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="trialmatch",
         version="1",
         description="Clinical trial matching for oncology: trials, patients and explained matches. "
@@ -115,4 +123,4 @@ def create_app_from_env() -> FastAPI:
     """App factory for ``uvicorn --factory`` and ``trialmatch serve --workers N``: the store from
     ``$TRIALMATCH_DB`` (each worker process opens its own; the session secret is shared through
     the database or ``$TRIALMATCH_SECRET``)."""
-    return create_app(db=None)
+    return create_app(db=None, settings=Settings(preload=True))

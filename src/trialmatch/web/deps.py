@@ -24,8 +24,11 @@ class Settings:
     session_max_age_s: int = 8 * 3600
     https_only_cookies: bool = False
     docs: bool = True
-    #: keep match reports per (patient version, trial fingerprint, options); off: match every time
+    #: keep a ranking per patient version (and identical answers); off: match every time
     match_cache: bool = True
+    #: at start, load the trials for matching and work out their plans in the background (and
+    #: freeze them out of the garbage collector's full passes): for a serving process
+    preload: bool = False
 
     def __post_init__(self) -> None:
         if self.secret is None:

@@ -170,6 +170,10 @@ class Caches:
     max_reports: int = 256
     rankings: OrderedDict = field(default_factory=OrderedDict)
     max_rankings: int = 64
+    #: set by :func:`preload`: long-lived matching data (trials, rankings) is moved out of the
+    #: garbage collector's full passes once built (a ranking is ~130k objects; with dozens kept,
+    #: a full pass would otherwise stall every request for a second)
+    freeze: bool = False
 
 
 def trial_index(store: TrialStore, caches: Caches) -> list[TrialIndexEntry]:
@@ -201,6 +205,29 @@ def matching_pairs(store: TrialStore, caches: Caches) -> tuple[tuple, list]:
     with caches.lock:
         caches.pairs_key, caches.pairs = key, pairs
     return key, pairs
+
+
+def preload(store: TrialStore, caches: Caches) -> int:
+    """Load the trials for matching and work out their plans now, then freeze them out of the
+    garbage collector's full passes (a serving process keeps them for its life); returns how
+    many trials were prepared."""
+    from trialmatch.matching import prepare_trials
+
+    _, pairs = matching_pairs(store, caches)
+    caches.freeze = True
+    with _MATCH_SLOT:
+        return prepare_trials(pairs, freeze=True)
+
+
+def preload_in_background(store: TrialStore, caches: Caches) -> None:
+    """:func:`preload` in the background worker (the first requests wait for it, not fail)."""
+    def job():
+        try:
+            preload(store, caches)
+        except Exception:  # noqa: BLE001 - the first match request loads them and reports any error
+            pass
+
+    _background().submit(job)
 
 
 def run_match(patient, pairs, *, trial_ids=None, status=None, top=None):
@@ -298,6 +325,7 @@ def patient_ranking(store: TrialStore, caches: Caches, workspace: str, record):
             with _MATCH_SLOT:
                 slot.ranking = rank_patient(record.patient, pairs)
                 slot.fingerprint = key_fp
+                _freeze(caches)
         except BaseException as exc:  # noqa: BLE001 - handed to every waiter, then raised
             slot.error = exc
             with caches.lock:
@@ -315,7 +343,17 @@ def patient_ranking(store: TrialStore, caches: Caches, workspace: str, record):
             if slot.fingerprint != key_fp:
                 slot.ranking.refresh(pairs)
                 slot.fingerprint = key_fp
+                _freeze(caches)
     return slot.ranking
+
+
+def _freeze(caches: Caches) -> None:
+    """Move what is alive now out of the cyclic garbage collector's passes (see ``Caches.freeze``);
+    a ranking dropped later is still freed, by reference counting (it holds no cycles)."""
+    if caches.freeze:
+        import gc
+
+        gc.freeze()
 
 
 _BACKGROUND = None
@@ -324,19 +362,23 @@ _BACKGROUND = None
 def rank_in_background(store: TrialStore, caches: Caches, workspace: str, record) -> None:
     """Start ranking a just-saved patient version in a background thread, so that its first
     match request finds the work done or under way (one background job at a time)."""
-    global _BACKGROUND
-    if _BACKGROUND is None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        _BACKGROUND = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trialmatch-rank")
-
     def job():
         try:
             patient_ranking(store, caches, workspace, record)
         except Exception:  # noqa: BLE001 - the match request will compute it again and report the error
             pass
 
-    _BACKGROUND.submit(job)
+    _background().submit(job)
+
+
+def _background():
+    """The one background worker thread (rankings of saved patients, preloading)."""
+    global _BACKGROUND
+    if _BACKGROUND is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _BACKGROUND = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trialmatch-background")
+    return _BACKGROUND
 
 
 def forget_patient(caches: Caches, workspace: str, patient_id: str) -> None:
