@@ -77,3 +77,27 @@ def test_refresh_re_evaluates_only_changed_trials(pairs, patient):
     assert len(ranking) == len(pairs) - 1
     assert t1.id not in {tid for tid, _, _ in ranking.summary()}
     assert dump(ranking.report()) == dump(match_patient(patient, new_pairs))
+
+
+@pytest.mark.parametrize("view", [{}, {"top": 2}, {"statuses": ["recruiting"]}, {"trial_ids": ["NCT90000007"]}])
+def test_view_json_is_the_reports_output_json(pairs, patient, view):
+    import json
+
+    ranking = rank_patient(patient, pairs)
+    for _ in range(2):  # built, then from the per-result memo
+        body = ranking.view_json(**view)
+        expected = json.dumps(match_patient(patient, pairs, **view).to_output_json(), ensure_ascii=False,
+                              separators=(",", ":"), default=str).encode("utf-8")
+        assert body == expected
+
+
+def test_explained_results_are_rebuilt_for_changed_trials(pairs, patient):
+    ranking = rank_patient(patient, pairs)
+    before = ranking.view_json()
+    t0, _ = pairs[0]
+    changed = t0.model_copy(update={"title": "A different title"})
+    new_pairs = [(changed, compile_criteria(changed))] + pairs[1:]
+    ranking.refresh(new_pairs)
+    after = ranking.view_json()
+    assert after != before and b"A different title" in after
+    assert dump(ranking.report()) == dump(match_patient(patient, new_pairs))

@@ -98,6 +98,8 @@ class TrialPlan:
     title: str | None
     closed: bool
     evidence: dict | None = None  # summarize_evidence(trial): published results and their checks
+    status_key: str = "UNKNOWN"  # the status, upper case (view filters)
+    id_key: str = ""  # the id, upper case (view filters)
 
 
 #: content key of a criterion check -> a small integer (per process): the per-patient memo of
@@ -164,6 +166,7 @@ def trial_plan(trial: Trial, compiled: cm.CompiledCriteria) -> TrialPlan:
         cond_lower=[t.lower() for t in trial.conditions], flags=flags,
         title=trial.title or (trial.conditions[0] if trial.conditions else None),
         closed=trial.status in CLOSED_STATUSES, evidence=summarize_evidence(trial),
+        status_key=(trial.status or "UNKNOWN").upper(), id_key=trial.id.upper(),
     )
     _PLANS[id(compiled)] = plan
     return plan
@@ -562,12 +565,21 @@ class _GcPaused:
 
 
 def _report(patient: Patient, as_of: dt.date, idx: PatientIndex, options: MatchOptions, ranked: list[_Compact],
-            ids: set[str] | None, top: int | None) -> MatchReport:
-    """The :class:`MatchReport` of ranked compact results: the first ``top`` explained in full."""
+            ids: set[str] | None, top: int | None, explained: dict | None = None) -> MatchReport:
+    """The :class:`MatchReport` of ranked compact results: the first ``top`` explained in full
+    (``explained``: a memo of explained results by trial id, used and filled)."""
     if top is not None:
         ranked = ranked[: max(top, 0)]
     with _GcPaused():
-        results = [_materialise(m, idx, options) for m in ranked]
+        if explained is None:
+            results = [_materialise(m, idx, options) for m in ranked]
+        else:
+            results = []
+            for m in ranked:
+                tm = explained.get(m.trial.id)
+                if tm is None:
+                    tm = explained[m.trial.id] = _materialise(m, idx, options)
+                results.append(tm)
     warnings = list(patient.warnings)
     if ids is not None and top is None:
         found = {r.trial_id.upper() for r in results}
@@ -640,6 +652,9 @@ class PatientRanking:
         self.patient, self.as_of, self.options, self._idx = patient, as_of, options, idx
         self._ranked: list[_Compact] = []
         self._by_id: dict[str, _Compact] = {}
+        self._explained: dict[str, TrialMatch] = {}  # trial id -> its explained result, once built
+        self._fragments: dict[str, str] = {}  # trial id -> its result's JSON (without rank), once built
+        self._upper: dict[str, _Compact] | None = None
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -669,11 +684,18 @@ class PatientRanking:
                     kept.append(old)
                     continue
                 idx.cache.pop(("fit", trial.id), None)  # its conditions/title may have changed
+                self._explained.pop(trial.id, None)
+                self._fragments.pop(trial.id, None)
                 kept.append(_compact(trial, compiled, idx, options, False))
                 n_new += 1
             kept.sort(key=_compact_key)
             self._ranked = kept
             self._by_id = {m.trial.id: m for m in kept}
+            self._upper = None
+            for gone in [t for t in self._explained if t not in self._by_id]:
+                del self._explained[gone]
+            for gone in [t for t in self._fragments if t not in self._by_id]:
+                del self._fragments[gone]
         return n_new
 
     def counts(self) -> dict[str, int]:
@@ -711,6 +733,37 @@ class PatientRanking:
         """Like :meth:`report`, with how many trials the view kept before ``top`` was applied."""
         return self._view(statuses, trial_ids, top, verdicts, include_closed)
 
+    def _by_upper(self) -> dict[str, _Compact]:
+        """Results by upper-case trial id (built on first need)."""
+        if getattr(self, "_upper", None) is None or len(self._upper) != len(self._by_id):
+            self._upper = {m.plan.id_key: m for m in self._ranked}
+        return self._upper
+
+    def view_json(self, *, statuses: list[str] | None = None, trial_ids: list[str] | None = None,
+                  top: int | None = None, verdicts: list[str] | None = None,
+                  include_closed: bool = True) -> bytes:
+        """The compact UTF-8 JSON of ``report(...).to_output_json()`` (what ``trialmatch match
+        --format json`` prints, and the API answers), each result's JSON built once per ranking."""
+        import json
+
+        from trialmatch.matching.render import trial_json
+
+        report = self._view(statuses, trial_ids, top, verdicts, include_closed)[0]
+
+        def dumps(x) -> str:
+            return json.dumps(x, ensure_ascii=False, separators=(",", ":"), default=str)
+
+        parts = []
+        with self._lock:
+            for rank, m in enumerate(report.results, 1):
+                frag = self._fragments.get(m.trial_id)
+                if frag is None:
+                    frag = self._fragments[m.trial_id] = dumps(trial_json(m))
+                parts.append(f'{{"rank":{rank},' + frag[1:] if len(frag) > 2 else f'{{"rank":{rank}}}')
+        head = {"patient": {"id": report.patient.get("id")}, "as_of": report.as_of.isoformat()}
+        return (dumps(head)[:-1] + ',"results":[' + ",".join(parts) + '],"warnings":'
+                + dumps(report.warnings) + "}").encode("utf-8")
+
     def _view(self, statuses, trial_ids, top, verdicts, include_closed) -> tuple[MatchReport, int]:
         wanted = _status_filter(statuses)
         ids = {t.strip().upper() for t in trial_ids} if trial_ids else None
@@ -721,13 +774,17 @@ class PatientRanking:
         keep_v = set(verdicts) if verdicts else None
         with self._lock:
             ranked = self._ranked
+            if ids is not None:  # chosen trials: looked up, then put in ranked order
+                up = self._by_upper()
+                ranked = sorted({up[k] for k in ids if k in up}, key=_compact_key)
             if wanted is not None or ids is not None or keep_v is not None or not include_closed:
                 ranked = [m for m in ranked
-                          if (wanted is None or (m.trial.status or "UNKNOWN").upper() in wanted)
-                          and (ids is None or m.trial.id.upper() in ids)
+                          if (wanted is None or m.plan.status_key in wanted)
+                          and (ids is None or m.plan.id_key in ids)
                           and (keep_v is None or m.verdict in keep_v)
                           and (include_closed or not m.plan.closed)]
-            return _report(self.patient, self.as_of, self._idx, self.options, ranked, ids, top), len(ranked)
+            return (_report(self.patient, self.as_of, self._idx, self.options, ranked, ids, top, self._explained),
+                    len(ranked))
 
 
 def rank_patient(patient: Patient, trials: Iterable[tuple[Trial, cm.CompiledCriteria]], as_of: dt.date | None = None,

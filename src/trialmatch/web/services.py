@@ -299,6 +299,10 @@ def _ranking_key(workspace: str, record) -> tuple:
     return (workspace, record.patient.id, record.version, as_of)
 
 
+#: how many of a new ranking's first results (all trials, and open ones) are explained with it
+PRE_EXPLAINED = 50
+
+
 def patient_ranking(store: TrialStore, caches: Caches, workspace: str, record):
     """The :class:`~trialmatch.matching.PatientRanking` of a stored patient version, on the
     current trials: the one kept (refreshed if trials changed since), the one being computed
@@ -323,7 +327,11 @@ def patient_ranking(store: TrialStore, caches: Caches, workspace: str, record):
             # one ranking at a time per process: the matcher is CPU-bound under the GIL, so
             # running several at once only makes each slower
             with _MATCH_SLOT:
-                slot.ranking = rank_patient(record.patient, pairs)
+                ranking = rank_patient(record.patient, pairs)
+                # the results most views show are explained now, with the ranking
+                ranking.view_json(top=PRE_EXPLAINED)
+                ranking.view_json(top=PRE_EXPLAINED, include_closed=False)
+                slot.ranking = ranking
                 slot.fingerprint = key_fp
                 _freeze(caches)
         except BaseException as exc:  # noqa: BLE001 - handed to every waiter, then raised
@@ -415,14 +423,14 @@ def cached_match(store: TrialStore, caches: Caches, workspace: str, record, *, t
         else:
             cached = "hit" if slot.fingerprint == fp else "refresh"
     ranking = patient_ranking(store, caches, workspace, record)
+    view = {"statuses": list(status) if status else None, "trial_ids": list(trial_ids) if trial_ids else None,
+            "top": top}
     try:
-        report = ranking.report(statuses=list(status) if status else None,
-                                trial_ids=list(trial_ids) if trial_ids else None, top=top)
+        if not as_json:
+            return ranking.report(**view), cached
+        body = ranking.view_json(**view)
     except ValueError as exc:  # an unknown status filter: the caller's input
         raise InputError(str(exc), 422, field="status") from None
-    if not as_json:
-        return report, cached
-    body = report_bytes(report)
     key = _report_key(workspace, record.patient.id, record.version, trial_fingerprint(store), trial_ids, status, top)
     with caches.lock:
         caches.reports[key] = [None, body]
