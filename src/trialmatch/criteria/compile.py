@@ -2039,14 +2039,20 @@ _LOCAL_RULE = re.compile(
     r"applicable)\s+(?:by|per|under|in)\s+(?:the\s+)?local\s+(?:regulations?|laws?|requirements?))[^.;]*(?:[.;]|$)")
 
 
+def _drug_names(a) -> list[str] | None:
+    """The drugs or classes a drug check names (None for any other atom)."""
+    if isinstance(a, ConcomitantMedication):
+        return a.classes
+    if isinstance(a, PriorTherapy):
+        return a.agents
+    return None
+
+
 def _dose_permitted(a, dm):
     """``a`` (a drug check) except at the permitted dose ``dm`` ("No concurrent corticosteroids (≤ 10 mg
     prednisone/day allowed)": a steroid counts only above 10 mg, and her dose is a fact of its own)."""
-    if isinstance(a, ConcomitantMedication):
-        names = a.classes
-    elif isinstance(a, PriorTherapy):
-        names = a.agents
-    else:
+    names = _drug_names(a)
+    if names is None:
         return a
     dose = Measurement(name=f"{' or '.join(n.replace('_', ' ') for n in names)} dose", comparator="<=",
                        value=float(dm.group("v")), unit=dm.group("u").lower())
@@ -2061,11 +2067,8 @@ _DOSE_ABOVE = re.compile(
 
 def _dose_above(a, dm):
     """``a`` (a drug check) only at the dose ``dm`` states: AllOf(a, the dose)."""
-    if isinstance(a, ConcomitantMedication):
-        names = a.classes
-    elif isinstance(a, PriorTherapy):
-        names = a.agents
-    else:
+    names = _drug_names(a)
+    if names is None:
         return a
     from trialmatch.vocab import class_ancestors, drug_classes
 
