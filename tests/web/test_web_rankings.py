@@ -91,3 +91,19 @@ def test_preload_prepares_the_trials_at_start(seed_store):
         services._background().submit(lambda: None).result(timeout=60)  # the preload job is done
         caches = app.state.tm.caches
         assert caches.pairs_key == services.trial_fingerprint(seed_store) and len(caches.pairs) == 5
+
+
+def test_a_patient_deleted_before_its_ranking_starts_is_not_ranked(web):
+    from trialmatch.web import services
+
+    app, client, tokens = web
+    h = auth(tokens["A"])
+    state = app.state.tm
+    gate = services._background().submit(lambda: __import__("time").sleep(0.5))  # the worker is busy
+    r = client.post("/api/v1/patients", json=seed004_patient("rank-4"), headers=h)
+    workspace = r.json()["workspace"]
+    assert client.delete("/api/v1/patients/rank-4", headers=h).status_code == 204
+    gate.result(timeout=30)
+    services._background().submit(lambda: None).result(timeout=60)  # the queued ranking job has run
+    with state.caches.lock:
+        assert not [k for k in state.caches.rankings if k[:2] == (workspace, "rank-4")]

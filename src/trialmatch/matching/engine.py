@@ -735,7 +735,7 @@ class PatientRanking:
 
     def _by_upper(self) -> dict[str, _Compact]:
         """Results by upper-case trial id (built on first need)."""
-        if getattr(self, "_upper", None) is None or len(self._upper) != len(self._by_id):
+        if self._upper is None:
             self._upper = {m.plan.id_key: m for m in self._ranked}
         return self._upper
 

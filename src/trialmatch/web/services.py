@@ -275,11 +275,11 @@ def peek_match_json(store: TrialStore, caches: Caches, workspace: str, patient_i
     with caches.lock:
         if caches.pairs_key != fp:
             return None
-        entry = caches.reports.get(_report_key(workspace, patient_id, version, fp, trial_ids, status, top))
-        if entry is None or entry[1] is None:
-            return None
-        caches.reports.move_to_end(_report_key(workspace, patient_id, version, fp, trial_ids, status, top))
-        return entry[1]
+        key = _report_key(workspace, patient_id, version, fp, trial_ids, status, top)
+        body = caches.reports.get(key)
+        if body is not None:
+            caches.reports.move_to_end(key)
+        return body
 
 
 @dataclass
@@ -371,6 +371,10 @@ def rank_in_background(store: TrialStore, caches: Caches, workspace: str, record
     """Start ranking a just-saved patient version in a background thread, so that its first
     match request finds the work done or under way (one background job at a time)."""
     def job():
+        # a patient deleted or saved again meanwhile: nothing to rank (and no data of a deleted
+        # patient brought back into memory)
+        if patient_version(store, workspace, record.patient.id) != record.version:
+            return
         try:
             patient_ranking(store, caches, workspace, record)
         except Exception:  # noqa: BLE001 - the match request will compute it again and report the error
@@ -415,7 +419,7 @@ def cached_match(store: TrialStore, caches: Caches, workspace: str, record, *, t
             report = run_match(record.patient, pairs, trial_ids=trial_ids, status=status, top=top)
         return (report_bytes(report) if as_json else report), "miss"
     rkey = _ranking_key(workspace, record)
-    fp = trial_fingerprint(store)
+    fp = trial_fingerprint(store)  # the answer's key: a ranking refreshed to a newer revision is newer still
     with caches.lock:
         slot = caches.rankings.get(rkey)
         if slot is None or not slot.ready.is_set() or slot.error is not None:
@@ -431,9 +435,9 @@ def cached_match(store: TrialStore, caches: Caches, workspace: str, record, *, t
         body = ranking.view_json(**view)
     except ValueError as exc:  # an unknown status filter: the caller's input
         raise InputError(str(exc), 422, field="status") from None
-    key = _report_key(workspace, record.patient.id, record.version, trial_fingerprint(store), trial_ids, status, top)
+    key = _report_key(workspace, record.patient.id, record.version, fp, trial_ids, status, top)
     with caches.lock:
-        caches.reports[key] = [None, body]
+        caches.reports[key] = body
         while len(caches.reports) > caches.max_reports:
             caches.reports.popitem(last=False)
     return body, cached
