@@ -64,6 +64,12 @@ def test_intake_form_to_results_trial_and_checklist(web):
     assert SEED003 not in re.findall(r'data-trial="([^"]+)"', hidden)
     none = client.get("/patients/form-004/results", params={"country": "Atlantis"}).text
     assert re.findall(r'data-trial="([^"]+)"', none) == []
+    assert re.findall(r'data-trial="([^"]+)"', client.get("/patients/form-004/results",
+                                                         params={"status": "NO_SUCH_STATUS"}).text) == []
+    same = client.get("/patients/form-004/results", params={"verdict": items[SEED004]}).text
+    kept = re.findall(r'data-trial="([^"]+)"', same)
+    assert SEED004 in kept and all(items[t] == items[SEED004] for t in kept)
+    assert sorted(kept) == sorted(t for t, v in items.items() if v == items[SEED004])
     # trial page with criteria marked for this patient
     trial = client.get(f"/patients/form-004/trials/{SEED004}")
     assert trial.status_code == 200 and 'id="trial-verdict"' in trial.text

@@ -163,16 +163,17 @@ def results_page(pid: str, request: Request, user: UserDep, state: StateDep,
         allowed = [e.id for e in filter_trials(state, phase=[phase] if phase else None, country=country)]
     if verdict and verdict not in ("eligible", "uncertain", "ineligible"):
         verdict = None  # an unknown verdict filter shows every verdict (the form offers only these)
+    use_cache = state.settings.match_cache
     try:
-        statuses_q = [status] if status else None
-        view = dict(statuses=statuses_q, verdicts=[verdict] if verdict else None, include_closed=not hide_closed,
-                    top=limit, use_cache=state.settings.match_cache)
-        if allowed is not None:
-            view["trial_ids"] = allowed or ["-"]  # no trial passes the phase/country filter
-        report, total_shown, counts = services.ranked_view(state.store, state.caches, user.workspace, rec, **view)
-    except InputError:  # an unknown status: no trial has it
-        report, total_shown, counts = services.ranked_view(state.store, state.caches, user.workspace, rec, top=0,
-                                                           use_cache=state.settings.match_cache)
+        if allowed == []:
+            raise InputError("no trial has this phase and country")
+        report, total_shown, counts = services.ranked_view(
+            state.store, state.caches, user.workspace, rec, statuses=[status] if status else None,
+            verdicts=[verdict] if verdict else None, include_closed=not hide_closed, trial_ids=allowed, top=limit,
+            use_cache=use_cache)
+    except InputError:  # an unknown status, or a phase/country no trial has: nothing to show
+        report, _, counts = services.ranked_view(state.store, state.caches, user.workspace, rec, top=0,
+                                                 use_cache=use_cache)
         total_shown = 0
     shown = report.results
     statuses = sorted({e.status for e in index.values() if e.status})
