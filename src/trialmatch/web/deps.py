@@ -17,7 +17,8 @@ from trialmatch.web.services import Caches
 @dataclass
 class Settings:
     """Server settings. ``secret`` defaults to ``$TRIALMATCH_SECRET``, else a secret generated
-    once and kept in the database; ``TRIALMATCH_MATCH_CACHE=0`` turns the match-report cache off."""
+    once and kept in the database; ``TRIALMATCH_MATCH_CACHE=0`` turns off the rankings kept per
+    patient version (every match request then runs the matcher over all trials)."""
 
     secret: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY
