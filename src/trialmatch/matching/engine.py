@@ -652,9 +652,9 @@ class PatientRanking:
         self.patient, self.as_of, self.options, self._idx = patient, as_of, options, idx
         self._ranked: list[_Compact] = []
         self._by_id: dict[str, _Compact] = {}
+        self._by_upper: dict[str, _Compact] = {}  # by upper-case trial id (view filters)
         self._explained: dict[str, TrialMatch] = {}  # trial id -> its explained result, once built
         self._fragments: dict[str, str] = {}  # trial id -> its result's JSON (without rank), once built
-        self._upper: dict[str, _Compact] | None = None
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -684,18 +684,17 @@ class PatientRanking:
                     kept.append(old)
                     continue
                 idx.cache.pop(("fit", trial.id), None)  # its conditions/title may have changed
-                self._explained.pop(trial.id, None)
-                self._fragments.pop(trial.id, None)
+                for memo in (self._explained, self._fragments):
+                    memo.pop(trial.id, None)
                 kept.append(_compact(trial, compiled, idx, options, False))
                 n_new += 1
             kept.sort(key=_compact_key)
             self._ranked = kept
             self._by_id = {m.trial.id: m for m in kept}
-            self._upper = None
-            for gone in [t for t in self._explained if t not in self._by_id]:
-                del self._explained[gone]
-            for gone in [t for t in self._fragments if t not in self._by_id]:
-                del self._fragments[gone]
+            self._by_upper = {m.plan.id_key: m for m in kept}
+            for memo in (self._explained, self._fragments):  # trials gone from the set
+                for gone in [t for t in memo if t not in self._by_id]:
+                    del memo[gone]
         return n_new
 
     def counts(self) -> dict[str, int]:
@@ -733,12 +732,6 @@ class PatientRanking:
         """Like :meth:`report`, with how many trials the view kept before ``top`` was applied."""
         return self._view(statuses, trial_ids, top, verdicts, include_closed)
 
-    def _by_upper(self) -> dict[str, _Compact]:
-        """Results by upper-case trial id (built on first need)."""
-        if self._upper is None:
-            self._upper = {m.plan.id_key: m for m in self._ranked}
-        return self._upper
-
     def view_json(self, *, statuses: list[str] | None = None, trial_ids: list[str] | None = None,
                   top: int | None = None, verdicts: list[str] | None = None,
                   include_closed: bool = True) -> bytes:
@@ -759,7 +752,7 @@ class PatientRanking:
                 frag = self._fragments.get(m.trial_id)
                 if frag is None:
                     frag = self._fragments[m.trial_id] = dumps(trial_json(m))
-                parts.append(f'{{"rank":{rank},' + frag[1:] if len(frag) > 2 else f'{{"rank":{rank}}}')
+                parts.append(f'{{"rank":{rank},' + frag[1:])  # a result's JSON is never empty
         head = {"patient": {"id": report.patient.get("id")}, "as_of": report.as_of.isoformat()}
         return (dumps(head)[:-1] + ',"results":[' + ",".join(parts) + '],"warnings":'
                 + dumps(report.warnings) + "}").encode("utf-8")
@@ -775,12 +768,10 @@ class PatientRanking:
         with self._lock:
             ranked = self._ranked
             if ids is not None:  # chosen trials: looked up, then put in ranked order
-                up = self._by_upper()
-                ranked = sorted({up[k] for k in ids if k in up}, key=_compact_key)
-            if wanted is not None or ids is not None or keep_v is not None or not include_closed:
+                ranked = sorted({self._by_upper[k] for k in ids if k in self._by_upper}, key=_compact_key)
+            if wanted is not None or keep_v is not None or not include_closed:
                 ranked = [m for m in ranked
                           if (wanted is None or m.plan.status_key in wanted)
-                          and (ids is None or m.plan.id_key in ids)
                           and (keep_v is None or m.verdict in keep_v)
                           and (include_closed or not m.plan.closed)]
             return (_report(self.patient, self.as_of, self._idx, self.options, ranked, ids, top, self._explained),
