@@ -178,7 +178,7 @@ def test_legacy_xml_without_id_and_other_roots() -> None:
 
 
 def test_all_shared_records_read_fast(data_dir: Path) -> None:
-    """All 55 + 4,868 API v2 records read without error, well above 1,000 records/s."""
+    """All 55 + 4,868 API v2 records read without error, above 1,000 records/s."""
     files = [data_dir / "ctgov-v2" / "breast_trials.ndjson", data_dir / "hint" / "trials.ndjson"]
     n = errors = with_results = titled = 0
     start = time.perf_counter()
@@ -194,4 +194,4 @@ def test_all_shared_records_read_fast(data_dir: Path) -> None:
     assert (n, errors) == (4923, 0)
     assert titled == 55  # the HINT records carry no title: it stays None
     assert with_results >= 1
-    assert n / elapsed > 2000, f"{n / elapsed:.0f} records/s"
+    assert n / elapsed > 1000, f"{n / elapsed:.0f} records/s"  # the target; several times that on a quiet machine

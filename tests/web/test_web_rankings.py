@@ -8,16 +8,19 @@ import time
 from conftest import auth, seed004_patient
 
 
-
-def _wait_ready(caches, workspace, pid, timeout=60.0):
+def _wait_ready(caches, workspace, pid, version=None, timeout=60.0):
+    """The patient's kept rankings once all are ready and one is for ``version`` (if given): the
+    background job that ranks a saved version may not have started when the save is answered."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         with caches.lock:
-            slots = [s for k, s in caches.rankings.items() if k[0] == workspace and k[1] == pid]
-        if slots and all(s.ready.is_set() for s in slots):
+            keyed = [(k, s) for k, s in caches.rankings.items() if k[0] == workspace and k[1] == pid]
+        slots = [s for _, s in keyed]
+        wanted = version is None or any(k[2] == version for k, _ in keyed)
+        if slots and wanted and all(s.ready.is_set() for s in slots):
             return slots
         time.sleep(0.05)
-    raise AssertionError(f"no ranking for {pid} after {timeout} s")
+    raise AssertionError(f"no ranking for {pid} (version {version}) after {timeout} s")
 
 
 def test_saving_a_patient_starts_its_ranking_and_views_use_it(web):
@@ -42,8 +45,9 @@ def test_saving_a_patient_starts_its_ranking_and_views_use_it(web):
     # a new version gets a ranking of its own
     changed = seed004_patient("rank-1")
     changed["biomarkers"][0] = {"name": "ER", "status": "negative", "percent": 0}
-    assert client.put("/api/v1/patients/rank-1", json=changed, headers=h).status_code == 200
-    slots = _wait_ready(caches, workspace, "rank-1")
+    r = client.put("/api/v1/patients/rank-1", json=changed, headers=h)
+    assert r.status_code == 200
+    slots = _wait_ready(caches, workspace, "rank-1", version=r.json()["version"])
     assert len(slots) == 2
     r = client.post("/api/v1/patients/rank-1/match", json={}, headers=h)
     assert r.json()["results"] != full
