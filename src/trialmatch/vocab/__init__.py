@@ -112,17 +112,37 @@ def _analyte_index() -> dict[str, str]:
     return index
 
 
+_WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+
+
+@lru_cache(maxsize=None)
+def _analyte_pattern() -> tuple[re.Pattern, dict[str, tuple[int, str]]]:
+    """One pattern of every synonym of two characters or more, longest first and ending a word
+    (matched at each word start: the longest synonym starting there), and each synonym's
+    ``(index order, analyte)``."""
+    index = _analyte_index()
+    order = {syn: (i, analyte) for i, (syn, analyte) in enumerate(index.items()) if len(syn) >= 2}
+    alternatives = "|".join(re.escape(s) for s in sorted(order, key=len, reverse=True))
+    return re.compile(f"(?:{alternatives})(?![a-z0-9])"), order
+
+
+@lru_cache(maxsize=4096)
 def normalize_analyte(name: str) -> str | None:
-    """Map an analyte name as written to its vocabulary key (longest synonym found wins)."""
+    """Map an analyte name as written to its vocabulary key (longest synonym found wins; between
+    synonyms of the same length, the first in the vocabulary)."""
     key = _norm(name)
     index = _analyte_index()
     if key in index:
         return index[key]
-    best: tuple[int, str] | None = None
-    for syn, analyte in index.items():
-        if len(syn) < 2:
-            continue
-        if re.search(r"(?<![a-z0-9])" + re.escape(syn) + r"(?![a-z0-9])", key):
-            if best is None or len(syn) > best[0]:
-                best = (len(syn), analyte)
-    return best[1] if best else None
+    pattern, order = _analyte_pattern()
+    best: tuple[int, int, str] | None = None  # (-length, index order, analyte): the smallest wins
+    for i in range(len(key)):
+        if i and key[i - 1] in _WORD_CHARS:
+            continue  # not a word start
+        m = pattern.match(key, i)
+        if m is not None:
+            syn = m.group()
+            cand = (-len(syn), *order[syn])
+            if best is None or cand < best:
+                best = cand
+    return best[2] if best else None
