@@ -28,9 +28,10 @@ to_years(value, time_unit)      a value in a time unit, in years
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
+from trialmatch.criteria.rules import FoldedPattern
 from trialmatch.vocab.units import UnitError, normalize_unit_text
 
 __all__ = ["Quantity", "find_quantities", "bare_value", "operator_before", "TIME_UNITS", "to_years"]
@@ -146,17 +147,20 @@ _NUMW = _NUM + r"|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve
 _NUMW_GATE = r"(?=[\d.otfsen])"  # the first character of a number (or number word)
 _HAS_NUMBER = re.compile(
     r"\d|(?i:\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|eighteen|twenty)\b)")
+_DIGIT = re.compile(r"\d")  # the first alternative of _HAS_NUMBER
 _THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _SPACES = re.compile(r"\s+")
 
+# only used in case-insensitive patterns, so written in lower case ("mEq" = "meq", "G/L" = "g/l"), which
+# lets those patterns run as ``FoldedPattern`` (see the end of this module)
 _UNIT = (
-    r"(?:[x×✕*]\s*10\s*(?:\^|\*\*|\*|e|E)?\s*[-⁻]?[0-9⁰¹²³⁴⁵⁶⁷⁸⁹]{1,2}\s*(?:cells\s*)?/\s*(?:[µμu]?l|mm3|mm³|mm\^3|nl|ml)\b)"
+    r"(?:[x×✕*]\s*10\s*(?:\^|\*\*|\*|e)?\s*[-⁻]?[0-9⁰¹²³⁴⁵⁶⁷⁸⁹]{1,2}\s*(?:cells\s*)?/\s*(?:[µμu]?l|mm3|mm³|mm\^3|nl|ml)\b)"
     r"|(?:10\s*(?:\^|\*\*)\s*\d{1,2}\s*/\s*(?:[µμu]?l|mm3|mm³)\b)"
     r"|(?:cells?\s*/\s*(?:[µμu]l|mm3|mm³|mm\^3|cu\.?\s*mm|ml|l)\b)"
     r"|(?:/\s*(?:[µμu]l|mm3|mm³|mm\^3|cu\.?\s*mm|hpf)\b)"
-    r"|(?:G\s*/\s*L\b)"
+    r"|(?:g\s*/\s*l\b)"
     r"|(?:(?:mg|g|gm|gr|µg|μg|ug|mcg|ng|pg)\s*/\s*(?:dl|l|ml|kg|m2|m²|24\s*h(?:ours?|rs?)?|day|d)\b)"
-    r"|(?:(?:µmol|μmol|umol|mmol|nmol|pmol|mol|meq|mEq)\s*/\s*(?:l|dl|24\s*h)\b)"
+    r"|(?:(?:µmol|μmol|umol|mmol|nmol|pmol|mol|meq)\s*/\s*(?:l|dl|24\s*h)\b)"
     r"|(?:(?:m?iu|mu|u)\s*/\s*(?:l|ml|dl)\b)"
     r"|(?:(?:ml|cc)\s*/\s*min(?:ute)?(?:\s*/\s*1[.,]73\s*m(?:2|²|\^2)?)?(?:\s*/\s*m(?:2|²))?)"
     r"|(?:ml\s*/\s*kg(?:\s*/\s*min)?)"
@@ -170,9 +174,9 @@ _UNIT = (
     r"|(?:c?gy\b|db\s*(?:hl|a|spl)\b|dba\b|diopters?\b|dioptres?\b|ppb\b)"
     r"|(?:kg\b|kilograms?\b|lbs?\b|pounds?\b|grams?\b|g\b|mg\b|mcg\b|µg\b|μg\b)"
     r"|(?:cm3\b|cm²|cm2\b|mm3\b|mm2\b|cm\b|mm\b|µm\b|μm\b|um\b|microns?\b|nm\b|meters?\b|metres?\b|m\b|km\b|inch(?:es)?\b)"
-    r"|(?:ml\b|mL\b|l\b|liters?\b|litres?\b|dl\b|cc\b)"
+    r"|(?:ml\b|l\b|liters?\b|litres?\b|dl\b|cc\b)"
     r"|(?:feet\b|ft\b|kilomet(?:er|re)s?\b|miles?\b)"
-    r"|(?:ppm\b|fl\b|fL\b|iu\b|units?\b|points?\b|pts?\b|pack[- ]?years?\b|cigarettes?\b|drinks?\b|steps?\b|"
+    r"|(?:ppm\b|fl\b|iu\b|units?\b|points?\b|pts?\b|pack[- ]?years?\b|cigarettes?\b|drinks?\b|steps?\b|"
     r"mets?\b|db\b|hz\b|mosm/kg\b|ng/ml\b|mmol\b|µmol\b|umol\b)"
     r"|(?:y\.o\.?|yo\b|years?|yrs?\b|y\b|months?|mos?\b|weeks?|wks?\b|days?|d\b|hours?|hrs?\b|h\b|minutes?|mins?\b|"
     r"seconds?|secs?\b|s\b)"
@@ -294,7 +298,8 @@ def find_quantities(text: str) -> tuple[Quantity, ...]:
     >>> [(q.op, q.value, q.unit) for q in find_quantities("ANC ≥ 1.5×109/L")]
     [('>=', 1.5, '10**9/L')]
     """
-    if not text or _HAS_NUMBER.search(text) is None:
+    # a digit is found by a fast scan; only text without one needs the number words of _HAS_NUMBER
+    if not text or (_DIGIT.search(text) is None and _HAS_NUMBER.search(text) is None):
         return ()
     found: list[Quantity] = []
     taken: list[tuple[int, int]] = []
@@ -445,8 +450,6 @@ _JOIN = re.compile(r"(?i)\s*(?:,|;|/)?\s*(?:or|and|and/or|nor)?\s*$")
 def _share_units(text: str, qs: list[Quantity]) -> list[Quantity]:
     """"<25 or >37 kg/m2": the first comparison takes the unit written after the second;
     "≥18 years and ≤ 90": the second takes the first's time unit."""
-    from dataclasses import replace
-
     out = list(qs)
     for i in range(len(out) - 1, 0, -1):
         a, b = out[i - 1], out[i]
@@ -564,3 +567,9 @@ def operator_before(text: str, pos: int) -> str | None:
     if op in ("==", "+/-") or m.group(0).lower().startswith("within"):
         return None
     return op
+
+
+# Speed: the scans of every clause, as ``FoldedPattern`` (rules.py): the same matches, found faster in ASCII
+# text (chosen by measurement: ``_LIST_RE`` starts with a digit, nothing to gain there)
+_RANGE_RE, _OP_NUM_RE, _POSTFIX_RE, _WINDOW_BEFORE = (FoldedPattern(_RANGE_RE), FoldedPattern(_OP_NUM_RE),
+                                                      FoldedPattern(_POSTFIX_RE), FoldedPattern(_WINDOW_BEFORE))

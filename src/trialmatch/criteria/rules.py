@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from functools import lru_cache
 from pathlib import Path
 
 from trialmatch.vocab import class_vocabulary, drug_vocabulary, load_json
 
-__all__ = ["RuleSet", "rules", "phrase_regex"]
+__all__ = ["RuleSet", "rules", "phrase_regex", "FoldedPattern", "folded_text"]
 
 CONFIRM_CATEGORIES = (
     "consent", "compliance", "investigator_judgement", "social_security", "tissue_available",
@@ -53,8 +54,13 @@ def _trie_regex(phrases: list[str], fold: bool) -> str:
             node = node.setdefault(tok, {})
         node[""] = {}
 
+    heights: dict[int, int] = {}  # id(node) -> depth, each computed once (the sort below asks again and again)
+
     def depth(node: dict) -> int:
-        return max((1 + depth(ch) for k, ch in node.items() if k), default=0)
+        h = heights.get(id(node))
+        if h is None:
+            h = heights[id(node)] = max((1 + depth(ch) for k, ch in node.items() if k), default=0)
+        return h
 
     def build(node: dict) -> str:
         ends = "" in node
@@ -70,9 +76,124 @@ def _trie_regex(phrases: list[str], fold: bool) -> str:
     return build(root)
 
 
+# non-ASCII letters that ``re.IGNORECASE`` matches to ASCII letters (found by trying every code point)
+_FOLDS_TO_ASCII = frozenset("\u0130\u0131\u017f\u212a")  # İ ı ſ K (Kelvin sign)
+_GROUP_SYNTAX = re.compile(r"\(\?(?::|P<\w+>|=|!|<=|<!)")
+
+
+_last_folded: tuple = ("", "")  # (text, folded_text(text)): one clause goes through many patterns in a row
+
+
+def folded_text(text: str) -> str | None:
+    """``text.lower()`` when ``re.IGNORECASE`` sees nothing in ``text`` that lower-casing does not
+    show (else None): ASCII text, or text whose other characters have no case at all ("≥", "×",
+    "°"; checked with ``str.lower``/``str.upper``, which for this Python's ``re`` was verified over
+    every code point: such a character matches only itself under IGNORECASE). Then a case-insensitive
+    match in ``text`` is the same span as a case-sensitive match of lower-case literals in the
+    result. Text with a cased non-ASCII letter ("µ", "é") gives None."""
+    global _last_folded
+    last = _last_folded
+    if last[0] is text:
+        return last[1]
+    if text.isascii():
+        low = text.lower()
+    else:
+        low = text.lower()
+        for ch in set(text):
+            if not ch.isascii() and not (ch.lower() == ch == ch.upper()):
+                low = None
+                break
+    _last_folded = (text, low)
+    return low
+
+
+class FoldedPattern:
+    """A case-insensitive compiled regex that scans most text faster (same matches).
+
+    ``re`` has fast paths for plain literals that ``re.IGNORECASE`` turns off (each alternative of an
+    alternation is then tried in full at every position). On ASCII text (and text whose other
+    characters have no case, see :func:`folded_text`), a case-insensitive pattern whose literals are
+    lower case matches exactly where the same pattern, case-sensitive, matches the lower-cased text
+    (same positions, same lengths). :meth:`search`, :meth:`match` and :meth:`finditer` look for the
+    matches that way, then take each one from the original pattern at its start (one anchored
+    attempt), so that callers get ordinary ``re.Match`` objects on their own text (original case,
+    same groups). Other text, and patterns this does not hold for (an upper-case literal, an inline
+    flag, one of the few non-ASCII letters IGNORECASE matches to ASCII ones), use the original
+    pattern only. ``sub``, ``split``, ``pattern`` and the rest are the original pattern's.
+
+    Worth it for patterns run over whole clauses (vocabulary tries, long alternations of words); used
+    where measured faster, not everywhere (for a cheap pattern the extra Python call costs more).
+    """
+
+    def __init__(self, rx: re.Pattern):
+        self.rx = rx
+        self._lower = self._lower_twin(rx)
+        self.pattern, self.flags, self.groups, self.groupindex = rx.pattern, rx.flags, rx.groups, rx.groupindex
+        self.fullmatch, self.sub, self.subn, self.split, self.findall = rx.fullmatch, rx.sub, rx.subn, rx.split, rx.findall
+        if self._lower is None:  # nothing to gain: the original pattern's own methods, no extra call
+            self.search, self.match, self.finditer = rx.search, rx.match, rx.finditer
+
+    @staticmethod
+    def _lower_twin(rx: re.Pattern) -> re.Pattern | None:
+        if not rx.flags & re.IGNORECASE or not isinstance(rx.pattern, str):
+            return None
+        body = rx.pattern.removeprefix("(?i)")
+        # what is left once escapes (\w, \S, \.) and groups / look-arounds are taken out must be lower case
+        # and hold no other "(?" (an inline flag such as "(?-i:" would change what lower-casing means)
+        literal = _GROUP_SYNTAX.sub("", re.sub(r"\\.", "", body))
+        if literal != literal.lower() or "(?" in literal or _FOLDS_TO_ASCII & set(body):
+            return None
+        return re.compile(body, rx.flags & ~re.IGNORECASE)
+
+    def search(self, text: str, pos: int = 0, endpos: int = sys.maxsize):
+        low = folded_text(text)
+        if low is None:
+            return self.rx.search(text, pos, endpos)
+        m = self._lower.search(low, pos, endpos)
+        return None if m is None else self.rx.match(text, m.start(), endpos)
+
+    def match(self, text: str, pos: int = 0, endpos: int = sys.maxsize):
+        low = folded_text(text)
+        if low is None:
+            return self.rx.match(text, pos, endpos)
+        return None if self._lower.match(low, pos, endpos) is None else self.rx.match(text, pos, endpos)
+
+    def finditer(self, text: str, pos: int = 0, endpos: int = sys.maxsize):
+        low = folded_text(text)
+        if low is None:
+            yield from self.rx.finditer(text, pos, endpos)
+            return
+        for m in self._lower.finditer(low, pos, endpos):
+            yield self.rx.match(text, m.start(), endpos)
+
+    def __repr__(self) -> str:
+        return f"FoldedPattern({self.rx!r})"
+
+
+class GatedPattern:
+    """A regex behind a cheap pre-check: ``gate``, a regex that every match of ``rx`` contains a match
+    of, scanned for first; text without one cannot hold a match of ``rx``, which is then not run.
+    ``search``/``finditer`` give the same results as ``rx``'s; anything else is ``rx``'s."""
+
+    def __init__(self, rx: re.Pattern, gate: re.Pattern):
+        self.rx, self.gate = rx, gate
+        self.pattern, self.flags, self.groups, self.groupindex = rx.pattern, rx.flags, rx.groups, rx.groupindex
+        self.match, self.fullmatch, self.sub, self.split, self.findall = rx.match, rx.fullmatch, rx.sub, rx.split, rx.findall
+
+    def search(self, text: str, pos: int = 0, endpos: int = sys.maxsize):
+        return self.rx.search(text, pos, endpos) if self.gate.search(text, pos, endpos) is not None else None
+
+    def finditer(self, text: str, pos: int = 0, endpos: int = sys.maxsize):
+        return self.rx.finditer(text, pos, endpos) if self.gate.search(text, pos, endpos) is not None else iter(())
+
+    def __repr__(self) -> str:
+        return f"GatedPattern({self.rx!r})"
+
+
 def phrase_regex(phrases, flags=re.IGNORECASE) -> re.Pattern:
     """One regex over phrases, longest first, on word boundaries (compiled as a prefix trie)."""
-    alts = sorted({p for p in phrases if p}, key=len, reverse=True)
+    # longest first; equal lengths in a fixed order (not a set's, which varies with the hash seed)
+    alts = sorted({p for p in phrases if p}, key=lambda p: (-len(p), p))
     body = _trie_regex(alts, fold=bool(flags & re.IGNORECASE))
     return re.compile(r"(?<![\w])(?:" + body + r")(?![\w])", flags)
 
@@ -104,14 +225,16 @@ class RuleSet:
         self.infections = infections
         self.qualifiers = qualifiers
         self.negation_cues = negation_cues
-        self.confirm_re = {k: phrase_regex(v) for k, v in confirm.items()}
-        self.event_re = {k: phrase_regex(v) for k, v in events.items()}
+        # FoldedPattern: the same regexes, faster on most text (where measured faster: not the short
+        # per-key lists of infections and qualifiers)
+        self.confirm_re = {k: FoldedPattern(phrase_regex(v)) for k, v in confirm.items()}
+        self.event_re = {k: FoldedPattern(phrase_regex(v)) for k, v in events.items()}
         self.infection_re = {k: phrase_regex(v) for k, v in infections.items()}
         self.qualifier_re = {k: phrase_regex(v) for k, v in qualifiers.items()}
         # one pass over all cues of a family: when it finds nothing, the per-key regexes are skipped
-        self.confirm_any = phrase_regex([c for cues in confirm.values() for c in cues])
-        self.event_any = phrase_regex([c for cues in events.values() for c in cues])
-        self.infection_any = phrase_regex([c for cues in infections.values() for c in cues])
+        self.confirm_any = FoldedPattern(phrase_regex([c for cues in confirm.values() for c in cues]))
+        self.event_any = FoldedPattern(phrase_regex([c for cues in events.values() for c in cues]))
+        self.infection_any = FoldedPattern(phrase_regex([c for cues in infections.values() for c in cues]))
 
     def to_dict(self) -> dict:
         return {"confirm": self.confirm, "events": self.events, "infections": self.infections,
@@ -160,7 +283,7 @@ def vocab_regexes() -> dict:
     for k, v in list(names.items()):
         names.setdefault(re.sub(r"[\s-]+", " ", k), v)
     out["agent_names"] = names
-    out["agent"] = phrase_regex(names)
+    out["agent"] = FoldedPattern(phrase_regex(names))  # the same regex, faster on most text
     out["agent_acronyms"] = re.compile(r"(?<![\w-])(AIs?|NSAIs?|TKIs?|ADCs?|ET)(?![\w])")
     return out
 
@@ -176,12 +299,19 @@ def _vocab_re(synonyms: list[str]) -> tuple[re.Pattern | None, re.Pattern | None
     return (phrase_regex(long) if long else None, phrase_regex(short, flags=0) if short else None)
 
 
+_SEP_RUN = re.compile(r"[\s-]+")
+
+
 def _norm_phrase(s: str) -> str:
-    return re.sub(r"[\s-]+", " ", s.lower()).strip()
+    return _SEP_RUN.sub(" ", s.lower()).strip()
 
 
 # short synonyms that are ordinary words, not acronyms: matched in any case ("Bone and lung metastases")
 _SHORT_WORDS = frozenset({"bone", "lung"})
+# Speed: every acronym of a table is 2-4 capitals or digits, or "m" and capitals ("mBC"), so any match of
+# its regex holds two such characters in a row: a fast scan (a set of first characters) for that pair
+# skips the acronym regex on most clauses (it checks every position)
+_ACRONYM_PAIR = re.compile(r"[A-Z0-9m][A-Z0-9]")
 
 
 def _table(entries: dict[str, list[str]]) -> tuple:
@@ -198,7 +328,8 @@ def _table(entries: dict[str, list[str]]) -> tuple:
                 long.append(syn)
             lookup.setdefault(_norm_phrase(syn), key)
             lookup.setdefault(_norm_phrase(syn).replace(" ", ""), key)
-    return (phrase_regex(long) if long else None, phrase_regex(short, flags=0) if short else None, lookup)
+    return (FoldedPattern(phrase_regex(long)) if long else None,
+            GatedPattern(phrase_regex(short, flags=0), _ACRONYM_PAIR) if short else None, lookup)
 
 
 def vocab_find(table: tuple, text: str) -> list[tuple[str, int, int]]:

@@ -20,6 +20,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from trialmatch.criteria.rules import folded_text
+
 __all__ = ["SplitCriterion", "split_criteria", "split_prose"]
 
 
@@ -51,6 +53,30 @@ _BULLET_RE = re.compile(
     r"(?:\(?(?:i{1,3}|iv|v|vi{1,3}|ix|x)[.)](?=\s)))(?P<more>(?:\s*[-*•·▪◦‣–—](?=\s))*)\s*",
     re.IGNORECASE,
 )
+
+
+# Speed: cheap pre-checks for the two patterns tried on every line (most lines are neither)
+_MARKER_START = frozenset("-*•·▪◦‣–—(")
+
+
+def _maybe_bullet(line: str) -> bool:
+    """False only when ``_BULLET_RE.match(line)`` cannot match: after the indent, a marker starts with a
+    symbol, "(", a digit, or a letter that is followed by "." / ")" (alphabetic), is a roman numeral's
+    (i, v, x) or is the "o" bullet; other text (a non-ASCII letter) is left to the regex."""
+    s = line.lstrip(" \t")
+    c = s[:1]
+    if not c or c in _MARKER_START or c.isdecimal() or not c.isascii() or not c.isalpha():
+        return True
+    return s[1:2] in (".", ")") or c in "ivxIVXoO"
+
+
+_HEADER_WORDS = ("inclusion", "exclusion", "eligib", "who")  # one of these is in every header _HEADER_RE reads
+
+
+def _maybe_header(content: str) -> bool:
+    """False only when ``_HEADER_RE.match(content)`` cannot match (see ``rules.folded_text``)."""
+    tl = folded_text(content)
+    return tl is None or any(w in tl for w in _HEADER_WORDS)
 
 
 def _marker_type(marker: str) -> str:
@@ -89,7 +115,7 @@ def _lines(text: str) -> list[_Line]:
         if not stripped:
             out.append(_Line(pos, pos, 0, None, False, True, 0))
         else:
-            m = _BULLET_RE.match(line)
+            m = _BULLET_RE.match(line) if _maybe_bullet(line) else None
             if m and m.end() < len(line.rstrip()):
                 content_start = pos + m.end()
                 marker = m.group("marker")
@@ -114,6 +140,8 @@ _CMP_STRICT = re.compile(r"(≥|≤|>|<|=|\bULN\b|upper limit of normal)", re.IG
 
 def _split_semicolons(text: str, start: int) -> list[tuple[int, int]]:
     """Sub-spans of a bullet holding several "; "-separated requirements (else [])."""
+    if ";" not in text:
+        return []  # one part only (the common case: the split below would find nothing)
     head_end = 0
     colon = text.find(":")
     if 0 < colon < len(text) - 1:
@@ -151,6 +179,16 @@ _ENDS_OR = re.compile(r"(?i)(?:^|\W)(?:or|and/or|and or|or/and)\W*$")
 _ONLY_OR = re.compile(r"(?i)^\W*(?:or|and/or)\W*$")
 
 
+def _ends_with_or(seg: str) -> bool:
+    """``_ENDS_OR.search(seg)``, looking at the end of ``seg`` only. A match runs to the end of the text
+    (``\\W*$``) and its "or" / "and/or" ends with a letter, so it ends right after ``seg``'s last word
+    character and starts at most 7 characters before that ("and/or" and the non-word character before)."""
+    end = len(seg)
+    while end and not (seg[end - 1].isalnum() or seg[end - 1] == "_"):  # re's \w: str.isalnum() or "_"
+        end -= 1
+    return _ENDS_OR.search(seg, max(0, end - 7)) is not None
+
+
 def _join_alternatives(text: str, items: list[dict]) -> list[dict]:
     """Join a line ending in "or" ("Biopsy-proven small lymphocytic lymphoma or") with its next
     sibling (same kind, indent and bullet type) into one criterion whose span covers both lines and
@@ -176,7 +214,7 @@ def _join_alternatives(text: str, items: list[dict]) -> list[dict]:
                 cur["end"] = nxt2["end"]
                 i += 2
                 continue
-            if _ONLY_OR.match(seg) or not _ENDS_OR.search(seg):
+            if _ONLY_OR.match(seg) or not _ends_with_or(seg):
                 break
             if nxt["kind"] != cur["kind"] or nxt["indent"] != cur["indent"] or nxt["mtype"] != cur["mtype"] \
                     or _ENDS_OR.fullmatch(text[nxt["start"]:nxt["end"]]):
@@ -189,6 +227,16 @@ def _join_alternatives(text: str, items: list[dict]) -> list[dict]:
         out.append(cur)
         i += 1
     return out
+
+
+_LIST_INTRO_END = re.compile(r"(?i)(following|as follows|including|defined as)\s*:?$")
+
+
+def _ends_with_list_intro(t: str) -> bool:
+    """``_LIST_INTRO_END.search(t)`` for a right-stripped ``t`` that does not end with ":" (as used
+    below): the match can only be the text's last 10 characters ("as follows" is the longest), so
+    only those are searched rather than every position of a long criterion."""
+    return _LIST_INTRO_END.search(t, max(0, len(t) - 10)) is not None
 
 
 def split_criteria(text: str, default_kind: str = "inclusion") -> list[SplitCriterion]:
@@ -224,7 +272,7 @@ def split_criteria(text: str, default_kind: str = "inclusion") -> list[SplitCrit
             prev = ln
             continue
         content = text[ln.start:ln.end]
-        hm = _HEADER_RE.match(content) if ln.marker is None or len(content) < 60 else None
+        hm = _HEADER_RE.match(content) if (ln.marker is None or len(content) < 60) and _maybe_header(content) else None
         # "Exclusion Criteria:" alone on its line, or followed by text ("Exclusion Criteria: All of the following
         # questions must be answered 'No'"): the colon may be followed by spaces the header pattern consumed
         if hm and (hm.end() >= len(content) or content[:hm.end()].rstrip().endswith(":")):
@@ -280,9 +328,7 @@ def split_criteria(text: str, default_kind: str = "inclusion") -> list[SplitCrit
         while stack:
             p_it, p_sc = stack[-1]
             p_text = text[p_sc.span[0]:p_sc.span[1]]
-            colon_parent = p_text.rstrip().endswith(":") or bool(
-                re.search(r"(?i)(following|as follows|including|defined as)\s*:?$", p_text.rstrip())
-            )
+            colon_parent = p_text.rstrip().endswith(":") or _ends_with_list_intro(p_text.rstrip())
             deeper = it["indent"] > p_it["indent"] and (it["mtype"] != p_it["mtype"] or colon_parent
                                                        or p_it["mtype"] is None)
             if colon_parent and (it["indent"] != p_it["indent"] or it["mtype"] != p_it["mtype"]):
