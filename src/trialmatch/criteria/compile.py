@@ -543,16 +543,15 @@ _RECEPTOR_RES = [(re.compile(p, re.IGNORECASE), v) for p, v in _RECEPTOR_PATTERN
 
 
 # every receptor pattern below needs one of these words: clauses without them skip the 11 searches
-_RECEPTOR_GATE = re.compile(
-    r"triple|tnbc|hormone|estrogen|oestrogen|progesterone|pgr|her-?2|human epidermal|\b(?:hr|er|pr)(?:\W|$|p|n)|hr[ -]high|"
-    r"androgen[ -]receptor|\bar\s*(?:\+|-?\s?positive)|"
-    r"pr[ -]?positive|pr\+", re.IGNORECASE)
-# Speed: the gate in two steps. Its long words as substrings (``_may_match``; "oestrogen" holds "estrogen"),
-# then its short acronyms, the only part that needs a regex (same alternatives as above, same flags)
+# The gate: any of these words (substrings, case-insensitive: "oestrogen" holds "estrogen", "her-2" is
+# written both ways) or one of the short acronyms, the only part that needs a regex. ``_receptor_gate`` tests
+# the words as substrings first (``_may_match``), which is faster; ``_RECEPTOR_GATE`` is both as one regex
 _RECEPTOR_GATE_WORDS = ("triple", "tnbc", "hormone", "estrogen", "progesterone", "pgr", "her2", "her-2",
                         "human epidermal", "androgen receptor", "androgen-receptor")
-_RECEPTOR_GATE_SHORT = re.compile(
-    r"\b(?:hr|er|pr)(?:\W|$|p|n)|hr[ -]high|\bar\s*(?:\+|-?\s?positive)|pr[ -]?positive|pr\+", re.IGNORECASE)
+_RECEPTOR_GATE_SHORT_PATTERN = r"\b(?:hr|er|pr)(?:\W|$|p|n)|hr[ -]high|\bar\s*(?:\+|-?\s?positive)|pr[ -]?positive|pr\+"
+_RECEPTOR_GATE_SHORT = re.compile(_RECEPTOR_GATE_SHORT_PATTERN, re.IGNORECASE)
+_RECEPTOR_GATE = re.compile("|".join(map(re.escape, _RECEPTOR_GATE_WORDS)) + "|" + _RECEPTOR_GATE_SHORT_PATTERN,
+                            re.IGNORECASE)
 
 
 def _receptor_gate(t: str) -> bool:
@@ -813,23 +812,24 @@ def _diagnosis(t: str, kind: str) -> list:
     return out
 
 
-_METS_RE = re.compile(
-    r"(?i)\b((?:(?!metasta)[\w-]+\s+){0,2}(?!metasta)[\w-]+(?:\s*(?:,|and|or|and/or|/)\s*(?!metasta)[\w-]+){0,2})\s+"
+# "<sites> metastases" and "metastases to <site>" (groups 1, 2), then the wordings without "metasta"
+# (groups 3, 4)
+_METS_WITH_METASTA = (
+    r"\b((?:(?!metasta)[\w-]+\s+){0,2}(?!metasta)[\w-]+(?:\s*(?:,|and|or|and/or|/)\s*(?!metasta)[\w-]+){0,2})\s+"
     r"(?:\(\s*[A-Za-z]{2,6}\s*\)\s+)?"
-    r"metasta(?:ses|sis|tic disease)|metasta(?:ses|sis|tic disease)\s+(?:to|in|of)\s+(?:the\s+)?(\w+(?:\s+\w+){0,2})|"
+    r"metasta(?:ses|sis|tic disease)|metasta(?:ses|sis|tic disease)\s+(?:to|in|of)\s+(?:the\s+)?(\w+(?:\s+\w+){0,2})")
+_METS_WITHOUT_METASTA = (
     r"\b(leptomeningeal|CNS|brain|central\s+nervous\s+system)\s+(?:\(\s*CNS\s*\)\s+)?(?:disease|involvement|lesions?|spread)|"
     r"\bspread\s+to\s+the\s+(brain|liver|bones?|lungs?|central\s+nervous\s+system)\b")
+_METS_RE = re.compile(r"(?i)" + _METS_WITH_METASTA + "|" + _METS_WITHOUT_METASTA)
 _METS_AS_TARGET = re.compile(r"(?i)\b(?:management|treatment|prevention|palliation|control|treat|treating|prevent)\s+"
                              r"(?:of\s+)?(?:the\s+)?(?:\w+\s+)?$")
 _METS_GAP = re.compile(r"(?i)\s*(?:(?:,|and|or|and/or|/)\s*)*(?:\(\s*[A-Za-z]{2,6}\s*\))?\s*")
 
 
-# Speed: ``_METS_RE`` without its first two alternatives, which need the word "metasta" (the first one tries
-# up to five words at every word of the clause); they become ``(?!)()`` (never match, same group numbers)
-_METS_NO_METASTA_RE = re.compile(
-    r"(?i)(?!)()|(?!)()|"
-    r"\b(leptomeningeal|CNS|brain|central\s+nervous\s+system)\s+(?:\(\s*CNS\s*\)\s+)?(?:disease|involvement|lesions?|spread)|"
-    r"\bspread\s+to\s+the\s+(brain|liver|bones?|lungs?|central\s+nervous\s+system)\b")
+# Speed: ``_METS_RE`` for a clause without "metasta": its first two alternatives cannot match (the first
+# tries up to five words at every word of the clause), so they become ``(?!)()`` (never match, same group numbers)
+_METS_NO_METASTA_RE = re.compile(r"(?i)(?!)()|(?!)()|" + _METS_WITHOUT_METASTA)
 
 
 def _metastasis(t: str) -> list:
