@@ -33,12 +33,13 @@ from trialmatch.criteria import model as cm
 from trialmatch.evidence import summarize_evidence
 from trialmatch.matching.evaluate import (
     DEFAULT_OPTIONS, _dedup_missing, cancer_core, crit_cache_for, decide, evaluate_with_index, fast_model,
-    her2_category, is_static, node_key, outcome_value, patient_extents, same_cancer, target_atom_keys,
-    value_cache_for, _new, _oset, _set_extra, _set_fields_set, _set_private,
+    her2_category, is_static, node_key, outcome_from, patient_extents, same_cancer, target_atom_keys,
+    _new, _oset, _set_extra, _set_fields_set, _set_private,
 )
 from trialmatch.matching.facts import PatientIndex, build_index
 from trialmatch.matching.model import VERDICT_ORDER, CriterionOutcome, MatchReport, TrialMatch
 from trialmatch.matching.options import MatchOptions
+from trialmatch.matching.programs import atom_memo_for, criterion_program
 from trialmatch.patients.asof import patient_as_of
 from trialmatch.patients.model import Patient
 from trialmatch.trials.model import STATUS_VALUES, CLOSED_STATUSES, OPEN_STATUSES, Trial
@@ -88,7 +89,10 @@ class TrialPlan:
     static: list  # per criterion: its patient-independent outcome, or None
     keys: list  # per criterion: its content key (node key, kind, target key), None when static
     dynamic: list  # (index, criterion, key, counts for entry) of the patient-dependent criteria
-    entry_dynamic: list  # (index, criterion, key, key id) of those that count for entry
+    entry_dynamic: list  # (index, criterion, key, key id, value program) of those that count for entry
+    entry_idx: tuple  # their indexes,
+    entry_kids: tuple  # ... their key ids
+    entry_target: tuple  # key ids of the entries with an atom naming the trial's own condition
     static_unknown: list  # indexes of entry criteria whose static outcome is unknown
     static_confirm: list  # ... and confirm
     targets: frozenset  # all of them
@@ -105,6 +109,8 @@ class TrialPlan:
 #: content key of a criterion check -> a small integer (per process): the per-patient memo of
 #: outcomes is keyed by it (cheaper to hash than the key itself)
 _KEY_IDS: dict[tuple, int] = {}
+#: key id -> the criterion's value program (see trialmatch.matching.programs)
+_PROGRAMS: list = []
 
 #: id(compiled) -> plan; an entry goes when its compiled-criteria object does (weak reference)
 _PLANS: dict[int, TrialPlan] = {}
@@ -149,7 +155,8 @@ def trial_plan(trial: Trial, compiled: cm.CompiledCriteria) -> TrialPlan:
                 kid = _KEY_IDS.get(k)
                 if kid is None:
                     kid = _KEY_IDS[k] = len(_KEY_IDS)
-                entry_dynamic.append((i, c, k, kid))
+                    _PROGRAMS.append(criterion_program(c.expression, c.kind, k[2]))
+                entry_dynamic.append((i, c, k, kid, _PROGRAMS[kid]))
         elif entry and st.outcome == "unknown":
             static_unknown.append(i)
         elif entry and st.outcome == "confirm":
@@ -160,6 +167,8 @@ def trial_plan(trial: Trial, compiled: cm.CompiledCriteria) -> TrialPlan:
     plan = TrialPlan(
         trial=trial, compiled=weakref.ref(compiled, lambda _r, i=i: _PLANS.pop(i, None)), criteria=criteria,
         target_keys=target_keys, static=static, keys=keys, dynamic=dynamic, entry_dynamic=entry_dynamic,
+        entry_idx=tuple(e[0] for e in entry_dynamic), entry_kids=tuple(e[3] for e in entry_dynamic),
+        entry_target=tuple(e[3] for e in entry_dynamic if e[2][2]),
         static_unknown=static_unknown,
         static_confirm=static_confirm, targets=targets,
         terms=[*trial.conditions, *(t for t in (trial.title, trial.official_title) if t), *trial.keywords],
@@ -316,7 +325,7 @@ def trial_plan_for_fit(trial: Trial) -> TrialPlan:
     """A plan with only the disease-fit features (for callers without compiled criteria)."""
     text = _trial_text(trial)
     return TrialPlan(trial=trial, compiled=lambda: None, criteria=[], target_keys=[], static=[], keys=[], dynamic=[],
-                     entry_dynamic=[], static_unknown=[], static_confirm=[], targets=frozenset(),
+                     entry_dynamic=[], entry_idx=(), entry_kids=(), entry_target=(), static_unknown=[], static_confirm=[], targets=frozenset(),
                      terms=[*trial.conditions, *(t for t in (trial.title, trial.official_title) if t), *trial.keywords],
                      cond_lower=[t.lower() for t in trial.conditions],
                      flags={name: bool(rx.search(text)) for name, rx in _re_subtype().items()},
@@ -324,6 +333,19 @@ def trial_plan_for_fit(trial: Trial) -> TrialPlan:
 
 
 # ---------------------------------------------------------------------------- one trial
+def _outcome_memo(idx: PatientIndex, options: MatchOptions) -> tuple[list, set]:
+    """This patient's outcomes under ``options`` by criterion key id (None: not decided yet),
+    and the key ids whose unknown comes from naming the trial's own condition."""
+    oid = ("outcomes", id(options))
+    cc = idx.crit_cache.get(oid)
+    if cc is None or cc[0] is not options:
+        cc = idx.crit_cache[oid] = (options, [], set())
+    vals = cc[1]
+    if len(vals) < len(_KEY_IDS):  # key ids of trials prepared since
+        vals.extend([None] * (len(_KEY_IDS) - len(vals)))
+    return vals, cc[2]
+
+
 def _structured_criteria(trial: Trial, compiled: cm.CompiledCriteria) -> list[cm.Criterion]:
     """Age and sex limits stated as registry fields, when no compiled criterion covers them."""
     el = trial.eligibility
@@ -380,14 +402,13 @@ def _compact(trial: Trial, compiled: cm.CompiledCriteria, idx: PatientIndex, opt
     cache = idx.cache
     cache["_targets"] = plan.targets
     crit_cache = crit_cache_for(idx, options)
-    vcache = None if full else value_cache_for(idx, options)
     fail_i: list[int] = []
     unknown_i: list[int] = []
     confirm_i: list[int] = []
     n_pass = n_own = 0
     try:
         if full:
-            for i, c, k, _kid in plan.entry_dynamic:
+            for i, c, k, _kid, _prog in plan.entry_dynamic:
                 hit = crit_cache.get(k)
                 if hit is None:
                     hit = crit_cache[k] = decide(c.kind, c.expression, idx, options)
@@ -402,23 +423,42 @@ def _compact(trial: Trial, compiled: cm.CompiledCriteria, idx: PatientIndex, opt
                         n_own += 1
                 elif oc == "confirm":
                     confirm_i.append(i)
-        else:
-            vget = vcache.get
-            for i, c, k, kid in plan.entry_dynamic:
-                v = vget(kid)
-                if v is None:
-                    v = vcache[kid] = outcome_value(c, k, idx, options, crit_cache)
-                oc = v[0]
-                if oc == "pass":
-                    n_pass += 1
-                elif oc == "fail":
-                    fail_i.append(i)
-                elif oc == "unknown":
-                    unknown_i.append(i)
-                    if v[1]:
-                        n_own += 1
-                elif oc == "confirm":
-                    confirm_i.append(i)
+        elif plan.entry_kids:
+            # outcomes only (no explanation), memoised per patient by key id in a flat list;
+            # the counts and indexes below are list operations, not a Python loop per criterion
+            vals, owns = _outcome_memo(idx, options)
+            kids = plan.entry_kids
+            outs = [vals[k] for k in kids]
+            if None in outs:
+                amemo = atom_memo_for(idx, options)
+                for j, o in enumerate(outs):
+                    if o is not None:
+                        continue
+                    i, c, k, kid, prog = plan.entry_dynamic[j]
+                    oc = vals[kid]
+                    if oc is None:
+                        oc = outcome_from(c.kind, prog(idx, options, amemo))
+                        if oc == "unknown" and k[2]:
+                            # open, and it names the trial's own condition: whether that is why
+                            # (it then weighs like a failed criterion) needs the explanation
+                            hit = crit_cache.get(k)
+                            if hit is None:
+                                hit = crit_cache[k] = decide(c.kind, c.expression, idx, options)
+                            oc = hit[0]
+                            if hit[4]:
+                                owns.add(kid)
+                        vals[kid] = oc
+                    outs[j] = oc
+            n_pass = outs.count("pass")
+            ei = plan.entry_idx
+            if "fail" in outs:
+                fail_i = [ei[j] for j, o in enumerate(outs) if o == "fail"]
+            if "unknown" in outs:
+                unknown_i = [ei[j] for j, o in enumerate(outs) if o == "unknown"]
+                if owns and plan.entry_target:
+                    n_own = sum(1 for k in plan.entry_target if k in owns and vals[k] == "unknown")
+            if "confirm" in outs:
+                confirm_i = [ei[j] for j, o in enumerate(outs) if o == "confirm"]
     finally:
         cache["_targets"] = None
     if plan.static_unknown:

@@ -353,22 +353,43 @@ def evaluate_atom(atom, idx: PatientIndex, options: MatchOptions) -> Result:
     want = idx.cache.get("_want")
     key = node_key(atom)
     targets = idx.cache.get("_targets")
-    target = bool(targets) and want is False and key in targets
+    return atom_result(atom, key, want, bool(targets) and want is False and key in targets, idx, options)
+
+
+def atom_result(atom, key: str, want: Any, target: bool, idx: PatientIndex, options: MatchOptions) -> Result:
+    """The memoised :class:`Result` of an atom whose content key is ``key`` (``node_key(atom)``)
+    under the wanted value ``want``; ``target``: it names the trial's own condition under an
+    exclusion (see :func:`target_atom_keys`). Sets ``idx.cache["_want"]`` for the evaluator."""
     ck = (key, want, target, id(options))
     cache = idx.atom_cache
     hit = cache.get(ck)
     if hit is not None:
         return hit
     if target:
+        kind = atom.kind
         what = _label(getattr(atom, "cancer_type", None) or getattr(atom, "condition", None)
                       or getattr(atom, "pathogen", None) or kind)
         res = Result(None, [f"{OWN_CONDITION} ({what}): the compiled check cannot tell "
                             "which of its patients this excludes"], [],
                      [_mf("manual_review", "a person must check this exclusion (it names the trial's own condition)")])
     else:
-        res = _evaluate_atom(fn, atom, idx, options)
+        icache = idx.cache
+        prev = icache.get("_want", _NO_WANT)
+        if prev is not want:
+            icache["_want"] = want
+        try:
+            res = _evaluate_atom(_EVALUATORS.get(atom.kind), atom, idx, options)
+        finally:
+            if prev is not want:
+                if prev is _NO_WANT:
+                    del icache["_want"]
+                else:
+                    icache["_want"] = prev
     cache[ck] = res
     return res
+
+
+_NO_WANT = object()
 
 
 def _evaluate_atom(fn, atom, idx: PatientIndex, options: MatchOptions) -> Result:
@@ -1786,15 +1807,6 @@ def crit_cache_for(idx: PatientIndex, options: MatchOptions) -> dict:
     return cc[1]
 
 
-def value_cache_for(idx: PatientIndex, options: MatchOptions) -> dict:
-    """This patient's memo of criterion outcomes without explanations (see :func:`outcome_value`)."""
-    oid = ("value", id(options))  # keyed by the engine's integer ids of criterion content keys
-    cc = idx.crit_cache.get(oid)
-    if cc is None or cc[0] is not options:
-        cc = idx.crit_cache[oid] = (options, {})
-    return cc[1]
-
-
 def outcome_for(criterion: cm.Criterion, ck: tuple, idx: PatientIndex, options: MatchOptions,
                 cache: dict | None = None) -> CriterionOutcome:
     """The outcome of a compiled criterion whose cache key ``ck`` is
@@ -1829,75 +1841,6 @@ def _decide(kind: str, expr, idx: PatientIndex, options: MatchOptions) -> tuple:
     # unknown because an atom names the trial's own condition (weighs in the ranking only)
     own = outcome == "unknown" and any(r.startswith(OWN_CONDITION) for r in reasons)
     return outcome, reason, evidence, missing, own
-
-
-def _value(expr, idx: PatientIndex, options: MatchOptions, want: Any) -> Any:
-    """The value :func:`_evaluate` gives ``expr`` (same atoms, same memo, same Kleene rules),
-    without building its explanation."""
-    kind = getattr(expr, "kind", None)
-    cache = idx.cache
-    prev = cache.get("_want")
-    if prev is not want:
-        cache["_want"] = want
-    try:
-        if kind not in _BOOL_KINDS:
-            return evaluate_atom(expr, idx, options).value
-        if kind == "all_of":
-            items = expr.items
-            if want is False and cache.get("_targets"):
-                rest = [e for e in items if not _is_target(e, idx)]
-                items = rest or items
-            return _and([_value(e, idx, options, want) for e in items])
-        if kind == "any_of":
-            return _or([_value(e, idx, options, want) for e in expr.items])
-        if kind == "not":
-            return _not(_value(expr.item, idx, options, _flip(want)))
-        if kind == "except":
-            if isinstance(expr.main, cm.PriorTherapy):
-                exc_atoms = list(cm.iter_atoms(expr.exception))
-                if exc_atoms and all(isinstance(x, cm.PriorTherapy) for x in exc_atoms):
-                    return _evaluate(expr, idx, options, want).value  # rare: the full path
-            main = _value(expr.main, idx, options, want)
-            exc = _value(expr.exception, idx, options, _flip(want))
-            return _and([main, _not(exc)])
-        if kind == "if_then":
-            cond = _value(expr.condition, idx, options, None)
-            then = _value(expr.then, idx, options, want)
-            other = _value(expr.otherwise, idx, options, want) if expr.otherwise is not None else None
-            if cond is True or cond == CONFIRM:
-                return then
-            if cond is False:
-                return NA if expr.otherwise is None else other
-            if expr.otherwise is None:
-                return True if then is True else None
-            if (then is True and other is True) or (then is False and other is False):
-                return then
-            return None
-        return evaluate_atom(expr, idx, options).value
-    finally:
-        if prev is not want:
-            cache["_want"] = prev
-
-
-def outcome_value(criterion: cm.Criterion, ck: tuple, idx: PatientIndex, options: MatchOptions,
-                  cache: dict) -> tuple[str, bool]:
-    """``(outcome, own)`` of a compiled criterion whose cache key is ``ck`` (see :func:`outcome_for`),
-    without its explanation: what verdicts, scores and ranking need (the caller memoises it).
-
-    ``own`` (an open criterion whose unknown comes from an atom naming the trial's own
-    condition) needs the explanation, so such criteria (``ck[2]`` non-empty and outcome
-    unknown) are decided in full, into ``cache`` (the memo :func:`outcome_for` uses). The full
-    explanation, built when a result is materialised, gives the same outcome.
-    """
-    hit = cache.get(ck)
-    if hit is not None:
-        return hit[0], hit[4]
-    kind = criterion.kind
-    out = outcome_from(kind, _value(criterion.expression, idx, options, kind == "inclusion"))
-    if out == "unknown" and ck[2]:
-        hit = cache[ck] = _decide(kind, criterion.expression, idx, options)
-        return hit[0], hit[4]
-    return out, False
 
 
 decide = _decide

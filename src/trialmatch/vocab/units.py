@@ -224,9 +224,30 @@ def _molar_mass(analyte: str | None) -> float | None:
     return entry.get("molar_mass") if entry else None
 
 
-@lru_cache(maxsize=8192)
 def _factor(from_unit: str, to_unit: str, analyte: str | None) -> float:
-    """The multiplicative factor from ``from_unit`` to ``to_unit`` (cached: the hot path)."""
+    """The multiplicative factor from ``from_unit`` to ``to_unit``.
+
+    Raises
+    ------
+    UnitError
+        As :func:`convert`. Both answers are remembered (the matcher meets the same pair of
+        units thousands of times, incompatible pairs included).
+    """
+    f = _factor_or_error(from_unit, to_unit, analyte)
+    if isinstance(f, UnitError):
+        raise UnitError(str(f))
+    return f
+
+
+@lru_cache(maxsize=8192)
+def _factor_or_error(from_unit: str, to_unit: str, analyte: str | None) -> float | UnitError:
+    try:
+        return _compute_factor(from_unit, to_unit, analyte)
+    except UnitError as exc:
+        return exc
+
+
+def _compute_factor(from_unit: str, to_unit: str, analyte: str | None) -> float:
     fu = normalize_unit_text(from_unit)
     tu = normalize_unit_text(to_unit)
     q_from = _parse_unit(fu)

@@ -1,0 +1,212 @@
+"""Value programs: each distinct compiled criterion turned, once per process, into nested
+closures that compute its Kleene value for a patient without building its explanation.
+
+Ranking needs every trial's verdict and score, so every criterion's *outcome*, for every
+patient; the explanation (reasons, evidence, missing facts) is built later, and only for the
+results shown. :func:`criterion_program` resolves up front everything about a criterion that
+does not depend on the patient: the value each node must take to let her in (``want``), which
+atoms name the trial's own condition, which items of an ``all_of`` under an exclusion only
+name that condition, and an integer id for each (atom, want, own-condition) check. Per
+patient, a program then only looks its atoms up in a memo (``{atom id: value}``), evaluates the
+ones not seen yet (through :func:`~trialmatch.matching.evaluate.atom_result`, the memo the
+explanations use too), and combines the values, stopping as soon as the value is decided (an
+``all_of`` at its first ``False``, an ``any_of`` at its first ``True``, an ``if_then`` only
+looks at the branch its condition picks).
+
+The value is always the one :func:`~trialmatch.matching.evaluate.evaluate_expression` gives the
+same criterion (the tests compare both on the real trial set).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from trialmatch.criteria import model as cm
+from trialmatch.matching.evaluate import (
+    CONFIRM, NA, TARGET_KINDS, PatientIndex, atom_result, evaluate_expression, node_key,
+)
+from trialmatch.matching.options import MatchOptions
+
+#: program(idx, options, memo) -> value (True / False / None / CONFIRM / NA); ``memo`` is the
+#: patient's ``{atom id: value}`` under ``options`` (see :func:`atom_memo_for`)
+Program = Callable[[PatientIndex, MatchOptions, dict], Any]
+
+_MISS = object()
+
+#: (atom content key, want, names the trial's own condition) -> a small integer (per process)
+_ATOM_IDS: dict[tuple, int] = {}
+
+
+def atom_memo_for(idx: PatientIndex, options: MatchOptions) -> dict:
+    """This patient's memo of atom values (by atom id) under ``options``."""
+    oid = ("atom-values", id(options))
+    cc = idx.crit_cache.get(oid)
+    if cc is None or cc[0] is not options:
+        cc = idx.crit_cache[oid] = (options, {})
+    return cc[1]
+
+
+def criterion_program(expression, kind: str, target_keys: tuple | frozenset = ()) -> Program:
+    """The value program of a compiled criterion.
+
+    Parameters
+    ----------
+    expression : compiled expression (atoms and boolean nodes)
+    kind : {"inclusion", "exclusion"}
+    target_keys : collection of str
+        Content keys of the criterion's atoms that name the trial's own condition (see
+        :func:`~trialmatch.matching.evaluate.target_atom_keys`).
+
+    Returns
+    -------
+    Program
+        ``program(idx, options, atom_memo_for(idx, options))`` is the criterion's value.
+    """
+    if kind not in ("inclusion", "exclusion"):
+        raise ValueError(f"criterion kind {kind!r}: use inclusion or exclusion")
+    return _node(expression, kind == "inclusion", frozenset(target_keys))
+
+
+def _flip(want: Any) -> Any:
+    return None if want is None else (not want)
+
+
+def _node(expr, want: Any, tk: frozenset) -> Program:
+    kind = getattr(expr, "kind", None)
+    if kind == "all_of":
+        items = expr.items
+        if want is False and tk:
+            # as in evaluate_expression: naming the trial's own condition only qualifies the
+            # other checks of an exclusion
+            rest = [e for e in items if not (getattr(e, "kind", None) in TARGET_KINDS and node_key(e) in tk)]
+            items = rest or items
+        return _all_of([_node(e, want, tk) for e in items])
+    if kind == "any_of":
+        return _any_of([_node(e, want, tk) for e in expr.items])
+    if kind == "not":
+        return _not(_node(expr.item, _flip(want), tk))
+    if kind == "except":
+        if isinstance(expr.main, cm.PriorTherapy):
+            exc_atoms = list(cm.iter_atoms(expr.exception))
+            if exc_atoms and all(isinstance(x, cm.PriorTherapy) for x in exc_atoms):
+                return _explained(expr, want, tk)  # excepted drugs: decided by the therapy check itself
+        return _except(_node(expr.main, want, tk), _node(expr.exception, _flip(want), tk))
+    if kind == "if_then":
+        other = _node(expr.otherwise, want, tk) if expr.otherwise is not None else None
+        return _if_then(_node(expr.condition, None, tk), _node(expr.then, want, tk), other)
+    return _atom(expr, want, tk)
+
+
+def _atom(atom, want: Any, tk: frozenset) -> Program:
+    key = node_key(atom)
+    target = want is False and key in tk
+    aid = _ATOM_IDS.get((key, want, target))
+    if aid is None:
+        aid = _ATOM_IDS[(key, want, target)] = len(_ATOM_IDS)
+
+    def atom_value(idx, o, memo):
+        v = memo.get(aid, _MISS)
+        if v is _MISS:
+            v = memo[aid] = atom_result(atom, key, want, target, idx, o).value
+        return v
+
+    return atom_value
+
+
+def _all_of(parts: list[Program]) -> Program:
+    if len(parts) == 1:
+        return parts[0]  # Kleene "and" of one value is that value
+
+    def all_of(idx, o, memo):
+        unknown = confirm = seen = False
+        for f in parts:
+            v = f(idx, o, memo)
+            if v is False:
+                return False
+            if v is None:
+                unknown = seen = True
+            elif v != NA:
+                seen = True
+                if v == CONFIRM:
+                    confirm = True
+        if not seen:
+            return NA
+        return None if unknown else (CONFIRM if confirm else True)
+
+    return all_of
+
+
+def _any_of(parts: list[Program]) -> Program:
+    if len(parts) == 1:
+        return parts[0]  # Kleene "or" of one value is that value
+
+    def any_of(idx, o, memo):
+        unknown = confirm = seen = False
+        for f in parts:
+            v = f(idx, o, memo)
+            if v is True:
+                return True
+            if v is None:
+                unknown = seen = True
+            elif v != NA:
+                seen = True
+                if v == CONFIRM:
+                    confirm = True
+        if not seen:
+            return NA
+        return None if unknown else (CONFIRM if confirm else False)
+
+    return any_of
+
+
+def _negate(v: Any) -> Any:
+    if v is True:
+        return False
+    if v is False:
+        return True
+    return v
+
+
+def _not(part: Program) -> Program:
+    def not_(idx, o, memo):
+        return _negate(part(idx, o, memo))
+
+    return not_
+
+
+def _except(main: Program, exception: Program) -> Program:
+    return _all_of([main, _not(exception)])
+
+
+def _if_then(cond: Program, then: Program, other: Program | None) -> Program:
+    def if_then(idx, o, memo):
+        c = cond(idx, o, memo)
+        if c is True or c == CONFIRM:
+            return then(idx, o, memo)
+        if c is False:
+            return NA if other is None else other(idx, o, memo)
+        # condition unknown: decided only if both branches agree
+        t = then(idx, o, memo)
+        if other is None:
+            return True if t is True else None
+        if t is not True and t is not False:
+            return None
+        return t if other(idx, o, memo) is t else None
+
+    return if_then
+
+
+def _explained(expr, want: Any, tk: frozenset) -> Program:
+    """The value from the explaining evaluator (rare shapes not worth a program of their own)."""
+    targets = tk
+
+    def explained(idx, o, memo):
+        cache = idx.cache
+        prev = cache.get("_targets")
+        cache["_targets"] = targets
+        try:
+            return evaluate_expression(expr, idx, o, want).value
+        finally:
+            cache["_targets"] = prev
+
+    return explained
