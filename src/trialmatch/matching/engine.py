@@ -695,6 +695,7 @@ class PatientRanking:
         self._by_upper: dict[str, _Compact] = {}  # by upper-case trial id (view filters)
         self._explained: dict[str, TrialMatch] = {}  # trial id -> its explained result, once built
         self._fragments: dict[str, str] = {}  # trial id -> its result's JSON (without rank), once built
+        self._filtered: dict[tuple, list[_Compact]] = {}  # (statuses, verdicts, include closed) -> the ranking filtered
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -730,6 +731,7 @@ class PatientRanking:
                 n_new += 1
             kept.sort(key=_compact_key)
             self._ranked = kept
+            self._filtered = {}
             self._by_id = {m.trial.id: m for m in kept}
             self._by_upper = {m.plan.id_key: m for m in kept}
             for memo in (self._explained, self._fragments):  # trials gone from the set
@@ -797,6 +799,13 @@ class PatientRanking:
         return (dumps(head)[:-1] + ',"results":[' + ",".join(parts) + '],"warnings":'
                 + dumps(report.warnings) + "}").encode("utf-8")
 
+    @staticmethod
+    def _filter(ranked: list[_Compact], wanted, keep_v, include_closed: bool) -> list[_Compact]:
+        return [m for m in ranked
+                if (wanted is None or m.plan.status_key in wanted)
+                and (keep_v is None or m.verdict in keep_v)
+                and (include_closed or not m.plan.closed)]
+
     def _view(self, statuses, trial_ids, top, verdicts, include_closed) -> tuple[MatchReport, int]:
         wanted = _status_filter(statuses)
         ids = {t.strip().upper() for t in trial_ids} if trial_ids else None
@@ -807,13 +816,20 @@ class PatientRanking:
         keep_v = set(verdicts) if verdicts else None
         with self._lock:
             ranked = self._ranked
+            filtered = wanted is not None or keep_v is not None or not include_closed
             if ids is not None:  # chosen trials: looked up, then put in ranked order
                 ranked = sorted({self._by_upper[k] for k in ids if k in self._by_upper}, key=_compact_key)
-            if wanted is not None or keep_v is not None or not include_closed:
-                ranked = [m for m in ranked
-                          if (wanted is None or m.plan.status_key in wanted)
-                          and (keep_v is None or m.verdict in keep_v)
-                          and (include_closed or not m.plan.closed)]
+            elif filtered:  # the ranking filtered (kept: many views share a filter)
+                fkey = (frozenset(wanted) if wanted is not None else None,
+                        frozenset(keep_v) if keep_v is not None else None, include_closed)
+                hit = self._filtered.get(fkey)
+                if hit is None:
+                    if len(self._filtered) >= 32:
+                        self._filtered.clear()
+                    hit = self._filtered[fkey] = self._filter(ranked, wanted, keep_v, include_closed)
+                ranked, filtered = hit, False
+            if filtered:
+                ranked = self._filter(ranked, wanted, keep_v, include_closed)
             return (_report(self.patient, self.as_of, self._idx, self.options, ranked, ids, top, self._explained),
                     len(ranked))
 

@@ -77,6 +77,10 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+#: the store's revision (built once: it is read on every web request)
+_REVISION_QUERY = select(schema.store_meta.c.value).where(schema.store_meta.c.key == "revision")
+
+
 class TrialStore:
     """Versioned storage of trials, compiled criteria and patients.
 
@@ -135,7 +139,7 @@ class TrialStore:
     def revision(self) -> int:
         """A counter that grows with every committed write (for caches)."""
         with self.engine.connect() as conn:
-            row = conn.execute(select(schema.store_meta.c.value).where(schema.store_meta.c.key == "revision")).first()
+            row = conn.execute(_REVISION_QUERY).first()
         return int(row[0]) if row else 0
 
     # ------------------------------------------------------------------ trials

@@ -262,20 +262,28 @@ def delete_patient(patient_id: PatientId, user: UserDep, state: StateDep) -> Res
 
 
 def do_match(state: AppState, user: User, patient_id: str, req: MatchRequest | None = None,
-             as_json: bool = False):
+             as_json: bool = False, version: int | None = None, fp: tuple | None = None):
     """The patient's MatchReport (or its JSON bytes) and how its ranking was found (see
-    :func:`services.cached_match`)."""
+    :func:`services.cached_match`). ``version`` and ``fp``: the patient version and trial
+    fingerprint the caller just read; with them, the JSON answer of a ranking that is ready
+    comes without reading the record."""
     req = req or MatchRequest()
-    rec = _record_or_404(state, user, patient_id)
+    store, caches = state.store, state.caches
+    rec = _record_or_404(state, user, patient_id) if version is None else None
+    fp = fp or services.trial_fingerprint(store)
     if req.trial_ids:
-        _, pairs = services.matching_pairs(state.store, state.caches)
-        known = {t.id for t, _ in pairs}
-        unknown = [t for t in req.trial_ids if t not in known]
+        unknown = services.unknown_trial_ids(store, caches, req.trial_ids, fp)
         if unknown:
             raise InputError(f"unknown trial id(s): {', '.join(unknown[:10])}", 422, field="trial_ids")
-    return services.cached_match(state.store, state.caches, user.workspace, rec,
+    if as_json and version is not None and state.settings.match_cache:
+        ranking = services.ready_ranking(caches, user.workspace, patient_id, version, fp)
+        if ranking is not None:
+            return services.ranking_json(caches, ranking, user.workspace, patient_id, version, fp,
+                                         trial_ids=req.trial_ids, status=req.status, top=req.top), "hit"
+    rec = rec or _record_or_404(state, user, patient_id)
+    return services.cached_match(store, caches, user.workspace, rec,
                                  trial_ids=req.trial_ids, status=req.status, top=req.top,
-                                 use_cache=state.settings.match_cache, as_json=as_json)
+                                 use_cache=state.settings.match_cache, as_json=as_json, fp=fp)
 
 
 @router.post("/patients/{patient_id}/match", response_model=MatchOut,
@@ -283,17 +291,19 @@ def do_match(state: AppState, user: User, patient_id: str, req: MatchRequest | N
 async def match(patient_id: PatientId, user: UserDep, state: StateDep, req: MatchRequest | None = None) -> Response:
     # MatchReport.to_output_json(), the JSON of `trialmatch match --format json`, serialised once and
     # cached with the report. A repeat request for an unchanged patient and unchanged trials is
-    # answered here on the event loop; anything else runs the matcher in the thread pool.
+    # answered here on the event loop; anything else runs in the thread pool.
     req = req or MatchRequest()
+    version = fp = None
     if state.settings.match_cache:
         version = services.patient_version(state.store, user.workspace, patient_id)
         if version is None:
             raise HTTPException(404, f"no patient {patient_id!r} in your workspace")
+        fp = services.trial_fingerprint(state.store)
         body = services.peek_match_json(state.store, state.caches, user.workspace, patient_id, version,
-                                        trial_ids=req.trial_ids, status=req.status, top=req.top)
+                                        trial_ids=req.trial_ids, status=req.status, top=req.top, fp=fp)
         if body is not None:
             return Response(body, media_type="application/json", headers={"X-Trialmatch-Cache": "hit"})
-    body, how = await run_in_threadpool(do_match, state, user, patient_id, req, True)
+    body, how = await run_in_threadpool(do_match, state, user, patient_id, req, True, version, fp)
     return Response(body, media_type="application/json", headers={"X-Trialmatch-Cache": how})
 
 

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import Column, DateTime, ForeignKey, Integer, String, Table, Text, select
+from sqlalchemy import Column, DateTime, ForeignKey, Integer, String, Table, Text, bindparam, select
 
 from trialmatch.store import TrialStore
 from trialmatch.store.schema import metadata
@@ -139,16 +139,19 @@ def create_token(store: TrialStore, username: str, name: str = "default") -> str
     return token
 
 
+#: the user of a token digest (built once: it runs on every API request)
+_TOKEN_USER_QUERY = (select(users.c.id, users.c.username, users.c.workspace)
+                     .join(api_tokens, api_tokens.c.user_id == users.c.id)
+                     .where(api_tokens.c.token_sha256 == bindparam("digest")))
+
+
 def user_for_token(store: TrialStore, token: str) -> User | None:
     """The user a bearer token belongs to, or None."""
     if not token or len(token) > 200:
         return None
     digest = hash_token(token)
     with store.engine.connect() as conn:
-        row = conn.execute(
-            select(users.c.id, users.c.username, users.c.workspace)
-            .join(api_tokens, api_tokens.c.user_id == users.c.id)
-            .where(api_tokens.c.token_sha256 == digest)).first()
+        row = conn.execute(_TOKEN_USER_QUERY, {"digest": digest}).first()
     if row is None or not secrets.compare_digest(digest, hash_token(token)):
         return None
     return User(int(row[0]), row[1], row[2])

@@ -28,7 +28,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from trialmatch.store import TrialStore
 from trialmatch.store import schema as store_schema
@@ -166,10 +166,14 @@ class Caches:
     index: list[TrialIndexEntry] = field(default_factory=list)
     pairs_key: tuple | None = None
     pairs: list = field(default_factory=list)
+    pair_ids: frozenset = frozenset()  # the trial ids of ``pairs``
     reports: OrderedDict = field(default_factory=OrderedDict)
     max_reports: int = 256
     rankings: OrderedDict = field(default_factory=OrderedDict)
     max_rankings: int = 64
+    #: (workspace, patient id, version) -> (its ranking's key, whether that key's date is today's
+    #: because the record has no as_of): finds a ready ranking without reading the record
+    ranking_keys: dict = field(default_factory=dict)
     #: set by :func:`preload`: long-lived matching data (trials, rankings) is moved out of the
     #: garbage collector's full passes once built (a ranking is ~130k objects; with dozens kept,
     #: a full pass would otherwise stall every request for a second)
@@ -196,15 +200,27 @@ def trial_index(store: TrialStore, caches: Caches) -> list[TrialIndexEntry]:
     return out
 
 
-def matching_pairs(store: TrialStore, caches: Caches) -> tuple[tuple, list]:
-    key = trial_fingerprint(store)
+def matching_pairs(store: TrialStore, caches: Caches, fp: tuple | None = None) -> tuple[tuple, list]:
+    """``(trial fingerprint, [(Trial, CompiledCriteria)])`` of the current trials (``fp``: the
+    fingerprint the caller just read)."""
+    key = fp or trial_fingerprint(store)
     with caches.lock:
         if caches.pairs_key == key:
             return key, caches.pairs
+    key = trial_fingerprint(store) if fp else key  # a reload is keyed by what is stored now
     pairs = store.load_for_matching(compiler_version())
     with caches.lock:
         caches.pairs_key, caches.pairs = key, pairs
+        caches.pair_ids = frozenset(t.id for t, _ in pairs)
     return key, pairs
+
+
+def unknown_trial_ids(store: TrialStore, caches: Caches, trial_ids, fp: tuple | None = None) -> list[str]:
+    """Those of ``trial_ids`` that are not among the current trials."""
+    matching_pairs(store, caches, fp)
+    with caches.lock:
+        known = caches.pair_ids
+    return [t for t in trial_ids if t not in known]
 
 
 def preload(store: TrialStore, caches: Caches) -> int:
@@ -258,20 +274,22 @@ def _report_key(workspace, patient_id, version, fingerprint, trial_ids, status, 
             tuple(sorted(s.upper() for s in status)) if status else None, top)
 
 
+_VERSION_QUERY = select(store_schema.patients.c.current_version, store_schema.patients.c.deleted).where(
+    store_schema.patients.c.workspace == bindparam("workspace"), store_schema.patients.c.id == bindparam("patient_id"))
+
+
 def patient_version(store: TrialStore, workspace: str, patient_id: str) -> int | None:
     """The current version of a (not deleted) patient, without reading the record."""
-    t = store_schema.patients
     with store.engine.connect() as conn:
-        row = conn.execute(select(t.c.current_version, t.c.deleted).where(
-            t.c.workspace == workspace, t.c.id == patient_id)).first()
+        row = conn.execute(_VERSION_QUERY, {"workspace": workspace, "patient_id": patient_id}).first()
     return None if row is None or row[1] else int(row[0])
 
 
 def peek_match_json(store: TrialStore, caches: Caches, workspace: str, patient_id: str, version: int, *,
-                    trial_ids=None, status=None, top=None) -> bytes | None:
+                    trial_ids=None, status=None, top=None, fp: tuple | None = None) -> bytes | None:
     """The cached JSON of a match, if there is one for this patient version and trial revision
     (a few small queries: cheap enough to answer on the event loop)."""
-    fp = trial_fingerprint(store)
+    fp = fp or trial_fingerprint(store)
     with caches.lock:
         if caches.pairs_key != fp:
             return None
@@ -303,7 +321,7 @@ def _ranking_key(workspace: str, record) -> tuple:
 PRE_EXPLAINED = 50
 
 
-def patient_ranking(store: TrialStore, caches: Caches, workspace: str, record):
+def patient_ranking(store: TrialStore, caches: Caches, workspace: str, record, fp: tuple | None = None):
     """The :class:`~trialmatch.matching.PatientRanking` of a stored patient version, on the
     current trials: the one kept (refreshed if trials changed since), the one being computed
     (waited for), or a new one."""
@@ -311,15 +329,17 @@ def patient_ranking(store: TrialStore, caches: Caches, workspace: str, record):
         from trialmatch.matching import rank_patient
     except ImportError as exc:  # pragma: no cover
         raise Unavailable(f"the matcher is not available ({exc})") from exc
-    key_fp, pairs = matching_pairs(store, caches)
+    key_fp, pairs = matching_pairs(store, caches, fp)
     key = _ranking_key(workspace, record)
     with caches.lock:
         slot = caches.rankings.get(key)
         owner = slot is None
         if owner:
             slot = caches.rankings[key] = _RankingSlot()
+            caches.ranking_keys[(workspace, record.patient.id, record.version)] = (key, record.patient.as_of is None)
             while len(caches.rankings) > caches.max_rankings:
-                caches.rankings.popitem(last=False)
+                gone, _ = caches.rankings.popitem(last=False)
+                caches.ranking_keys.pop(gone[:3], None)
         else:
             caches.rankings.move_to_end(key)
     if owner:
@@ -339,6 +359,7 @@ def patient_ranking(store: TrialStore, caches: Caches, workspace: str, record):
             with caches.lock:
                 if caches.rankings.get(key) is slot:
                     del caches.rankings[key]
+                    caches.ranking_keys.pop(key[:3], None)
             raise
         finally:
             slot.ready.set()
@@ -398,12 +419,32 @@ def forget_patient(caches: Caches, workspace: str, patient_id: str) -> None:
     with caches.lock:
         for k in [k for k in caches.rankings if k[0] == workspace and k[1] == patient_id]:
             del caches.rankings[k]
+            caches.ranking_keys.pop(k[:3], None)
         for k in [k for k in caches.reports if k[0] == workspace and k[1] == patient_id]:
             del caches.reports[k]
 
 
+def ready_ranking(caches: Caches, workspace: str, patient_id: str, version: int, fp: tuple):
+    """The kept ranking of this patient version if it is ready and current for the trials of
+    fingerprint ``fp``, else None (found without reading the record)."""
+    import datetime as dt
+
+    with caches.lock:
+        entry = caches.ranking_keys.get((workspace, patient_id, version))
+        if entry is None:
+            return None
+        key, dated_today = entry
+        if dated_today and key[3] != dt.date.today():  # "as of today" has moved on
+            return None
+        slot = caches.rankings.get(key)
+        if slot is None or not slot.ready.is_set() or slot.error is not None or slot.fingerprint != fp:
+            return None
+        caches.rankings.move_to_end(key)
+        return slot.ranking
+
+
 def cached_match(store: TrialStore, caches: Caches, workspace: str, record, *, trial_ids=None,
-                 status=None, top=None, use_cache: bool = True, as_json: bool = False):
+                 status=None, top=None, use_cache: bool = True, as_json: bool = False, fp: tuple | None = None):
     """The match of a stored patient record: ``(MatchReport, how)``, or with ``as_json``
     ``(JSON bytes of the report, how)``.
 
@@ -411,36 +452,48 @@ def cached_match(store: TrialStore, caches: Caches, workspace: str, record, *, t
     :func:`patient_ranking`) and its JSON is kept for identical requests; ``how`` is ``"hit"``
     (the ranking was ready and current), ``"refresh"`` (it was re-evaluated for the trials that
     changed since) or ``"miss"`` (computed, or finished, for this request). Without, the matcher
-    runs over every trial and ``how`` is ``"miss"``.
+    runs over every trial and ``how`` is ``"miss"``. ``fp``: the trial fingerprint the caller
+    just read (read here otherwise).
     """
     if not use_cache:
-        key_fp, pairs = matching_pairs(store, caches)
+        key_fp, pairs = matching_pairs(store, caches, fp)
         with _MATCH_SLOT:
             report = run_match(record.patient, pairs, trial_ids=trial_ids, status=status, top=top)
         return (report_bytes(report) if as_json else report), "miss"
     rkey = _ranking_key(workspace, record)
-    fp = trial_fingerprint(store)  # the answer's key: a ranking refreshed to a newer revision is newer still
+    fp = fp or trial_fingerprint(store)  # the answer's key: a ranking refreshed to a newer revision is newer still
     with caches.lock:
         slot = caches.rankings.get(rkey)
         if slot is None or not slot.ready.is_set() or slot.error is not None:
             cached = "miss"
         else:
             cached = "hit" if slot.fingerprint == fp else "refresh"
-    ranking = patient_ranking(store, caches, workspace, record)
-    view = {"statuses": list(status) if status else None, "trial_ids": list(trial_ids) if trial_ids else None,
-            "top": top}
-    try:
-        if not as_json:
-            return ranking.report(**view), cached
-        body = ranking.view_json(**view)
-    except ValueError as exc:  # an unknown status filter: the caller's input
-        raise InputError(str(exc), 422, field="status") from None
-    key = _report_key(workspace, record.patient.id, record.version, fp, trial_ids, status, top)
+    ranking = patient_ranking(store, caches, workspace, record, fp)
+    if not as_json:
+        return _view(ranking, trial_ids, status, top, as_json=False), cached
+    return ranking_json(caches, ranking, workspace, record.patient.id, record.version, fp,
+                        trial_ids=trial_ids, status=status, top=top), cached
+
+
+def ranking_json(caches: Caches, ranking, workspace: str, patient_id: str, version: int, fp: tuple, *,
+                 trial_ids=None, status=None, top=None) -> bytes:
+    """The JSON answer of a view of a patient version's ranking, kept for identical requests."""
+    body = _view(ranking, trial_ids, status, top, as_json=True)
+    key = _report_key(workspace, patient_id, version, fp, trial_ids, status, top)
     with caches.lock:
         caches.reports[key] = body
         while len(caches.reports) > caches.max_reports:
             caches.reports.popitem(last=False)
-    return body, cached
+    return body
+
+
+def _view(ranking, trial_ids, status, top, as_json: bool):
+    view = {"statuses": list(status) if status else None, "trial_ids": list(trial_ids) if trial_ids else None,
+            "top": top}
+    try:
+        return ranking.view_json(**view) if as_json else ranking.report(**view)
+    except ValueError as exc:  # an unknown status filter: the caller's input
+        raise InputError(str(exc), 422, field="status") from None
 
 
 def ranked_view(store: TrialStore, caches: Caches, workspace: str, record, *, use_cache: bool = True, **view):
