@@ -181,66 +181,83 @@ def views(trial_ids: list[str]) -> list[dict]:
     return out
 
 
+def http_clients(base: str, token: str, n: int, timeout: float) -> list:
+    """``n`` HTTP clients, made before any timing starts.
+
+    Making an ``httpx.AsyncClient`` takes tens of milliseconds of this process's CPU (it builds
+    an SSL context even for plain HTTP), during which this process's event loop cannot read the
+    answers already sent: made inside the timed loop, each client's set-up would be counted in
+    the latency of the requests other clients have in flight. (Connections are still opened by
+    the first timed requests.)
+    """
+    import httpx
+
+    return [httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=timeout)
+            for _ in range(n)]
+
+
 async def drive(base: str, token: str, jobs: list[tuple[str, dict]], clients: int, seconds: float) -> dict:
     """Send the match requests ``jobs`` ((patient id, body), in order) from ``clients`` concurrent
     clients; each client takes the next job when its previous answer is in."""
-    import httpx
-
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     cache: dict[str, int] = {}
     queue = list(reversed(jobs))
+    conns = http_clients(base, token, clients, 120)
     t_start = time.perf_counter()
     deadline = t_start + seconds
 
-    async def client() -> None:
-        async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"},
-                                     timeout=120) as c:
-            while queue and time.perf_counter() < deadline:
-                pid, body = queue.pop()
-                t0 = time.perf_counter()
-                r = await c.post(f"/api/v1/patients/{pid}/match", json=body)
-                _ = r.content
-                latencies.append(time.perf_counter() - t0)
-                statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
-                tag = r.headers.get("x-trialmatch-cache", "none")
-                cache[tag] = cache.get(tag, 0) + 1
+    async def client(c) -> None:
+        while queue and time.perf_counter() < deadline:
+            pid, body = queue.pop()
+            t0 = time.perf_counter()
+            r = await c.post(f"/api/v1/patients/{pid}/match", json=body)
+            _ = r.content
+            latencies.append(time.perf_counter() - t0)
+            statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+            tag = r.headers.get("x-trialmatch-cache", "none")
+            cache[tag] = cache.get(tag, 0) + 1
 
-    await asyncio.gather(*(client() for _ in range(clients)))
-    wall = time.perf_counter() - t_start
+    try:
+        await asyncio.gather(*(client(c) for c in conns))
+    finally:
+        wall = time.perf_counter() - t_start
+        for c in conns:
+            await c.aclose()
     return {**latency_summary(latencies, wall), "statuses": statuses, "cache": cache}
 
 
 async def drive_writes(base: str, token: str, patients: list[str], clients: int, rounds: int, body: dict) -> dict:
     """Each client saves a new version of its patient (PUT) and asks for its matches at once."""
-    import httpx
-
     put_lat: list[float] = []
     answer_lat: list[float] = []
     total_lat: list[float] = []
     statuses: dict[int, int] = {}
+    conns = http_clients(base, token, clients, 300)
     t_start = time.perf_counter()
 
-    async def client(k: int) -> None:
+    async def client(k: int, c) -> None:
         pid = patients[k]
-        async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"},
-                                     timeout=300) as c:
-            for j in range(rounds):
-                doc = patient_doc(k, version=j + 1)
-                t0 = time.perf_counter()
-                r = await c.put(f"/api/v1/patients/{pid}", json=doc)
-                t1 = time.perf_counter()
-                statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
-                r = await c.post(f"/api/v1/patients/{pid}/match", json=body)
-                _ = r.content
-                t2 = time.perf_counter()
-                statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
-                put_lat.append(t1 - t0)
-                answer_lat.append(t2 - t1)
-                total_lat.append(t2 - t0)
+        for j in range(rounds):
+            doc = patient_doc(k, version=j + 1)
+            t0 = time.perf_counter()
+            r = await c.put(f"/api/v1/patients/{pid}", json=doc)
+            t1 = time.perf_counter()
+            statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+            r = await c.post(f"/api/v1/patients/{pid}/match", json=body)
+            _ = r.content
+            t2 = time.perf_counter()
+            statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+            put_lat.append(t1 - t0)
+            answer_lat.append(t2 - t1)
+            total_lat.append(t2 - t0)
 
-    await asyncio.gather(*(client(k) for k in range(clients)))
-    wall = time.perf_counter() - t_start
+    try:
+        await asyncio.gather(*(client(k, c) for k, c in enumerate(conns)))
+    finally:
+        wall = time.perf_counter() - t_start
+        for c in conns:
+            await c.aclose()
     return {"saves": len(put_lat), "wall_s": round(wall, 2), "saves_per_s": round(len(put_lat) / wall, 2),
             "put": latency_summary(put_lat), "match_after_put": latency_summary(answer_lat),
             "save_to_answer": latency_summary(total_lat), "statuses": statuses}
