@@ -431,9 +431,9 @@ def _compact(trial: Trial, compiled: cm.CompiledCriteria, idx: PatientIndex, opt
             outs = [vals[k] for k in kids]
             if None in outs:
                 amemo = atom_memo_for(idx, options)
-                for j, o in enumerate(outs):
-                    if o is not None:
-                        continue
+                j = -1
+                for _ in range(outs.count(None)):  # each position not decided yet
+                    j = outs.index(None, j + 1)
                     i, c, k, kid, prog = plan.entry_dynamic[j]
                     oc = vals[kid]
                     if oc is None:
@@ -668,7 +668,12 @@ def match_patient(patient: Patient, trials: Iterable[tuple[Trial, cm.CompiledCri
     # the first ``top``
     with _GcPaused():
         ranked = _rank(idx, trials, options, top is None, wanted, ids)
-    return _report(patient, as_of, idx, options, ranked, ids, top)
+        report = _report(patient, as_of, idx, options, ranked, ids, top)
+        # her memo (~100k objects) is freed before the collector runs again, so that its first
+        # pass does not walk it only to find it gone
+        del ranked
+        idx.clear()
+    return report
 
 
 class PatientRanking:

@@ -41,6 +41,9 @@ from trialmatch.matching.facts import PatientIndex, build_index, norm_key, parti
 from trialmatch.matching.model import CriterionOutcome, Evidence, MissingFact
 from trialmatch.matching.options import MatchOptions
 from trialmatch.patients.model import Patient
+from trialmatch.vocab import (
+    analyte_vocabulary, class_ancestors, drug_classes, drug_matches, normalize_analyte, normalize_drug,
+)
 
 CONFIRM = "confirm"
 NA = "na"
@@ -1017,8 +1020,6 @@ def _gene(a: cm.GeneAlteration, idx: PatientIndex, o) -> Result:
 
 # ---------------------------------------------------------------------------- labs
 def _analyte_entry(key: str) -> dict:
-    from trialmatch.vocab import analyte_vocabulary
-
     return analyte_vocabulary().get(key, {})
 
 
@@ -1198,8 +1199,6 @@ SYSTEMIC_CLASSES = frozenset({
 
 def drug_is(generic: str, classes: frozenset[str], key: str) -> bool:
     """``generic`` (with its ``classes``) is the agent or class ``key``."""
-    from trialmatch.vocab import drug_matches
-
     if drug_matches(generic, key):
         return True
     if key in ("systemic_therapy", "anticancer_therapy", "anti_cancer_therapy"):
@@ -1208,8 +1207,6 @@ def drug_is(generic: str, classes: frozenset[str], key: str) -> bool:
 
 
 def _drug_match(ti, agents: list[str], excluded: list[str] | None = None) -> Any:
-    from trialmatch.vocab import drug_classes
-
     def drug_matches(g, k):
         return drug_is(g, drug_classes(g), k)
 
@@ -1241,8 +1238,6 @@ def _duration_days(t, as_of: dt.date) -> float | None:
 
 def _assert_no_therapy(idx: PatientIndex, agents: list[str], settings: list[str]):
     """An assertion like "prior_therapy:chemotherapy:metastatic" present=False that covers the atom."""
-    from trialmatch.vocab import class_ancestors
-
     for key, a in idx.assertions.items():
         if a.present:
             continue
@@ -1439,8 +1434,6 @@ def _prior_treatments(a: cm.PriorTherapy, idx: PatientIndex, o, excluded: list[s
 
 @_atom("concomitant_medication")
 def _conmed(a: cm.ConcomitantMedication, idx: PatientIndex, o) -> Result:
-    from trialmatch.vocab import drug_matches
-
     keys = [norm_key(c) for c in a.classes]
     hits = []
     maybe = []
@@ -1590,8 +1583,6 @@ def _condition(a: cm.Condition, idx: PatientIndex, o) -> Result:
 
 @_atom("allergy")
 def _allergy(a: cm.Allergy, idx: PatientIndex, o) -> Result:
-    from trialmatch.vocab import drug_matches, normalize_drug
-
     hits = []
     for c in idx.patient.conditions:
         name = c.name.lower()
@@ -1624,8 +1615,6 @@ _EVENT_PROC = {
 
 @_atom("recent_event")
 def _event(a: cm.RecentEvent, idx: PatientIndex, o) -> Result:
-    from trialmatch.vocab import drug_matches
-
     key = norm_key(a.event)
     events: list[tuple[dt.date | None, Evidence, bool]] = []  # (date, evidence, certain kind)
     kinds = _EVENT_PROC.get(key)
@@ -1680,8 +1669,6 @@ def _event(a: cm.RecentEvent, idx: PatientIndex, o) -> Result:
 # ---------------------------------------------------------------------------- other measurements
 @lru_cache(maxsize=65536)
 def _normalize_analyte(name: str) -> str | None:
-    from trialmatch.vocab import normalize_analyte
-
     return normalize_analyte(name)
 
 

@@ -119,6 +119,12 @@ class PatientIndex:
     def source_of(self, name: str) -> Source | None:
         return self.patient.sources.get(name)
 
+    def clear(self) -> None:
+        """Forget the memoised results (the index itself stays usable)."""
+        self.cache.clear()
+        self.atom_cache.clear()
+        self.crit_cache.clear()
+
 
 def _on_or_before(d: dt.date | None, as_of: dt.date) -> bool:
     return d is None or d <= as_of
