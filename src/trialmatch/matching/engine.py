@@ -39,7 +39,7 @@ from trialmatch.matching.evaluate import (
 from trialmatch.matching.facts import PatientIndex, build_index
 from trialmatch.matching.model import VERDICT_ORDER, CriterionOutcome, MatchReport, TrialMatch
 from trialmatch.matching.options import MatchOptions
-from trialmatch.matching.programs import atom_memo_for, criterion_program
+from trialmatch.matching.programs import atom_memo_for, criterion_program, own_condition_program
 from trialmatch.patients.asof import patient_as_of
 from trialmatch.patients.model import Patient
 from trialmatch.trials.model import STATUS_VALUES, CLOSED_STATUSES, OPEN_STATUSES, Trial
@@ -111,6 +111,8 @@ class TrialPlan:
 _KEY_IDS: dict[tuple, int] = {}
 #: key id -> the criterion's value program (see trialmatch.matching.programs)
 _PROGRAMS: list = []
+#: key id -> whether its open outcome comes from naming the trial's own condition (criteria with such atoms)
+_OWN_PROGRAMS: dict = {}
 
 #: id(compiled) -> plan; an entry goes when its compiled-criteria object does (weak reference)
 _PLANS: dict[int, TrialPlan] = {}
@@ -156,6 +158,8 @@ def trial_plan(trial: Trial, compiled: cm.CompiledCriteria) -> TrialPlan:
                 if kid is None:
                     kid = _KEY_IDS[k] = len(_KEY_IDS)
                     _PROGRAMS.append(criterion_program(c.expression, c.kind, k[2]))
+                    if k[2]:
+                        _OWN_PROGRAMS[kid] = own_condition_program(c.expression, c.kind, k[2])
                 entry_dynamic.append((i, c, k, kid, _PROGRAMS[kid]))
         elif entry and st.outcome == "unknown":
             static_unknown.append(i)
@@ -438,15 +442,8 @@ def _compact(trial: Trial, compiled: cm.CompiledCriteria, idx: PatientIndex, opt
                     oc = vals[kid]
                     if oc is None:
                         oc = outcome_from(c.kind, prog(idx, options, amemo))
-                        if oc == "unknown" and k[2]:
-                            # open, and it names the trial's own condition: whether that is why
-                            # (it then weighs like a failed criterion) needs the explanation
-                            hit = crit_cache.get(k)
-                            if hit is None:
-                                hit = crit_cache[k] = decide(c.kind, c.expression, idx, options)
-                            oc = hit[0]
-                            if hit[4]:
-                                owns.add(kid)
+                        if oc == "unknown" and k[2] and _OWN_PROGRAMS[kid](idx, options, amemo):
+                            owns.add(kid)  # open because it names the trial's own condition
                         vals[kid] = oc
                     outs[j] = oc
             n_pass = outs.count("pass")

@@ -25,6 +25,8 @@ from trialmatch.criteria import model as cm
 from trialmatch.matching.evaluate import (
     CONFIRM, NA, TARGET_KINDS, PatientIndex, atom_result, evaluate_expression, node_key,
 )
+from trialmatch.matching.evaluate import _and as kleene_and
+from trialmatch.matching.evaluate import _or as kleene_or
 from trialmatch.matching.options import MatchOptions
 
 #: program(idx, options, memo) -> value (True / False / None / CONFIRM / NA); ``memo`` is the
@@ -210,3 +212,96 @@ def _explained(expr, want: Any, tk: frozenset) -> Program:
             cache["_targets"] = prev
 
     return explained
+
+
+# ---------------------------------------------------------------------------- own condition
+#: own(idx, options, memo) -> (value, whether the value's reasons include an atom naming the
+#: trial's own condition)
+_OwnProgram = Callable[[PatientIndex, MatchOptions, dict], tuple]
+
+
+def own_condition_program(expression, kind: str, target_keys: tuple | frozenset) -> Program:
+    """Whether an open criterion is open because an atom names the trial's own condition.
+
+    The explaining evaluator gives such an atom the reason "names the trial's own condition"
+    and the ranking weighs a criterion left unknown for that reason like a failed one. This
+    program follows which parts give the explanation its reasons (the parts whose value decided
+    the node's, the kept branches of a conditional; never the inside of a negation) without
+    building the explanation.
+
+    Returns
+    -------
+    Program
+        ``program(idx, options, atom_memo_for(idx, options))`` is True when the explanation's
+        reasons include one from an atom naming the trial's own condition.
+    """
+    if kind not in ("inclusion", "exclusion"):
+        raise ValueError(f"criterion kind {kind!r}: use inclusion or exclusion")
+    f = _own(expression, kind == "inclusion", frozenset(target_keys))
+
+    def own(idx, o, memo):
+        return f(idx, o, memo)[1]
+
+    return own
+
+
+def _own(expr, want: Any, tk: frozenset) -> _OwnProgram:
+    kind = getattr(expr, "kind", None)
+    if kind in ("all_of", "any_of"):
+        items = expr.items
+        if kind == "all_of" and want is False and tk:
+            rest = [e for e in items if not (getattr(e, "kind", None) in TARGET_KINDS and node_key(e) in tk)]
+            items = rest or items
+        parts = [_own(e, want, tk) for e in items]
+        combine = kleene_and if kind == "all_of" else kleene_or
+
+        def junction(idx, o, memo):
+            rs = [p(idx, o, memo) for p in parts]
+            v = combine([r[0] for r in rs])
+            chosen = [r for r in rs if r[0] is v or r[0] == v] or rs
+            return v, any(r[1] for r in chosen)
+
+        return junction
+    if kind == "not":
+        part = _own(expr.item, _flip(want), tk)
+
+        def not_(idx, o, memo):
+            return _negate(part(idx, o, memo)[0]), False  # its reasons read "must not hold: ..."
+
+        return not_
+    if kind == "except":
+        if isinstance(expr.main, cm.PriorTherapy):
+            exc_atoms = list(cm.iter_atoms(expr.exception))
+            if exc_atoms and all(isinstance(x, cm.PriorTherapy) for x in exc_atoms):
+                value = _explained(expr, want, tk)
+                return lambda idx, o, memo: (value(idx, o, memo), False)
+        main, exc = _own(expr.main, want, tk), _own(expr.exception, _flip(want), tk)
+
+        def except_(idx, o, memo):
+            m, e = main(idx, o, memo), exc(idx, o, memo)
+            v = kleene_and([m[0], _negate(e[0])])
+            if m[0] is False or (v is True and e[0] == NA):
+                return v, m[1]
+            return v, m[1] or e[1]
+
+        return except_
+    if kind == "if_then":
+        cond, then = _own(expr.condition, None, tk), _own(expr.then, want, tk)
+        other = _own(expr.otherwise, want, tk) if expr.otherwise is not None else None
+
+        def if_then(idx, o, memo):
+            c, t = cond(idx, o, memo), then(idx, o, memo)
+            ot = other(idx, o, memo) if other is not None else None
+            if c[0] is True or c[0] == CONFIRM:
+                return t[0], c[1] or t[1]
+            if c[0] is False:
+                return (NA, False) if ot is None else (ot[0], c[1] or ot[1])
+            if ot is None:
+                return (True, t[1]) if t[0] is True else (None, c[1] or t[1])
+            agree = t[0] is ot[0] and (t[0] is True or t[0] is False)
+            return (t[0] if agree else None), c[1] or t[1] or ot[1]
+
+        return if_then
+    value = _atom(expr, want, tk)
+    target = want is False and node_key(expr) in tk
+    return lambda idx, o, memo: (value(idx, o, memo), target)
