@@ -337,17 +337,14 @@ def trial_plan_for_fit(trial: Trial) -> TrialPlan:
 
 
 # ---------------------------------------------------------------------------- one trial
-def _outcome_memo(idx: PatientIndex, options: MatchOptions) -> tuple[list, set]:
-    """This patient's outcomes under ``options`` by criterion key id (None: not decided yet),
-    and the key ids whose unknown comes from naming the trial's own condition."""
+def _outcome_memo(idx: PatientIndex, options: MatchOptions) -> tuple[list, set, dict]:
+    """This patient's memos under ``options``: outcomes by criterion key id (None: not decided
+    yet), the key ids whose unknown comes from naming the trial's own condition, and atom values."""
     oid = ("outcomes", id(options))
     cc = idx.crit_cache.get(oid)
     if cc is None or cc[0] is not options:
-        cc = idx.crit_cache[oid] = (options, [], set())
-    vals = cc[1]
-    if len(vals) < len(_KEY_IDS):  # key ids of trials prepared since
-        vals.extend([None] * (len(_KEY_IDS) - len(vals)))
-    return vals, cc[2]
+        cc = idx.crit_cache[oid] = (options, [], set(), atom_memo_for(idx, options))
+    return cc[1], cc[2], cc[3]
 
 
 def _structured_criteria(trial: Trial, compiled: cm.CompiledCriteria) -> list[cm.Criterion]:
@@ -398,66 +395,19 @@ def _criterion_outcome(c: cm.Criterion, hit: tuple) -> CriterionOutcome:
 
 
 def _compact(trial: Trial, compiled: cm.CompiledCriteria, idx: PatientIndex, options: MatchOptions,
-             full: bool) -> _Compact:
+             full: bool, memo: tuple | None = None) -> _Compact:
     """Verdict and score of one trial (what ranking needs). ``full``: decide every criterion with
     its explanation now (all results will be materialised); else only its outcome (the
-    explanation is built by :func:`_materialise` for the results returned)."""
+    explanation is built by :func:`_materialise` for the results returned); ``memo``: the
+    patient's :func:`_outcome_memo` (looked up here otherwise)."""
     plan = trial_plan(trial, compiled)
-    cache = idx.cache
-    cache["_targets"] = plan.targets
-    crit_cache = crit_cache_for(idx, options)
-    fail_i: list[int] = []
-    unknown_i: list[int] = []
-    confirm_i: list[int] = []
-    n_pass = n_own = 0
-    try:
-        if full:
-            for i, c, k, _kid, _prog in plan.entry_dynamic:
-                hit = crit_cache.get(k)
-                if hit is None:
-                    hit = crit_cache[k] = decide(c.kind, c.expression, idx, options)
-                oc = hit[0]
-                if oc == "pass":
-                    n_pass += 1
-                elif oc == "fail":
-                    fail_i.append(i)
-                elif oc == "unknown":
-                    unknown_i.append(i)
-                    if hit[4]:
-                        n_own += 1
-                elif oc == "confirm":
-                    confirm_i.append(i)
-        elif plan.entry_kids:
-            # outcomes only (no explanation), memoised per patient by key id in a flat list;
-            # the counts and indexes below are list operations, not a Python loop per criterion
-            vals, owns = _outcome_memo(idx, options)
-            kids = plan.entry_kids
-            outs = [vals[k] for k in kids]
-            if None in outs:
-                amemo = atom_memo_for(idx, options)
-                j = -1
-                for _ in range(outs.count(None)):  # each position not decided yet
-                    j = outs.index(None, j + 1)
-                    i, c, k, kid, prog = plan.entry_dynamic[j]
-                    oc = vals[kid]
-                    if oc is None:
-                        oc = outcome_from(c.kind, prog(idx, options, amemo))
-                        if oc == "unknown" and k[2] and _OWN_PROGRAMS[kid](idx, options, amemo):
-                            owns.add(kid)  # open because it names the trial's own condition
-                        vals[kid] = oc
-                    outs[j] = oc
-            n_pass = outs.count("pass")
-            ei = plan.entry_idx
-            if "fail" in outs:
-                fail_i = [ei[j] for j, o in enumerate(outs) if o == "fail"]
-            if "unknown" in outs:
-                unknown_i = [ei[j] for j, o in enumerate(outs) if o == "unknown"]
-                if owns and plan.entry_target:
-                    n_own = sum(1 for k in plan.entry_target if k in owns and vals[k] == "unknown")
-            if "confirm" in outs:
-                confirm_i = [ei[j] for j, o in enumerate(outs) if o == "confirm"]
-    finally:
-        cache["_targets"] = None
+    if full:
+        counts = _explained_counts(plan, idx, options)
+    elif plan.entry_kids:
+        counts = _outcome_counts(plan, idx, options, memo or _outcome_memo(idx, options))
+    else:
+        counts = (0, 0, [], [], [])
+    n_pass, n_own, fail_i, unknown_i, confirm_i = counts
     if plan.static_unknown:
         unknown_i = sorted(unknown_i + plan.static_unknown) if unknown_i else plan.static_unknown
     if plan.static_confirm:
@@ -475,6 +425,70 @@ def _compact(trial: Trial, compiled: cm.CompiledCriteria, idx: PatientIndex, opt
     score = round(match_score(verdict, fit, n_pass, n_fail, n_unknown, n_decided, n_own), 6)
     return _Compact(trial, compiled, plan, verdict, score, deciding, unknown_i,
                     [crit[i].id for i in confirm_i])
+
+
+def _explained_counts(plan: TrialPlan, idx: PatientIndex, options: MatchOptions) -> tuple:
+    """``(n_pass, n_own, fail_i, unknown_i, confirm_i)`` of the entry criteria, each decided
+    with its explanation (memoised for :func:`_materialise`)."""
+    cache = idx.cache
+    cache["_targets"] = plan.targets
+    crit_cache = crit_cache_for(idx, options)
+    fail_i: list[int] = []
+    unknown_i: list[int] = []
+    confirm_i: list[int] = []
+    n_pass = n_own = 0
+    try:
+        for i, c, k, _kid, _prog in plan.entry_dynamic:
+            hit = crit_cache.get(k)
+            if hit is None:
+                hit = crit_cache[k] = decide(c.kind, c.expression, idx, options)
+            oc = hit[0]
+            if oc == "pass":
+                n_pass += 1
+            elif oc == "fail":
+                fail_i.append(i)
+            elif oc == "unknown":
+                unknown_i.append(i)
+                if hit[4]:
+                    n_own += 1
+            elif oc == "confirm":
+                confirm_i.append(i)
+    finally:
+        cache["_targets"] = None
+    return n_pass, n_own, fail_i, unknown_i, confirm_i
+
+
+def _outcome_counts(plan: TrialPlan, idx: PatientIndex, options: MatchOptions, memo: tuple) -> tuple:
+    """The same counts from outcomes alone (value programs, no explanation), memoised per
+    patient by key id in a flat list: the counts and indexes are list operations, not a Python
+    loop per criterion."""
+    vals, owns, amemo = memo
+    kids = plan.entry_kids
+    if len(vals) < len(_KEY_IDS):  # key ids of trials prepared since
+        vals.extend([None] * (len(_KEY_IDS) - len(vals)))
+    outs = [vals[k] for k in kids]
+    if None in outs:
+        j = -1
+        for _ in range(outs.count(None)):  # each position not decided yet
+            j = outs.index(None, j + 1)
+            _i, c, k, kid, prog = plan.entry_dynamic[j]
+            oc = vals[kid]
+            if oc is None:
+                oc = vals[kid] = outcome_from(c.kind, prog(idx, options, amemo))
+                if oc == "unknown" and k[2] and _OWN_PROGRAMS[kid](idx, options, amemo):
+                    owns.add(kid)  # open because it names the trial's own condition
+            outs[j] = oc
+    ei = plan.entry_idx
+    fail_i = [ei[j] for j, o in enumerate(outs) if o == "fail"] if "fail" in outs else []
+    unknown_i = confirm_i = []
+    n_own = 0
+    if "unknown" in outs:
+        unknown_i = [ei[j] for j, o in enumerate(outs) if o == "unknown"]
+        if owns and plan.entry_target:
+            n_own = sum(1 for k in plan.entry_target if k in owns and vals[k] == "unknown")
+    if "confirm" in outs:
+        confirm_i = [ei[j] for j, o in enumerate(outs) if o == "confirm"]
+    return outs.count("pass"), n_own, fail_i, unknown_i, confirm_i
 
 
 def _materialise(m: _Compact, idx: PatientIndex, options: MatchOptions) -> TrialMatch:
@@ -575,12 +589,13 @@ def _rank(idx: PatientIndex, trials: Iterable[tuple[Trial, cm.CompiledCriteria]]
           full: bool, wanted: set[str] | None = None, ids: set[str] | None = None) -> list[_Compact]:
     """Every (kept) trial's compact result, ranked."""
     compact: list[_Compact] = []
+    memo = None if full else _outcome_memo(idx, options)
     for trial, compiled in trials:
         if wanted is not None and (trial.status or "UNKNOWN").upper() not in wanted:
             continue
         if ids is not None and trial.id.upper() not in ids:
             continue
-        compact.append(_compact(trial, compiled, idx, options, full))
+        compact.append(_compact(trial, compiled, idx, options, full, memo))
     compact.sort(key=_compact_key)
     return compact
 
@@ -721,6 +736,7 @@ class PatientRanking:
             idx, options = self._idx, self.options
             kept: list[_Compact] = []
             n_new = 0
+            memo = _outcome_memo(idx, options)
             for trial, compiled in trials:
                 old = self._by_id.get(trial.id)
                 if old is not None and old.trial is trial and old.compiled is compiled:
@@ -729,7 +745,7 @@ class PatientRanking:
                 idx.cache.pop(("fit", trial.id), None)  # its conditions/title may have changed
                 for memo in (self._explained, self._fragments):
                     memo.pop(trial.id, None)
-                kept.append(_compact(trial, compiled, idx, options, False))
+                kept.append(_compact(trial, compiled, idx, options, False, memo))
                 n_new += 1
             kept.sort(key=_compact_key)
             self._ranked = kept
