@@ -736,7 +736,7 @@ class PatientRanking:
             idx, options = self._idx, self.options
             kept: list[_Compact] = []
             n_new = 0
-            memo = _outcome_memo(idx, options)
+            outcomes = _outcome_memo(idx, options)
             for trial, compiled in trials:
                 old = self._by_id.get(trial.id)
                 if old is not None and old.trial is trial and old.compiled is compiled:
@@ -745,7 +745,7 @@ class PatientRanking:
                 idx.cache.pop(("fit", trial.id), None)  # its conditions/title may have changed
                 for memo in (self._explained, self._fragments):
                     memo.pop(trial.id, None)
-                kept.append(_compact(trial, compiled, idx, options, False, memo))
+                kept.append(_compact(trial, compiled, idx, options, False, outcomes))
                 n_new += 1
             kept.sort(key=_compact_key)
             self._ranked = kept
