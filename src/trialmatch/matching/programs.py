@@ -26,6 +26,7 @@ from trialmatch.matching.evaluate import (
     CONFIRM, NA, TARGET_KINDS, PatientIndex, atom_result, evaluate_expression, node_key,
 )
 from trialmatch.matching.evaluate import _and as kleene_and
+from trialmatch.matching.evaluate import _not as _negate
 from trialmatch.matching.evaluate import _or as kleene_or
 from trialmatch.matching.options import MatchOptions
 
@@ -116,38 +117,26 @@ def _atom(atom, want: Any, tk: frozenset) -> Program:
 
 
 def _all_of(parts: list[Program]) -> Program:
-    if len(parts) == 1:
-        return parts[0]  # Kleene "and" of one value is that value
-
-    def all_of(idx, o, memo):
-        unknown = confirm = seen = False
-        for f in parts:
-            v = f(idx, o, memo)
-            if v is False:
-                return False
-            if v is None:
-                unknown = seen = True
-            elif v != NA:
-                seen = True
-                if v == CONFIRM:
-                    confirm = True
-        if not seen:
-            return NA
-        return None if unknown else (CONFIRM if confirm else True)
-
-    return all_of
+    return _junction(parts, False)
 
 
 def _any_of(parts: list[Program]) -> Program:
-    if len(parts) == 1:
-        return parts[0]  # Kleene "or" of one value is that value
+    return _junction(parts, True)
 
-    def any_of(idx, o, memo):
+
+def _junction(parts: list[Program], decisive: bool) -> Program:
+    """Kleene "and" (``decisive`` False: one False decides) or "or" (True decides) of the parts,
+    stopping at the first deciding value; NA parts do not count, and none left gives NA."""
+    if len(parts) == 1:
+        return parts[0]  # the junction of one value is that value
+    otherwise = not decisive
+
+    def junction(idx, o, memo):
         unknown = confirm = seen = False
         for f in parts:
             v = f(idx, o, memo)
-            if v is True:
-                return True
+            if v is decisive:
+                return decisive
             if v is None:
                 unknown = seen = True
             elif v != NA:
@@ -156,17 +145,9 @@ def _any_of(parts: list[Program]) -> Program:
                     confirm = True
         if not seen:
             return NA
-        return None if unknown else (CONFIRM if confirm else False)
+        return None if unknown else (CONFIRM if confirm else otherwise)
 
-    return any_of
-
-
-def _negate(v: Any) -> Any:
-    if v is True:
-        return False
-    if v is False:
-        return True
-    return v
+    return junction
 
 
 def _not(part: Program) -> Program:
