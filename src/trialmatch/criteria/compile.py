@@ -66,7 +66,7 @@ from trialmatch.vocab.units import parse_quantity
 
 __all__ = ["COMPILER_VERSION", "compile_criteria", "compile_text", "compile_criterion_text"]
 
-COMPILER_VERSION = "0.4.3"
+COMPILER_VERSION = "0.4.4"
 
 # ----------------------------------------------------------------------------- comparators
 _NUMW = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
@@ -1179,6 +1179,10 @@ def _analyte_finditer(t: str):
             b = short_rx.search(t, pos)
 
 
+_RATIO_SEP = re.compile(r"\s*(?::|/|(?<![a-z])-?to-?(?![a-z]))\s*")
+_RATIO_AFTER = re.compile(r"(?i)(?:\s*(?:/|:|-?to-?|\s)\s*[A-Za-z][\w-]*){0,2}?[\s-]*(?:ratio|quotient)\b")
+
+
 def _analyte_mentions(t: str) -> list[tuple[str, int, int]]:
     _rx, names = _analyte_regex()
     compact = _ANALYTE_RE_CACHE["compact"]
@@ -1192,6 +1196,15 @@ def _analyte_mentions(t: str) -> list[tuple[str, int, int]]:
         if key == "egfr" and _ANALYTE_EGFR_NOT_LAB.search(t, m.end(), m.end() + 30):
             continue
         if key == "alcohol" and not _DIGIT.search(t, m.end(), m.end() + 40):
+            continue
+        rm = _RATIO_AFTER.match(t, m.end()) if "ratio" not in low else None
+        if rm is not None:
+            # "free-to-total PSA ratio", "albumin/creatinine ratio": a ratio of the analyte, not the analyte; the
+            # ratio itself when the vocabulary names it as written here ("urine protein:creatinine ratio")
+            whole = _RATIO_SEP.sub("/", t[m.start():rm.end()].lower())
+            rkey = names.get(_ANALYTE_SEP.sub(" ", whole)) or compact.get(_ANALYTE_SEP.sub("", whole))
+            if rkey is not None:
+                out.append((rkey, m.start(), rm.end()))
             continue
         out.append((key, m.start(), m.end()))
     return out
@@ -1416,8 +1429,8 @@ def _measurements(t: str, atoms: list) -> list:
             continue
         if q.unit and _MEAS_SKIP_UNITS.match(q.unit):
             name = _measurement_name(t, q.start, floor)
-            if not name or "weight" not in name:
-                continue
+            if not name or not ("weight" in name or re.search(r"(?i)\bratio\b", name)):
+                continue  # a dose; a ratio in "mg/g" is a measurement ("albumin-to-creatinine ratio > 300 mg/g")
         if q.unit_text is None and q.time_unit is None and q.op != "+/-" and _GESTATIONAL_WEEKS_AFTER.match(t, q.end):
             # "≥ 33 gestational weeks", "from 13 to 32.6 gestational weeks"
             out.append(Measurement(name="gestational age", comparator="between" if q.op == "between" else q.op,
@@ -1795,6 +1808,60 @@ def _events(t: str) -> list:
     return out
 
 
+_REQUIRING_MED = re.compile(r"(?i)\b(?:requiring|require)\s+(?:\w+\s+){0,2}?"
+                            r"(?:anticoag|corticoster|steroid|immunosuppress|warfarin)")
+# an episode of a condition ("asthma exacerbation requiring oral corticosteroids", "COPD flare that required
+# steroids"): the drug says how severe the episode was; it is not a medication she takes now
+_EPISODE_BEFORE = re.compile(r"(?i)\b(?:exacerbations?|flares?|flare-ups?|episodes?|attacks?|crises|crisis|"
+                             r"decompensations?)\s*(?:,\s*)?(?:(?:that|which)\s+)?$")
+
+
+_CURRENT_USE_CUE = re.compile(r"(?i)(?:current|concomitant|ongoing|chronic|concurrent|regular)\s+(?:\w+\s+){0,3}?"
+                              r"(?:use|treatment|therapy|administration)|(?:receiving|taking)\s")
+_TREATED_CLASSES = ((re.compile(r"(?i)anticoag|warfarin|heparin"), "anticoagulant"),
+                    (re.compile(r"(?i)corticoster|steroid"), "corticosteroid"),
+                    (re.compile(r"(?i)immunosuppress"), "immunosuppressant"))
+
+
+def _drop_treating_drugs(t: str, atoms: list) -> list:
+    """"Asthma exacerbation requiring oral corticosteroids within 1 month": the condition (its episode), not a
+    medication atom for the drug that treated it. Drops the classes named after "requiring" whose subject is a
+    condition or an episode of one, when the clause names that condition and no current use of its own."""
+    if not any(isinstance(a, Condition) for a in atoms) or _CURRENT_USE_CUE.search(t):
+        return atoms
+    treated = set()
+    for m in _REQUIRING_MED.finditer(t):
+        if _treats_condition(t, m.start()):
+            for rx, key in _TREATED_CLASSES:
+                if rx.search(m.group(0)):
+                    treated.add(key)
+    if not treated:
+        return atoms
+    out = []
+    for a in atoms:
+        if isinstance(a, ConcomitantMedication) and set(a.classes) <= treated:
+            continue
+        if isinstance(a, PriorTherapy) and set(a.agents) <= treated:
+            continue
+        out.append(a)
+    # with a window ("... requiring oral corticosteroids within 1 month"), the episode is the condition treated
+    # with that drug within the window: both, one requirement
+    for i, a in enumerate(out):
+        if isinstance(a, Condition) and a.within is not None:
+            out[i] = AllOf(items=[a, PriorTherapy(agents=sorted(treated), within=a.within.model_copy())])
+            break
+    return out
+
+
+def _treats_condition(t: str, cue: int) -> bool:
+    """Is the drug "required" at ``t[cue:]`` the treatment of a named condition or of an episode just before it?"""
+    before = t[max(0, cue - 60):cue]
+    if _EPISODE_BEFORE.search(before):
+        return True
+    hits = vocab_find(vocab_regexes()["condition"], before)
+    return bool(hits) and not before[hits[-1][2]:].strip(" ,").split()[2:]  # the condition is its subject
+
+
 def _conmeds(t: str) -> list:
     classes = []
     if _any(r"cyp3a4?|cyp 3a4", t):
@@ -1876,11 +1943,13 @@ _SEVERITY_AFTER = re.compile(r"(?i)\s*(?:\(\s*)?(?:\w+\s*)?" + _SEVERITY_SCALE)
 _SEVERITY_BEFORE = re.compile(r"(?i)" + _SEVERITY_SCALE + r"(?:\s*(?:-|–|/|,|or|and|to|through|or\s+higher|or\s+greater|"
                               r"or\s+more|\+|(?:iv|i{1,3}|[1-5])\b))*\s*(?:\w+\s+)?$")
 _GRADE_NUM = {"i": 1, "ii": 2, "iii": 3, "iv": 4}
+_SEVERITY_IN = re.compile(r"(?i)" + _SEVERITY_SCALE)
 
 
 def _severity_graded(t: str, s: int, e: int) -> bool:
     """Is the condition mention ``t[s:e]`` restricted to a grade of 2 or more on a grading scale?"""
-    m = _SEVERITY_AFTER.match(t, e, min(len(t), e + 30)) or _SEVERITY_BEFORE.search(t, max(0, s - 45), s)
+    m = _SEVERITY_AFTER.match(t, e, min(len(t), e + 30)) or _SEVERITY_BEFORE.search(t, max(0, s - 45), s) \
+        or _SEVERITY_IN.search(t, s, e)  # a name that is a grade itself ("NYHA class III")
     if m is None:
         return False
     g = m.group("g").lower()
@@ -1909,8 +1978,11 @@ def _conditions(t: str, strict: bool = False) -> list:
         kw: dict[str, Any] = {"condition": key, "qualifiers": quals}
         if wm:
             kw["within"] = _dur(wm.group(1), wm.group(2))
-        if not any(isinstance(a, Condition) and a.condition == key for a in out):
+        same = [a for a in out if isinstance(a, Condition) and a.condition == key]
+        if not same:
             out.append(Condition(**kw))
+        elif "severe" in quals and "severe" not in same[0].qualifiers and _severity_graded(t, s, e):
+            same[0].qualifiers.append("severe")  # "NYHA class III or IV heart failure": the scale's name, then the condition's
     return out
 
 
@@ -1933,6 +2005,13 @@ _STOP = {"the", "a", "an", "any", "other", "following", "this", "study", "trial"
 _VAGUE_HEADS = {"disease", "diseases", "abnormality", "abnormalities", "illness", "illnesses", "condition", "conditions",
                 "finding", "findings", "disorder", "disorders", "problem", "problems", "medical", "history", "result",
                 "results", "impairment", "dysfunction", "event", "events", "comorbidity", "comorbidities"}
+
+
+# the verb of a sentence whose subject is the condition ("Patients with HCL must have received ...", "History of X
+# syndrome must be documented", "Patients with lupus should be excluded"): the condition's name ends before it
+_MODAL_TAIL = re.compile(r"(?i)\s+\b(?:must|should|shall|will|would|may|might|can|cannot|could|need(?:s)?\s+to|"
+                         r"(?:is|are|was|were)\s+(?:not\s+)?(?:eligible|ineligible|excluded|included|allowed|permitted|"
+                         r"required|to\s+be))\b(?!-)")
 
 
 def _generic_condition(t: str) -> list:
@@ -1966,6 +2045,8 @@ def _generic_condition(t: str) -> list:
     if re.match(r"(?i)[^,;:()]{1,60}?(?:,|\bif\b|\bunless\b|\bwhen\b|\bexcept\b)", phrase) and re.match(
             r"(?i)(?:[A-Za-z'/-]+\s+){0,5}[A-Za-z'/-]+\s*(?:,|\bif\b|\bunless\b|\bwhen\b|\bexcept\b)", phrase):
         return []  # "X, Y or Z" (a list cut at its first comma) or "X if ..." (a condition on X): not one condition
+    # a modal or auxiliary verb ends the name: "HCL must have received ...", "X syndrome should be documented"
+    phrase = _MODAL_TAIL.split(phrase, maxsplit=1)[0]
     phrase = re.split(r"(?i)\s*(?:[(,;:.]|\bwithin\b|\bthat\b|\bwhich\b|\bwho\b|\bwhere\b|\bdefined\b|\bas\b|\bfor\b|\bwith\b|\bin the\b|\brequiring\b|\bincluding\b|\bsuch as\b|\bper\b|\baccording\b|\bby\b|\bon\b|\bat\b|\bfrom\b|\bof\s+(?:more|less|at)\b|\bduring\b|\bafter\b|\bbefore\b|\bprior\b|\bor\s+(?:any|other)\b)", phrase, maxsplit=1)[0]
     words = phrase.strip().split()
     if not (1 <= len(words) <= 6):
@@ -2367,6 +2448,8 @@ def _compile_clause(t: str, kind: str) -> list:
             if listed and sum(1 for _ in iter_atoms(listed[0])) > len(conds):
                 conds = listed
         atoms += conds
+    if "requir" in tl:
+        atoms = _drop_treating_drugs(t, atoms)
     lab_conds = {a.condition.site for a in atoms if isinstance(a, IfThen) and isinstance(a.condition, Metastasis)}
     if lab_conds:
         atoms = [a for a in atoms if not (isinstance(a, Metastasis) and a.site in lab_conds)]
@@ -2474,6 +2557,13 @@ _LIST_HEADS = re.compile(r"(?i)\b(?:disease|diseases|disorders?|conditions?|synd
                          r"impairment|abnormalit(?:y|ies)|illness(?:es)?|infections?|injur(?:y|ies)|events?)$")
 
 
+_GRADED_MARK = "zzgradedzz"  # stands for a grade of 2 or more in a list being split (letters only, as its items)
+_GRADE_PHRASE = re.compile(r"(?i)\(?\b(?:nci[- ]?)?(?:(?:lown|nyha|ccs|gold|child[- ]?pugh|ctcae)\s*(?:v?\d(?:\.\d+)?\s*)?"
+                           r"(?:class|grade|stage)?|class|grade)\s*"
+                           r"(?:of\s*)?(?:[≥>]=?\s*)?(?P<g>iv|i{1,3}|[1-5])[abc]?\b(?:\s*(?:-|–|/|,|or|and|to|through|and/or)\s*"
+                           r"(?:(?:class|grade)\s*)?(?:iv|i{1,3}|[1-5])[abc]?\b)*(?:\s*(?:or\s+(?:higher|greater|more|above)|\+))?\)?")
+
+
 def _condition_list(t: str, kind: str) -> list:
     """"History of abdominal fistula, gastrointestinal perforation, or intra-abdominal abscess within 6 months",
     "Clinically significant coronary artery, cerebrovascular or peripheral vascular disease": any of the listed
@@ -2490,6 +2580,15 @@ def _condition_list(t: str, kind: str) -> list:
     lead = m.group(0).lower()
     rest = t[m.end():]
     rest = re.sub(r"\s*\((?:[^()]{0,80})\)", "", rest)  # acronyms and examples of the category
+    # a grade on a scale ("NYHA class III or IV heart failure", "grade 3 or 4 neuropathy"): the grades joined by
+    # "or" qualify the one condition beside them, they are not items of a list
+    graded = _GRADE_PHRASE.search(rest)
+    if graded is not None:
+        g = graded.group("g").lower()
+        mark = f" {_GRADED_MARK} " if (_GRADE_NUM.get(g) or int(g)) >= 2 else " "
+        rest = (rest[:graded.start()] + mark + rest[graded.end():]).strip()
+        if not re.sub(r"(?i)\b(?:with|of|and|or|" + _GRADED_MARK + r")\b", " ", rest).strip(" ,/-"):
+            return []
     within = None
     wm = _LIST_WINDOW.search(rest)
     if wm:
@@ -2527,6 +2626,11 @@ def _condition_list(t: str, kind: str) -> list:
     cond_rx = vocab_regexes()["condition"]
     out: list = []
     for i, it in enumerate(items):
+        marked = _GRADED_MARK in it
+        if marked:
+            it = " ".join(w for w in it.split() if w != _GRADED_MARK)
+            if not it:
+                continue
         hits = vocab_find(cond_rx, it)
         if hits and hits[0][1] == 0 and hits[0][2] >= len(it.rstrip()) - 1:
             name = hits[0][0]
@@ -2539,6 +2643,8 @@ def _condition_list(t: str, kind: str) -> list:
             if all(x in _STOP or x in _VAGUE_HEADS for x in name.split()):
                 return []
         kw: dict[str, Any] = {"condition": name, "qualifiers": list(quals)}
+        if marked and "severe" not in kw["qualifiers"]:
+            kw["qualifiers"].append("severe")
         if within is not None:
             kw["within"] = within
         c = Condition(**kw)
@@ -2850,6 +2956,68 @@ def _age_conditional(t: str, kind: str):
     return expr, *_status(expr)
 
 
+# a requirement of the patients with one condition only: "Patients with HCL must have received at least one prior
+# purine analog", "Subjects with diabetes must have HbA1c < 8%". The condition says whom the requirement concerns;
+# it is not itself required: IfThen(condition, requirement), as for an age group (``_age_conditional``). A statement
+# about them ("Patients with lupus are not eligible / should be excluded") is the condition's absence (inclusion) or
+# presence (exclusion); "Patients with treated brain metastases are eligible" states what is allowed.
+_COND_COND = re.compile(
+    r"(?i)^\W*" + _AGE_COND_SUBJ + r"\s+(?:with|who\s+have|who\s+has|having|diagnosed\s+with)\s+(?P<cond>[^.;:]{2,80}?)"
+    r"\s*,?\s+(?P<rest>(?:must|should|shall|(?:are|is|will\s+be)\s+required\s+to|will\s+need\s+to|need\s+to|"
+    r"(?:are|is|will\s+be|shall\s+be|would\s+be)\s+(?:considered\s+)?(?:not\s+)?(?:eligible|ineligible|excluded|included|"
+    r"allowed|permitted|acceptable)\b)(?:\s+\S.*|\W*))$", re.S)
+_COND_COND_EXCLUDED = re.compile(
+    r"(?i)^(?:(?:must|should|shall|will)\s+(?:be\s+excluded|not\s+be\s+(?:eligible|included|enrolled|entered|allowed|"
+    r"permitted))|(?:are|is|will\s+be|shall\s+be|would\s+be)\s+(?:considered\s+)?(?:not\s+(?:eligible|included|allowed|"
+    r"permitted|acceptable)|ineligible|excluded))\b(?![^.;]*\b(?:unless|if|except|provided|until)\b)")
+_COND_COND_ALLOWED = re.compile(
+    r"(?i)^(?:are|is|will\s+be|shall\s+be|would\s+be)\s+(?:considered\s+)?(?:eligible|included|allowed|permitted|acceptable)"
+    r"(?:\s+(?:to\s+(?:participate|enrol+|enter)|(?:in|into|for|on)\s+(?:this|the)\s+(?:study|trial|protocol)))?\W*$")
+_COND_COND_STATEMENT = re.compile(r"(?i)^(?:are|is|will\s+be|shall\s+be|would\s+be)\b")
+# whom a requirement about pregnancy or contraception concerns ("Patients with the potential for pregnancy must
+# agree ...", "Female patients with infants must agree not to breastfeed"): read by the pregnancy extractors
+_COND_COND_NOT_A_CONDITION = re.compile(r"(?i)potential|childbearing|pregnan|infants?\b|breast-?feed|partners?\b|"
+                                        r"\bfollowing\b|\bcriteria\b")
+
+
+def _condition_conditional(t: str, kind: str):
+    """``(expression, status, reason)`` when ``t`` is one sentence about the patients with a condition only (see
+    ``_COND_COND``), else None."""
+    if len([x for x in _SENTENCE_SPLIT.split(t) if x.strip()]) != 1:
+        return None
+    m = _COND_COND.match(t)
+    if m is None:
+        return None
+    cond_text = m.group("cond").strip()
+    rest = m.group("rest").strip()
+    statement = _COND_COND_STATEMENT.match(rest) is not None
+    excluded = _COND_COND_EXCLUDED.match(rest) is not None
+    if kind != "inclusion" and not excluded:
+        return None
+    if statement and not excluded and _COND_COND_ALLOWED.match(rest) is None:
+        return None  # "are eligible and must be progressing": read as before
+    if _NEG_LEAD.match(cond_text) or _COND_COND_NOT_A_CONDITION.search(cond_text) or re.search(
+            r"(?i)\b(?:no|not|without|if|unless|except)\b", cond_text):
+        return None
+    ce, cs, _ = compile_criterion_text(f"Patients with {cond_text}", "inclusion")
+    if ce is None or cs != "compiled" or any(isinstance(a, (NeedsConfirmation, Unsupported, Age, Sex))
+                                             for a in iter_atoms(ce)):
+        return None
+    if isinstance(ce, AllOf) and re.search(r"(?i)\bor\b", cond_text) and not re.search(r"(?i)\band\b", cond_text):
+        ce = AnyOf(items=ce.items)  # "a history of cardiac disease or mediastinal radiation": either
+    if excluded:
+        expr = ce if kind == "exclusion" else Not(item=ce)
+        return expr, *_status(expr)
+    if statement:
+        return None, "compiled", "not a requirement: states what is allowed"
+    e, st, _why = compile_criterion_text(rest, kind)
+    if e is None or st == "unsupported" or e == ce:
+        e = NeedsConfirmation(category="other", reason=f"required of patients with {cond_text[:60]!r} only: "
+                                                       f"{rest.strip(' .;')[:100]!r}")
+    expr = IfThen(condition=ce, then=e)
+    return expr, *_status(expr)
+
+
 def _semicolon_parts(t: str) -> list[str] | None:
     """Top-level "; "-separated requirements when a negation would otherwise cross the semicolon
     ("Measurable disease; no prior chemotherapy for metastatic disease": the "no" is the second
@@ -2916,6 +3084,10 @@ def _compile_criterion_cached(t: str, kind: str):
     if d is not None:
         return d
     d = _age_conditional(t, kind)
+    if d is not None:
+        return d
+    d = _condition_conditional(t, kind) if (" with " in t or " who ha" in t or " having " in t or "diagnosed" in t) \
+        else None
     if d is not None:
         return d
     # every separator of _CLAUSE_OR starts with "," or ";": without one the split would return [t]
@@ -3059,6 +3231,7 @@ def _build(splits: list[SplitCriterion], trial_id: str, source: str, source_text
         crits.append(_construct(Criterion, id=sc.id, kind=sc.kind, text=sc.text, span=tuple(sc.span),
                                 parent=sc.parent, expression=expr, status=status, reason=reason))
     _demote_list_headers(crits)
+    _listed_types_as_alternatives(crits)
     return CompiledCriteria.model_construct(trial_id=trial_id, compiler_version=COMPILER_VERSION, source=source,
                                             criteria=crits, source_text=source_text)
 
@@ -3197,6 +3370,63 @@ def _demote_list_headers(crits: list[Criterion]) -> None:
         if vague or all(a.kind in child_kinds and a.kind not in ("confirm", "unsupported") for a in own):
             c.expression, c.status = None, "compiled"
             c.reason = f"introduces {len(kids[c.id])} sub-criteria, which carry its checks"
+
+
+# a heading that lists kinds of one disease ("Histologically confirmed indolent B-cell NHL, including any of the
+# following subtypes:", "The patient has one of the following types of indolent B-cell lymphoma:", "Diagnosis of 1 of
+# the following NHL subtypes:"): its items are alternatives (or examples) of the one diagnosis, not each required
+_ALTERNATIVES_HEAD = re.compile(
+    r"(?i)\b(?:(?:one|1|any|either)\s+(?:or\s+more\s+)?of\s+(?:the\s+)?(?:following|these|below)|including|such\s+as|e\.g\.?|"
+    r"for\s+example|(?:sub)?types?|subtypes|histolog(?:y|ies|ical\s+subtypes?)|categories|varieties|forms?\s+of)\b")
+_DIAGNOSIS_KINDS = (Diagnosis, Condition)
+
+
+def _only_diagnoses(expr) -> bool:
+    atoms = list(iter_atoms(expr)) if expr is not None else []
+    return bool(atoms) and all(isinstance(a, _DIAGNOSIS_KINDS) for a in atoms) and not any(
+        isinstance(n, (Not, Except, IfThen)) for n in _nodes(expr))
+
+
+def _listed_types_as_alternatives(crits: list[Criterion]) -> None:
+    """Inclusion sub-criteria that each only name a diagnosis, listed under a heading that introduces kinds of a
+    disease (``_ALTERNATIVES_HEAD``, or a heading ending with ":" that itself names only a diagnosis), are one
+    requirement: the heading gets ``AnyOf`` of them and each item becomes part of it (expression None, the reason
+    names the heading). Only the leading run of such items is taken (a list of subtypes may be followed by
+    requirements of their own the splitter put under the same heading)."""
+    kids: dict[str, list[Criterion]] = {}
+    for c in crits:
+        if c.parent is not None:
+            kids.setdefault(c.parent, []).append(c)
+    parents = {c.parent for c in crits if c.parent is not None}
+    for c in crits:
+        if c.kind != "inclusion" or c.id not in kids or c.status == "unsupported":
+            continue
+        head = c.text.strip()
+        own = c.expression
+        if own is None and head.endswith(":"):
+            own = compile_criterion_text(head.rstrip(":"), c.kind)[0]  # a heading demoted by _demote_list_headers
+        if not (_ALTERNATIVES_HEAD.search(head) or (head.endswith(":") and _only_diagnoses(own))):
+            continue
+        if c.expression is not None and not _only_diagnoses(c.expression):
+            continue
+        if not head.endswith(":") and c.expression is not None:
+            continue
+        run = []
+        for k in kids[c.id]:
+            if k.id in parents or k.status != "compiled" or not _only_diagnoses(k.expression):
+                break
+            run.append(k)
+        if len(run) < 2:
+            continue
+        items: list = []
+        for k in run:  # "Mantle cell lymphoma", "Follicular lymphoma": the same check once
+            if not any(k.expression == x for x in items):
+                items.append(_clone(k.expression))
+        c.expression = items[0] if len(items) == 1 else AnyOf(items=items)
+        c.status, c.reason = "compiled", f"one of the {len(run)} kinds listed under it ({run[0].id}-{run[-1].id})"
+        for k in run:
+            k.expression, k.status = None, "compiled"
+            k.reason = f"one of the alternatives listed under {c.id}: checked there"
 
 
 def compile_text(text: str, trial_id: str, source: str = "criteria_text") -> CompiledCriteria:
