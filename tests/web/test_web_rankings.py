@@ -111,3 +111,29 @@ def test_a_patient_deleted_before_its_ranking_starts_is_not_ranked(web):
     services._background().submit(lambda: None).result(timeout=60)  # the queued ranking job has run
     with state.caches.lock:
         assert not [k for k in state.caches.rankings if k[:2] == (workspace, "rank-4")]
+
+
+def test_a_view_of_a_ready_ranking_is_answered_without_reading_the_record(web, monkeypatch):
+    """Once the saved version's ranking is ready, a new view is computed from it (the version,
+    read first, finds it): the record is not read again, and the answer is the one the record
+    path gives."""
+    app, client, tokens = web
+    h = auth(tokens["A"])
+    r = client.post("/api/v1/patients", json=seed004_patient("rank-3"), headers=h)
+    workspace, version = r.json()["workspace"], r.json()["version"]
+    _wait_ready(app.state.tm.caches, workspace, "rank-3", version=version)
+    store = app.state.tm.store
+    by_record = client.post("/api/v1/patients/rank-3/match", json={"top": 3, "status": ["recruiting"]}, headers=h)
+
+    def no_read(*_a, **_k):
+        raise AssertionError("the record was read")
+
+    monkeypatch.setattr(store, "get_patient_record", no_read)
+    r = client.post("/api/v1/patients/rank-3/match", json={"top": 2, "status": ["recruiting"]}, headers=h)
+    assert r.status_code == 200 and r.headers["x-trialmatch-cache"] == "hit"
+    assert r.json()["results"] == by_record.json()["results"][:2]
+    # another workspace's token finds nothing (the kept ranking is keyed by workspace)
+    assert client.post("/api/v1/patients/rank-3/match", json={}, headers=auth(tokens["B"])).status_code == 404
+    # an unknown trial id is still refused
+    r = client.post("/api/v1/patients/rank-3/match", json={"trial_ids": ["NCT00000000"]}, headers=h)
+    assert r.status_code == 422

@@ -329,7 +329,8 @@ def trial_plan_for_fit(trial: Trial) -> TrialPlan:
     """A plan with only the disease-fit features (for callers without compiled criteria)."""
     text = _trial_text(trial)
     return TrialPlan(trial=trial, compiled=lambda: None, criteria=[], target_keys=[], static=[], keys=[], dynamic=[],
-                     entry_dynamic=[], entry_idx=(), entry_kids=(), entry_target=(), static_unknown=[], static_confirm=[], targets=frozenset(),
+                     entry_dynamic=[], entry_idx=(), entry_kids=(), entry_target=(), static_unknown=[],
+                     static_confirm=[], targets=frozenset(),
                      terms=[*trial.conditions, *(t for t in (trial.title, trial.official_title) if t), *trial.keywords],
                      cond_lower=[t.lower() for t in trial.conditions],
                      flags={name: bool(rx.search(text)) for name, rx in _re_subtype().items()},
@@ -460,8 +461,8 @@ def _explained_counts(plan: TrialPlan, idx: PatientIndex, options: MatchOptions)
 
 def _outcome_counts(plan: TrialPlan, idx: PatientIndex, options: MatchOptions, memo: tuple) -> tuple:
     """The same counts from outcomes alone (value programs, no explanation), memoised per
-    patient by key id in a flat list: the counts and indexes are list operations, not a Python
-    loop per criterion."""
+    patient by key id in a flat list; a trial's outcomes are gathered and counted with list
+    operations (only the ones not decided yet are visited one by one)."""
     vals, owns, amemo = memo
     kids = plan.entry_kids
     if len(vals) < len(_KEY_IDS):  # key ids of trials prepared since

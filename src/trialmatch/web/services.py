@@ -336,12 +336,11 @@ def patient_ranking(store: TrialStore, caches: Caches, workspace: str, record, f
         owner = slot is None
         if owner:
             slot = caches.rankings[key] = _RankingSlot()
-            caches.ranking_keys[(workspace, record.patient.id, record.version)] = (key, record.patient.as_of is None)
             while len(caches.rankings) > caches.max_rankings:
-                gone, _ = caches.rankings.popitem(last=False)
-                caches.ranking_keys.pop(gone[:3], None)
+                _forget_ranking_key(caches, caches.rankings.popitem(last=False)[0])
         else:
             caches.rankings.move_to_end(key)
+        caches.ranking_keys[key[:3]] = (key, record.patient.as_of is None)
     if owner:
         try:
             # one ranking at a time per process: the matcher is CPU-bound under the GIL, so
@@ -359,7 +358,7 @@ def patient_ranking(store: TrialStore, caches: Caches, workspace: str, record, f
             with caches.lock:
                 if caches.rankings.get(key) is slot:
                     del caches.rankings[key]
-                    caches.ranking_keys.pop(key[:3], None)
+                    _forget_ranking_key(caches, key)
             raise
         finally:
             slot.ready.set()
@@ -374,6 +373,14 @@ def patient_ranking(store: TrialStore, caches: Caches, workspace: str, record, f
                 slot.fingerprint = key_fp
                 _freeze(caches)
     return slot.ranking
+
+
+def _forget_ranking_key(caches: Caches, key: tuple) -> None:
+    """Drop the version's pointer to ranking ``key`` (not a newer one of the same version: a later
+    "as of today"); the caller holds ``caches.lock``."""
+    entry = caches.ranking_keys.get(key[:3])
+    if entry is not None and entry[0] == key:
+        del caches.ranking_keys[key[:3]]
 
 
 def _freeze(caches: Caches) -> None:
@@ -419,7 +426,7 @@ def forget_patient(caches: Caches, workspace: str, patient_id: str) -> None:
     with caches.lock:
         for k in [k for k in caches.rankings if k[0] == workspace and k[1] == patient_id]:
             del caches.rankings[k]
-            caches.ranking_keys.pop(k[:3], None)
+            _forget_ranking_key(caches, k)
         for k in [k for k in caches.reports if k[0] == workspace and k[1] == patient_id]:
             del caches.reports[k]
 
