@@ -33,8 +33,8 @@ from trialmatch.criteria import model as cm
 from trialmatch.evidence import summarize_evidence
 from trialmatch.matching.evaluate import (
     DEFAULT_OPTIONS, _dedup_missing, cancer_core, crit_cache_for, decide, evaluate_with_index, fast_model,
-    her2_category, is_static, node_key, outcome_from, patient_extents, same_cancer, target_atom_keys,
-    _new, _oset, _set_extra, _set_fields_set, _set_private,
+    her2_category, is_static, measurement_analyte, node_key, outcome_from, patient_extents, same_cancer,
+    target_atom_keys, _new, _oset, _set_extra, _set_fields_set, _set_private,
 )
 from trialmatch.matching.facts import PatientIndex, build_index
 from trialmatch.matching.model import VERDICT_ORDER, CriterionOutcome, MatchReport, TrialMatch
@@ -148,6 +148,8 @@ def trial_plan(trial: Trial, compiled: cm.CompiledCriteria) -> TrialPlan:
             keys.append((node_key(c.expression), c.kind, tk))
             for a in cm.iter_atoms(c.expression):  # content keys of its atoms, for the atom memo
                 node_key(a)
+                if a.kind == "measurement":
+                    measurement_analyte(a.name)  # its vocabulary lookup, remembered per process
     dynamic, entry_dynamic, static_unknown, static_confirm = [], [], [], []
     for i, (c, k, st) in enumerate(zip(criteria, keys, static)):
         entry = c.step is None or c.step <= 1
@@ -167,6 +169,9 @@ def trial_plan(trial: Trial, compiled: cm.CompiledCriteria) -> TrialPlan:
             static_confirm.append(i)
     text = _trial_text(trial)
     flags = {name: bool(rx.search(text)) for name, rx in _re_subtype().items()}
+    terms = [*trial.conditions, *(t for t in (trial.title, trial.official_title) if t), *trial.keywords]
+    for t in terms:
+        cancer_core(t)  # the disease-fit side of her cancer type against these terms, remembered per process
     i = id(compiled)
     plan = TrialPlan(
         trial=trial, compiled=weakref.ref(compiled, lambda _r, i=i: _PLANS.pop(i, None)), criteria=criteria,
@@ -174,8 +179,7 @@ def trial_plan(trial: Trial, compiled: cm.CompiledCriteria) -> TrialPlan:
         entry_idx=tuple(e[0] for e in entry_dynamic), entry_kids=tuple(e[3] for e in entry_dynamic),
         entry_target=tuple(e[3] for e in entry_dynamic if e[2][2]),
         static_unknown=static_unknown,
-        static_confirm=static_confirm, targets=targets,
-        terms=[*trial.conditions, *(t for t in (trial.title, trial.official_title) if t), *trial.keywords],
+        static_confirm=static_confirm, targets=targets, terms=terms,
         cond_lower=[t.lower() for t in trial.conditions], flags=flags,
         title=trial.title or (trial.conditions[0] if trial.conditions else None),
         closed=trial.status in CLOSED_STATUSES, evidence=summarize_evidence(trial),

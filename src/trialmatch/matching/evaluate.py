@@ -1668,7 +1668,8 @@ def _event(a: cm.RecentEvent, idx: PatientIndex, o) -> Result:
 
 # ---------------------------------------------------------------------------- other measurements
 @lru_cache(maxsize=65536)
-def _normalize_analyte(name: str) -> str | None:
+def measurement_analyte(name: str) -> str | None:
+    """The analyte vocabulary key of a measurement's name (remembered per process)."""
     return normalize_analyte(name)
 
 
@@ -1690,7 +1691,7 @@ def _measurement(a, idx: PatientIndex, o) -> Result:
     elif re.search(r"change|gain|loss|increase|decrease|reduction|decline", name) and name not in idx.labs:
         pass  # a change (weight gain or loss) is not answered by her current value
     else:
-        key = name if name in idx.labs else (_normalize_analyte(a.name) or name)
+        key = name if name in idx.labs else (measurement_analyte(a.name) or name)
         items = idx.labs.get(key) or []
         if items:
             r = items[0]
