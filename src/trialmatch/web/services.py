@@ -162,6 +162,7 @@ class TrialIndexEntry:
 @dataclass
 class Caches:
     lock: threading.Lock = field(default_factory=threading.Lock)
+    load_lock: threading.Lock = field(default_factory=threading.Lock)  # held while the trials are loaded
     index_key: tuple | None = None
     index: list[TrialIndexEntry] = field(default_factory=list)
     pairs_key: tuple | None = None
@@ -207,11 +208,17 @@ def matching_pairs(store: TrialStore, caches: Caches, fp: tuple | None = None) -
     with caches.lock:
         if caches.pairs_key == key:
             return key, caches.pairs
-    key = trial_fingerprint(store) if fp else key  # a reload is keyed by what is stored now
-    pairs = store.load_for_matching(compiler_version())
-    with caches.lock:
-        caches.pairs_key, caches.pairs = key, pairs
-        caches.pair_ids = frozenset(t.id for t, _ in pairs)
+    # one load at a time: a request that comes while the start-up preload (or another request)
+    # is loading waits for that load instead of reading every trial a second time beside it
+    with caches.load_lock:
+        key = trial_fingerprint(store)  # a reload is keyed by what is stored now
+        with caches.lock:
+            if caches.pairs_key == key:
+                return key, caches.pairs
+        pairs = store.load_for_matching(compiler_version())
+        with caches.lock:
+            caches.pairs_key, caches.pairs = key, pairs
+            caches.pair_ids = frozenset(t.id for t, _ in pairs)
     return key, pairs
 
 
@@ -229,9 +236,12 @@ def preload(store: TrialStore, caches: Caches) -> int:
     many trials were prepared."""
     from trialmatch.matching import prepare_trials
 
-    _, pairs = matching_pairs(store, caches)
-    caches.freeze = True
+    # the matching slot is held from the load to the freeze: a ranking asked for meanwhile waits
+    # and then runs on prepared trials, rather than running first and leaving the preparation
+    # (and its full garbage collection) to stall the rankings that come after it
     with _MATCH_SLOT:
+        _, pairs = matching_pairs(store, caches)
+        caches.freeze = True
         return prepare_trials(pairs, freeze=True)
 
 
