@@ -207,8 +207,25 @@ def _flip(want: Any) -> Any:
 
 
 def _is_target(expr, idx: PatientIndex) -> bool:
-    targets = idx.cache.get("_targets")
+    return names_target(expr, idx.cache.get("_targets"))
+
+
+def names_target(expr, targets) -> bool:
+    """``expr`` is an atom naming the trial's own condition (its key is among ``targets``, see
+    :func:`target_atom_keys`)."""
     return bool(targets) and getattr(expr, "kind", None) in TARGET_KINDS and node_key(expr) in targets
+
+
+def excepted_therapies(expr) -> list | None:
+    """The exception's therapy atoms of an ``except`` whose main check and every exception are
+    prior therapies ("systemic therapy, except OFS or bone treatment": the excepted drugs do not
+    count), else None."""
+    if not isinstance(expr.main, cm.PriorTherapy):
+        return None
+    exc_atoms = list(cm.iter_atoms(expr.exception))
+    if exc_atoms and all(isinstance(x, cm.PriorTherapy) for x in exc_atoms):
+        return exc_atoms
+    return None
 
 
 def _evaluate(expr, idx: PatientIndex, options: MatchOptions, want: Any) -> Result:
@@ -236,15 +253,14 @@ def _evaluate(expr, idx: PatientIndex, options: MatchOptions, want: Any) -> Resu
         p = evaluate_expression(expr.item, idx, options, _flip(want))
         return Result(_not(p.value), [f"must not hold: {r}" for r in p.reasons], list(p.evidence), list(p.missing))
     if kind == "except":
-        if isinstance(expr.main, cm.PriorTherapy):
-            exc_atoms = list(cm.iter_atoms(expr.exception))
-            if exc_atoms and all(isinstance(x, cm.PriorTherapy) for x in exc_atoms):
-                # "systemic therapy for advanced disease, except OFS or bone treatment": the
-                # excepted drugs do not count; any other qualifying drug still does
-                excluded = [ag for x in exc_atoms for ag in x.agents]
-                res = _prior(expr.main, idx, options, excluded=excluded)
-                res.reasons.append(f"not counting {', '.join(_label(x) for x in excluded)}")
-                return res
+        exc_atoms = excepted_therapies(expr)
+        if exc_atoms is not None:
+            # "systemic therapy for advanced disease, except OFS or bone treatment": the
+            # excepted drugs do not count; any other qualifying drug still does
+            excluded = [ag for x in exc_atoms for ag in x.agents]
+            res = _prior(expr.main, idx, options, excluded=excluded)
+            res.reasons.append(f"not counting {', '.join(_label(x) for x in excluded)}")
+            return res
         main = evaluate_expression(expr.main, idx, options, want)
         exc = evaluate_expression(expr.exception, idx, options, _flip(want))
         v = _and([main.value, _not(exc.value)])

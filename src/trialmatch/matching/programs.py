@@ -21,10 +21,10 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from trialmatch.criteria import model as cm
 from trialmatch.matching.evaluate import (
-    CONFIRM, NA, TARGET_KINDS, PatientIndex, atom_result, evaluate_expression, node_key,
+    CONFIRM, NA, PatientIndex, atom_result, evaluate_expression, excepted_therapies, names_target, node_key,
 )
+from trialmatch.matching.evaluate import _flip
 from trialmatch.matching.evaluate import _and as kleene_and
 from trialmatch.matching.evaluate import _not as _negate
 from trialmatch.matching.evaluate import _or as kleene_or
@@ -70,29 +70,25 @@ def criterion_program(expression, kind: str, target_keys: tuple | frozenset = ()
     return _node(expression, kind == "inclusion", frozenset(target_keys))
 
 
-def _flip(want: Any) -> Any:
-    return None if want is None else (not want)
+def _all_of_items(expr, want: Any, tk: frozenset) -> list:
+    """The items of an ``all_of`` that decide it: as in evaluate_expression, under an exclusion
+    an atom naming the trial's own condition only qualifies the other checks."""
+    if want is False and tk:
+        return [e for e in expr.items if not names_target(e, tk)] or expr.items
+    return expr.items
 
 
 def _node(expr, want: Any, tk: frozenset) -> Program:
     kind = getattr(expr, "kind", None)
     if kind == "all_of":
-        items = expr.items
-        if want is False and tk:
-            # as in evaluate_expression: naming the trial's own condition only qualifies the
-            # other checks of an exclusion
-            rest = [e for e in items if not (getattr(e, "kind", None) in TARGET_KINDS and node_key(e) in tk)]
-            items = rest or items
-        return _all_of([_node(e, want, tk) for e in items])
+        return _all_of([_node(e, want, tk) for e in _all_of_items(expr, want, tk)])
     if kind == "any_of":
         return _any_of([_node(e, want, tk) for e in expr.items])
     if kind == "not":
         return _not(_node(expr.item, _flip(want), tk))
     if kind == "except":
-        if isinstance(expr.main, cm.PriorTherapy):
-            exc_atoms = list(cm.iter_atoms(expr.exception))
-            if exc_atoms and all(isinstance(x, cm.PriorTherapy) for x in exc_atoms):
-                return _explained(expr, want, tk)  # excepted drugs: decided by the therapy check itself
+        if excepted_therapies(expr) is not None:
+            return _explained(expr, want, tk)  # excepted drugs: decided by the therapy check itself
         return _except(_node(expr.main, want, tk), _node(expr.exception, _flip(want), tk))
     if kind == "if_then":
         other = _node(expr.otherwise, want, tk) if expr.otherwise is not None else None
@@ -229,10 +225,7 @@ def own_condition_program(expression, kind: str, target_keys: tuple | frozenset)
 def _own(expr, want: Any, tk: frozenset) -> _OwnProgram:
     kind = getattr(expr, "kind", None)
     if kind in ("all_of", "any_of"):
-        items = expr.items
-        if kind == "all_of" and want is False and tk:
-            rest = [e for e in items if not (getattr(e, "kind", None) in TARGET_KINDS and node_key(e) in tk)]
-            items = rest or items
+        items = _all_of_items(expr, want, tk) if kind == "all_of" else expr.items
         parts = [_own(e, want, tk) for e in items]
         combine = kleene_and if kind == "all_of" else kleene_or
 
@@ -251,11 +244,9 @@ def _own(expr, want: Any, tk: frozenset) -> _OwnProgram:
 
         return not_
     if kind == "except":
-        if isinstance(expr.main, cm.PriorTherapy):
-            exc_atoms = list(cm.iter_atoms(expr.exception))
-            if exc_atoms and all(isinstance(x, cm.PriorTherapy) for x in exc_atoms):
-                value = _explained(expr, want, tk)
-                return lambda idx, o, memo: (value(idx, o, memo), False)
+        if excepted_therapies(expr) is not None:
+            value = _explained(expr, want, tk)
+            return lambda idx, o, memo: (value(idx, o, memo), False)
         main, exc = _own(expr.main, want, tk), _own(expr.exception, _flip(want), tk)
 
         def except_(idx, o, memo):
