@@ -345,11 +345,7 @@ def trial_plan_for_fit(trial: Trial) -> TrialPlan:
 def _outcome_memo(idx: PatientIndex, options: MatchOptions) -> tuple[list, set, dict]:
     """This patient's memos under ``options``: outcomes by criterion key id (None: not decided
     yet), the key ids whose unknown comes from naming the trial's own condition, and atom values."""
-    oid = ("outcomes", id(options))
-    cc = idx.crit_cache.get(oid)
-    if cc is None or cc[0] is not options:
-        cc = idx.crit_cache[oid] = (options, [], set(), atom_memo_for(idx, options))
-    return cc[1], cc[2], cc[3]
+    return idx.memo("outcomes", options, lambda: ([], set(), atom_memo_for(idx, options)))
 
 
 def _structured_criteria(trial: Trial, compiled: cm.CompiledCriteria) -> list[cm.Criterion]:

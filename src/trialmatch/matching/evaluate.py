@@ -1804,11 +1804,7 @@ def evaluate_with_index(criterion: cm.Criterion, idx: PatientIndex, options: Mat
 
 def crit_cache_for(idx: PatientIndex, options: MatchOptions) -> dict:
     """This patient's memo of criterion results under ``options``."""
-    oid = id(options)
-    cc = idx.crit_cache.get(oid)
-    if cc is None or cc[0] is not options:
-        cc = idx.crit_cache[oid] = (options, {})
-    return cc[1]
+    return idx.memo("criteria", options)
 
 
 def outcome_for(criterion: cm.Criterion, ck: tuple, idx: PatientIndex, options: MatchOptions,

@@ -119,6 +119,15 @@ class PatientIndex:
     def source_of(self, name: str) -> Source | None:
         return self.patient.sources.get(name)
 
+    def memo(self, name: str, options, factory=dict):
+        """This patient's memo ``name`` under ``options`` (made by ``factory`` on first use; a
+        memo belongs to the options object it was made for)."""
+        key = (name, id(options))
+        cc = self.crit_cache.get(key)
+        if cc is None or cc[0] is not options:
+            cc = self.crit_cache[key] = (options, factory())
+        return cc[1]
+
     def clear(self) -> None:
         """Forget the memoised results (the index itself stays usable)."""
         self.cache.clear()

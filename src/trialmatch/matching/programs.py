@@ -42,11 +42,7 @@ _ATOM_IDS: dict[tuple, int] = {}
 
 def atom_memo_for(idx: PatientIndex, options: MatchOptions) -> dict:
     """This patient's memo of atom values (by atom id) under ``options``."""
-    oid = ("atom-values", id(options))
-    cc = idx.crit_cache.get(oid)
-    if cc is None or cc[0] is not options:
-        cc = idx.crit_cache[oid] = (options, {})
-    return cc[1]
+    return idx.memo("atom-values", options)
 
 
 def criterion_program(expression, kind: str, target_keys: tuple | frozenset = ()) -> Program:
