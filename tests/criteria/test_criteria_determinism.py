@@ -20,7 +20,7 @@ _TEXTS = [
 
 _SCRIPT = """
 import json, sys
-from trialmatch.criteria.compile import compile_criterion_text
+from trialmatch.criteria import compile_criterion_text
 out = []
 for text in json.loads(sys.argv[1]):
     expr, status, _ = compile_criterion_text(text, "exclusion")

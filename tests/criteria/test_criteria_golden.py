@@ -49,9 +49,11 @@ Patterns (a small subset matcher over JSON):
   - ``{"$all": [p, ...]}``: every pattern matches.
 
 A malformed line (bad JSON, missing or unknown keys, a kind other than inclusion/exclusion, an
-unknown ``$`` operator, a duplicate id) fails with the file and line number. To write a new
-line, print the current compiled form with ``python tests/criteria/golden/regen.py "text"``
-(it never writes a file).
+unknown ``$`` operator, an ``expr`` the model rejects, a duplicate id) fails its own test (id
+``<file stem>:line<N>``) with a message naming the file and line; the other lines still run.
+
+To write a new line, print the current compiled form with
+``PYTHONPATH=$PWD/src python tests/criteria/golden/regen.py "text"`` (it never writes a file).
 """
 
 from __future__ import annotations
@@ -185,20 +187,35 @@ def matches(pattern, actual) -> bool:
 
 
 # ----------------------------------------------------------------------------- the golden files
-def load_golden(directory: Path = GOLDEN_DIR) -> list[dict]:
-    """Every golden line, validated; each gets ``file`` and ``line`` for messages."""
-    cases, seen = [], {}
+def read_golden(directory: Path = GOLDEN_DIR) -> list[dict]:
+    """Every golden line, each validated on its own: a dict with ``file`` (family), ``where``
+    ("person.jsonl:12") and ``id``, and either the parsed line's keys or ``error`` (the message
+    of a malformed line, which names the file and line). Blank lines are skipped."""
+    out, seen = [], {}
     for path in sorted(directory.glob("*.jsonl")):
         for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
             if not raw.strip():
                 continue
             where = f"{path.name}:{number}"
-            cases.append(parse_line(raw, where))
-            key = (path.stem, cases[-1]["id"])
-            if key in seen:
-                raise GoldenFormatError(f"{where}: id {key[1]!r} already used at {seen[key]}")
-            seen[key] = where
-            cases[-1].update(file=path.stem, where=where)
+            try:
+                case = parse_line(raw, where)
+                key = (path.stem, case["id"])
+                if key in seen:
+                    raise GoldenFormatError(f"{where}: id {key[1]!r} already used at {seen[key]}")
+                seen[key] = where
+            except GoldenFormatError as err:
+                case = {"id": f"line{number}", "error": str(err)}
+            case.update(file=path.stem, where=where)
+            out.append(case)
+    return out
+
+
+def load_golden(directory: Path = GOLDEN_DIR) -> list[dict]:
+    """Every golden line, validated; the first malformed one raises :class:`GoldenFormatError`."""
+    cases = read_golden(directory)
+    bad = next((c for c in cases if "error" in c), None)
+    if bad is not None:
+        raise GoldenFormatError(bad["error"])
     return cases
 
 
@@ -258,26 +275,24 @@ def failures(case: dict, result: dict) -> list[str]:
     return out
 
 
-try:
-    CASES = load_golden()
-    LOAD_ERROR = None
-except GoldenFormatError as err:
-    CASES, LOAD_ERROR = [], str(err)
+CASES = read_golden()
 
 
-def test_golden_files_are_well_formed():
-    assert LOAD_ERROR is None, LOAD_ERROR
+def test_golden_corpus_is_there():
     assert CASES, f"no golden lines under {GOLDEN_DIR}"
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c['file']}:{c['id']}" for c in CASES])
 def test_golden(case):
+    if "error" in case:
+        pytest.fail(case["error"], pytrace=False)
     result = compile_result(case["text"], case["kind"])
     problems = failures(case, result)
-    assert not problems, (
-        f"{case['where']} {case['id']} ({case['kind']}): {case['text']!r}\n  " + "\n  ".join(problems)
-        + f"\n  got status={result['status']!r} reason={result['reason']!r}\n  canonical: "
-        + json.dumps(result["canonical"], ensure_ascii=False) + f"\n  describe: {result['describe']}")
+    if problems:
+        pytest.fail(f"{case['where']} {case['id']} ({case['kind']}): {case['text']!r}\n  " + "\n  ".join(problems)
+                    + f"\n  got status={result['status']!r} reason={result['reason']!r}\n  canonical: "
+                    + json.dumps(result["canonical"], ensure_ascii=False) + f"\n  describe: {result['describe']}",
+                    pytrace=False)
 
 
 # ----------------------------------------------------------------------------- the matcher itself
@@ -325,6 +340,12 @@ def test_a_duplicate_id_names_both_lines(tmp_path):
     (tmp_path / "x.jsonl").write_text(line + "\n\n" + line + "\n", encoding="utf-8")
     with pytest.raises(GoldenFormatError, match=r"x\.jsonl:3: id 'a' already used at x\.jsonl:1"):
         load_golden(tmp_path)
+    # read as the test module does, only the malformed line is an error; the others still run
+    (tmp_path / "y.jsonl").write_text("{oops\n" + line + "\n", encoding="utf-8")
+    cases = read_golden(tmp_path)
+    assert [(c["where"], "error" in c) for c in cases] == [("x.jsonl:1", False), ("x.jsonl:3", True),
+                                                          ("y.jsonl:1", True), ("y.jsonl:2", False)]
+    assert cases[2]["error"].startswith("y.jsonl:1: not JSON")
 
 
 def test_a_wrong_expectation_fails():
@@ -341,3 +362,22 @@ def test_canonical_form_rebuilds_the_expression():
         result = compile_result(text, "inclusion")
         assert cm.expression_from_dict(result["canonical"]) == result["expression"], text
         assert "kind" in result["canonical"]
+
+
+def test_regen_prints_lines_that_hold_and_writes_nothing(capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("golden_regen", GOLDEN_DIR / "regen.py")
+    regen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(regen)
+    before = {p.name: p.read_bytes() for p in GOLDEN_DIR.iterdir()}
+    texts = ["Males.", "Prior CDK4/6 inhibitor allowed.", "Zorblax quantifier must be flumbled"]
+    assert regen.main(["--kind", "exclusion", *texts]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert len(printed) == 3
+    for raw, text in zip(printed, texts):
+        case = parse_line(raw, "regen")
+        assert case["text"] == text and not failures(case, compile_result(text, "exclusion")), raw
+    assert regen.main(["--show", f"{CASES[0]['file']}:{CASES[0]['id']}"]) == 0
+    assert "every expectation holds" in capsys.readouterr().out
+    assert {p.name: p.read_bytes() for p in GOLDEN_DIR.iterdir()} == before
