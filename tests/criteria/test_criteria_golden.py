@@ -46,7 +46,8 @@ Patterns (a small subset matcher over JSON):
     (``{"$where": {"kind": "age"}, "$is": [{"years": {"low": 12}}]}``: exactly one age atom, from 12);
   - ``{"$contains": "s"}``: a string containing ``s``;
   - ``{"$not": p}``: anything ``p`` does not match;
-  - ``{"$all": [p, ...]}``: every pattern matches.
+  - ``{"$all": [p, ...]}``: every pattern matches;
+  - ``{"$any": [p, ...]}``: at least one pattern matches (``{"kind": {"$any": ["lab", "measurement"]}}``).
 
 A malformed line (bad JSON, missing or unknown keys, a kind other than inclusion/exclusion, an
 unknown ``$`` operator, an ``expr`` the model rejects, a duplicate id) fails its own test (id
@@ -71,7 +72,7 @@ GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 LINE_KEYS = {"id", "text", "kind", "expect", "note"}
 EXPECT_KEYS = {"status", "reason", "expr", "match", "atoms", "describe"}
 STATUSES = {"compiled", "needs_confirmation", "unsupported"}
-OPERATORS = {"$set", "$has", "$none", "$every", "$where", "$is", "$contains", "$not", "$all"}
+OPERATORS = {"$set", "$has", "$none", "$every", "$where", "$is", "$contains", "$not", "$all", "$any"}
 
 
 class GoldenFormatError(ValueError):
@@ -136,7 +137,7 @@ def check_pattern(pattern, where: str) -> None:
     if ("$where" in pattern) != ("$is" in pattern) or (len(pattern) > 1 and set(pattern) != {"$where", "$is"}):
         raise GoldenFormatError(f"{where}: one operator per object ($where goes with $is), got {sorted(pattern)}")
     for op, arg in pattern.items():
-        if op in ("$set", "$has", "$none", "$all") and not isinstance(arg, list):
+        if op in ("$set", "$has", "$none", "$all", "$any") and not isinstance(arg, list):
             raise GoldenFormatError(f"{where}: {op} takes a list, got {arg!r}")
         if op == "$contains" and not isinstance(arg, str):
             raise GoldenFormatError(f"{where}: $contains takes a string, got {arg!r}")
@@ -157,6 +158,8 @@ def matches(pattern, actual) -> bool:
             return not matches(arg, actual)
         if op == "$all":
             return all(matches(p, actual) for p in arg)
+        if op == "$any":
+            return any(matches(p, actual) for p in arg)
         if not isinstance(actual, list):
             return False
         if op == "$has":
@@ -314,6 +317,9 @@ def test_golden(case):
     ({"$contains": "ow"}, "allowed", True),
     ({"$not": {"$contains": "x"}}, "allowed", True),
     ({"$all": [{"a": 1}, {"b": 2}]}, {"a": 1, "b": 2}, True),
+    ({"$all": [{"a": 1}, {"b": 3}]}, {"a": 1, "b": 2}, False),
+    ({"k": {"$any": ["x", "y"]}}, {"k": "y"}, True),
+    ({"k": {"$any": ["x", "y"]}}, {"k": "z"}, False),
     (True, 1, False),
     (None, None, True),
 ])
