@@ -1,5 +1,6 @@
-"""The compiler gives the same answer in every process: nothing in it may depend on Python's
-string hash seed (set iteration order), which changes from one interpreter to the next."""
+"""The compiler gives the same answer every time: in every process (nothing in it may depend on
+Python's string hash seed, i.e. set iteration order, which changes from one interpreter to the
+next), and on every call (the per-process cache of compiled texts hands out independent copies)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import json
 import os
 import subprocess
 import sys
+
+from trialmatch.criteria import compile_criterion_text
 
 _TEXTS = [
     "Prior therapy with any anti-PD-1, anti-PD-L1, or anti-CTLA4 antibody.",
@@ -17,7 +20,7 @@ _TEXTS = [
 
 _SCRIPT = """
 import json, sys
-from trialmatch.criteria.compile import compile_criterion_text
+from trialmatch.criteria import compile_criterion_text
 out = []
 for text in json.loads(sys.argv[1]):
     expr, status, _ = compile_criterion_text(text, "exclusion")
@@ -38,3 +41,10 @@ def test_same_compiled_criteria_under_every_hash_seed():
     assert first == _compile_with_seed("1") == _compile_with_seed("7")
     agents = first[0][1]["agents"]
     assert {"pd1_inhibitor", "pdl1_inhibitor", "ctla4_inhibitor"} <= set(agents), agents
+
+
+def test_cached_results_are_independent_copies():
+    a, _, _ = compile_criterion_text("Prior chemotherapy for metastatic breast cancer", "exclusion")
+    a.agents.append("mutated")
+    b, _, _ = compile_criterion_text("Prior chemotherapy for metastatic breast cancer", "exclusion")
+    assert b.agents == ["chemotherapy"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from trialmatch.criteria.compile import compile_criteria
+from trialmatch.criteria import compile_criteria
 from trialmatch.criteria.model import iter_atoms
 
 SEEDS = {
