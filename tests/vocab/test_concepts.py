@@ -16,7 +16,7 @@ from trialmatch.vocab.concepts import (
     CODE_KEYS, CONCEPT_KEYS, CRITERION_TABLES, ConceptFileError, cancer_vocabulary_for_compiler,
     condition_synonyms_for_matcher, condition_vocabulary_for_compiler, concepts, criteria_rule_tables,
     event_procedure_kinds, fhir_procedure_kind, find_concept, load_concept_file, matcher_condition_fallbacks,
-    procedure_text_kind, procedure_text_terms, radiotherapy_terms, snomed_codes, text_terms,
+    procedure_text_kind, procedure_text_terms, radiotherapy_terms, site_groups_for_matcher, snomed_codes, text_terms,
 )
 
 PKG = Path(trialmatch.__file__).resolve().parent
@@ -138,6 +138,13 @@ def test_event_procedure_kinds_are_the_matchers():
     from trialmatch.matching import evaluate
 
     assert event_procedure_kinds() == evaluate._EVENT_PROC
+
+
+def test_site_groups_are_the_matchers():
+    from trialmatch.matching import facts
+
+    assert site_groups_for_matcher() == facts.SITE_GROUPS
+    assert list(site_groups_for_matcher()) == list(facts.SITE_GROUPS)
 
 
 def test_text_terms_are_the_old_file():

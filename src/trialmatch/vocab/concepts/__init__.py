@@ -39,6 +39,7 @@ criteria_rule_tables() -> dict                     was criteria_rules.json ["eve
 matcher_condition_fallbacks() -> dict              was matching/data/conditions.json ["conditions"]
 condition_synonyms_for_matcher() -> dict           what matching.evaluate._condition_synonyms() builds from both
 event_procedure_kinds() -> dict[str, set]          was matching.evaluate._EVENT_PROC
+site_groups_for_matcher() -> dict[str, frozenset]  was matching.facts.SITE_GROUPS
 text_terms() -> dict                               was patients/codes/text_terms.json
 procedure_text_terms() -> dict                     the procedure words of patients.text_reader (surgery, radiotherapy)
 procedure_text_kind(word) -> str | None            which procedure a word of that regex names
@@ -60,7 +61,8 @@ __all__ = [
     "Concept", "ConceptCode", "ConceptFileError", "KINDS", "CRITERION_TABLES", "PATIENT_TEXT_TABLES",
     "MATCHER_TABLES", "CODE_TABLES", "CODE_SYSTEMS", "load_concept_file", "concepts", "find_concept",
     "condition_vocabulary_for_compiler", "cancer_vocabulary_for_compiler", "criteria_rule_tables",
-    "matcher_condition_fallbacks", "condition_synonyms_for_matcher", "event_procedure_kinds", "text_terms",
+    "matcher_condition_fallbacks", "condition_synonyms_for_matcher", "event_procedure_kinds", "site_groups_for_matcher",
+    "text_terms",
     "procedure_text_terms", "procedure_text_kind", "fhir_procedure_kind", "snomed_codes", "radiotherapy_terms",
 ]
 
@@ -71,8 +73,8 @@ CRITERION_TABLES = ("conditions", "cancers", "histologies", "metastasis_sites", 
 #: free-text reader tables (text_terms.json and the procedure words) and the FHIR reader's procedure text words
 PATIENT_TEXT_TABLES = ("metastasis_sites", "cancers", "conditions", "condition_qualifiers", "treatment_classes",
                        "other_medications", "procedures", "fhir_procedure_text")
-#: matcher tables: fallback condition names, the procedure kinds that count as an event
-MATCHER_TABLES = ("conditions", "event_procedure_kinds")
+#: matcher tables: fallback condition names, the procedure kinds that count as an event, the sites a site word covers
+MATCHER_TABLES = ("conditions", "event_procedure_kinds", "site_members")
 #: the tables of snomed.json, in its order
 CODE_TABLES = ("cancer", "histology_morphology", "metastasis", "body_site", "qualifier", "stage", "procedure",
                "conditions", "menopause", "pregnancy")
@@ -336,6 +338,13 @@ def event_procedure_kinds() -> dict[str, set[str]]:
     ``matching.evaluate._EVENT_PROC``."""
     return {c.key: set(c.matcher_synonyms["event_procedure_kinds"])
             for c in _ordered()["matcher_synonyms.event_procedure_kinds"]}
+
+
+@lru_cache(maxsize=1)
+def site_groups_for_matcher() -> dict[str, frozenset[str]]:
+    """Site word of a criterion -> the patient site keys it covers ("brain" covers "leptomeningeal"):
+    ``matching.facts.SITE_GROUPS``."""
+    return {c.key: frozenset(c.matcher_synonyms["site_members"]) for c in _ordered()["matcher_synonyms.site_members"]}
 
 
 # ---------------------------------------------------------------------------- the patient readers
