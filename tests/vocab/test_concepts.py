@@ -25,7 +25,10 @@ DATA = PKG / "vocab" / "concepts" / "data"
 
 def _old(rel: str) -> dict:
     """An old vocabulary file, without its ``_comment``."""
-    data = json.loads((PKG / rel).read_text(encoding="utf-8"))
+    path = PKG / rel
+    if not path.exists():  # deleted once every consumer reads the registry: nothing left to compare with
+        pytest.skip(f"{rel} has been removed; the concept registry is its only source")
+    data = json.loads(path.read_text(encoding="utf-8"))
     return {k: v for k, v in data.items() if not k.startswith("_")}
 
 
