@@ -19,7 +19,7 @@ Names are resolved lazily so ``import trialmatch`` stays fast.
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
@@ -56,6 +56,19 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = ["__version__", *_EXPORTS]
+
+if TYPE_CHECKING:  # what IDEs and type checkers see: the names of ``_EXPORTS`` (test_public_api checks they agree)
+    from trialmatch.criteria import COMPILER_VERSION, compile_criteria, compile_text
+    from trialmatch.criteria.model import CompiledCriteria, Criterion
+    from trialmatch.evidence import check_results
+    from trialmatch.matching import PatientRanking, match_patient, match_trial, rank_patient
+    from trialmatch.matching.model import CriterionOutcome, MatchReport, TrialMatch
+    from trialmatch.patients import PatientReadError, read_patient
+    from trialmatch.patients.model import Patient
+    from trialmatch.store import TrialStore, ensure_compiled
+    from trialmatch.trials import TrialReadError, read_bytes, read_path
+    from trialmatch.trials.model import Trial
+    from trialmatch.watch import run_watch
 
 
 def __getattr__(name: str) -> Any:

@@ -20,9 +20,6 @@ from trialmatch.matching.evaluate import evaluate_criterion
 from trialmatch.matching.engine import (
     PatientRanking, match_patient, match_trial, prepare_trials, rank_key, rank_patient,
 )
-from trialmatch.matching import render as _render
-
-_render.attach()
 
 __all__ = [
     "match_patient", "match_trial", "evaluate_criterion", "MatchOptions", "MatchReport", "TrialMatch",

@@ -1,4 +1,11 @@
-"""Match results: typed, explainable outcomes per criterion and verdicts per trial."""
+"""Match results: typed, explainable outcomes per criterion and verdicts per trial.
+
+The results show themselves (lifelines style): ``report.print_summary()``, ``report.to_html()``,
+``report.to_csv()``, ``report.to_output_json()``, ``trial_match.deciding_line()``; a short
+``repr`` and, in a notebook, an HTML table (``_repr_html_``). The renderings live in
+:mod:`trialmatch.matching.render`, imported when a method is first called (render imports this
+module, so importing it here at the top would be a cycle).
+"""
 
 from __future__ import annotations
 
@@ -85,6 +92,21 @@ class TrialMatch(BaseModel):
             out[c.outcome] += 1
         return out
 
+    def deciding_line(self) -> str:
+        """The deciding criterion in one line (see :func:`trialmatch.matching.render.deciding_line`)."""
+        from trialmatch.matching import render
+
+        return render.deciding_line(self)
+
+    def __repr__(self) -> str:
+        return f"<TrialMatch {self.trial_id}: {self.verdict}, score {self.score:.2f}, {len(self.criteria)} criteria>"
+
+    def _repr_html_(self) -> str:
+        """The criterion table a notebook shows for this trial (every value escaped)."""
+        from trialmatch.matching import render
+
+        return render.trial_match_html_table(self)
+
 
 class MatchReport(BaseModel):
     """All trials ranked for one patient."""
@@ -97,3 +119,59 @@ class MatchReport(BaseModel):
 
     def to_json_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
+
+    def print_summary(self, console=None, max_rows: int | None = None) -> None:
+        """Print the ranked trials as a Rich table (see :func:`trialmatch.matching.render.print_summary`).
+
+        Parameters
+        ----------
+        console : rich.console.Console, optional
+            Where to print; a new console on stdout when omitted.
+        max_rows : int, optional
+            Print only the first ``max_rows`` trials.
+        """
+        from trialmatch.matching import render
+
+        render.print_summary(self, console, max_rows)
+
+    def to_html(self, max_trials: int | None = None) -> str:
+        """A self-contained, printable HTML checklist (``trialmatch match --format html``).
+
+        Parameters
+        ----------
+        max_trials : int, optional
+            Only the first ``max_trials`` trials.
+        """
+        from trialmatch.matching import render
+
+        return render.to_html(self, max_trials)
+
+    def to_csv(self) -> str:
+        """One CSV row per trial and criterion (``trialmatch match --format csv``)."""
+        from trialmatch.matching import render
+
+        return render.to_csv(self)
+
+    def to_output_json(self) -> dict[str, Any]:
+        """The JSON face of ``trialmatch match --format json`` and the API (no patient name)."""
+        from trialmatch.matching import render
+
+        return render.report_json(self)
+
+    def verdict_counts(self) -> dict[str, int]:
+        """How many trials got each verdict, in verdict order (eligible, uncertain, ineligible)."""
+        out = {v: 0 for v in VERDICT_ORDER}
+        for m in self.results:
+            out[m.verdict] += 1
+        return out
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{n} {v}" for v, n in self.verdict_counts().items())
+        return (f"<MatchReport patient {self.patient.get('id')} as of {self.as_of.isoformat()}: "
+                f"{len(self.results)} trial(s) ({counts})>")
+
+    def _repr_html_(self) -> str:
+        """The table a notebook shows: rank, trial, verdict, score, deciding criterion (escaped)."""
+        from trialmatch.matching import render
+
+        return render.report_html_table(self)

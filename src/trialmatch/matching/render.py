@@ -1,7 +1,9 @@
 """Renderings of match results: a Rich summary table, a printable HTML checklist, CSV, JSON.
 
-They are attached to :class:`~trialmatch.matching.model.MatchReport` as methods
-(``report.print_summary()``, ``report.to_html()``, ``report.to_csv()``, ``report.to_output_json()``).
+The methods of :class:`~trialmatch.matching.model.MatchReport` and
+:class:`~trialmatch.matching.model.TrialMatch` (``report.print_summary()``, ``report.to_html()``,
+``report.to_csv()``, ``report.to_output_json()``, ``match.deciding_line()``, and the notebook
+tables of ``_repr_html_``) call the functions here.
 """
 
 from __future__ import annotations
@@ -151,10 +153,43 @@ def to_csv(report: MatchReport) -> str:
     return buf.getvalue()
 
 
-def attach() -> None:
-    """Attach the renderers as methods (lifelines style)."""
-    MatchReport.print_summary = lambda self, console=None, max_rows=None: print_summary(self, console, max_rows)
-    MatchReport.to_html = lambda self, max_trials=None: to_html(self, max_trials)
-    MatchReport.to_csv = lambda self: to_csv(self)
-    MatchReport.to_output_json = lambda self: report_json(self)
-    TrialMatch.deciding_line = lambda self: deciding_line(self)
+def _verdict_badge(verdict: str) -> str:
+    return f"<span class='badge {_e(verdict)}'>{_e(verdict)}</span>"
+
+
+_NOTEBOOK_CSS = ("<style>.tm-report .badge{padding:.1em .4em;border-radius:.3em;font-weight:bold}"
+                 ".tm-report .eligible{background:#1a7f37;color:#fff}.tm-report .uncertain{background:#f2c744;color:#000}"
+                 ".tm-report .ineligible{background:#c62828;color:#fff}</style>")
+
+
+def report_html_table(report: MatchReport) -> str:
+    """The HTML table a notebook shows for a report: one row per trial (rank, trial, verdict, score,
+    deciding criterion), every value escaped."""
+    out = [_NOTEBOOK_CSS, "<div class='tm-report'>",
+           f"<p><b>Trials for patient {_e(report.patient.get('id'))}</b> (as of {_e(report.as_of)}): "
+           f"{len(report.results)} trial(s)</p>",
+           "<table><thead><tr><th>rank</th><th>trial</th><th>verdict</th><th>score</th>"
+           "<th>deciding criterion</th></tr></thead><tbody>"]
+    for i, m in enumerate(report.results, 1):
+        title = f"<br><small>{_e(m.title)}</small>" if m.title else ""
+        out.append(f"<tr><td>{i}</td><td>{_e(m.trial_id)}{title}</td><td>{_verdict_badge(m.verdict)}</td>"
+                   f"<td>{m.score:.2f}</td><td>{_e(deciding_line(m))}</td></tr>")
+    out.append("</tbody></table>")
+    for w in report.warnings:
+        out.append(f"<p>warning: {_e(w)}</p>")
+    out.append("</div>")
+    return "\n".join(out)
+
+
+def trial_match_html_table(m: TrialMatch) -> str:
+    """The HTML table a notebook shows for one trial's match: its criteria (id, kind, outcome,
+    reason, criterion text), every value escaped."""
+    out = [_NOTEBOOK_CSS, "<div class='tm-report'>",
+           f"<p><b>{_e(m.trial_id)}</b> {_e(m.title or '')} {_verdict_badge(m.verdict)} score {m.score:.2f}</p>",
+           "<table><thead><tr><th></th><th>criterion</th><th>kind</th><th>outcome</th><th>reason</th>"
+           "<th>text</th></tr></thead><tbody>"]
+    for o in m.criteria:
+        out.append(f"<tr><td>{OUTCOME_MARK[o.outcome]}</td><td>{_e(o.criterion_id)}</td><td>{_e(o.kind)}</td>"
+                   f"<td>{_e(o.outcome)}</td><td>{_e(o.reason)}</td><td>{_e(o.text)}</td></tr>")
+    out.append("</tbody></table></div>")
+    return "\n".join(out)

@@ -66,6 +66,7 @@ import re
 from typing import Any
 
 from trialmatch.vocab import drug_classes, normalize_analyte, normalize_drug
+from trialmatch.vocab.concepts import fhir_procedure_kind, snomed_codes
 
 from .common import finish, load_codes, normalize_unit
 from .errors import PatientReadError
@@ -288,11 +289,11 @@ class _Reader:
             return True
         if any("secondary-cancer-condition" in x for x in _profiles(r)) or _ext(r, "related-primary-cancer-condition"):
             return False
-        return _first_map(r.get("code"), load_codes("snomed")["cancer"]) is not None
+        return _first_map(r.get("code"), snomed_codes()["cancer"]) is not None
 
     def condition(self, r: dict) -> None:
         assert self.p is not None
-        sn = load_codes("snomed")
+        sn = snomed_codes()
         code = r.get("code")
         src = self.src(r)
         refuted = "refuted" in _codes(r.get("verificationStatus")) or "entered-in-error" in _codes(r.get("verificationStatus"))
@@ -430,7 +431,7 @@ class _Reader:
             self.p.performance.append(PerformanceStatus(scale=scale, value=float(v), date=when, source=src))
             return
         if any(c in lc["pregnancy"] for c in codes):
-            val = _first_map(r.get("valueCodeableConcept"), load_codes("snomed")["pregnancy"])
+            val = _first_map(r.get("valueCodeableConcept"), snomed_codes()["pregnancy"])
             if val is None and isinstance(r.get("valueBoolean"), bool):
                 val = r["valueBoolean"]
             if val is not None:
@@ -442,7 +443,7 @@ class _Reader:
                 self.p.breastfeeding = r["valueBoolean"]
                 self.p.sources["breastfeeding"] = src
             return
-        meno = _first_map(r.get("valueCodeableConcept"), load_codes("snomed")["menopause"])
+        meno = _first_map(r.get("valueCodeableConcept"), snomed_codes()["menopause"])
         if meno or any(c in lc["menopausal_status"] for c in codes):
             if meno:
                 self.p.menopausal_status = meno
@@ -505,7 +506,7 @@ class _Reader:
 
     def _biomarker(self, name: str, r: dict, src: Source, when: dt.date | None, is_ish: bool) -> None:
         assert self.p is not None
-        qual = load_codes("snomed")["qualifier"]
+        qual = snomed_codes()["qualifier"]
         vcc = r.get("valueCodeableConcept")
         status = _first_map(vcc, qual)
         if status is None:
@@ -816,7 +817,7 @@ class _Reader:
     def procedure(self, r: dict) -> None:
         assert self.p is not None
         src = self.src(r)
-        sn = load_codes("snomed")
+        sn = snomed_codes()
         if r.get("status") in ("not-done", "entered-in-error"):
             return
         kind_name = _first_map(r.get("code"), sn["procedure"])
@@ -824,8 +825,7 @@ class _Reader:
         if kind_name:
             kind, name = kind_name
         else:
-            low = txt.lower()
-            kind = "radiotherapy" if ("radiat" in low or "radiother" in low or "brachy" in low) else "surgery"
+            kind = fhir_procedure_kind(txt) or "surgery"  # the words of the concept registry ("radiat", "brachy", ...)
             name = txt or None
         site = None
         for bs in r.get("bodySite") or []:
@@ -855,7 +855,7 @@ def _short(exc: Exception) -> str:
 def _stage(cc: Any) -> str | None:
     if not isinstance(cc, dict):
         return None
-    st = _first_map(cc, load_codes("snomed")["stage"])
+    st = _first_map(cc, snomed_codes()["stage"])
     if st:
         return st
     for c in _codings(cc):

@@ -1,6 +1,11 @@
 """Vocabularies as data: drugs and their classes, lab analytes, and (added by the compiler)
 conditions and cancer types. Loaded once from the JSON files in ``vocab/data``.
 
+Clinical concepts (conditions, cancer types, histologies, sites, procedures such as radiotherapy,
+qualifiers) are defined once in the concept registry, :mod:`trialmatch.vocab.concepts`
+(``vocab/concepts/data/<group>.json``), which gives each consumer (compiler, matcher, text and
+FHIR readers) the table it reads.
+
 Public API
 ----------
 drug_vocabulary() -> dict[str, dict]           generic name -> {"synonyms": [...], "classes": [...]}
