@@ -50,38 +50,18 @@ from functools import cache
 from functools import lru_cache
 from pydantic import BaseModel
 
+from trialmatch.criteria.clause import compile_clause
 from trialmatch.criteria.extractors.common import (
-    NUM, TIME, _DIGIT, _NEG_LEAD, _SEP_RUN, _STOP, _VAGUE_HEADS, _any, _dur, _has_any, _may_match, _negated,
+    NUM, TIME, _NEG_LEAD, _SEP_RUN, _STOP, _VAGUE_HEADS, _any, _dur, _has_any, _negated,
 )
-from trialmatch.criteria.extractors.conditions import (
-    _CONTRAINDICATION, _VAGUE_COMORBIDITY, _allergy, _condition_list, _conditions, _generic_condition, _infections,
-)
-from trialmatch.criteria.extractors.confirm import (
-    _FITNESS, _LOCAL_RULE, _MULTI_SENTENCE, _PAREN_PERMISSION, _PLACEHOLDER, _PROTOCOL_DEFINED, _START_WINDOW,
-    _THRESHOLD_HINT, _UNSUPPORTED_PATTERNS, _VAGUE_FUNCTION, _VAGUE_FUNCTION_WORDS, _confirm, _is_permission,
-    _maybe_placeholder,
-)
-from trialmatch.criteria.extractors.disease import (
-    _SETTING_PHRASE, _diagnosis, _measurable, _metastasis, _other_malignancy,
-)
-from trialmatch.criteria.extractors.events import _events, _since_window
-from trialmatch.criteria.extractors.labs import _labs, _measurements, _weight_change
-from trialmatch.criteria.extractors.person import (
-    _ECOG_LONG, _age, _age_gate, _life_expectancy, _men_or_menopausal_women, _men_or_nonpregnant_women, _menopause,
-    _performance, _pregnancy, _sex,
-)
-from trialmatch.criteria.extractors.receptors import _genes, _receptors
-from trialmatch.criteria.extractors.therapy import (
-    _DOSE_ABOVE, _FREE_AGENT_STOP, _PERMITTED_DOSE, _concurrent_medication, _conmeds, _dose_above, _dose_permitted,
-    _drop_treating_drugs, _is_ofs_agent, _prior_therapy, _use_within,
-)
+from trialmatch.criteria.extractors.confirm import _PLACEHOLDER, _is_permission, _maybe_placeholder
+from trialmatch.criteria.extractors.person import _age, _age_gate
+from trialmatch.criteria.extractors.therapy import _FREE_AGENT_STOP
 from trialmatch.criteria.model import (
-    Age, AllOf, Allergy, AnyOf, CompiledCriteria, ConcomitantMedication, Condition, Criterion, Diagnosis,
-    DiseaseExtent, Except, IfThen, Infection, LabThreshold, LifeExpectancy, Measurement, MenopausalStatus,
-    Metastasis, NeedsConfirmation, Not, OtherMalignancy, OvarianSuppression, PerformanceStatus, Pregnancy,
-    PriorTherapy, Range, RecentEvent, Receptor, Sex, Unsupported, iter_atoms,
+    Age, AllOf, Allergy, AnyOf, CompiledCriteria, ConcomitantMedication, Condition, Criterion, Diagnosis, Except,
+    IfThen, LabThreshold, LifeExpectancy, Measurement, MenopausalStatus, NeedsConfirmation, Not, PerformanceStatus,
+    Pregnancy, PriorTherapy, Range, Sex, Unsupported, iter_atoms,
 )
-from trialmatch.criteria.quantities import find_quantities
 from trialmatch.criteria.rules import vocab_regexes
 from trialmatch.criteria.split import SplitCriterion, split_criteria, split_prose
 
@@ -93,198 +73,7 @@ COMPILER_VERSION = "0.4.4"
 _NUMERIC_KINDS = (Age, LabThreshold, PerformanceStatus, LifeExpectancy, Measurement)
 
 
-def _compile_clause(t: str, kind: str) -> list:
-    """Atoms for one clause (list; empty when nothing is recognised)."""
-    if not t.strip():
-        return []
-    if ("countr" in t or "local" in t) and _LOCAL_RULE.search(t):
-        local = [m.group(0).strip(" .;()") for m in _LOCAL_RULE.finditer(t)]
-        rest = _LOCAL_RULE.sub(" ", t)
-        note = NeedsConfirmation(category="other", reason=f"a rule of some countries only, to check where she is "
-                                                          f"treated: {local[0][:100]!r}")
-        return [*_compile_clause(rest, kind), note] if rest.strip(" .;,()") else [note]
-    permitted_dose = None
-    if "allow" in t or "permit" in t or "accept" in t:
-        for pm in _PAREN_PERMISSION.finditer(t):
-            if not re.search(r"(?i)\b(?:no|not|nor)\b", pm.group(0)):
-                permitted_dose = permitted_dose or _PERMITTED_DOSE.search(pm.group(0))
-        t = _PAREN_PERMISSION.sub(lambda m: m.group(0) if re.search(r"(?i)\b(?:no|not|nor)\b", m.group(0)) else " ", t)
-        if permitted_dose is not None:
-            atoms = _compile_clause(t, kind)
-            return [_dose_permitted(a, permitted_dose) for a in atoms]
-    for rx, why, words in _UNSUPPORTED_PATTERNS:
-        if _may_match(t, words) and rx.search(t):
-            return [Unsupported(reason=why)]
-    if "within" in t and _START_WINDOW.search(t) and (_MULTI_SENTENCE.search(t) or _any(r"\bplann|\bscheduled", t)):
-        # several sentences around a window "of starting study treatment": each extractor would take the
-        # window for its own concept; not compiled rather than misread
-        return [Unsupported(reason="several requirements in one criterion around a window from the start of study "
-                                   "treatment: not compiled")]
-    if _PROTOCOL_DEFINED.search(t):
-        return [NeedsConfirmation(category="other", reason="further criteria are defined in the protocol and not "
-                                                           "listed here: a person must check them")]
-    vm = _VAGUE_FUNCTION.search(t) if _may_match(t, _VAGUE_FUNCTION_WORDS) else None
-    if vm and not _THRESHOLD_HINT.search(t):
-        return [NeedsConfirmation(category="other", reason=f"no defined threshold: '{vm.group(0)}' must be judged "
-                                                           "by a person against the protocol's limits")]
-    if "since" in t or "Since" in t or " from " in t:
-        sw = _since_window(t, kind)
-        if sw is not None:
-            return [sw]
-    conf = _confirm(t)
-    strong_conf = conf is not None and conf.category in ("consent", "withdrawal", "recovered_from_toxicity", "swallow",
-                                                          "social_security", "tissue_available", "compliance")
-    if strong_conf and conf.category == "tissue_available" and _genes(t):
-        strong_conf = False  # "PIK3CA mutation in tumour tissue or ctDNA": the tissue is where it is found
-    if strong_conf and not any(not q.window for q in find_quantities(t)):
-        return [conf]
-    tl = t.lower()
-
-    def has(*words: str) -> bool:  # cheap substring gates keep the regex extractors off most clauses
-        for w in words:  # a plain loop: no generator per call (this runs ~20 times per clause)
-            if w in tl:
-                return True
-        return False
-
-    atoms: list = []
-    if has("age", "year", "adult", "child", "old", "yo", "y.o", "y/o") or _DIGIT.search(t):
-        atoms += _age(t)
-    men_meno = _men_or_menopausal_women(t) if has("menopaus") and has("men", "male") else []
-    atoms += men_meno
-    men_np = _men_or_nonpregnant_women(t, kind) if has("non", "not") and has("pregnan", "feeding", "lactat",
-                                                                               "nursing") else []
-    atoms += men_np
-    if not men_meno and not men_np and has("male", "female", "women", "woman", "men", "man", "sex", "gender"):
-        atoms += _sex(t, kind)
-    if not men_meno and has("menopaus", "ovar", "gnrh", "lhrh", "goserelin", "leupro", "triptorelin", "oophor"):
-        atoms += _menopause(t, kind)
-    if not men_np and has("pregnan", "feeding", "lactat", "nursing"):
-        atoms += _pregnancy(t, kind)
-    if has("ecog", "who", "zubrod", "karnofsky", "kps", "lansky", "performance", "ps"):
-        # "Eastern Cooperative Oncology Group (ECOG) performance status of 0 or 1": the scale's name
-        # written out then abbreviated reads as "ECOG performance status ..." to the extractor
-        atoms += _performance(_ECOG_LONG.sub("ECOG", t) if "cooperative" in tl else t)
-    if has("life", "surviv", "live"):
-        atoms += _life_expectancy(t)
-    rec = _receptors(t) if has("receptor", "her", "hormone", "triple", "tnbc", "ihc", "er", "pr", "hr") else []
-    atoms += rec
-    atoms += _genes(t)
-    if not any(isinstance(a, (PerformanceStatus, LifeExpectancy)) for a in atoms) and _DIGIT.search(t) or has("normal"):
-        atoms += _labs(t)
-    om = _other_malignancy(t) if has("malignan", "cancer", "tumo", "carcinoma", "neoplas") else []
-    atoms += om
-    if not om:
-        atoms += _diagnosis(t, kind)
-    if has("metasta", "leptomening", "cns", "brain", "only", "central nervous", "spread to"):
-        atoms += _metastasis(t)
-    if has("measurable", "evaluable", "recist"):
-        meas = _measurable(t)
-        if meas and meas[0].allow_bone_only_evaluable and has("bone"):
-            # "Measurable disease, or bone-only disease with an evaluable lesion": the bone-only case is
-            # the alternative the MeasurableDisease atom allows, not a second requirement
-            atoms = [a for a in atoms if not (isinstance(a, Metastasis) and a.site == "bone" and a.only)]
-        atoms += meas
-    if has("hepatitis", "hbv", "hcv", "hiv", "hbsag", "aids", "tubercul", "tb", "covid", "sars", "infect", "coronavirus"):
-        atoms += _infections(t)
-    if has("cyp", "liver enzymes", "current", "concomitant", "ongoing", "chronic", "concurrent", "regular", "requir", "receiv", "taking"):
-        atoms += _conmeds(t)
-    ev = _events(t) if has("surg", "operation", "infarction", "heart attack", "coronary", "stroke", "cerebrovasc",
-                          "ischemic", "radi", "investigational", "trial", "study", "experimental", "transfusion",
-                          "thrombo", "embolism", "vaccin") else []
-    atoms += ev
-    fit = _FITNESS.search(t) if has("fit", "candidate", "eligib", "suitab", "appropriate", "contraindicat",
-                                     "refus", "declin", "indicated", "amenable") else None
-    if fit is not None:
-        # "considered unfit for chemotherapy", "candidate for endocrine therapy": a clinician's judgement
-        # on a therapy she may get, not a therapy she has had
-        atoms.append(NeedsConfirmation(category="investigator_judgement",
-                                       reason=f"a clinician's judgement: '{fit.group(0).strip()}'"))
-    cur = _concurrent_medication(t) if has("concurrent", "concomitant") and not atoms else []
-    if cur:
-        atoms += cur  # "No concurrent fluconazole or lithium": both, taken now
-    elif not any(isinstance(a, (ConcomitantMedication, OtherMalignancy)) for a in atoms) and not (
-            rec and not _any(r"prior|previous|treat|therap", t)):
-        atoms += _prior_therapy(t if fit is None else t[:fit.start()] + " " + t[fit.end():], kind)
-    atoms += _measurements(t, atoms)
-    if "weight" in tl and ("gain" in tl or "loss" in tl or "lost" in tl or "chang" in tl or "reduc" in tl):
-        _weight_change(t, atoms)
-    if rec and any(isinstance(x, Receptor) and x.receptor == "HER2" for a in rec for x in iter_atoms(a)):
-        # "IHC 1+, or IHC 2+ with negative ISH": the scores belong to the HER2 atom, not measurements
-        atoms = [a for a in atoms if not (isinstance(a, (Measurement, AllOf, AnyOf)) and all(
-            isinstance(x, Measurement) and re.search(r"(?i)\b(?:ihc|her-?2|ish|fish|score)\b", x.name)
-            for x in iter_atoms(a)))]
-    pct = {a.min_percent for a in atoms if isinstance(a, Receptor) and a.min_percent is not None}
-    if pct:  # "at least 10% of cancer cells show positive ER staining": the 10% is the receptor's, not a measurement
-        atoms = [a for a in atoms if not (isinstance(a, Measurement) and a.value in pct
-                                          and (a.unit or "").lower() in ("%", "percent"))]
-    if not any(isinstance(a, Infection) for a in atoms):
-        conds = _conditions(t)
-        if any(isinstance(a, RecentEvent) and a.event == "myocardial_infarction" for a in atoms):
-            conds = [c for c in conds if c.condition != "myocardial_infarction"]
-        if conds and not atoms:
-            # "History of asthma, COPD or chronic bronchitis": the whole list, not only its vocabulary items
-            listed = _condition_list(t, kind)
-            if listed and sum(1 for _ in iter_atoms(listed[0])) > len(conds):
-                conds = listed
-        atoms += conds
-    if "requir" in tl:
-        atoms = _drop_treating_drugs(t, atoms)
-    lab_conds = {a.condition.site for a in atoms if isinstance(a, IfThen) and isinstance(a.condition, Metastasis)}
-    if lab_conds:
-        atoms = [a for a in atoms if not (isinstance(a, Metastasis) and a.site in lab_conds)]
-    if any(isinstance(x, OvarianSuppression) for a in atoms for x in iter_atoms(a)) and \
-            any(isinstance(x, MenopausalStatus) for a in atoms for x in iter_atoms(a)):
-        # "must receive ovarian function suppression (e.g. goserelin)": her OFS status, not a therapy count
-        atoms = [a for a in atoms if not (isinstance(a, PriorTherapy) and all(_is_ofs_agent(g) for g in a.agents))]
-    therapies = [a.main if isinstance(a, Except) else a for a in atoms]
-    therapies = [a for a in therapies if isinstance(a, PriorTherapy)]
-    if any(a.settings != ["any"] for a in therapies) and any(isinstance(a, (Diagnosis, DiseaseExtent)) for a in atoms):
-        # "treatment for advanced disease", "in the metastatic setting": the extent is the therapy's
-        # setting, not a separate requirement on her disease; keep only what the rest of the clause says
-        rest = _diagnosis(_SETTING_PHRASE.sub(" ", t), kind)
-        keep = {type(a) for a in rest}
-        atoms = [a for a in atoms if not isinstance(a, (Diagnosis, DiseaseExtent)) or type(a) in keep]
-    if any(isinstance(a, Except) and isinstance(a.main, PriorTherapy) and any(
-            isinstance(x, PriorTherapy) and "ovarian_function_suppression" in x.agents for x in iter_atoms(a.exception))
-           for a in atoms):
-        # "(except hormone therapy for ovarian suppression)": OFS is the excused therapy class, not her status
-        atoms = [a for a in atoms if not isinstance(a, OvarianSuppression)]
-    # "history of any adverse reaction to any ... corticosteroid therapy": a reaction to the drug, not its use
-    al = _allergy(t) if has("allerg", "hypersens", "anaphyla", "intoleran", "adverse reaction", "adverse drug reaction",
-                            "sensitivity to") else []
-    if al:
-        atoms = [a for a in atoms if not isinstance(a, PriorTherapy)] + al
-    if ("mg" in tl or "mcg" in tl) and any(isinstance(a, (ConcomitantMedication, PriorTherapy)) for a in atoms):
-        dm = _DOSE_ABOVE.search(t)
-        if dm is not None:
-            # "glucocorticoid therapy (prednisone > 10 mg/day or equivalent) within the last 2 weeks": only at
-            # that dose; her dose is a fact of its own (unknown unless recorded), never taken as met
-            atoms = [_dose_above(a, dm) for a in atoms]
-    if conf is not None and (not atoms or conf.category in ("investigator_judgement", "contraception")):
-        if not atoms or all(isinstance(a, (Condition,)) and a.condition in ("comorbidity",) for a in atoms):
-            return [conf]
-        atoms.append(conf)
-    if not atoms and has("concurrent", "concomitant"):
-        atoms += _concurrent_medication(t)
-    if not atoms and has("use of", "treatment with", "receipt of", "administration of", "exposure to", "therapy with",
-                         "intake of", "used ", "taken ", "received ") and _DIGIT.search(t):
-        atoms += _use_within(t)
-    if not atoms:
-        atoms += _generic_condition(t)
-    if not atoms:
-        atoms += _condition_list(t, kind)
-    if not atoms and has("condition", "illness", "disease", "disorder", "problem", "contraindicat"):
-        vm = _VAGUE_COMORBIDITY.match(t)
-        if vm is not None and not (vm.group("q").strip() or re.search(
-                r"(?i)preclud|interfer|compromis|jeopardi|prohibit|unsafe|undesirable|\brisk|opinion|judg|affect|"
-                r"\blimit|prevent|unrelated|complicat|impair|contraindicat", vm.group("rest"))):
-            vm = None
-        vm = vm or _CONTRAINDICATION.match(t)
-        if vm is not None:
-            atoms.append(NeedsConfirmation(
-                category="investigator_judgement",
-                reason=f"no defined condition: whether '{vm.group(0).strip()}' applies to her is a clinician's call"))
-    return atoms
+_compile_clause = compile_clause  # one clause -> atoms: the registered extractors (criteria/clause.py)
 
 
 def _combine(atoms: list, kind: str, t: str):

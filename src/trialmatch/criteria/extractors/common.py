@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from trialmatch.criteria.model import AllOf, AnyOf, Duration
+from trialmatch.criteria.extractors.registry import family_data
 from trialmatch.criteria.rules import FoldedPattern, folded_text, rules
 
 
@@ -104,17 +105,34 @@ def _qualifiers(t: str, keys=None) -> list[str]:
     return out
 
 
+def _negation_cues() -> dict:
+    """The leading-negation cues of ``common.json`` (``rules.negation_cues``), checked: lower-case words and
+    spaces only (they are joined into the regex as written)."""
+    cues = family_data("common").rules["negation_cues"]
+    allowed = ("lead_cues", "no_unless_followed_by", "not_unless_followed_by", "not_a_negation")
+    bad = sorted(k for k in cues if k not in allowed and not k.startswith("_"))
+    if bad:
+        raise ValueError(f"common.json: rules.negation_cues: unknown keys {bad}; allowed keys: {list(allowed)}")
+    for k in allowed:
+        words = cues.get(k)
+        if not words or not all(isinstance(w, str) and re.fullmatch(r"[a-z]+(?: [a-z]+)*", w) for w in words):
+            raise ValueError(f"common.json: rules.negation_cues.{k}: expected a list of lower-case words")
+    return cues
+
+
+_NEG_CUES = _negation_cues()
 _NEG_LEAD = re.compile(
     r"^\s*(?:(?:the\s+)?(?:patients?|subjects?|participants?|women|men|she|he)\s+)?(?:must|should|will|may|can)?\s*"
     r"(?:have|has|had|be|is|are)?\s*(?:had\s+)?"
-    r"(?:no(?!\s+(?:more|less|greater|fewer|lower|higher|longer|later|earlier)\b)|not(?!\s+(?:more|less|greater|fewer|lower|higher|exceed)\b)|"
-    r"without|absence of|free of|never|none|neither|cannot have|must not|should not|did not|do not|does not)\b",
+    r"(?:no(?!\s+(?:" + "|".join(_NEG_CUES["no_unless_followed_by"]) + r")\b)|not(?!\s+(?:"
+    + "|".join(_NEG_CUES["not_unless_followed_by"]) + r")\b)|" + "|".join(_NEG_CUES["lead_cues"]) + r")\b",
     re.IGNORECASE,
 )
+_NOT_A_NEGATION = re.compile(r"(?i)\s*no\s+(?:" + "|".join(_NEG_CUES["not_a_negation"]) + ")")
 
 
 def _negated(t: str) -> bool:
-    return bool(_NEG_LEAD.match(t)) and not re.match(r"(?i)\s*no\s+(?:limit|restriction)", t)
+    return bool(_NEG_LEAD.match(t)) and not _NOT_A_NEGATION.match(t)
 
 
 # Numeric extractors share one scan per clause: ``find_quantities`` is cached by text, and every

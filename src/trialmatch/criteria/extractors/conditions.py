@@ -10,7 +10,8 @@ from typing import Any
 from trialmatch.criteria.extractors.common import (
     NUM, TIME, _GRADE_NUM, _SEP_RUN, _STOP, _VAGUE_HEADS, _any, _dur, _qualifiers,
 )
-from trialmatch.criteria.model import Allergy, AnyOf, Condition, Infection
+from trialmatch.criteria.extractors.registry import register
+from trialmatch.criteria.model import Allergy, AnyOf, Condition, Infection, NeedsConfirmation
 from trialmatch.criteria.rules import FoldedPattern, rules, vocab_find, vocab_regexes
 
 
@@ -321,3 +322,27 @@ def _condition_list(t: str, kind: str) -> list:
 for _name in ('_DISEASE_LIKE', '_LIST_BAD', '_LIST_WINDOW', '_SEVERITY_BEFORE'):
     globals()[_name] = FoldedPattern(globals()[_name])
 del _name
+
+
+def _vague_comorbidity_atoms(t: str) -> list:
+    """"Current severe, uncontrolled systemic disease", "No contraindication to ...": no defined condition,
+    a clinician's call."""
+    vm = _VAGUE_COMORBIDITY.match(t)
+    if vm is not None and not (vm.group("q").strip() or re.search(
+            r"(?i)preclud|interfer|compromis|jeopardi|prohibit|unsafe|undesirable|\brisk|opinion|judg|affect|"
+            r"\blimit|prevent|unrelated|complicat|impair|contraindicat", vm.group("rest"))):
+        vm = None
+    vm = vm or _CONTRAINDICATION.match(t)
+    if vm is None:
+        return []
+    return [NeedsConfirmation(
+        category="investigator_judgement",
+        reason=f"no defined condition: whether '{vm.group(0).strip()}' applies to her is a clinician's call")]
+
+
+register("conditions", "infections", lambda c, t: _infections(t))
+register("conditions", "conditions", lambda c, t: _conditions(t))
+register("conditions", "allergy", lambda c, t: _allergy(t))
+register("conditions", "generic_condition", lambda c, t: _generic_condition(t))
+register("conditions", "condition_list", lambda c, t: _condition_list(t, c.kind))
+register("conditions", "vague_comorbidity", lambda c, t: _vague_comorbidity_atoms(t))

@@ -6,9 +6,14 @@ from __future__ import annotations
 
 import re
 
-from trialmatch.criteria.extractors.common import _may_match
-from trialmatch.criteria.model import NeedsConfirmation
+from trialmatch.criteria.extractors.common import _any, _may_match
+from trialmatch.criteria.extractors.registry import family_data, register
+from trialmatch.criteria.model import NeedsConfirmation, Unsupported
+from trialmatch.criteria.quantities import find_quantities
 from trialmatch.criteria.rules import FoldedPattern, folded_text, rules
+
+
+_CONFIRM_ORDER = family_data("confirm").cues.words("category_order")
 
 
 def _confirm(t: str) -> NeedsConfirmation | None:
@@ -18,8 +23,7 @@ def _confirm(t: str) -> NeedsConfirmation | None:
         return None
     # Speed: a cue of any category is a cue of the combined regex, which would match where the cue starts:
     # no category matches before the combined regex's first match, so the searches below start there
-    for cat in ("withdrawal", "consent", "recovered_from_toxicity", "swallow", "social_security", "tissue_available",
-                "investigator_judgement", "compliance", "contraception", "other"):
+    for cat in _CONFIRM_ORDER:
         m = r.confirm_re[cat].search(t, first.start())
         if m:
             if cat == "other" and len(t) > 140:
@@ -28,19 +32,8 @@ def _confirm(t: str) -> NeedsConfirmation | None:
     return None
 
 # (pattern, reason, words): every match of the pattern holds one of its words (a cheap pre-check, ``_may_match``)
-_UNSUPPORTED_PATTERNS = [
-    (re.compile(r"(?i)\bthe time from\b|\btime (?:interval )?(?:from|between)\b.*\bto\b"), "interval between two events is not modelled",
-     ("time",)),
-    (re.compile(r"(?i)proportion of patients|percentage of patients"), "a requirement on the trial population, not on one patient",
-     ("proportion of patients", "percentage of patients")),
-    (re.compile(r"(?i)\b(?:are|is|was|were) effective\b|(?:complete|partial) (?:remission|response)[^.]*(?:stabili|stable)|"
-                r"\bresponse or stable disease\b|\bstable disease or (?:better|response)\b"), "response to prior therapy is not modelled",
-     ("effective", "remission", "response", "stable disease")),
-    (re.compile(r"(?i)\bwithin\s+\d+\s*(?:days?|weeks?|months?)\s+(?:of|after|from)\s+(?:the\s+)?(?:start(?:ing)?|initiat\w*|"
-                r"beginning)\b(?!\s+(?:of\s+)?(?:the\s+)?(?:study|trial|protocol|investigational|dosing|enrol\w*|"
-                r"randomi\w*|registration|treatment\s+(?:on|in)\s+(?:the\s+)?(?:study|trial)|screening)\b)"),
-     "time from the start of a therapy to progression is not modelled", ("within",)),
-]
+_UNSUPPORTED_PATTERNS = [(re.compile(p["pattern"]), p["reason"], tuple(p["words"]))
+                         for p in family_data("confirm").cues["unsupported_patterns"]]
 
 
 _START_WINDOW = re.compile(r"(?i)\bwithin\s+\d+\s*(?:days?|weeks?|months?)\s+(?:of|after|from)\s+(?:the\s+)?"
@@ -54,7 +47,7 @@ _VAGUE_FUNCTION = re.compile(
     r"\b(?:organ|liver|hepatic|kidney|renal|bone[- ]marrow|marrow|hematologic\w*|haematologic\w*|hematopoietic|"
     r"cardiac|heart|lung|pulmonary|respiratory|coagulation|laboratory|lab)\b[^.;:\d]{0,30}?\b(?:functions?|reserves?|values?|parameters?|status)\b")
 # the words of its last group: one of them is in every match
-_VAGUE_FUNCTION_WORDS = ("function", "reserve", "value", "parameter", "status")
+_VAGUE_FUNCTION_WORDS = family_data("confirm").cues.words("vague_function_words")
 
 
 _THRESHOLD_HINT = re.compile(r"\d|[≥≤<>]|\bx\s*uln\b|upper limit", re.IGNORECASE)
@@ -68,8 +61,7 @@ _PLACEHOLDER = re.compile(
 # Speed: a pre-check for _PLACEHOLDER (tried on every criterion). Its first two alternatives take the
 # whole text and end with one of these words (then only non-word characters); the third starts with
 # "the above information"; text without a word character at all is left to the regex.
-_PLACEHOLDER_ENDINGS = ("specified", "applicable", "na", "n/a", "none", "characteristics", "above", "below", "criteria",
-                        "any")
+_PLACEHOLDER_ENDINGS = family_data("confirm").cues.words("placeholder_endings")
 
 
 def _maybe_placeholder(text: str) -> bool:
@@ -87,7 +79,7 @@ def _maybe_placeholder(text: str) -> bool:
 # Not taken: prohibitions ("no prior therapy allowed", "not permitted") and conditional permissions
 # ("allowed provided ...", "allowed if ..."), whose condition is a requirement of its own.
 _PERMISSION = re.compile(r"(?i)\b(?:is|are)?\s*(?:allowed|permitted|acceptable)\s*\.?\s*$")
-_PERMISSION_WORDS = ("allowed", "permitted", "acceptable")
+_PERMISSION_WORDS = family_data("confirm").cues.words("permission_words")
 _PERMISSION_NOT = re.compile(
     r"(?i)\b(?:no|not|none|never|without|nor|only|unless|provided|if|when|must|except|but|until|as long as|"
     r"after|before|within|since|at least|more than|less than|no more|up to|maximum|except)\b|[<>≤≥:;]")
@@ -151,3 +143,103 @@ _FITNESS = re.compile(
 for _name in ('_FITNESS',):
     globals()[_name] = FoldedPattern(globals()[_name])
 del _name
+
+
+# ----------------------------------------------------------------------------- guards and registration
+def _local_rule_guard(c, t: str):
+    """A rule of some countries only: the rest of the clause compiled, and a note for a person."""
+    if not _LOCAL_RULE.search(t):
+        return None
+    from trialmatch.criteria.clause import compile_clause
+
+    local = [m.group(0).strip(" .;()") for m in _LOCAL_RULE.finditer(t)]
+    rest = _LOCAL_RULE.sub(" ", t)
+    note = NeedsConfirmation(category="other", reason=f"a rule of some countries only, to check where she is "
+                                                      f"treated: {local[0][:100]!r}")
+    return [*compile_clause(rest, c.kind), note] if rest.strip(" .;,()") else [note]
+
+
+def _paren_permission_guard(c, t: str):
+    """"(transfusion allowed)" is taken out of the clause; a dose it permits limits the drug checks."""
+    from trialmatch.criteria.extractors.therapy import _PERMITTED_DOSE, _dose_permitted
+
+    permitted_dose = None
+    for pm in _PAREN_PERMISSION.finditer(t):
+        if not re.search(r"(?i)\b(?:no|not|nor)\b", pm.group(0)):
+            permitted_dose = permitted_dose or _PERMITTED_DOSE.search(pm.group(0))
+    t = _PAREN_PERMISSION.sub(lambda m: m.group(0) if re.search(r"(?i)\b(?:no|not|nor)\b", m.group(0)) else " ", t)
+    c.set_text(t)
+    if permitted_dose is not None:
+        from trialmatch.criteria.clause import compile_clause
+
+        return [_dose_permitted(a, permitted_dose) for a in compile_clause(t, c.kind)]
+    return None
+
+
+
+
+def _unsupported_guard(c, t: str):
+    for rx, why, words in _UNSUPPORTED_PATTERNS:
+        if _may_match(t, words) and rx.search(t):
+            return [Unsupported(reason=why)]
+    return None
+
+
+def _start_window_guard(c, t: str):
+    if _START_WINDOW.search(t) and (_MULTI_SENTENCE.search(t) or _any(r"\bplann|\bscheduled", t)):
+        # several sentences around a window "of starting study treatment": each extractor would take the
+        # window for its own concept; not compiled rather than misread
+        return [Unsupported(reason="several requirements in one criterion around a window from the start of study "
+                                   "treatment: not compiled")]
+    return None
+
+
+def _protocol_defined_guard(c, t: str):
+    if _PROTOCOL_DEFINED.search(t):
+        return [NeedsConfirmation(category="other", reason="further criteria are defined in the protocol and not "
+                                                           "listed here: a person must check them")]
+    return None
+
+
+def _vague_function_guard(c, t: str):
+    vm = _VAGUE_FUNCTION.search(t) if _may_match(t, _VAGUE_FUNCTION_WORDS) else None
+    if vm and not _THRESHOLD_HINT.search(t):
+        return [NeedsConfirmation(category="other", reason=f"no defined threshold: '{vm.group(0)}' must be judged "
+                                                           "by a person against the protocol's limits")]
+    return None
+
+
+_STRONG_CONFIRM = frozenset(family_data("confirm").cues.words("strong_categories"))
+
+
+def _confirm_guard(c, t: str):
+    """A confirmation cue (kept for the clause as ``c.conf``); a strong one with no comparison beside it is
+    the clause's whole result."""
+    from trialmatch.criteria.extractors.receptors import _genes
+
+    conf = c.conf = _confirm(t)
+    strong_conf = conf is not None and conf.category in _STRONG_CONFIRM
+    if strong_conf and conf.category == "tissue_available" and _genes(t):
+        strong_conf = False  # "PIK3CA mutation in tumour tissue or ctDNA": the tissue is where it is found
+    if strong_conf and not any(not q.window for q in find_quantities(t)):
+        return [conf]
+    return None
+
+
+def _fitness(c, t: str) -> list:
+    """"considered unfit for chemotherapy", "candidate for endocrine therapy": a clinician's judgement on a
+    therapy she may get, not a therapy she has had (the match is kept as ``c.fit``)."""
+    fit = c.fit = _FITNESS.search(t)
+    if fit is None:
+        return []
+    return [NeedsConfirmation(category="investigator_judgement", reason=f"a clinician's judgement: '{fit.group(0).strip()}'")]
+
+
+register("confirm", "local_rule", _local_rule_guard)
+register("confirm", "paren_permission", _paren_permission_guard)
+register("confirm", "unsupported_pattern", _unsupported_guard)
+register("confirm", "start_window", _start_window_guard)
+register("confirm", "protocol_defined", _protocol_defined_guard)
+register("confirm", "vague_function", _vague_function_guard)
+register("confirm", "confirm", _confirm_guard)
+register("confirm", "fitness", _fitness)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from trialmatch.criteria.extractors.common import NUM, TIME, _any, _dur, _has_any, _may_match, _qualifiers, _rx
+from trialmatch.criteria.extractors.registry import family_data, register
 from trialmatch.criteria.model import (
     Diagnosis, DiseaseExtent, MeasurableDisease, Metastasis, Not, OtherMalignancy, Unsupported, iter_atoms,
 )
@@ -43,7 +44,7 @@ _THERAPY_FOR = re.compile(
     r"(?i)\banti-?\s?(?:[\w]+-)?" + _CANCER_WORDS + r"\b|\b(?:therapy|therapies|treatments?|regimens?|agents?|drugs?|"
     r"medications?|chemotherapy|chemotherapies|radiotherapy|radiation(?:\s+therapy)?|surgery)\s+(?:for|of|against|to treat)\s+"
     r"(?:the\s+|his\s+|her\s+|their\s+)?(?:[\w/-]+\s+){0,4}?" + _CANCER_WORDS + r"\b")
-_THERAPY_FOR_GATE = ("anti", "therap", "treatment", "regimen", "agent", "drug", "medication", "radiation", "surgery")
+_THERAPY_FOR_GATE = family_data("disease").cues.words("therapy_for_gate")
 
 
 def _diagnosis(t: str, kind: str) -> list:
@@ -242,3 +243,9 @@ _SETTING_PHRASE = re.compile(
 for _name in ('_OTHER_CANCER_RE', '_THERAPY_FOR'):
     globals()[_name] = FoldedPattern(globals()[_name])
 del _name
+
+
+register("disease", "other_malignancy", lambda c, t: _other_malignancy(t))
+register("disease", "diagnosis", lambda c, t: _diagnosis(t, c.kind))
+register("disease", "metastasis", lambda c, t: _metastasis(t))
+register("disease", "measurable", lambda c, t: _measurable(t))

@@ -8,6 +8,7 @@ import re
 
 from trialmatch.criteria.extractors.common import NUM, TIME, _STOP, _any, _dur
 from trialmatch.criteria.extractors.therapy import _FREE_AGENT_STOP, _drug_like_names, _prior_therapy
+from trialmatch.criteria.extractors.registry import register
 from trialmatch.criteria.model import ConcomitantMedication, Not, PriorTherapy, Range, RecentEvent
 from trialmatch.criteria.rules import rules
 
@@ -107,3 +108,12 @@ def _since_window(t: str, kind: str):
     if atom is None:
         return None
     return Not(item=atom) if long_ago else atom
+
+
+def _since_window_guard(c, t: str):
+    sw = _since_window(t, c.kind)
+    return None if sw is None else [sw]
+
+
+register("events", "since_window", _since_window_guard)
+register("events", "events", lambda c, t: _events(t))

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from typing import Any
 
 from trialmatch.criteria.extractors.common import _ANALYTE_SEP, _DIGIT, _OP_ANY, _all, _any, _consume, _consumed
+from trialmatch.criteria.extractors.registry import register
 from trialmatch.criteria.model import (
     Age, AllOf, AnyOf, Condition, IfThen, LabThreshold, LifeExpectancy, Measurement, Metastasis, PerformanceStatus,
     PriorTherapy, Receptor, Sex, iter_atoms,
@@ -635,3 +636,7 @@ def _weight_change(t: str, atoms: list) -> None:
         return x
 
     atoms[:] = [fix(a) for a in atoms]
+
+
+register("labs", "labs", lambda c, t: _labs(t))
+register("labs", "measurements", lambda c, t: _measurements(t, c.atoms))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from trialmatch.criteria.extractors.common import NUM, TIME, _OP_ANY, _all, _any, _consume, _dur, _op
+from trialmatch.criteria.extractors.registry import family_data, register
 from trialmatch.criteria.model import (
     Age, AllOf, AnyOf, Duration, IfThen, LifeExpectancy, MenopausalStatus, Not, OvarianSuppression,
     PerformanceStatus, Pregnancy, Range, Sex,
@@ -70,9 +71,8 @@ def _age_quantities(t: str) -> list:
 
 
 # every branch of _AGE_GATE holds one of these (lower case): a substring test keeps the regex off most clauses
-_AGE_GATE_WORDS = ("age", "old", "year", "yo", "y.o", "y/o", "yr", "adult", "child", "infant", "neonat", "newborn",
-                   "younger")
-_AGE_SUBJ_SYMBOLS = ("<", ">", "≤", "≥", "＜", "＞")
+_AGE_GATE_WORDS = family_data("person").cues.words("age_gate_words")
+_AGE_SUBJ_SYMBOLS = family_data("person").cues.words("age_subject_symbols")
 
 
 def _age_gate(t: str) -> bool:
@@ -348,3 +348,15 @@ _ECOG_LONG = re.compile(r"(?i)eastern\s+cooperative\s+oncology\s+group(?:\s*\(\s
 for _name in ('_AGE_GATE', '_AGE_SUBJ_CMP', '_BOTH_SEXES'):
     globals()[_name] = FoldedPattern(globals()[_name])
 del _name
+
+
+register("person", "age", lambda c, t: _age(t))
+register("person", "men_or_menopausal_women", lambda c, t: _men_or_menopausal_women(t))
+register("person", "men_or_nonpregnant_women", lambda c, t: _men_or_nonpregnant_women(t, c.kind))
+register("person", "sex", lambda c, t: _sex(t, c.kind))
+register("person", "menopause", lambda c, t: _menopause(t, c.kind))
+register("person", "pregnancy", lambda c, t: _pregnancy(t, c.kind))
+# "Eastern Cooperative Oncology Group (ECOG) performance status of 0 or 1": the scale's name written out then
+# abbreviated reads as "ECOG performance status ..." to the extractor
+register("person", "performance", lambda c, t: _performance(_ECOG_LONG.sub("ECOG", t) if "cooperative" in c.tl else t))
+register("person", "life_expectancy", lambda c, t: _life_expectancy(t))

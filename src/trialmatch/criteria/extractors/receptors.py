@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from trialmatch.criteria.extractors.common import _any, _may_match
+from trialmatch.criteria.extractors.registry import family_data, register
 from trialmatch.criteria.model import AnyOf, GeneAlteration, Receptor
 from trialmatch.criteria.rules import FoldedPattern, folded_text
 
@@ -32,8 +33,7 @@ _RECEPTOR_RES = [(re.compile(p, re.IGNORECASE), v) for p, v in _RECEPTOR_PATTERN
 # The gate: any of these words (substrings, case-insensitive: "oestrogen" holds "estrogen", "her-2" is
 # written both ways) or one of the short acronyms, the only part that needs a regex. ``_receptor_gate`` tests
 # the words as substrings first (``_may_match``), which is faster; ``_RECEPTOR_GATE`` is both as one regex
-_RECEPTOR_GATE_WORDS = ("triple", "tnbc", "hormone", "estrogen", "progesterone", "pgr", "her2", "her-2",
-                        "human epidermal", "androgen receptor", "androgen-receptor")
+_RECEPTOR_GATE_WORDS = family_data("receptors").cues.words("receptor_gate_words")
 _RECEPTOR_GATE_SHORT_PATTERN = r"\b(?:hr|er|pr)(?:\W|$|p|n)|hr[ -]high|\bar\s*(?:\+|-?\s?positive)|pr[ -]?positive|pr\+"
 _RECEPTOR_GATE_SHORT = re.compile(_RECEPTOR_GATE_SHORT_PATTERN, re.IGNORECASE)
 _RECEPTOR_GATE = re.compile("|".join(map(re.escape, _RECEPTOR_GATE_WORDS)) + "|" + _RECEPTOR_GATE_SHORT_PATTERN,
@@ -191,3 +191,7 @@ def _genes(t: str) -> list:
 for _name in ('_HER2_OVEREXPRESSED', '_RECEPTOR_GATE_SHORT'):
     globals()[_name] = FoldedPattern(globals()[_name])
 del _name
+
+
+register("receptors", "receptors", lambda c, t: _receptors(t))
+register("receptors", "genes", lambda c, t: _genes(t))

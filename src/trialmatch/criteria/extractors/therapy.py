@@ -9,6 +9,7 @@ from typing import Any
 
 from trialmatch.criteria.extractors.common import NUM, TIME, _SEP_RUN, _STOP, _any, _any_of, _dur, _may_match, _num
 from trialmatch.criteria.extractors.disease import _CANCER_WORDS
+from trialmatch.criteria.extractors.registry import family_data, register
 from trialmatch.criteria.model import (
     AllOf, ConcomitantMedication, Condition, Except, Measurement, PriorTherapy, Range, Unsupported,
 )
@@ -54,12 +55,12 @@ _LINES_RE = re.compile(
     r"(?i)(no more than|not more than|up to|at most|maximum of|≤|<=|fewer than|less than|at least|≥|>=|more than|>|exactly)?\s*"
     + NUM + r"\s*(?:or\s+(?:more|fewer|less)\s+)?(?:prior\s+|previous\s+|lines?\s+of\s+|line\s+of\s+)?(?:\w+\s+){0,3}?"
     r"(?:lines?|regimens?|courses?)\b")
-_LINES_WORDS = ("line", "regimen", "course")
+_LINES_WORDS = family_data("therapy").cues.words("lines_words")
 _LINES_THERAPY_RE = re.compile(
     r"(?i)(no more than|not more than|up to|at most|at least|more than)\s*" + NUM +
     r"\s+(?!(?:cycles?|courses?|doses?|days?|weeks?|months?|years?|infusions?|injections?)\b)"
     r"(?:\w+\s+){0,2}(?:chemotherap\w*|therap\w*|treatments?)")
-_LINES_THERAPY_WORDS = ("more than", "up to", "at most", "at least")
+_LINES_THERAPY_WORDS = family_data("therapy").cues.words("lines_therapy_words")
 _LINES_RANGE_RE = re.compile(r"(?i)\b" + NUM + r"\s*(?:or|to|-|–)\s*" + NUM + r"\s+(?:prior\s+|previous\s+)?(?:\w+\s+){0,2}?"
                              r"(?:lines?|regimens?)\b")
 _MIN_DURATION_RE = re.compile(r"(?i)(?:at least|≥|>=|minimum of|more than|for)\s*" + NUM + r"\s*" + TIME +
@@ -69,7 +70,7 @@ _RELAPSE_WITHIN_RE = re.compile(r"(?i)(?:relapse|recurrence|progression)\s+(?:\w
 _THERAPY_WITHIN_RE = re.compile(
     r"(?i)within\s+(?:the\s+)?(?:last\s+|past\s+|previous\s+)?" + NUM + r"\s*" + TIME + r"|" + NUM + r"\s*" + TIME +
     r"\s*(?:prior to|before|of)\s+(?:the\s+)?(?:first|start|randomi|enrol|registration|day 1|study)")
-_THERAPY_WITHIN_WORDS = ("within", "first", "start", "randomi", "enrol", "registration", "day 1", "study")
+_THERAPY_WITHIN_WORDS = family_data("therapy").cues.words("therapy_within_words")
 _EXCEPT_RE = re.compile(r"(?i)\(?\b(?:except|excluding|other than|with the exception of|apart from)\b(.*)")
 
 
@@ -515,3 +516,10 @@ def _is_ofs_agent(key: str) -> bool:
 for _name in ('_CURRENT_MED', '_DRUG_LIKE', '_FREE_AGENT_RE'):
     globals()[_name] = FoldedPattern(globals()[_name])
 del _name
+
+
+register("therapy", "conmeds", lambda c, t: _conmeds(t))
+register("therapy", "concurrent_medication", lambda c, t: _concurrent_medication(t))
+register("therapy", "prior_therapy", lambda c, t: _prior_therapy(t, c.kind))
+register("therapy", "concurrent_medication_fallback", lambda c, t: _concurrent_medication(t))
+register("therapy", "use_within", lambda c, t: _use_within(t))
