@@ -21,6 +21,11 @@ from collections.abc import Callable
 from functools import lru_cache
 
 from trialmatch.criteria.extractors.common import _any
+from trialmatch.criteria.extractors.conditions import _condition_list
+from trialmatch.criteria.extractors.disease import _SETTING_PHRASE, _diagnosis
+from trialmatch.criteria.extractors.labs import _weight_change as _rename_weight_change
+from trialmatch.criteria.extractors.therapy import _DOSE_ABOVE, _drop_treating_drugs, _is_ofs_agent
+from trialmatch.criteria.extractors.therapy import _dose_above as _at_dose
 from trialmatch.criteria.extractors.registry import Gate, registered
 from trialmatch.criteria.model import (
     AllOf, AnyOf, ConcomitantMedication, Condition, Diagnosis, DiseaseExtent, Except, IfThen, Measurement,
@@ -49,16 +54,21 @@ class Rule:
     ``target`` extractor, ``doc`` (why), ``fn`` (skip: ``fn(clause) -> bool``; input: ``fn(clause, text) ->
     text``; output: ``fn(clause, atoms) -> atoms``; after: ``fn(clause) -> result or None``), ``by``: the
     extractors a skip rule yields to (documentation and :func:`yields_to`), ``gate``: an after rule's
-    pre-check."""
+    pre-check, ``needs``: an after rule applies only when that extractor produced atoms; ``inline``: a skip
+    rule's test written as a Python expression over the clause ``c`` and ``P`` (``c.produced``), the same
+    test as ``fn``, which the clause function is generated with (see ``clause.clause_source``)."""
 
     STAGES = ("skip", "input", "output", "after")
-    __slots__ = ("name", "stage", "target", "doc", "fn", "by", "gate")
+    __slots__ = ("name", "stage", "target", "doc", "fn", "by", "gate", "needs", "inline")
 
     def __init__(self, name: str, stage: str, target: str, doc: str, fn: Callable, by: tuple[str, ...] = (),
-                 gate: Gate | None = None):
+                 gate: Gate | None = None, needs: str | None = None, inline: str | None = None):
         if stage not in self.STAGES:
             raise ValueError(f"rule {name!r}: stage {stage!r} is not one of {list(self.STAGES)}")
-        self.name, self.stage, self.target, self.doc, self.fn, self.by, self.gate = name, stage, target, doc, fn, by, gate
+        if (gate is not None or needs is not None) and stage != "after":
+            raise ValueError(f"rule {name!r}: only an after rule takes a gate or needs")
+        self.name, self.stage, self.target, self.doc, self.fn, self.by = name, stage, target, doc, fn, by
+        self.gate, self.needs, self.inline = gate, needs, inline
 
     def __repr__(self) -> str:
         return f"Rule({self.name!r}, {self.stage!r}, target={self.target!r})"
@@ -71,7 +81,7 @@ def skip_when_produced(name: str, target: str, by: tuple[str, ...], doc: str) ->
             if c.produced.get(b):
                 return True
         return False
-    return Rule(name, "skip", target, doc, fn, by=by)
+    return Rule(name, "skip", target, doc, fn, by=by, inline=" or ".join(f"P.get({b!r})" for b in by))
 
 
 def skip_when_kinds(name: str, target: str, kinds: tuple[str, ...], doc: str, unless_words: tuple[str, ...] = ()) -> Rule:
@@ -109,9 +119,7 @@ def _bone_only_evaluable(c):
 
 
 def _weight_change(c):
-    from trialmatch.criteria.extractors.labs import _weight_change as rename
-
-    rename(c.t, c.atoms)
+    _rename_weight_change(c.t, c.atoms)
 
 
 def _her2_scores(c):
@@ -137,8 +145,6 @@ def _mi_event_not_condition(c, out: list) -> list:
 
 def _whole_condition_list(c, out: list) -> list:
     if out and not c.atoms:
-        from trialmatch.criteria.extractors.conditions import _condition_list
-
         listed = _condition_list(c.t, c.kind)
         if listed and sum(1 for _ in iter_atoms(listed[0])) > len(out):
             return listed
@@ -146,8 +152,6 @@ def _whole_condition_list(c, out: list) -> list:
 
 
 def _treating_drugs(c):
-    from trialmatch.criteria.extractors.therapy import _drop_treating_drugs
-
     c.atoms = _drop_treating_drugs(c.t, c.atoms)
 
 
@@ -158,8 +162,6 @@ def _lab_condition_site(c):
 
 
 def _ofs_status_not_therapy(c):
-    from trialmatch.criteria.extractors.therapy import _is_ofs_agent
-
     atoms = c.atoms
     if any(isinstance(x, OvarianSuppression) for a in atoms for x in iter_atoms(a)) and \
             any(isinstance(x, MenopausalStatus) for a in atoms for x in iter_atoms(a)):
@@ -167,8 +169,6 @@ def _ofs_status_not_therapy(c):
 
 
 def _setting_not_extent(c):
-    from trialmatch.criteria.extractors.disease import _SETTING_PHRASE, _diagnosis
-
     atoms = c.atoms
     therapies = [a.main if isinstance(a, Except) else a for a in atoms]
     therapies = [a for a in therapies if isinstance(a, PriorTherapy)]
@@ -191,12 +191,10 @@ def _reaction_not_use(c):
 
 
 def _dose_above(c):
-    from trialmatch.criteria.extractors.therapy import _DOSE_ABOVE, _dose_above as at_dose
-
     if any(isinstance(a, (ConcomitantMedication, PriorTherapy)) for a in c.atoms):
         dm = _DOSE_ABOVE.search(c.t)
         if dm is not None:
-            c.atoms = [at_dose(a, dm) for a in c.atoms]
+            c.atoms = [_at_dose(a, dm) for a in c.atoms]
 
 
 def _confirm_merge(c):
@@ -225,9 +223,11 @@ RULES: tuple[Rule, ...] = (
                        "\"other malignancy\": the cancer named is the other one, not her diagnosis"),
     Rule("bone_only_evaluable_is_an_alternative", "after", "measurable",
          "\"Measurable disease, or bone-only disease with an evaluable lesion\": the bone-only case is the alternative "
-         "the MeasurableDisease atom allows, not a second requirement (drop Metastasis(bone, only))", _bone_only_evaluable),
+         "the MeasurableDisease atom allows, not a second requirement (drop Metastasis(bone, only))", _bone_only_evaluable,
+         needs="measurable"),
     Rule("concurrent_medication_only_alone", "skip", "concurrent_medication",
-         "\"No concurrent fluconazole or lithium\": read only when nothing else was found", _skip_when_any_atoms),
+         "\"No concurrent fluconazole or lithium\": read only when nothing else was found", _skip_when_any_atoms,
+         inline="c.atoms"),
     skip_when_produced("therapy_history_yields_to_concurrent_medication", "prior_therapy", ("concurrent_medication",),
                        "drugs taken now are not a therapy history"),
     skip_when_kinds("therapy_history_yields_to_medication_or_malignancy", "prior_therapy",
@@ -243,7 +243,8 @@ RULES: tuple[Rule, ...] = (
          "\"Weight gain or loss of greater than 5 kg\": a change in weight, not her weight (renames the measurement)",
          _weight_change, gate=Gate(any=("weight",), and_any=("gain", "loss", "lost", "chang", "reduc"))),
     Rule("her2_scores_are_not_measurements", "after", "measurements",
-         "\"IHC 1+, or IHC 2+ with negative ISH\": the scores belong to the HER2 atom", _her2_scores),
+         "\"IHC 1+, or IHC 2+ with negative ISH\": the scores belong to the HER2 atom", _her2_scores,
+         needs="receptors"),
     Rule("receptor_percent_is_not_a_measurement", "after", "measurements",
          "\"at least 10% of cancer cells show positive ER staining\": the 10% is the receptor's", _receptor_percent),
     skip_when_kinds("infection_is_not_a_condition", "conditions", ("infection",),
@@ -270,14 +271,14 @@ RULES: tuple[Rule, ...] = (
          _excepted_ofs_not_status),
     Rule("adverse_reaction_is_not_use", "after", "allergy",
          "\"history of any adverse reaction to corticosteroid therapy\": a reaction to the drug, not its use",
-         _reaction_not_use, by=("allergy",)),
+         _reaction_not_use, needs="allergy"),
     Rule("drug_only_at_dose", "after", "allergy",
          "\"prednisone > 10 mg/day or equivalent\": the drug checks hold only at that dose",
          _dose_above, gate=Gate(any=("mg", "mcg"))),
     Rule("confirmation_joins_or_replaces", "after", "allergy",
          "a confirmation cue: the clause's only check when nothing else was found (or only a vague comorbidity), "
          "else added beside the atoms when it is a judgement or contraception", _confirm_merge),
-    *(Rule(f"{name}_is_a_fallback", "skip", name, _FALLBACK_DOC, _skip_when_any_atoms)
+    *(Rule(f"{name}_is_a_fallback", "skip", name, _FALLBACK_DOC, _skip_when_any_atoms, inline="c.atoms")
       for name in ("concurrent_medication_fallback", "use_within", "generic_condition", "condition_list",
                    "vague_comorbidity")),
 )
@@ -292,16 +293,11 @@ def yields_to(name: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _gated(rule: Rule) -> Callable:
-    fn, gate = rule.fn, rule.gate
-    if gate is None:
-        return fn
-    return lambda c: fn(c) if gate.passes(c.t, c.tl) else None
-
-
 @lru_cache(maxsize=1)
 def pipeline() -> tuple:
-    """``(extractor, skip rules, input rules, output rules, after rules)`` per step, in :data:`ORDER`.
+    """The steps of :func:`trialmatch.criteria.clause.compile_clause`, in :data:`ORDER`: per extractor ``(name,
+    function, how it is called (0 text, 1 text and kind, 2 clause and text), guard?, gate or None, skip rules,
+    input rules, output rules, after rules)``.
 
     Raises ``ValueError`` when the order, the registry and the table disagree (an extractor registered but
     not ordered, ordered twice or not registered, a rule for an unknown extractor)."""
@@ -315,10 +311,15 @@ def pipeline() -> tuple:
     for r in RULES:
         if r.target not in reg or any(b not in reg for b in r.by):
             raise ValueError(f"rule {r.name!r} names an unknown extractor ({r.target!r}, {list(r.by)})")
+    takes = {"text": 0, "text_kind": 1, "clause": 2}
     steps = []
     for name in ORDER:
+        ex = reg[name]
         rules = [r for r in RULES if r.target == name]
-        steps.append((reg[name], tuple(r.fn for r in rules if r.stage == "skip"),
-                      tuple(r.fn for r in rules if r.stage == "input"), tuple(r.fn for r in rules if r.stage == "output"),
-                      tuple(_gated(r) for r in rules if r.stage == "after")))
+        for r in rules:
+            if r.needs is not None and r.needs not in reg:
+                raise ValueError(f"rule {r.name!r} needs an unknown extractor {r.needs!r}")
+        steps.append((name, ex.fn, takes[ex.takes], ex.phase == "guard", ex.gate,
+                      tuple(r for r in rules if r.stage == "skip"), tuple(r for r in rules if r.stage == "input"),
+                      tuple(r for r in rules if r.stage == "output"), tuple(r for r in rules if r.stage == "after")))
     return tuple(steps)

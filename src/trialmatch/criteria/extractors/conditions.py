@@ -10,7 +10,7 @@ from typing import Any
 from trialmatch.criteria.extractors.common import (
     NUM, TIME, _GRADE_NUM, _SEP_RUN, _STOP, _VAGUE_HEADS, _any, _dur, _qualifiers,
 )
-from trialmatch.criteria.extractors.registry import register
+from trialmatch.criteria.extractors.registry import family_data, register
 from trialmatch.criteria.model import Allergy, AnyOf, Condition, Infection, NeedsConfirmation
 from trialmatch.criteria.rules import FoldedPattern, rules, vocab_find, vocab_regexes
 
@@ -340,9 +340,25 @@ def _vague_comorbidity_atoms(t: str) -> list:
         reason=f"no defined condition: whether '{vm.group(0).strip()}' applies to her is a clinician's call")]
 
 
-register("conditions", "infections", lambda c, t: _infections(t))
-register("conditions", "conditions", lambda c, t: _conditions(t))
-register("conditions", "allergy", lambda c, t: _allergy(t))
-register("conditions", "generic_condition", lambda c, t: _generic_condition(t))
-register("conditions", "condition_list", lambda c, t: _condition_list(t, c.kind))
-register("conditions", "vague_comorbidity", lambda c, t: _vague_comorbidity_atoms(t))
+register("conditions", "infections", _infections)
+register("conditions", "conditions", _conditions)
+register("conditions", "allergy", _allergy)
+register("conditions", "generic_condition", _generic_condition)
+register("conditions", "condition_list", _condition_list, takes="text_kind")
+register("conditions", "vague_comorbidity", _vague_comorbidity_atoms)
+
+
+def _check_infection_cues() -> None:
+    """Every infection cue holds a word of the infections gate, or is listed as read only beside one."""
+    data = family_data("conditions")
+    gate = data.extractors["infections"].gate.words()
+    behind = set(data.cues.words("infection_cues_behind_other_words"))
+    ungated = {cue for cues in data.rules["infections"].values() for cue in cues
+               if not any(w in cue.lower() for w in gate)}
+    if ungated != behind:
+        raise ValueError(f"conditions.json: infection cues that hold none of the infections gate words {list(gate)}: "
+                         f"{sorted(ungated)}; cues.infection_cues_behind_other_words lists {sorted(behind)} (they must "
+                         f"be the same: add a gate word, or list the cue)")
+
+
+_check_infection_cues()

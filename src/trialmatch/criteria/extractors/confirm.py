@@ -7,7 +7,9 @@ from __future__ import annotations
 import re
 
 from trialmatch.criteria.extractors.common import _any, _may_match
+from trialmatch.criteria.extractors.receptors import _genes
 from trialmatch.criteria.extractors.registry import family_data, register
+from trialmatch.criteria.extractors.therapy import _PERMITTED_DOSE, _dose_permitted
 from trialmatch.criteria.model import NeedsConfirmation, Unsupported
 from trialmatch.criteria.quantities import find_quantities
 from trialmatch.criteria.rules import FoldedPattern, folded_text, rules
@@ -161,8 +163,6 @@ def _local_rule_guard(c, t: str):
 
 def _paren_permission_guard(c, t: str):
     """"(transfusion allowed)" is taken out of the clause; a dose it permits limits the drug checks."""
-    from trialmatch.criteria.extractors.therapy import _PERMITTED_DOSE, _dose_permitted
-
     permitted_dose = None
     for pm in _PAREN_PERMISSION.finditer(t):
         if not re.search(r"(?i)\b(?:no|not|nor)\b", pm.group(0)):
@@ -215,8 +215,6 @@ _STRONG_CONFIRM = frozenset(family_data("confirm").cues.words("strong_categories
 def _confirm_guard(c, t: str):
     """A confirmation cue (kept for the clause as ``c.conf``); a strong one with no comparison beside it is
     the clause's whole result."""
-    from trialmatch.criteria.extractors.receptors import _genes
-
     conf = c.conf = _confirm(t)
     strong_conf = conf is not None and conf.category in _STRONG_CONFIRM
     if strong_conf and conf.category == "tissue_available" and _genes(t):
@@ -235,11 +233,30 @@ def _fitness(c, t: str) -> list:
     return [NeedsConfirmation(category="investigator_judgement", reason=f"a clinician's judgement: '{fit.group(0).strip()}'")]
 
 
-register("confirm", "local_rule", _local_rule_guard)
-register("confirm", "paren_permission", _paren_permission_guard)
-register("confirm", "unsupported_pattern", _unsupported_guard)
-register("confirm", "start_window", _start_window_guard)
-register("confirm", "protocol_defined", _protocol_defined_guard)
-register("confirm", "vague_function", _vague_function_guard)
-register("confirm", "confirm", _confirm_guard)
-register("confirm", "fitness", _fitness)
+register("confirm", "local_rule", _local_rule_guard, takes="clause")
+register("confirm", "paren_permission", _paren_permission_guard, takes="clause")
+register("confirm", "unsupported_pattern", _unsupported_guard, takes="clause")
+register("confirm", "start_window", _start_window_guard, takes="clause")
+register("confirm", "protocol_defined", _protocol_defined_guard, takes="clause")
+register("confirm", "vague_function", _vague_function_guard, takes="clause")
+register("confirm", "confirm", _confirm_guard, takes="clause")
+register("confirm", "fitness", _fitness, takes="clause")
+
+
+def _check_confirm_cues() -> None:
+    """Every confirmation cue reads as its own category, or is listed in ``cues.shadowed_cues`` with the
+    category it reads as (a cue of a category tried earlier matches it too)."""
+    data = family_data("confirm")
+    declared = {(s["category"], s["cue"]): s["read_as"] for s in data.cues["shadowed_cues"]}
+    found = {}
+    for cat, cues in data.rules["confirm"].items():
+        for cue in cues:
+            got = _confirm(cue)
+            if got is None or got.category != cat:
+                found[(cat, cue)] = None if got is None else got.category
+    if found != declared:
+        raise ValueError(f"confirm.json: confirmation cues that do not read as their own category: {found}; "
+                         f"cues.shadowed_cues declares {declared} (they must be the same)")
+
+
+_check_confirm_cues()

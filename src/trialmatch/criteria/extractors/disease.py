@@ -245,7 +245,7 @@ for _name in ('_OTHER_CANCER_RE', '_THERAPY_FOR'):
 del _name
 
 
-register("disease", "other_malignancy", lambda c, t: _other_malignancy(t))
-register("disease", "diagnosis", lambda c, t: _diagnosis(t, c.kind))
-register("disease", "metastasis", lambda c, t: _metastasis(t))
-register("disease", "measurable", lambda c, t: _measurable(t))
+register("disease", "other_malignancy", _other_malignancy)
+register("disease", "diagnosis", _diagnosis, takes="text_kind")
+register("disease", "metastasis", _metastasis)
+register("disease", "measurable", _measurable)

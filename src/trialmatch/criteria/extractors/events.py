@@ -8,7 +8,7 @@ import re
 
 from trialmatch.criteria.extractors.common import NUM, TIME, _STOP, _any, _dur
 from trialmatch.criteria.extractors.therapy import _FREE_AGENT_STOP, _drug_like_names, _prior_therapy
-from trialmatch.criteria.extractors.registry import register
+from trialmatch.criteria.extractors.registry import family_data, register
 from trialmatch.criteria.model import ConcomitantMedication, Not, PriorTherapy, Range, RecentEvent
 from trialmatch.criteria.rules import rules
 
@@ -115,5 +115,19 @@ def _since_window_guard(c, t: str):
     return None if sw is None else [sw]
 
 
-register("events", "since_window", _since_window_guard)
-register("events", "events", lambda c, t: _events(t))
+register("events", "since_window", _since_window_guard, takes="clause")
+register("events", "events", _events)
+
+
+def _check_event_cues() -> None:
+    """Every event cue holds a word of the events gate, else the gate would skip a clause that names it."""
+    data = family_data("events")
+    gate = data.extractors["events"].gate.words()
+    for key, cues in data.rules["events"].items():
+        for cue in cues:
+            if not any(w in cue.lower() for w in gate):
+                raise ValueError(f"events.json: rules.events.{key}: the cue {cue!r} holds none of the events gate words "
+                                 f"{list(gate)}: the gate would skip it (add a gate word)")
+
+
+_check_event_cues()

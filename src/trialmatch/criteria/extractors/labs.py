@@ -638,5 +638,5 @@ def _weight_change(t: str, atoms: list) -> None:
     atoms[:] = [fix(a) for a in atoms]
 
 
-register("labs", "labs", lambda c, t: _labs(t))
-register("labs", "measurements", lambda c, t: _measurements(t, c.atoms))
+register("labs", "labs", _labs)
+register("labs", "measurements", lambda c, t: _measurements(t, c.atoms), takes="clause")

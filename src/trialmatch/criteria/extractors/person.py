@@ -350,13 +350,14 @@ for _name in ('_AGE_GATE', '_AGE_SUBJ_CMP', '_BOTH_SEXES'):
 del _name
 
 
-register("person", "age", lambda c, t: _age(t))
-register("person", "men_or_menopausal_women", lambda c, t: _men_or_menopausal_women(t))
-register("person", "men_or_nonpregnant_women", lambda c, t: _men_or_nonpregnant_women(t, c.kind))
-register("person", "sex", lambda c, t: _sex(t, c.kind))
-register("person", "menopause", lambda c, t: _menopause(t, c.kind))
-register("person", "pregnancy", lambda c, t: _pregnancy(t, c.kind))
+register("person", "age", _age)
+register("person", "men_or_menopausal_women", _men_or_menopausal_women)
+register("person", "men_or_nonpregnant_women", _men_or_nonpregnant_women, takes="text_kind")
+register("person", "sex", _sex, takes="text_kind")
+register("person", "menopause", _menopause, takes="text_kind")
+register("person", "pregnancy", _pregnancy, takes="text_kind")
 # "Eastern Cooperative Oncology Group (ECOG) performance status of 0 or 1": the scale's name written out then
 # abbreviated reads as "ECOG performance status ..." to the extractor
-register("person", "performance", lambda c, t: _performance(_ECOG_LONG.sub("ECOG", t) if "cooperative" in c.tl else t))
-register("person", "life_expectancy", lambda c, t: _life_expectancy(t))
+register("person", "performance", lambda c, t: _performance(_ECOG_LONG.sub("ECOG", t) if "cooperative" in c.tl else t),
+         takes="clause")
+register("person", "life_expectancy", _life_expectancy)

@@ -193,5 +193,5 @@ for _name in ('_HER2_OVEREXPRESSED', '_RECEPTOR_GATE_SHORT'):
 del _name
 
 
-register("receptors", "receptors", lambda c, t: _receptors(t))
-register("receptors", "genes", lambda c, t: _genes(t))
+register("receptors", "receptors", _receptors)
+register("receptors", "genes", _genes)

@@ -90,6 +90,22 @@ class Gate:
             ok = _DIGIT.search(t) is not None
         return ok
 
+    def source(self, t: str = "c.t", tl: str = "tl", digit: str = "DIGIT") -> str:
+        """The gate as a Python expression (``t``, ``tl``: the names of the text and its lower-cased form,
+        ``digit``: a function that finds a digit): the same test as :meth:`passes`, for generated code."""
+        s = t if self.case_sensitive else tl
+        parts = []
+        if self.any:
+            parts.append("(" + " or ".join(f"{w!r} in {s}" for w in self.any) + ")")
+        if self.and_any:
+            parts.append("(" + " or ".join(f"{w!r} in {s}" for w in self.and_any) + ")")
+        expr = " and ".join(parts) or "True"
+        if self.or_digit:
+            expr = f"({expr} or {digit}({t}) is not None)"
+        if self.and_digit:
+            expr = f"({expr} and {digit}({t}) is not None)"
+        return expr
+
     def words(self) -> tuple[str, ...]:
         return self.any + self.and_any
 
@@ -205,19 +221,33 @@ def family_data(family: str) -> FamilyData:
     return FamilyData.from_json(DATA_DIR / f"{family}.json")
 
 
+TAKES = ("text", "text_kind", "clause")
+
+
 class Extractor:
     """A registered extractor: its data (:class:`ExtractorSpec`) and the function that reads a clause.
 
-    ``run(clause, text)`` gets the clause state (:class:`trialmatch.criteria.clause.Clause`: its text,
-    kind and the atoms found so far) and the text to read (the clause text, or what an input rule of
-    the arbitration table made of it)."""
+    ``fn`` is called as ``fn(text)`` (``takes="text"``), ``fn(text, kind)`` (``"text_kind"``) or
+    ``fn(clause, text)`` (``"clause"``: it gets the clause state, :class:`trialmatch.criteria.clause.Clause`,
+    with its kind and the atoms found so far). ``text`` is the clause text, or what an input rule of the
+    arbitration table made of it; :meth:`run` calls it either way."""
 
-    __slots__ = ("name", "family", "kinds", "phase", "gate", "doc", "run")
+    __slots__ = ("name", "family", "kinds", "phase", "gate", "doc", "fn", "takes")
 
-    def __init__(self, spec: ExtractorSpec, run: Callable):
+    def __init__(self, spec: ExtractorSpec, fn: Callable, takes: str):
+        if takes not in TAKES:
+            raise ValueError(f"extractor {spec.name!r}: takes={takes!r} is not one of {list(TAKES)}")
         self.name, self.family, self.kinds, self.phase, self.gate, self.doc = (
             spec.name, spec.family, spec.kinds, spec.phase, spec.gate, spec.doc)
-        self.run = run
+        self.fn, self.takes = fn, takes
+
+    def run(self, clause, text: str):
+        """The extractor's atoms for ``text`` (a guard: the clause's result, or None)."""
+        if self.takes == "text":
+            return self.fn(text)
+        if self.takes == "text_kind":
+            return self.fn(text, clause.kind)
+        return self.fn(clause, text)
 
     @property
     def yields_to(self) -> tuple[str, ...]:
@@ -233,16 +263,17 @@ class Extractor:
 _REGISTRY: dict[str, Extractor] = {}
 
 
-def register(family: str, name: str, run: Callable) -> Extractor:
-    """Register ``run`` as the extractor ``name`` of ``family`` (its data: ``data/<family>.json``).
+def register(family: str, name: str, fn: Callable, takes: str = "text") -> Extractor:
+    """Register ``fn`` as the extractor ``name`` of ``family`` (its data: ``data/<family>.json``).
 
-    ``run(clause, text)`` returns a list of atoms (a guard: a list that is the clause's result, or None)."""
+    ``fn`` returns a list of atoms (a guard: a list that is the clause's result, or None); ``takes`` says how it
+    is called (see :class:`Extractor`)."""
     spec = family_data(family).extractors.get(name)
     if spec is None:
         raise ValueError(f"{family}.json has no extractor {name!r}; it has {sorted(family_data(family).extractors)}")
     if name in _REGISTRY:
         raise ValueError(f"extractor {name!r} registered twice")
-    ex = _REGISTRY[name] = Extractor(spec, run)
+    ex = _REGISTRY[name] = Extractor(spec, fn, takes)
     return ex
 
 

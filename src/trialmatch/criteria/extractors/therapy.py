@@ -518,8 +518,8 @@ for _name in ('_CURRENT_MED', '_DRUG_LIKE', '_FREE_AGENT_RE'):
 del _name
 
 
-register("therapy", "conmeds", lambda c, t: _conmeds(t))
-register("therapy", "concurrent_medication", lambda c, t: _concurrent_medication(t))
-register("therapy", "prior_therapy", lambda c, t: _prior_therapy(t, c.kind))
-register("therapy", "concurrent_medication_fallback", lambda c, t: _concurrent_medication(t))
-register("therapy", "use_within", lambda c, t: _use_within(t))
+register("therapy", "conmeds", _conmeds)
+register("therapy", "concurrent_medication", _concurrent_medication)
+register("therapy", "prior_therapy", _prior_therapy, takes="text_kind")
+register("therapy", "concurrent_medication_fallback", _concurrent_medication)
+register("therapy", "use_within", _use_within)
