@@ -2,7 +2,11 @@
 
 Pipeline: :func:`~trialmatch.criteria.split.split_criteria` -> for each criterion, clause
 splitting on ", or" -> concept extractors (regex first, vocabularies from ``vocab/data``) ->
-an expression. Rules of combination:
+an expression. The extractors are registered per family in ``criteria/extractors/`` (their gate
+words, atom kinds and cue tables in ``extractors/data/<family>.json``); one clause is read by
+:func:`trialmatch.criteria.clause.compile_clause`, which runs them in the order and under the
+rules of the one arbitration table, ``criteria/arbitration.py``. This module keeps the criterion
+and trial levels. Rules of combination:
 
 * several atoms from one clause: inclusion -> ``AllOf``, exclusion -> ``AnyOf`` (an exclusion
   "A, B or C" excludes on any of them); lab alternatives joined by "or" -> ``AnyOf``;
