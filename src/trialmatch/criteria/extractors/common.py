@@ -176,16 +176,10 @@ _DIGIT = re.compile(r"\d")
 def _any_of(items: list):
     return items[0] if len(items) == 1 else AnyOf(items=items)
 _GRADE_NUM = {"i": 1, "ii": 2, "iii": 3, "iv": 4}
-_STOP = {"the", "a", "an", "any", "other", "following", "this", "study", "trial", "protocol", "criteria", "patient",
-         "patients", "condition", "conditions", "disease", "diseases", "illness", "treatment", "therapy", "drug", "drugs",
-         "medication", "medications", "use", "able", "willing", "be", "to", "in", "of", "and", "or", "with", "their",
-         "his", "her", "which", "that", "as", "been", "must", "not", "no", "is", "are", "was", "will", "would", "should",
-         "received", "receive", "undergone", "participated", "participation", "taken", "agreed", "signed", "informed"}
+_STOP = frozenset(family_data("common").cues.words("stop_words"))  # words that are not names (of a condition, a drug, a measurement)
 
 
-_VAGUE_HEADS = {"disease", "diseases", "abnormality", "abnormalities", "illness", "illnesses", "condition", "conditions",
-                "finding", "findings", "disorder", "disorders", "problem", "problems", "medical", "history", "result",
-                "results", "impairment", "dysfunction", "event", "events", "comorbidity", "comorbidities"}
+_VAGUE_HEADS = frozenset(family_data("common").cues.words("vague_heads"))  # heads with no content of their own ('disease', 'abnormality')
 
 
 # Speed: the case-insensitive patterns that run over most clauses, as ``FoldedPattern`` (rules.py): the

@@ -199,10 +199,7 @@ _LIST_BAD = re.compile(r"(?i)\b(?:other|any|e\.g|i\.e|such as|including|which|th
 _CANCER_EXTENT_WORDS = re.compile(r"(?i)\b(?:visceral|metasta\w*|tumou?rs?|lesions?|extensive|progressive|measurable|"
                                   r"evaluable|residual|palpable|bulky|malignan\w*|cancers?|loco-?regional|axillary|nodal|"
                                   r"primary|recurrent|bone)\b")
-_LIST_QUAL_WORDS = frozenset({"known", "active", "current", "prior", "previous", "documented", "chronic", "acute",
-                              "severe", "mild", "moderate", "significant", "uncontrolled", "unstable", "symptomatic",
-                              "pre-existing", "preexisting", "existing", "ongoing", "recurrent", "persistent", "new",
-                              "suspected", "confirmed", "untreated", "treated", "serious", "clinically", "relevant"})
+_LIST_QUAL_WORDS = frozenset(family_data("conditions").cues.words("condition_qualifier_words"))  # qualifiers of one condition, not items of a list
 _SOFT_LEAD = re.compile(r"(?i)^\W*(?:no\s+)?(?:(?:prior|previous|known|documented|current|active|had|has\s+had|have\s+had|"
                         r"symptomatic|"
                         r"acute|chronic|severe|ongoing|concurrent|uncontrolled|significant|any)\s+(?:or\s+|and/or\s+)?)*")

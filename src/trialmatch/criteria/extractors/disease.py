@@ -14,18 +14,9 @@ from trialmatch.criteria.model import (
 from trialmatch.criteria.rules import FoldedPattern, vocab_find, vocab_regexes
 
 
-_EXTENT = [
-    (r"locally advanced|spread locally", "locally_advanced"),
-    (r"\bmetasta(?:tic|ses|sis|sized)\b|\bmbc\b|\bstage\s*(?:iv|Ⅳ|4)\b|spread (?:locally or )?to other parts|distant (?:disease|metasta)", "metastatic"),
-    (r"(?<!locally )\badvanced\b|\babc\b", "advanced"),
-    (r"\brecurren(?:t|ce)\b|\brelapsed\b", "recurrent"),
-    (r"\binoperable\b|\bunresectable\b|not amenable to (?:curative )?(?:surgery|resection)", "inoperable"),
-    (r"\bearly(?:[- ]stage)?\b(?= breast| cancer| disease)", "early"),
-]
-# precompiled, each behind the substrings its pattern cannot match without (on the lower-cased text)
-_EXTENT_RES = [(re.compile(p, re.IGNORECASE), v, g) for (p, v), g in zip(_EXTENT, (
-    ("locally", "spread"), ("metasta", "mbc", "stage", "spread", "distant"), ("advanced", "abc"),
-    ("recurren", "relapsed"), ("inoperable", "unresectable", "not amenable"), ("early",)))]
+# (pattern, extent, words): each pattern behind the substrings it cannot match without (on the lower-cased text)
+_EXTENT_RES = [(re.compile(e["pattern"], re.IGNORECASE), e["extent"], tuple(e["words"]))
+               for e in family_data("disease").cues["extent_patterns"]]
 _OTHER_CANCER_RE = re.compile(
     r"other (?:active |primary )*(?:malignan|cancer|tumou?r)|second (?:primary )?malignan|prior malignan|previous malignan|"
     r"another (?:primary )?(?:malignan|cancer)|history of (?:a )?(?:malignan|cancer)|other active cancers?", re.IGNORECASE)

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from typing import Any
 
 from trialmatch.criteria.extractors.common import _ANALYTE_SEP, _DIGIT, _OP_ANY, _all, _any, _consume, _consumed
-from trialmatch.criteria.extractors.registry import register
+from trialmatch.criteria.extractors.registry import family_data, register
 from trialmatch.criteria.model import (
     Age, AllOf, AnyOf, Condition, IfThen, LabThreshold, LifeExpectancy, Measurement, Metastasis, PerformanceStatus,
     PriorTherapy, Receptor, Sex, iter_atoms,
@@ -349,10 +349,7 @@ def _comparisons(seg: str, qs=None) -> list[dict]:
     return out
 
 
-_MEAS_STOP = {"a", "an", "the", "of", "with", "is", "are", "was", "be", "must", "should", "have", "has", "had", "and",
-              "or", "her", "his", "their", "patients", "patient", "subjects", "subject", "participants", "in", "on",
-              "at", "by", "as", "to", "for", "if", "who", "which", "that", "than", "value", "level", "levels", "defined",
-              "measured", "e.g", "i.e", "eg", "ie", "x", "will", "need", "needs", "require", "requires", "having"}
+_MEAS_STOP = frozenset(family_data("labs").cues.words("measurement_name_stop_words"))  # words trimmed off a measurement's name
 _MEAS_SKIP_UNITS = re.compile(r"(?i)^(?:mg|mcg|µg|μg|ug|g|grams?|iu|units?|mg/kg|mg/day|mg/d|mg/m2|mg/m²|ug/kg|mcg/kg|"
                               r"g/day|g/d|mg/m\*\*2|milligram.*|microgram.*|gram)$")
 _MEAS_DOSE_WORDS = re.compile(r"(?i)\b(?:dose|doses|dosage|daily|mg(?!-)|prednisone|steroids?|corticosteroids?|equivalent|"

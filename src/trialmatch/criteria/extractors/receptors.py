@@ -12,21 +12,9 @@ from trialmatch.criteria.model import AnyOf, GeneAlteration, Receptor
 from trialmatch.criteria.rules import FoldedPattern, folded_text
 
 
-_RECEPTOR_PATTERNS = [
-    (r"triple[ -]negative|\btnbc\b", [("ER", "negative"), ("PR", "negative"), ("HER2", "negative")]),
-    (r"hormone[ -]receptors?[ -](?:\(hr\)[ -])?(?:high[ -]expressed|high expression|highly expressed)|hr[ -]high", [("HR", "high")]),
-    (r"hormone[ -]receptors?[ -](?:\(hr\)[ -])?(?:-|\s)?positive|\bhr\s*(?:\+|-?\s?positive)|\bhr\+|er\s*(?:and|/)\s*/?(?:or\s*)?pr[ -]?positive|er\+?\s*(?:and/or|/|or)\s*pr\+|hormone[- ]sensitive", [("HR", "positive")]),
-    (r"hormone[ -]receptors?[ -](?:\(hr\)[ -])?(?:-|\s)?negative|\bhr\s*(?:-\s?negative|negative)\b|\bhr-(?=[\s,/;)]|$)", [("HR", "negative")]),
-    (r"(?:estrogen|oestrogen)[ -]receptor[ -](?:\(er\)[ -])?(?:-|\s)?positive|\ber\s*(?:\+|-?\s?positive)|\ber\+|\ber-?pos\b", [("ER", "positive")]),
-    (r"(?:estrogen|oestrogen)[ -]receptor[ -](?:\(er\)[ -])?(?:-|\s)?negative|\ber\s*-?\s?negative|\ber-(?=[\s,/;)]|$)", [("ER", "negative")]),
-    (r"progesterone[ -]receptor[ -](?:\(pr\)[ -])?(?:-|\s)?positive|\bpr\s*(?:\+|-?\s?positive)\b|\bpgr[ -]?positive", [("PR", "positive")]),
-    (r"progesterone[ -]receptor[ -](?:\(pr\)[ -])?(?:-|\s)?negative|\bpr\s*-?\s?negative\b", [("PR", "negative")]),
-    (r"her-?2[ -]?(?:-|\s)?(?:negative|non-?amplified|not amplified|normal)|her-?2[ /-]?neu[ -]?negative|her2\s*-(?=[\s,/;)]|$)|human epidermal growth factor receptor[ -]?2[ -](?:\(her2\)[ -])?negative|her2/neu[ -]negative", [("HER2", "negative")]),
-    (r"her-?2[ -]?(?:-|\s)?(?:positive|amplified|overexpress\w*)|her2\s*\+(?!\d)|human epidermal growth factor receptor[ -]?2[ -](?:\(her2\)[ -])?positive|her2/neu[ -]positive", [("HER2", "positive")]),
-    (r"her-?2[ -]?low", [("HER2", "low")]),
-    (r"androgen[ -]receptor[ -](?:\(ar\)[ -])?(?:-|\s)?positive|\bar\s*(?:\+|-?\s?positive)", [("AR", "positive")]),
-]
-_RECEPTOR_RES = [(re.compile(p, re.IGNORECASE), v) for p, v in _RECEPTOR_PATTERNS]
+# (pattern, [(receptor, status), ...]): what each wording states
+_RECEPTOR_RES = [(re.compile(r["pattern"], re.IGNORECASE), [tuple(x) for x in r["statuses"]])
+                 for r in family_data("receptors").cues["receptor_patterns"]]
 
 
 # every receptor pattern below needs one of these words: clauses without them skip the 11 searches

@@ -20,8 +20,7 @@ _BONE_TARGETED = re.compile(r"(?i)\bbone[- ](?=targeted\b)")
 _INHIBITOR_LIST = re.compile(
     r"(?i)\b((?:[A-Za-z][\w/-]{1,9}\s*,\s*)*[A-Za-z][\w/-]{1,9})(?:\s*,\s*|\s+)(?:or|and|and/or)\s+([A-Za-z][\w/-]{1,9})\s+"
     r"(inhibitors?|antagonists?|agonists?)\b")
-_LIST_SKIP = {"any", "other", "prior", "previous", "with", "a", "an", "the", "of", "or", "and", "kinase", "receptor",
-              "treatment", "therapy", "no", "including"}
+_LIST_SKIP = frozenset(family_data("therapy").cues.words("inhibitor_list_skip"))  # words of 'X, Y or Z inhibitors' that are not target names
 
 
 _DOSE_ANCHOR = re.compile(
@@ -185,10 +184,7 @@ def _prior_therapy(t: str, kind: str) -> list:
 _FREE_AGENT_RE = re.compile(
     r"(?i)\b(?:prior|previous|previously|any)\s+(?:(?:treatment|therapy|exposure|treated)\s+(?:with|to)|(?:use|receipt)\s+of)\s+"
     r"(?P<names>[^.;:()]+)")
-_FREE_AGENT_STOP = {"the", "other", "any", "study", "investigational", "drugs", "drug", "agents", "agent", "medication",
-                    "medications", "therapy", "therapies", "treatment", "treatments", "same", "similar", "this", "these",
-                    "radiation", "radiotherapy", "surgery", "steroids", "live", "vaccines", "vaccine", "class", "inhibitor",
-                    "inhibitors", "antibody", "antibodies", "based", "containing", "regimen", "regimens"}
+_FREE_AGENT_STOP = frozenset(family_data("therapy").cues.words("not_drug_names"))  # words after 'prior treatment with' that are not drug names
 _DRUG_LIKE = re.compile(
     r"(?i)^(?:[a-z]{3,}(?:mab|nib|lib|sib|parib|ciclib|lisib|tinib|zomib|platin|taxel|rubicin|mycin|trexate|abine|idine|"
     r"fene|xifene|zole|strant|relin|tecan|lidomide|domide|mustine|phamide|sporin|olimus|limus|semide|statin|vir|cept|kin)|"
