@@ -24,6 +24,10 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from trialmatch.criteria.kinds import (
+    CMP_SYMBOL, atom_kind, atom_kinds, class_label, describe, fmt_dur, fmt_num, fmt_range, node_kinds, paren,
+)
+
 
 class _Node(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=False)
@@ -31,9 +35,8 @@ class _Node(BaseModel):
     def to_dict(self) -> dict:
         return self.model_dump(mode="json", exclude_none=True)
 
-    def describe(self) -> str:  # overridden by the readable renderer in criteria.render
-        from trialmatch.criteria.render import describe
-
+    def describe(self) -> str:
+        """This node as one readable line (its kind's registered renderer)."""
         return describe(self)
 
 
@@ -67,6 +70,7 @@ class Duration(BaseModel):
 
 
 # ----------------------------------------------------------------------------- atoms
+@atom_kind(lambda a: f"age {fmt_range(a.years, 'y')}")
 class Age(_Node):
     """Age within ``years``. ``unit_as_written`` keeps the time unit the criterion used when it
     was not years ("hour", "day", "week", "month"): "age 1-12 months" is
@@ -77,22 +81,26 @@ class Age(_Node):
     unit_as_written: str | None = None
 
 
+@atom_kind(lambda a: "sex " + " or ".join(a.allowed))
 class Sex(_Node):
     kind: Literal["sex"] = "sex"
     allowed: list[Literal["female", "male"]]
 
 
+@atom_kind(lambda a: " or ".join(a.allowed))
 class MenopausalStatus(_Node):
     kind: Literal["menopausal_status"] = "menopausal_status"
     allowed: list[Literal["premenopausal", "perimenopausal", "postmenopausal"]]
 
 
+@atom_kind(lambda a: "ovarian function suppressed")
 class OvarianSuppression(_Node):
     """She is on ovarian function suppression (GnRH agonist) or had oophorectomy / ovarian ablation."""
 
     kind: Literal["ovarian_suppression"] = "ovarian_suppression"
 
 
+@atom_kind(lambda a: a.state)
 class Pregnancy(_Node):
     """She is pregnant (``state='pregnant'``) or breastfeeding (``state='breastfeeding'``)."""
 
@@ -100,6 +108,7 @@ class Pregnancy(_Node):
     state: Literal["pregnant", "breastfeeding"]
 
 
+@atom_kind(lambda a: f"{a.scale.upper() if a.scale != 'karnofsky' else 'Karnofsky'} {fmt_range(a.range)}")
 class PerformanceStatus(_Node):
     """Performance status within ``range`` on ``scale``; the matcher converts ECOG <-> Karnofsky."""
 
@@ -108,12 +117,21 @@ class PerformanceStatus(_Node):
     range: Range
 
 
+@atom_kind(lambda a: f"life expectancy {'>' if a.strict else '≥'} {fmt_dur(a.minimum)}")
 class LifeExpectancy(_Node):
     kind: Literal["life_expectancy"] = "life_expectancy"
     minimum: Duration
     strict: bool = False  # "more than 3 months" -> strict
 
 
+
+def _describe_diagnosis(a) -> str:
+    h = f" ({', '.join(a.histology)})" if a.histology else ""
+    c = f", confirmed by {a.confirmed_by.replace('_', ' ')}" if a.confirmed_by else ""
+    return f"diagnosis {a.cancer_type.replace('_', ' ')}{h}{c}"
+
+
+@atom_kind(_describe_diagnosis)
 class Diagnosis(_Node):
     """She has (or had) a cancer of ``cancer_type`` (vocabulary key, e.g. "breast_cancer").
 
@@ -127,6 +145,7 @@ class Diagnosis(_Node):
     confirmed_by: Literal["histology", "cytology", "histology_or_cytology"] | None = None
 
 
+@atom_kind(lambda a: "disease " + " or ".join([x.replace("_", " ") for x in a.allowed] + [f"stage {s}" for s in a.stages]))
 class DiseaseExtent(_Node):
     """Her disease is at one of ``allowed`` extents.
 
@@ -140,6 +159,13 @@ class DiseaseExtent(_Node):
     stages: list[str] = Field(default_factory=list)
 
 
+
+def _describe_metastasis(a) -> str:
+    q = f"{' / '.join(a.qualifiers)} " if a.qualifiers else ""
+    return f"{q}{a.site.replace('_', ' ')} metastases{' only' if a.only else ''}"
+
+
+@atom_kind(_describe_metastasis)
 class Metastasis(_Node):
     """She has metastases at ``site`` ("brain", "liver", "bone", "lung", "visceral", "cns", ...).
 
@@ -155,12 +181,22 @@ class Metastasis(_Node):
     only: bool = False  # "bone-only disease"
 
 
+@atom_kind(lambda a: f"measurable disease{' (' + a.standard + ')' if a.standard else ''}")
 class MeasurableDisease(_Node):
     kind: Literal["measurable_disease"] = "measurable_disease"
     standard: str | None = "RECIST 1.1"
     allow_bone_only_evaluable: bool = False
 
 
+
+def _describe_other_malignancy(a) -> str:
+    w = f" within {fmt_dur(a.within)}" if a.within else ""
+    act = "active " if a.active_only else ""
+    e = f" except {', '.join(x.replace('_', ' ') for x in a.exceptions)}" if a.exceptions else ""
+    return f"{act}other malignancy{w}{e}"
+
+
+@atom_kind(_describe_other_malignancy)
 class OtherMalignancy(_Node):
     """She had another cancer (not the trial's index cancer) within ``within`` (None: ever).
 
@@ -174,6 +210,19 @@ class OtherMalignancy(_Node):
     active_only: bool = False
 
 
+
+def _describe_receptor(a) -> str:
+    s = f"{a.receptor} {a.status}"
+    if a.min_percent is not None:
+        s += f" (≥ {fmt_num(a.min_percent)}% cells)"
+    if a.her2_ihc:
+        s += f" (IHC {'/'.join(a.her2_ihc)})"
+    if a.ish:
+        s += f" (ISH {a.ish})"
+    return s
+
+
+@atom_kind(_describe_receptor)
 class Receptor(_Node):
     """Receptor status.
 
@@ -191,6 +240,7 @@ class Receptor(_Node):
     ish: Literal["positive", "negative"] | None = None
 
 
+@atom_kind(lambda a: f"{a.gene} {a.status}" + (f" in {'/'.join(a.sources)}" if a.sources else ""))
 class GeneAlteration(_Node):
     """A gene alteration: ``gene`` ("ESR1", "PIK3CA", "BRCA1", ...) is ``status`` ("mutated",
     "wildtype", "amplified", "fusion") in ``sources`` ("tissue", "ctdna", "germline"; empty = any)."""
@@ -202,6 +252,22 @@ class GeneAlteration(_Node):
     sources: list[Literal["tissue", "ctdna", "germline", "blood"]] = Field(default_factory=list)
 
 
+
+def _lab_rhs(a) -> str:
+    if a.uln_multiple is not None:
+        return f"{CMP_SYMBOL[a.comparator]} {fmt_num(a.uln_multiple)} × ULN"
+    if a.lln_multiple is not None:
+        return f"{CMP_SYMBOL[a.comparator]} {fmt_num(a.lln_multiple)} × LLN"
+    unit = f" {a.unit}" if a.unit else ""
+    return f"{CMP_SYMBOL[a.comparator]} {fmt_num(a.value)}{unit}"
+
+
+def _describe_lab(a) -> str:
+    meth = f" ({a.method.replace('_', '-')})" if a.method else ""
+    return f"{a.analyte.replace('_', ' ')}{meth} {_lab_rhs(a)}"
+
+
+@atom_kind(_describe_lab)
 class LabThreshold(_Node):
     """A laboratory value compared with a threshold.
 
@@ -223,6 +289,27 @@ class LabThreshold(_Node):
     max_age_days: int | None = None  # a stated window for the lab ("within 14 days")
 
 
+
+def _describe_prior_therapy(a) -> str:
+    s = "prior " + " or ".join(class_label(x) for x in a.agents)
+    if a.settings and a.settings != ["any"]:
+        s += " (" + "/".join(a.settings) + ")"
+    if a.lines != Range(low=1):
+        s += f", lines {fmt_range(a.lines)}"
+    if a.min_duration:
+        s += f", for ≥ {fmt_dur(a.min_duration)}"
+    if a.progressed:
+        s += ", with progression"
+    if a.relapse_within_after_end:
+        s += f", relapse within {fmt_dur(a.relapse_within_after_end)} after end"
+    if a.within:
+        s += f", within {fmt_dur(a.within)}"
+    if a.ongoing:
+        s += ", ongoing"
+    return s
+
+
+@atom_kind(_describe_prior_therapy)
 class PriorTherapy(_Node):
     """Her treatment history contains therapy matching the filters, counted in lines.
 
@@ -252,6 +339,19 @@ class PriorTherapy(_Node):
     ongoing: bool | None = None
 
 
+
+def _describe_recent_event(a) -> str:
+    s = a.event.replace("_", " ")
+    if a.site:
+        s = f"{a.site} {s}"
+    if a.within:
+        s += f" within {fmt_dur(a.within)}"
+    if a.after:
+        s += f" after {a.after}"
+    return s
+
+
+@atom_kind(_describe_recent_event)
 class RecentEvent(_Node):
     """An event happened within ``within`` before today (None: ever).
 
@@ -267,6 +367,7 @@ class RecentEvent(_Node):
     site: str | None = None  # e.g. radiotherapy "breast"
 
 
+@atom_kind(lambda a: "current " + " or ".join(class_label(c) for c in a.classes))
 class ConcomitantMedication(_Node):
     """She currently takes a medication of ``classes`` ("strong_cyp3a4_inhibitor", ...;
     "investigational_drug": she is receiving an investigational agent now)."""
@@ -275,6 +376,7 @@ class ConcomitantMedication(_Node):
     classes: list[str]
 
 
+@atom_kind(lambda a: (f"{'/'.join(a.qualifiers)} " if a.qualifiers else "") + f"{a.pathogen.upper() if len(a.pathogen) <= 3 else a.pathogen} infection")
 class Infection(_Node):
     """She has an infection (``pathogen``: "hbv", "hcv", "hiv", "tuberculosis", "covid19", ...)
     with any of ``qualifiers`` ("active", "chronic", "uncontrolled", "known")."""
@@ -284,6 +386,14 @@ class Infection(_Node):
     qualifiers: list[str] = Field(default_factory=list)
 
 
+
+def _describe_condition(a) -> str:
+    q = f"{'/'.join(x.replace('_', ' ') for x in a.qualifiers)} " if a.qualifiers else ""
+    w = f" within {fmt_dur(a.within)}" if a.within else ""
+    return f"{q}{a.condition.replace('_', ' ')}{w}"
+
+
+@atom_kind(_describe_condition)
 class Condition(_Node):
     """She has a (non-cancer) condition: ``condition`` is a vocabulary key ("hypertension",
     "arrhythmia", "heart_failure", "interstitial_lung_disease", ...) or the phrase as written,
@@ -296,11 +406,21 @@ class Condition(_Node):
     within: Duration | None = None
 
 
+@atom_kind(lambda a: "allergy to " + ", ".join(s.replace("_", " ") for s in a.substances))
 class Allergy(_Node):
     kind: Literal["allergy"] = "allergy"
     substances: list[str]
 
 
+
+def _describe_measurement(a) -> str:
+    unit = " " + a.unit if a.unit else ""
+    if a.comparator == "between":
+        return f"{a.name} {fmt_num(a.value)}–{fmt_num(a.value_high)}{unit}"
+    return f"{a.name} {CMP_SYMBOL[a.comparator]} {fmt_num(a.value)}{unit}"
+
+
+@atom_kind(_describe_measurement)
 class Measurement(_Node):
     """A measurement or score without an analyte-vocabulary entry (BMI, ASA class, NYHA class,
     MMSE, a questionnaire score, weight, ...), compared with a threshold.
@@ -318,6 +438,7 @@ class Measurement(_Node):
     unit: str | None = None
 
 
+@atom_kind(lambda a: f"needs confirmation ({a.category.replace('_', ' ')})")
 class NeedsConfirmation(_Node):
     """A criterion only a person can settle: never ``pass``.
 
@@ -330,6 +451,7 @@ class NeedsConfirmation(_Node):
     reason: str | None = None
 
 
+@atom_kind(lambda a: f"unsupported: {a.reason}")
 class Unsupported(_Node):
     """Text the compiler could not turn into a check, kept with the reason."""
 
@@ -338,21 +460,25 @@ class Unsupported(_Node):
 
 
 # ----------------------------------------------------------------------------- boolean nodes
+@atom_kind(lambda a: " AND ".join(paren(i) for i in a.items), boolean=True)
 class AllOf(_Node):
     kind: Literal["all_of"] = "all_of"
     items: list["Expression"]
 
 
+@atom_kind(lambda a: " OR ".join(paren(i) for i in a.items), boolean=True)
 class AnyOf(_Node):
     kind: Literal["any_of"] = "any_of"
     items: list["Expression"]
 
 
+@atom_kind(lambda a: f"NOT ({describe(a.item)})", boolean=True)
 class Not(_Node):
     kind: Literal["not"] = "not"
     item: "Expression"
 
 
+@atom_kind(lambda a: f"{paren(a.main)} EXCEPT {paren(a.exception)}", boolean=True)
 class Except(_Node):
     """``main`` holds unless ``exception`` holds ("other malignancy, except treated skin cancer")."""
 
@@ -361,6 +487,17 @@ class Except(_Node):
     exception: "Expression"
 
 
+
+def _describe_if_then(a) -> str:
+    if a.otherwise is not None and getattr(a.then, "kind", None) == "lab" and getattr(a.otherwise, "kind", None) == "lab":
+        return f"{describe(a.otherwise)}; {_lab_rhs(a.then)} if {describe(a.condition)}"
+    s = f"IF {describe(a.condition)} THEN {paren(a.then)}"
+    if a.otherwise is not None:
+        s += f" ELSE {paren(a.otherwise)}"
+    return s
+
+
+@atom_kind(_describe_if_then, boolean=True)
 class IfThen(_Node):
     """A conditional: when ``condition`` holds, ``then`` must hold, else ``otherwise`` (if given).
 
@@ -374,23 +511,9 @@ class IfThen(_Node):
     otherwise: "Expression | None" = None
 
 
-Atom = Union[
-    Age, Sex, MenopausalStatus, OvarianSuppression, Pregnancy, PerformanceStatus, LifeExpectancy,
-    Diagnosis, DiseaseExtent, Metastasis, MeasurableDisease, OtherMalignancy, Receptor,
-    GeneAlteration, LabThreshold, PriorTherapy, RecentEvent, ConcomitantMedication, Infection,
-    Condition, Allergy, Measurement, NeedsConfirmation, Unsupported,
-]
-
-Expression = Annotated[
-    Union[
-        Age, Sex, MenopausalStatus, OvarianSuppression, Pregnancy, PerformanceStatus,
-        LifeExpectancy, Diagnosis, DiseaseExtent, Metastasis, MeasurableDisease, OtherMalignancy,
-        Receptor, GeneAlteration, LabThreshold, PriorTherapy, RecentEvent, ConcomitantMedication,
-        Infection, Condition, Allergy, Measurement, NeedsConfirmation, Unsupported,
-        AllOf, AnyOf, Not, Except, IfThen,
-    ],
-    Field(discriminator="kind"),
-]
+#: the atom classes and every expression class, from the registrations (``criteria.kinds``)
+Atom = Union[atom_kinds()]
+Expression = Annotated[Union[node_kinds()], Field(discriminator="kind")]
 
 for _cls in (AllOf, AnyOf, Not, Except, IfThen):
     _cls.model_rebuild()
@@ -398,15 +521,7 @@ for _cls in (AllOf, AnyOf, Not, Except, IfThen):
 _EXPRESSION_ADAPTER: TypeAdapter = TypeAdapter(Expression)
 
 #: every atom kind, for documentation and validation messages
-ATOM_KINDS: tuple[str, ...] = tuple(
-    c.model_fields["kind"].default
-    for c in (
-        Age, Sex, MenopausalStatus, OvarianSuppression, Pregnancy, PerformanceStatus,
-        LifeExpectancy, Diagnosis, DiseaseExtent, Metastasis, MeasurableDisease, OtherMalignancy,
-        Receptor, GeneAlteration, LabThreshold, PriorTherapy, RecentEvent, ConcomitantMedication,
-        Infection, Condition, Allergy, Measurement, NeedsConfirmation, Unsupported,
-    )
-)
+ATOM_KINDS: tuple[str, ...] = tuple(c.model_fields["kind"].default for c in atom_kinds())
 
 
 def expression_from_dict(data: dict) -> "Expression":

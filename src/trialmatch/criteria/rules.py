@@ -1,8 +1,11 @@
-"""Compiler rules as data (``vocab/data/criteria_rules.json``, ``conditions.json``, ``cancers.json``).
+"""Compiler rules as data (the ``rules`` of ``criteria/extractors/data/<family>.json``; the vocabularies
+``vocab/data/conditions.json``, ``cancers.json``).
 
-A :class:`RuleSet` is built from JSON, validated on construction (unknown confirmation
+A :class:`RuleSet` is built from JSON, validated on construction (unknown keys, unknown confirmation
 categories or empty cue lists raise ``ValueError`` listing the allowed values), and serialises
-back with :meth:`RuleSet.to_dict`, in the style of medspacy's rule classes.
+back with :meth:`RuleSet.to_dict`, in the style of medspacy's rule classes. Its cue phrases live with
+the extractors that read them: confirmation cues in ``confirm.json``, events in ``events.json``,
+infections and qualifiers in ``conditions.json``, the leading-negation cues in ``common.json``.
 """
 
 from __future__ import annotations
@@ -207,11 +210,16 @@ class RuleSet:
         NeedsConfirmation category -> cue phrases (categories from ``CONFIRM_CATEGORIES``).
     events, infections, qualifiers : dict
         RecentEvent keys, Infection pathogens, qualifier keys -> cue phrases.
-    negation_cues : list of str
+    negation_cues : dict
+        The leading-negation cues (``common.json``: lead cues, the words after "no"/"not" that make them
+        comparators, the words after "no" that make it no negation); ``extractors.common`` builds its
+        negation regex from them.
     """
 
+    FIELDS = ("confirm", "events", "infections", "qualifiers", "negation_cues")
+
     def __init__(self, confirm: dict, events: dict, infections: dict, qualifiers: dict,
-                 negation_cues: list[str]):
+                 negation_cues: dict):
         bad = sorted(set(confirm) - set(CONFIRM_CATEGORIES))
         if bad:
             raise ValueError(f"unknown confirmation categories {bad}; allowed: {list(CONFIRM_CATEGORIES)}")
@@ -243,6 +251,10 @@ class RuleSet:
     @classmethod
     def from_dict(cls, data: dict) -> "RuleSet":
         data = {k: v for k, v in data.items() if not k.startswith("_")}
+        bad = sorted(set(data) - set(cls.FIELDS))
+        missing = sorted(set(cls.FIELDS) - set(data))
+        if bad or missing:
+            raise ValueError(f"rule set: unknown keys {bad}, missing keys {missing}; allowed keys: {list(cls.FIELDS)}")
         return cls(**data)
 
     @classmethod
@@ -252,8 +264,13 @@ class RuleSet:
 
 @lru_cache(maxsize=1)
 def rules() -> RuleSet:
-    """The packaged rule set (cached)."""
-    return RuleSet.from_dict(load_json("criteria_rules.json"))
+    """The packaged rule set (cached): the ``rules`` of the extractor families' data files."""
+    from trialmatch.criteria.extractors.registry import family_data
+
+    data: dict = {}
+    for family in ("confirm", "events", "conditions", "common"):
+        data.update(family_data(family).rules)
+    return RuleSet.from_dict(data)
 
 
 @lru_cache(maxsize=1)

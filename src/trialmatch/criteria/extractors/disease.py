@@ -1,0 +1,242 @@
+"""Extractors of the disease: diagnosis and extent (stage), metastasis sites, measurable disease,
+other malignancies.
+"""
+
+from __future__ import annotations
+
+import re
+
+from trialmatch.criteria.extractors.common import NUM, TIME, _any, _dur, _has_any, _may_match, _qualifiers, _rx
+from trialmatch.criteria.extractors.registry import family_data, register
+from trialmatch.criteria.model import (
+    Diagnosis, DiseaseExtent, MeasurableDisease, Metastasis, Not, OtherMalignancy, Unsupported, iter_atoms,
+)
+from trialmatch.criteria.rules import FoldedPattern, vocab_find, vocab_regexes
+
+
+# (pattern, extent, words): each pattern behind the substrings it cannot match without (on the lower-cased text)
+_EXTENT_RES = [(re.compile(e["pattern"], re.IGNORECASE), e["extent"], tuple(e["words"]))
+               for e in family_data("disease").cues["extent_patterns"]]
+_OTHER_CANCER_RE = re.compile(
+    r"other (?:active |primary )*(?:malignan|cancer|tumou?r)|second (?:primary )?malignan|prior malignan|previous malignan|"
+    r"another (?:primary )?(?:malignan|cancer)|history of (?:a )?(?:malignan|cancer)|other active cancers?", re.IGNORECASE)
+_STAGE_RANGE = re.compile(r"(?i)\bstage\s*(iv|iii|ii|i|[1-4])([abc])?\s*(?:-|–|to|through)\s*(?:stage\s*)?(iv|iii|ii|i|[1-4])([abc])?\b")
+_ROMAN = {"1": "I", "2": "II", "3": "III", "4": "IV"}
+_STAGE_LIST = re.compile(r"(?i)\bstage\s*((?:iv|iii|ii|i|[1-4])[abc]?(?:\s*(?:,\s*(?:or|and)?|or|and|/|and/or)\s*(?:stage\s*)?"
+                         r"(?:iv|iii|ii|i|[1-4])[abc]?\b)+)")
+_STAGE_RE = re.compile(r"(?i)\bstage\s*((?:iv|iii|ii|i|Ⅳ|Ⅲ|[1-4])[abc]?)\b")
+
+
+_CANCER_WORDS = (r"(?:cancers?|myeloma|lymphomas?|leuka?emias?|malignanc(?:y|ies)|tumou?rs?|carcinomas?|melanomas?|"
+                 r"sarcomas?|gliomas?|glioblastomas?|neoplasms?|neoplastic|mds|cll|aml|all|cml)")
+# a cancer named as the target of a therapy ("anti-myeloma therapy", "treatment for lymphoma"): the
+# criterion is about the therapy (PriorTherapy / RecentEvent), not a diagnosis of that cancer
+_THERAPY_FOR = re.compile(
+    r"(?i)\banti-?\s?(?:[\w]+-)?" + _CANCER_WORDS + r"\b|\b(?:therapy|therapies|treatments?|regimens?|agents?|drugs?|"
+    r"medications?|chemotherapy|chemotherapies|radiotherapy|radiation(?:\s+therapy)?|surgery)\s+(?:for|of|against|to treat)\s+"
+    r"(?:the\s+|his\s+|her\s+|their\s+)?(?:[\w/-]+\s+){0,4}?" + _CANCER_WORDS + r"\b")
+_THERAPY_FOR_GATE = family_data("disease").cues.words("therapy_for_gate")
+
+
+def _diagnosis(t: str, kind: str) -> list:
+    out = []
+    tl = t.lower()
+    if "free" in tl:
+        t = _rx(r"[\w ]{0,20}cancer[- ]free").sub(" ", t)
+        tl = t.lower()
+    if _has_any(tl, _THERAPY_FOR_GATE) and _THERAPY_FOR.search(t):
+        t = _THERAPY_FOR.sub(" ", t)
+        tl = t.lower()
+    rx = vocab_regexes()
+    cancers = [h for h in vocab_find(rx["cancer"], t)
+               if h[0] not in ("non_melanoma_skin_cancer", "cervical_carcinoma_in_situ", "stage_i_uterine_cancer",
+                               "carcinoma_in_situ")]
+    if _has_any(tl, ("malignan", "cancer", "tumo")) and _OTHER_CANCER_RE.search(t):
+        return []
+    if cancers and cancers[0][0] == "bilateral_breast_cancer":
+        # "Bilateral (synchronous) breast cancer": a breast cancer in both breasts, not any breast cancer;
+        # the record states it as a condition (the diagnosis model has no laterality): conditions.json
+        # maps it, so it compiles to Condition(bilateral_breast_cancer) in _conditions
+        return []
+    if cancers:
+        key = cancers[0][0]
+        hist = [h[0] for h in vocab_find(rx["histology"], t) if h[0] != "triple_negative"]
+        confirmed = None
+        h = _any(r"histolog|patholog", t)
+        c = _any(r"cytolog", t)
+        if h and c:
+            confirmed = "histology_or_cytology"
+        elif h:
+            confirmed = "histology"
+        elif c:
+            confirmed = "cytology"
+        out.append(Diagnosis(cancer_type=key, histology=hist, confirmed_by=confirmed))
+    stage_hit = _STAGE_RE.findall(t) if "stage" in tl else []
+    allowed = []
+    for rxx, val, gate in _EXTENT_RES:
+        if _has_any(tl, gate) and rxx.search(t) and val not in allowed:
+            if val == "metastatic" and _any(r"brain metasta|liver metasta|bone metasta|cns metasta|metastases? (?:to|in) the brain|poorly controlled|leptomening", t) and not cancers:
+                continue
+            allowed.append(val)
+    if "locally_advanced" in allowed and "advanced" in allowed:
+        allowed.remove("advanced")
+    rng = _STAGE_RANGE.search(t) if stage_hit else None
+    if rng:
+        # "stage I-III", "stage II to IIIA": every stage in the range, the ends as written
+        order = ["I", "II", "III", "IV"]
+        lo, hi = (_ROMAN.get(g.upper(), g.upper()) for g in (rng.group(1), rng.group(3)))
+        if lo in order and hi in order and order.index(lo) < order.index(hi):
+            mid = order[order.index(lo) + 1:order.index(hi)]
+            hi_l = (rng.group(4) or "").upper()
+            his = [hi + x for x in "ABC"[:"ABC".index(hi_l) + 1]] if hi_l else [hi]  # "2-3B": IIIA and IIIB
+            stage_hit = [lo + (rng.group(2) or "").upper()] + mid + his + \
+                [x for x in stage_hit if x.upper() not in (rng.group(1).upper() + (rng.group(2) or "").upper(),)]
+    sl = _STAGE_LIST.search(t) if stage_hit and not rng else None
+    if sl:  # "Stage IIIB, IIIC, or IV": each stage listed
+        stage_hit = re.findall(r"(?i)(?:iv|iii|ii|i|[1-4])[abc]?", re.sub(r"(?i)\b(?:stage|or|and)\b", " ", sl.group(1)))
+    bare_stage = bool(stage_hit) and re.match(r"(?i)^\W*(?:(?:clinical|pathologic(?:al)?|ajcc)\s+)?stages?\b", t) is not None
+    if (cancers or bare_stage or ((allowed or rng) and _any(r"disease|cancer|tumou?r|carcinoma|malignan|stage|has spread|spread", t))) \
+            and (allowed or stage_hit):
+        stages = []
+        for s in stage_hit:
+            s = s.upper().replace("Ⅳ", "IV").replace("Ⅲ", "III")
+            s = {"4": "IV", "3": "III", "2": "II", "1": "I"}.get(s, s)
+            if s not in stages:
+                stages.append(s)
+        if stages and "IV" in stages and "metastatic" not in allowed:
+            allowed.append("metastatic")
+        if not (kind == "exclusion" and not cancers):
+            out.append(DiseaseExtent(allowed=allowed, stages=stages))
+    return out
+
+
+# "<sites> metastases" and "metastases to <site>" (groups 1, 2), then the wordings without "metasta"
+# (groups 3, 4)
+_METS_WITH_METASTA = (
+    r"\b((?:(?!metasta)[\w-]+\s+){0,2}(?!metasta)[\w-]+(?:\s*(?:,|and|or|and/or|/)\s*(?!metasta)[\w-]+){0,2})\s+"
+    r"(?:\(\s*[A-Za-z]{2,6}\s*\)\s+)?"
+    r"metasta(?:ses|sis|tic disease)|metasta(?:ses|sis|tic disease)\s+(?:to|in|of)\s+(?:the\s+)?(\w+(?:\s+\w+){0,2})")
+_METS_WITHOUT_METASTA = (
+    r"\b(leptomeningeal|CNS|brain|central\s+nervous\s+system)\s+(?:\(\s*CNS\s*\)\s+)?(?:disease|involvement|lesions?|spread)|"
+    r"\bspread\s+to\s+the\s+(brain|liver|bones?|lungs?|central\s+nervous\s+system)\b")
+_METS_RE = re.compile(r"(?i)" + _METS_WITH_METASTA + "|" + _METS_WITHOUT_METASTA)
+_METS_AS_TARGET = re.compile(r"(?i)\b(?:management|treatment|prevention|palliation|control|treat|treating|prevent)\s+"
+                             r"(?:of\s+)?(?:the\s+)?(?:\w+\s+)?$")
+_METS_GAP = re.compile(r"(?i)\s*(?:(?:,|and|or|and/or|/)\s*)*(?:\(\s*[A-Za-z]{2,6}\s*\))?\s*")
+
+
+# Speed: ``_METS_RE`` for a clause without "metasta": its first two alternatives cannot match (the first
+# tries up to five words at every word of the clause), so they become ``(?!)()`` (never match, same group numbers)
+_METS_NO_METASTA_RE = re.compile(r"(?i)(?!)()|(?!)()|" + _METS_WITHOUT_METASTA)
+
+
+def _metastasis(t: str) -> list:
+    out = []
+    rx = vocab_regexes()
+    for m in (_METS_RE if _may_match(t, ("metasta",)) else _METS_NO_METASTA_RE).finditer(t):
+        phrase = m.group(1) or m.group(2) or m.group(3) or m.group(4) or ""
+        hits = vocab_find(rx["site"], phrase)
+        if m.group(1):
+            # the sites must be what qualifies "metastases" ("central nervous system (CNS) metastases",
+            # "bone and brain metastases"), not a word further back ("bone pain from metastases")
+            if not hits or not _METS_GAP.fullmatch(phrase[hits[-1][2]:]):
+                continue
+            run = [hits[-1]]
+            for h in reversed(hits[:-1]):  # the sites listed right before it ("bone, liver or lung")
+                if not _METS_GAP.fullmatch(phrase[h[2]:run[0][1]]):
+                    break
+                run.insert(0, h)
+            hits = run
+        elif m.group(2):
+            hits = hits[:1] if hits and not phrase[:hits[0][1]].strip() else []
+        sites = [h[0] for h in hits]
+        if not sites:
+            continue
+        pos = (m.start(1) + hits[0][1]) if m.group(1) else m.start()
+        if _METS_AS_TARGET.search(t[max(0, pos - 50):pos]):
+            continue  # "antagonists permitted for the management of bone metastases": a therapy's purpose
+        after = re.split(r"(?i)\s(?:or|and|and/or)\s+(?=(?:\w+\s+)?(?:leptomening|meningeal|carcinomatos|[\w-]+\s+metasta))|;",
+                         t[m.end():m.end() + 80], maxsplit=1)[0]
+        ctx = t[max(0, m.start() - 60):m.end()] + after
+        quals = _qualifiers(ctx, {"active", "untreated", "unstable", "symptomatic", "progressing", "uncontrolled", "leptomeningeal"})
+        only = _any(r"\bonly\b", t[max(0, m.start() - 20):m.end() + 10])
+        for site in sites:
+            if not any(isinstance(x, Metastasis) and x.site == site for a in out for x in iter_atoms(a)):
+                allow = _METS_ALLOW.search(t, m.start()) if site in ("brain", "cns", "leptomeningeal") else None
+                if allow is None and site in ("brain", "cns", "leptomeningeal") and \
+                        re.search(r"(?i)\b(?:unless|except|provided)\b", t[m.end():]):
+                    out.append(Unsupported(reason="brain metastases with an exception that is not modelled"))
+                    continue
+                if allow is not None:
+                    # "no CNS metastases unless treated and stable", "... or previously treated and now stable
+                    # CNS metastases": only active (untreated, unstable, progressing) ones count
+                    atom = Metastasis(site=site, qualifiers=quals or ["active"], only=only)
+                    out.append(Not(item=atom) if _METS_ELIGIBLE_IF.search(t) else atom)
+                else:
+                    out.append(Metastasis(site=site, qualifiers=quals, only=only))
+    for m in re.finditer(r"(?i)\b(bone|visceral)[- ]only\b", t):
+        site = m.group(1).lower()
+        if not any(isinstance(a, Metastasis) and a.site == site for a in out):
+            out.append(Metastasis(site=site, only=True))
+    return out
+
+
+# an allowance for treated, stable brain metastases after the mention ("unless treated and stable", "or
+# previously treated and now stable CNS metastases", "if asymptomatic")
+_METS_ALLOW = re.compile(
+    r"(?i)\b(?:unless|except|or|if|provided(?:\s+that)?|as long as|but)\b[^.;]{0,60}?\b(?:(?<!un)treated|stable|"
+    r"controlled|asymptomatic|inactive|clinically stable)\b")
+# "Patients with brain metastases are eligible if ...": a permission with a condition, i.e. none that are active
+_METS_ELIGIBLE_IF = re.compile(r"(?i)\b(?:are|is|will be|may be)\s+(?:eligible|allowed|permitted|included)\b[^.;]{0,20}?"
+                               r"\b(?:if|provided|as long as|when)\b")
+
+
+def _measurable(t: str) -> list:
+    if _any(r"measurable|evaluable|recist", t) and _any(r"lesion|disease|recist|tumou?r", t):
+        if _any(r"recist", t) and not _any(r"measurable|evaluable", t):
+            return []
+        std = "RECIST 1.1" if _any(r"recist", t) else "any"  # not None: to_dict drops None and the default is RECIST
+        return [MeasurableDisease(standard=std, allow_bone_only_evaluable=_any(r"evaluable|bone[- ]only", t))]
+    return []
+
+
+def _other_malignancy(t: str) -> list:
+    if not _any(r"other (?:active |primary |invasive )*(?:malignan|cancers?|tumou?rs?|invasive)|second (?:primary )?(?:malignan|cancer)|prior malignan|previous malignan|another (?:primary )?(?:malignan|cancer)|history of (?:a |any )?(?:other )?(?:malignan|cancer)|concurrent malignan|additional malignan|malignancies? (?:other than|within)", t):
+        return []
+    within = None
+    m = re.search(r"(?i)(?:within|in)\s+(?:the\s+)?(?:last|past|previous|prior)?\s*" + NUM + r"\s*" + TIME, t) or \
+        re.search(r"(?i)" + NUM + r"\s*" + TIME + r"\s*(?:prior|before)", t)
+    if m:
+        within = _dur(m.group(1), m.group(2))
+    exc = []
+    em = re.search(r"(?i)\b(?:except|excluding|other than|with the exception of|unless|apart from|but not|with)\b", t)
+    if em:
+        for key, _, _ in vocab_find(vocab_regexes()["cancer"], t[em.start():] if em else t):
+            if key != "breast_cancer" and key not in exc:
+                exc.append(key)
+        for key, _, _ in vocab_find(vocab_regexes()["cancer"], t):
+            if key in ("non_melanoma_skin_cancer", "cervical_carcinoma_in_situ", "stage_i_uterine_cancer", "dcis",
+                       "carcinoma_in_situ") and key not in exc:
+                exc.append(key)
+    active = _any(r"\bactive\b|requir(?:ing|es?) (?:active )?treatment|currently (?:being )?treated|under treatment|"
+                  r"needs? (?:active )?treatment|needing (?:active )?treatment|receiving treatment", t)
+    return [OtherMalignancy(within=within, exceptions=exc, active_only=active)]
+
+
+_SETTING_PHRASE = re.compile(
+    r"(?i)\b(?:for|in|in the|of)\s+(?:the\s+)?(?:(?:locally\s+)?advanced|metastatic|recurrent|unresectable)"
+    r"(?:\s*(?:,|or|and/or|and|/)\s*(?:locally\s+advanced|advanced|metastatic|recurrent|unresectable))*"
+    r"(?:\s+(?:breast\s+)?(?:cancer|disease|setting|stage|bc|mbc))?|\b(?:metastatic|advanced)\s+setting")
+
+
+# Speed: the case-insensitive patterns that run over most clauses, as ``FoldedPattern`` (rules.py): the
+# same matches, found faster in most text (chosen by measurement, see compile.py).
+for _name in ('_OTHER_CANCER_RE', '_THERAPY_FOR'):
+    globals()[_name] = FoldedPattern(globals()[_name])
+del _name
+
+
+register("disease", "other_malignancy", _other_malignancy)
+register("disease", "diagnosis", _diagnosis, takes="text_kind")
+register("disease", "metastasis", _metastasis)
+register("disease", "measurable", _measurable)
