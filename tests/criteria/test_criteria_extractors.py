@@ -100,7 +100,10 @@ def test_every_cue_table_in_the_data_is_read():
     rule_keys = set()
     for f in FAMILIES:
         rule_keys |= set(family_data(f).rules)
-    assert rule_keys == set(RuleSet.FIELDS)  # every rules table goes into the rule set
+    from trialmatch.vocab.concepts import criteria_rule_tables
+
+    assert not rule_keys & set(criteria_rule_tables())  # concept cues live in the concept registry only
+    assert rule_keys | set(criteria_rule_tables()) == set(RuleSet.FIELDS)  # every rules table goes into the rule set
     assert set(rules().to_dict()) == set(RuleSet.FIELDS)
 
 
@@ -137,8 +140,8 @@ def test_negation_cues_are_what_the_negation_test_reads():
 def test_the_events_gate_is_checked_against_the_event_cues(monkeypatch):
     from trialmatch.criteria.extractors import events
 
-    data = family_data("events")
-    monkeypatch.setitem(data.rules["events"], "stroke", [*data.rules["events"]["stroke"], "apoplexy"])
+    table = rules().events
+    monkeypatch.setitem(table, "stroke", [*table["stroke"], "apoplexy"])
     with pytest.raises(ValueError, match="apoplexy.*gate would skip it"):
         events._check_event_cues()
 

@@ -1,11 +1,11 @@
-"""Compiler rules as data (the ``rules`` of ``criteria/extractors/data/<family>.json``; the vocabularies
-``vocab/data/conditions.json``, ``cancers.json``).
+"""Compiler rules as data (the ``rules`` of ``criteria/extractors/data/<family>.json``; the concepts'
+criterion cues, cancers and conditions from the concept registry, :mod:`trialmatch.vocab.concepts`).
 
 A :class:`RuleSet` is built from JSON, validated on construction (unknown keys, unknown confirmation
 categories or empty cue lists raise ``ValueError`` listing the allowed values), and serialises
 back with :meth:`RuleSet.to_dict`, in the style of medspacy's rule classes. Its cue phrases live with
-the extractors that read them: confirmation cues in ``confirm.json``, events in ``events.json``,
-infections and qualifiers in ``conditions.json``, the leading-negation cues in ``common.json``.
+the extractors that read them: confirmation cues in ``confirm.json``, the leading-negation cues in
+``common.json``; the cues of concepts (events, infections, qualifiers) in the concept registry.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
-from trialmatch.vocab import class_vocabulary, drug_vocabulary, load_json
+from trialmatch.vocab import class_vocabulary, drug_vocabulary
 
 __all__ = ["RuleSet", "rules", "phrase_regex", "FoldedPattern", "folded_text"]
 
@@ -267,17 +267,23 @@ def rules() -> RuleSet:
     """The packaged rule set (cached): the ``rules`` of the extractor families' data files."""
     from trialmatch.criteria.extractors.registry import family_data
 
+    from trialmatch.vocab.concepts import criteria_rule_tables
+
     data: dict = {}
     for family in ("confirm", "events", "conditions", "common"):
         data.update(family_data(family).rules)
+    # the concepts' criterion cues (events, infections, qualifiers) come from the concept registry
+    data.update(criteria_rule_tables())
     return RuleSet.from_dict(data)
 
 
 @lru_cache(maxsize=1)
 def vocab_regexes() -> dict:
     """Compiled regexes over the vocabularies (cached; built once per process)."""
-    cancers = load_json("cancers.json")
-    conditions = load_json("conditions.json")["conditions"]
+    from trialmatch.vocab.concepts import cancer_vocabulary_for_compiler, condition_vocabulary_for_compiler
+
+    cancers = cancer_vocabulary_for_compiler()
+    conditions = condition_vocabulary_for_compiler()
     out: dict = {}
     # cancers: a case-sensitive pass for short acronyms, case-insensitive for the rest
     out["cancer"] = _table({k: v["synonyms"] for k, v in cancers["cancers"].items()})

@@ -350,7 +350,7 @@ def _check_infection_cues() -> None:
     data = family_data("conditions")
     gate = data.extractors["infections"].gate.words()
     behind = set(data.cues.words("infection_cues_behind_other_words"))
-    ungated = {cue for cues in data.rules["infections"].values() for cue in cues
+    ungated = {cue for cues in rules().infections.values() for cue in cues
                if not any(w in cue.lower() for w in gate)}
     if ungated != behind:
         raise ValueError(f"conditions.json: infection cues that hold none of the infections gate words {list(gate)}: "

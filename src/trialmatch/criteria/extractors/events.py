@@ -121,12 +121,12 @@ register("events", "events", _events)
 
 def _check_event_cues() -> None:
     """Every event cue holds a word of the events gate, else the gate would skip a clause that names it."""
-    data = family_data("events")
-    gate = data.extractors["events"].gate.words()
-    for key, cues in data.rules["events"].items():
+    gate = family_data("events").extractors["events"].gate.words()
+    for key, cues in rules().events.items():  # the event concepts' criterion cues (trialmatch.vocab.concepts)
         for cue in cues:
             if not any(w in cue.lower() for w in gate):
-                raise ValueError(f"events.json: rules.events.{key}: the cue {cue!r} holds none of the events gate words "
+                raise ValueError(f"concept {key!r} (criterion_cues.events): the cue {cue!r} holds none of the events "
+                                 f"gate words of events.json "
                                  f"{list(gate)}: the gate would skip it (add a gate word)")
 
 
