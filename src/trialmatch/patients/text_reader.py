@@ -35,6 +35,7 @@ DATE_RE = re.compile(
     r"(?P<iso>(?<!\d)(?P<y1>(?:19|20)\d{2})-(?P<m1>\d{1,2})(?:-(?P<d1>\d{1,2}))?(?!\d))"
     r"|(?P<mdy>\b(?P<mon2>" + _MON + r")\.?\s+(?:(?P<d2>\d{1,2})(?:st|nd|rd|th)?,?\s+)?(?P<y2>(?:19|20)\d{2})\b)"
     r"|(?P<dmy>\b(?P<d3>\d{1,2})\s+(?P<mon3>" + _MON + r")\.?\s+(?P<y3>(?:19|20)\d{2})\b)"
+    r"|(?P<num>(?<![\d/.])(?P<a6>\d{1,2})[/.](?P<b6>\d{1,2})[/.](?P<y6>(?:19|20)\d{2})(?![\d/]))"
     r"|(?P<slash>\b(?P<m4>\d{1,2})/(?P<y4>(?:19|20)\d{2})\b)"
     r"|(?P<year>(?<![\d.-])(?P<y5>(?:19|20)\d{2})(?![\d%]|\s*(?:mg|ml|g/|u/|cells|x)))",
     re.I)
@@ -136,6 +137,10 @@ def _patterns() -> dict:
                 syn.setdefault(s.lower(), key)
     syn.update({"hgb": "hemoglobin", "plt": "platelets", "tbili": "total_bilirubin", "cr": "creatinine",
                 "scr": "creatinine", "crcl": "creatinine_clearance", "sgpt": "alt", "sgot": "ast"})
+    for short, key in (("creat", "creatinine"), ("bili", "total_bilirubin"), ("neuts", "anc"), ("neutrophils", "anc"),
+                       ("neutrophil count", "anc"), ("plts", "platelets"), ("hb", "hemoglobin"), ("wcc", "wbc"),
+                       ("alp", "alkaline_phosphatase"), ("alk phos", "alkaline_phosphatase")):
+        syn.setdefault(short, key)
     out["analytes"] = syn
     out["lab_re"] = re.compile(
         r"(?<![\w-])(" + _alt(re.escape(s) for s in syn) + r")(?![\w-])(?:\s*\([A-Za-z ]{2,12}\))?"
@@ -153,11 +158,50 @@ def _mkdate(y: int, m: int = 1, d: int = 1) -> dt.date | None:
         return None
 
 
-def find_dates(text: str) -> list[tuple[int, int, dt.date, str]]:
-    """All dates in ``text`` as (start, end, date, precision) - precision "day"|"month"|"year"."""
+NUMERIC_DATE_RE = re.compile(r"(?<![\d/.])(\d{1,2})[/.](\d{1,2})[/.]((?:19|20)\d{2})(?![\d/])")
+
+
+def numeric_date_order(text: str, hint_patterns: Iterable[re.Pattern] = ()) -> tuple[bool | None, str | None]:
+    """Whether the note writes numeric dates day-first ("18/11/2026") or month-first.
+
+    Returns ``(dayfirst, reason)``: decided by a date whose first part is over 12 (day-first) or
+    whose second is (month-first); else by British spellings and units (``hint_patterns``:
+    day-first); else month-first is assumed. ``(None, None)`` when the note has no numeric date.
+    """
+    firsts = seconds = 0
+    any_date = False
+    for m in NUMERIC_DATE_RE.finditer(text):
+        any_date = True
+        a, b = int(m.group(1)), int(m.group(2))
+        if a > 12 >= b:
+            firsts += 1
+        elif b > 12 >= a:
+            seconds += 1
+    if not any_date:
+        return None, None
+    if firsts and not seconds:
+        return True, "day-first (the note writes a day over 12 first elsewhere)"
+    if seconds and not firsts:
+        return False, "month-first (the note writes a day over 12 second elsewhere)"
+    hints = [h.pattern for h in hint_patterns if h.search(text)]
+    if hints:
+        return True, "day-first assumed (British spelling or units in the note)"
+    return False, "month-first assumed (no day over 12 and no British spelling in the note)"
+
+
+def find_dates(text: str, dayfirst: bool | None = None) -> list[tuple[int, int, dt.date, str]]:
+    """All dates in ``text`` as (start, end, date, precision) - precision "day"|"month"|"year".
+
+    A numeric date "05/06/2026" is read day-first when ``dayfirst`` (else month-first); one
+    whose first part is over 12 is always day-first."""
     out = []
     for m in DATE_RE.finditer(text):
-        if m.group("iso"):
+        if m.group("num"):
+            a, b, y = int(m.group("a6")), int(m.group("b6")), int(m.group("y6"))
+            day_first = a > 12 or (dayfirst is True and b <= 12)
+            d = _mkdate(y, b, a) if day_first else _mkdate(y, a, b)
+            prec = "day"
+        elif m.group("iso"):
             d = _mkdate(int(m.group("y1")), int(m.group("m1")), int(m.group("d1") or 1))
             prec = "day" if m.group("d1") else "month"
         elif m.group("mdy"):
@@ -215,24 +259,64 @@ class _TextReader:
         self.text = text
         self.file_name = file_name
         self.warnings: list[str] = []
-        m = re.search(r"^\s*(?:date|as of|date of (?:note|visit|summary))\s*:\s*(.+)$", text, re.I | re.M)
-        as_of = None
-        if m:
-            ds = find_dates(m.group(1))
-            if ds and ds[0][3] == "day":
-                as_of = ds[0][2]
-        self.stated_as_of = as_of
-        self.as_of = as_of or today or dt.date.today()
+        from .note_rules import note_rules
+
+        rules = note_rules()
+        self.dayfirst, self.date_order_reason = numeric_date_order(text, rules["day_first_hints"])
+        self.stated_as_of, self.as_of_span, self.as_of_how = self._record_date(text, rules)
+        self.as_of = self.stated_as_of or today or dt.date.today()
         stem = file_name.rsplit("/", 1)[-1]
         for suf in (".txt", ".text"):
             stem = stem.removesuffix(suf)
         self.p = Patient(id=stem or "patient", as_of=self.as_of)
+        if self.stated_as_of is not None:
+            a, b = self.as_of_span
+            self.p.as_of_source = Source(kind="text", locator=text[a:b].strip(), span=(a, b))
+        else:
+            self.p.as_of_source = Source(kind="derived", locator=(
+                f"{'the given date' if today else 'today'} {self.as_of.isoformat()}: the note states no date of its own"))
+
+    def _find_dates(self, text: str) -> list[tuple[int, int, dt.date, str]]:
+        return find_dates(text, self.dayfirst)
+
+    def _record_date(self, text: str, rules: dict) -> tuple[dt.date | None, tuple[int, int] | None, str | None]:
+        """The note's own date: a "Date:"-like label anywhere at a line start, else a cue
+        ("Seen on", "Clinic letter") or a line that is only a date in the opening lines."""
+        for m in rules["labels"].finditer(text):
+            ds = [d for d in find_dates(m.group("rest"), self.dayfirst) if d[3] == "day"]
+            if ds and ds[0][0] <= 3:
+                return ds[0][2], (m.start(), m.end()), "label"
+        head_end = 0
+        for _ in range(rules["opening_lines"]):
+            nl = text.find("\n", head_end)
+            if nl < 0:
+                head_end = len(text)
+                break
+            head_end = nl + 1
+            while head_end < len(text) and text[head_end] == "\n":
+                head_end += 1
+        head = text[:head_end]
+        for m in rules["opening_cues"].finditer(head):
+            ds = [d for d in find_dates(head[m.end():m.end() + 40], self.dayfirst) if d[3] == "day"]
+            if ds and ds[0][0] <= 2:
+                line_start = head.rfind("\n", 0, m.start()) + 1
+                line_end = head.find("\n", m.end())
+                return ds[0][2], (line_start, line_end if line_end >= 0 else len(head)), "cue"
+        pos = 0
+        for line in head.split("\n"):
+            stripped = line.strip().strip(".,")
+            ds = find_dates(stripped, self.dayfirst)
+            if ds and ds[0][3] == "day" and ds[0][0] == 0 and ds[0][1] >= len(stripped) - 1:
+                return ds[0][2], (pos, pos + len(line)), "letter head"
+            pos += len(line) + 1
+        return None, None, None
 
     def src(self, s: _Sentence) -> Source:
         return Source(kind="text", locator=s.text.strip(), span=(s.start, s.end))
 
     # -- pipeline ----------------------------------------------------------------------------
     def run(self) -> Patient:
+        self._pending: list[Biomarker] = []
         nlp = _nlp()
         doc = nlp.make_doc(self.text)
         _set_sentences(doc, self.text)
@@ -297,9 +381,23 @@ class _TextReader:
                 self.procedures(s)
             except Exception as exc:  # noqa: BLE001
                 self.warnings.append(f"text: sentence at {s.start}-{s.end} not fully read ({type(exc).__name__}: {exc})")
+        from .note_rules import read_absences, read_site_only, read_therapy_absences
+
+        for s in sents:
+            for fn in (read_therapy_absences, read_absences, read_site_only):
+                try:
+                    fn(self, s)
+                except Exception as exc:  # noqa: BLE001
+                    self.warnings.append(f"text: sentence at {s.start}-{s.end} not fully read ({type(exc).__name__}: {exc})")
+        for b in self._pending:
+            if not any(x.name == b.name for x in self.p.biomarkers):
+                self.p.biomarkers.append(b)
         self.p.warnings.extend(self.warnings)
         if self.stated_as_of is None:
-            self.p.warnings.append("as_of: the note states no 'Date:'; relative dates counted from today")
+            self.p.warnings.append("as_of: the note states no date of its own; relative dates counted from "
+                                   f"{self.as_of.isoformat()}")
+        if self.date_order_reason and "assumed" in self.date_order_reason:
+            self.p.warnings.append(f"dates: numeric dates read {self.date_order_reason}")
         return self.p
 
     # -- demographics --------------------------------------------------------------------------
@@ -309,12 +407,16 @@ class _TextReader:
         re.compile(r"\b(?:aged?|age of|age:)\s*(\d{1,3})\b", re.I),
         re.compile(r"^\s*(?:\w+\s+){0,3}?(\d{1,3})\s*(?:M|F|male|female|man|woman)\b", re.I),
         re.compile(r"\b(\d{1,3})\s*(?:-|\s)?(?:month|week|day)s?[\s-]*old\b", re.I),
+        # clinic-letter shorthand "66F, postmenopausal", "Mrs B, 58 F": capitals only
+        re.compile(r"(?<![\w.,/:-])(\d{1,3})\s?(?:yo\s?|y/o\s?|y\s)?(?:F|M)\b(?![/.]\d)"),
     ]
 
     def demographics(self) -> None:
         text = self.text
         for i, rx in enumerate(self.AGE_RES):
-            m = rx.search(text)
+            # "LMP age 51", "diagnosed at age 45", "menopause aged 50": an age of the past
+            m = next((mm for mm in rx.finditer(text) if not _PAST_AGE.search(text[max(0, mm.start() - 25):mm.start()])),
+                     None)
             if m:
                 age = float(m.group(1))
                 if i == 4:
@@ -332,6 +434,13 @@ class _TextReader:
         strong_f = re.search(r"\b(woman|female|lady|girl|she)\b|\d\s*(?:yo|y/o)?\s*f\b", text, re.I)
         strong_m = re.search(r"\b(man|male|gentleman|boy|he)\b|\d\s*(?:yo|y/o)?\s*m\b", text, re.I)
         sex = None
+        short = re.search(r"(?<![\w.,/:-])\d{1,3}\s?(?:yo\s?|y/o\s?)?(F|M)\b(?![/.]\d)", text)
+        if short:
+            # "66F": the letter's own shorthand for age and sex outweighs pronoun counts
+            fem += 3 if short.group(1) == "F" else 0
+            mal += 3 if short.group(1) == "M" else 0
+            strong_f = strong_f or (short if short.group(1) == "F" else None)
+            strong_m = strong_m or (short if short.group(1) == "M" else None)
         if fem > mal and strong_f:
             sex, m = "female", strong_f
         elif mal > fem and strong_m:
@@ -340,14 +449,21 @@ class _TextReader:
             self.p.sex = sex
             s = self._sent_at(m.start())
             self.p.sources["sex"] = self.src(s)
-        m = re.search(r"\b(post|pre|peri)[- ]?menopaus\w*", text, re.I)
-        if m:
-            self.p.menopausal_status = {"post": "postmenopausal", "pre": "premenopausal", "peri": "perimenopausal"}[m.group(1).lower()]
-            self.p.sources["menopausal_status"] = self.src(self._sent_at(m.start()))
-        m = re.search(r"\b(?:ovarian (?:function )?suppression|bilateral oophorectomy|ovariectomy)\b", text, re.I)
-        if m and not NEG_LOCAL.search(self._sent_at(m.start()).text):
+        from .note_rules import menopause_in, note_rules
+
+        found = menopause_in(text)
+        if found:
+            self.p.menopausal_status = found[0]
+            self.p.sources["menopausal_status"] = self.src(self._sent_at(found[1]))
+        for m in note_rules()["ofs"].finditer(text):
+            sent = self._sent_at(m.start())
+            before = text[max(sent.start, m.start() - 40):m.start()]
+            if re.search(r"\b(?:no|not|never|without|declined|stopped|off|plan\w*|consider\w*|offered|will|candidate)\b", before, re.I) \
+                    or re.search(r"\b(?:not|never)\b", sent.text[:max(0, m.start() - sent.start)], re.I) and NEG_LOCAL.search(before):
+                continue
             self.p.ovarian_suppression = True
-            self.p.sources["ovarian_suppression"] = self.src(self._sent_at(m.start()))
+            self.p.sources["ovarian_suppression"] = self.src(sent)
+            break
         for m in re.finditer(r"\b(pregnan\w*|breast[- ]?feeding|lactating|nursing)\b", text, re.I):
             s = self._sent_at(m.start())
             neg = bool(re.search(r"\b(not|no|negative|denies|non)\b", s.low))
@@ -387,7 +503,7 @@ class _TextReader:
             if not m:
                 return None
             text = text[m.end():m.end() + 40]
-        ds = find_dates(text)
+        ds = self._find_dates(text)
         if ds:
             return ds[0][2]
         m = re.search(r"(\d+(?:\.\d+)?)\s*(days?|weeks?|months?|years?)\s+ago", text, re.I)
@@ -401,8 +517,15 @@ class _TextReader:
 
     def cancer(self, s: _Sentence) -> None:
         for ent, key in self._ents(s, "CANCER"):
-            if ent._.is_negated or ent._.is_family or ent._.is_hypothetical:
-                if ent._.is_negated and key:
+            if key == "cancer" and re.match(r"[- ]?(?:treatments?|therapy|therapies|directed|drugs?|care|centre|center|"
+                                            r"clinic|team|nurse|unit|screening|services?)\b", self.text[ent.end_char:ent.end_char + 15], re.I):
+                continue  # "no prior cancer treatment", "the cancer centre": not a diagnosis
+            negated = bool(ent._.is_negated)
+            if negated and _THERAPY_FOR.search(self.text[max(s.start, ent.start_char - 60):ent.start_char]):
+                # "no prior treatment for breast cancer": the treatment is negated, not the cancer
+                negated = False
+            if negated or ent._.is_family or ent._.is_hypothetical:
+                if negated and key:
                     self.p.assertions.append(Assertion(subject=f"cancer:{key}", present=False, source=self.src(s)))
                 continue
             if key == "cancer" and self.p.diagnoses:
@@ -564,9 +687,14 @@ class _TextReader:
             b = get(self._rec_name(m.group(1)))
             if b.status is None:
                 b.status = "positive" if m.group(2) == "+" else "negative"
-        for m in re.finditer(r"\b(ER|PR|HER-?2)[- ](positive|negative|low)\b", t, re.I):
+        for m in re.finditer(r"\b(ER|PR|PgR|HER-?2)[- ](positive|negative|low|pos|neg)\b(?:\s*\(\s*(\d{1,3}(?:\.\d+)?)\s*%\s*\))?", t, re.I):
             b = get(self._rec_name(m.group(1)))
-            b.status = b.status or m.group(2).lower()
+            w = {"pos": "positive", "neg": "negative"}.get(m.group(2).lower(), m.group(2).lower())
+            b.status = b.status or w
+            if w == "low" and b.status == "positive":
+                b.status = "low"
+            if m.group(3) and b.percent is None and b.name != "HER2":
+                b.percent = float(m.group(3))
         # "ER/PR negative", "ER and PR positive", "ER/PgR-positive": one status for both receptors
         for m in re.finditer(r"(?<![\w-])(ER|estrogen receptor)\s*(?:/|and|&)\s*(PR|PgR|progesterone receptor)s?"
                              r"(?:\s*(?:status|expression))?\s*(?:were|was|are|is|:)?\s*[- ]?\s*"
@@ -617,6 +745,16 @@ class _TextReader:
             if re.search(r"\b(?:not (?:reported|known|available|done|tested|assessed)|unknown|pending)\b", s.low) and b.status is None:
                 continue
             self.p.biomarkers.append(b)
+        # "HER2 testing pending", "PR awaited": unknown, not negative (kept so the reader shows it)
+        for m in re.finditer(r"(?<![\w-])" + self._REC + r"(?:\s+(?:status|testing|test|result|results|staining|IHC|FISH|ISH))*"
+                             r"\s*(?:is|are|was|:)?\s*(?:still\s+)?(pending|awaited|not (?:yet )?(?:known|available|reported|done|tested|assessed)|unknown|to follow|requested)\b", t, re.I):
+            name = self._rec_name(m.group(1))
+            if name in found and found[name] in self.p.biomarkers:
+                continue
+            if any(b.name == name and b.status != "unknown" for b in self.p.biomarkers):
+                continue
+            if not any(b.name == name for b in self.p.biomarkers):
+                self._pending.append(Biomarker(name=name, status="unknown", source=self.src(s)))
 
     GENES = r"(ESR1|PIK3CA|BRCA1|BRCA2|PALB2|AKT1|PTEN|TP53|ERBB2|HER2|CDH1|ATM|CHEK2|FGFR1|CCND1|MYC|RB1|KRAS|NRAS|BRAF|EGFR|ALK|ROS1|MET|RET|NTRK\d?|IDH1|IDH2|KIT|MSI-H)"
 
@@ -677,23 +815,39 @@ class _TextReader:
             if re.match(r"\s*[-/]\d", t[m.end(2):m.end(2) + 3]) and unit is None:
                 continue
             value = float(val.replace(",", "."))
-            if unit is None and analyte in ("hemoglobin", "platelets", "anc", "wbc", "creatinine", "total_bilirubin",
-                                            "alt", "ast") and not re.search(r"\bULN\b", t[m.end():m.end() + 15], re.I):
-                if re.match(r"\s*(?:x|×|times)\s*(?:the\s*)?(?:ULN|upper)", t[m.end():m.end() + 20], re.I):
-                    self.warnings.append(f"labs: {analyte} given only as a multiple of ULN in {t.strip()[:80]!r}; not used")
+            after = t[m.end():m.end() + 50]
+            xm = re.match(r"\s*(?:x|×|\*|times)\s*(?:the\s*)?(?:ULN|upper limit(?: of normal)?|UNL)\b", t[m.end(2):m.end(2) + 40], re.I)
+            if xm:
+                # "ALT 4.0 x ULN": a multiple of her lab's ULN, kept as such (value in ULN units)
+                self.p.labs.append(LabResult(analyte=analyte, value=value, unit="x ULN", uln=1.0, uln_multiple=value,
+                                             date=date, source=self.src(s)))
+                continue
+            if re.match(r"\s*(?:x|×)\s*(?:LLN)\b", t[m.end(2):m.end(2) + 12], re.I):
+                self.p.labs.append(LabResult(analyte=analyte, value=value, unit="x LLN", lln=1.0, date=date,
+                                             source=self.src(s)))
+                continue
+            unit_note = None
+            if unit is None:
+                from .note_rules import usual_unit
+
+                if re.match(r"\s*(?:%|percent)", after) or re.match(r"\s*(?:mm|cm|kg|years?|months?|weeks?|days?|mg\b)", after, re.I):
                     continue
+                guess = usual_unit(analyte, value)
+                if guess is not None:
+                    unit = guess
+                    unit_note = f"no unit written: read as {guess}, the usual unit for this value"
             norm, warn = normalize_unit(unit, analyte) if unit else (None, None)
             if warn:
                 self.warnings.append(f"labs: {analyte}: {warn}")
             uln = None
-            after = t[m.end():m.end() + 50]
             um = re.match(r"\s*\(?\s*(?:ULN|upper limit(?: of normal)?|normal\s*(?:<|≤|up to|range[^)]*?-))\s*(?:[:=]|of|is)?\s*(\d+(?:\.\d+)?)", after, re.I)
             if um:
                 uln = float(um.group(1))
-            if re.search(r"\b(?:x|×)\s*ULN", after[:10], re.I):
-                continue
-            self.p.labs.append(LabResult(analyte=analyte, value=value, unit=norm, date=date, uln=uln,
+            self.p.labs.append(LabResult(analyte=analyte, value=value, unit=norm, date=date, uln=uln, unit_note=unit_note,
                                          source=self.src(s)))
+        from .note_rules import read_lab_statements
+
+        read_lab_statements(self, s, date if date is not None else self._date_in(s) if re.search(r"\d{4}", t) else None)
 
     def performance(self, s: _Sentence) -> None:
         t = s.text
@@ -769,6 +923,7 @@ class _TextReader:
                     re.search(r"\b(received|treated|underwent|completed|cycles?|on|after|progressed|prior|previous)\b", low):
                 cancer_drugs.append(key)
         if not cancer_drugs:
+            self._course_details_elsewhere(s)
             if companions:  # a past course of non-cancer drugs only: history, date unknown, not current
                 self.p.treatments.append(Treatment(drugs=companions, setting="unknown", ongoing=False,
                                                    source=self.src(s)))
@@ -779,7 +934,7 @@ class _TextReader:
         rm = re.search(r"\(?\b((?:19|20)\d{2})\s*(?:-|–|to|until|through)\s*((?:19|20)\d{2})\b\)?", s.text)
         if rm and not re.search(r"\d{4}-\d{1,2}-\d{1,2}", s.text[rm.start():rm.end() + 6]):
             start, end = dt.date(int(rm.group(1)), 1, 1), dt.date(int(rm.group(2)), 12, 31)
-        ds = find_dates(s.text)
+        ds = self._find_dates(s.text)
         prog_m = re.search(r"\bprogress\w*|\bPD\b|recurr\w*|relapse\w*", s.text, re.I)
         if start is None:
             for (a, b, d, prec) in ds:
@@ -792,18 +947,65 @@ class _TextReader:
                     start = d
                 elif end is None and not prog_m:
                     end = d
-        dm = re.search(r"\b(?:for|after|x|over|of)\s+(\d+(?:\.\d+)?)\s*(days?|weeks?|months?|mos?|years?|yrs?)\b", s.text, re.I)
+        ctext = _number_words(s.text)
+        relapse_after = None
+        rl = _RELAPSE_AFTER.search(ctext)
+        if rl:
+            relapse_after = round(_months(float(rl.group(1)), rl.group(2)), 2)
+            ctext = ctext[:rl.start()] + " " * (rl.end(2) - rl.start()) + ctext[rl.end(2):]
+        dm = re.search(r"\b(\d+(?:\.\d+)?)\s*(days?|weeks?|months?|mos?|years?|yrs?)\s+of\s+(?:[\w/-]+\s+){0,3}?"
+                       r"(?:" + "|".join(re.escape(d) for d in cancer_drugs) + r"|therapy|treatment)\b", ctext, re.I) or \
+            re.search(r"\b(?:for|after|x|over|of)\s+(\d+(?:\.\d+)?)\s*(days?|weeks?|months?|mos?|years?|yrs?)\b", ctext, re.I)
         if dm:
             duration = round(_months(float(dm.group(1)), dm.group(2)), 2)
+        cm_ = re.search(r"\b(\d{1,2})\s*(?:cycles?|courses?)\b|\bx\s*(\d{1,2})\s*(?:cycles?|courses?)?\b(?!\s*(?:10|ULN|day|week|month|year|mg))", ctext, re.I)
+        cycles = int(cm_.group(1) or cm_.group(2)) if cm_ else None
+        from .note_rules import response_in
+
+        response = response_in(s.text)
         progressed = True if prog_m and not re.search(r"\bno (?:disease )?progression|without progression", low) else None
+        if response == "PD":
+            progressed = True
+        to_progression = None
+        tp = re.search(r"\b(?:progress\w*|PD|relapse\w*)\b[^.;]{0,40}?\bafter\s+(\d+(?:\.\d+)?)\s*(weeks?|months?|mos?|years?|yrs?)\b", ctext, re.I) \
+            or re.search(r"\b(?:PFS|TTP|time to progression)\s*(?:of|was|:|=)?\s*(\d+(?:\.\d+)?)\s*(weeks?|months?|mos?|years?)\b", ctext, re.I)
+        if tp and progressed and relapse_after is None:
+            to_progression = round(_months(float(tp.group(1)), tp.group(2)), 2)
         if progressed and pd is None and end is None and start and duration:
             pd = _add_months(start, duration)
-        ongoing = True if re.search(r"\b(currently|ongoing|continues|remains on|since)\b", low) or is_med_list else None
-        if progressed or end:
-            ongoing = False if ongoing is None else ongoing
+        ongoing = True if re.search(r"\b(currently|ongoing|continues|continuing|remains on|still on|since)\b", low) or is_med_list else None
+        if progressed or end or relapse_after is not None or re.search(r"\b(?:completed|finished|stopped|discontinued)\b", low):
+            ongoing = False if ongoing is None or progressed or relapse_after is not None else ongoing
+        response_ongoing = None
+        if response in ("CR", "PR", "SD"):
+            response_ongoing = True if re.search(r"\b(ongoing|continues|continuing|maintained|remains|still)\b", low) else None
+            if response_ongoing and ongoing is None:
+                ongoing = True
         self.p.treatments.append(Treatment(drugs=cancer_drugs, setting=setting, line=line, start=start, end=end,
                                            duration_months=duration, ongoing=ongoing, progressed=progressed,
-                                           progression_date=pd, source=self.src(s)))
+                                           progression_date=pd, best_response=response, response_ongoing=response_ongoing,
+                                           cycles=cycles, relapse_months_after_end=relapse_after,
+                                           months_to_progression=to_progression, source=self.src(s)))
+
+    def _course_details_elsewhere(self, s: _Sentence) -> None:
+        """"Best response: partial response." in a sentence of its own: the last treatment's."""
+        from .note_rules import response_in
+
+        if not self.p.treatments or not re.search(r"\bresponse|\bresponding|\bstable\b|\b(?:CR|PR|SD)\b", s.text):
+            return
+        if not re.search(r"\b(?:best|overall|radiological|radiologic|clinical)?\s*response\b|\bresponding\b|"
+                         r"\b(?:disease|scans?|restaging)\b[^.;]{0,30}\bstable\b", s.text, re.I):
+            return
+        response = response_in(s.text)
+        t = self.p.treatments[-1]
+        if response and t.best_response is None:
+            t.best_response = response
+            if response == "PD":
+                t.progressed = True
+            if re.search(r"\b(ongoing|continues|continuing|maintained|remains|still)\b", s.low) and response != "PD":
+                t.response_ongoing = True
+                if t.ongoing is None and t.end is None:
+                    t.ongoing = True
 
     def _planned(self, s: _Sentence, ent) -> bool:
         """The mention is a treatment still to come ("a candidate for tumor resection prior to
@@ -858,7 +1060,7 @@ class _TextReader:
             if word in ("wbrt", "whole-brain radiotherapy", "whole brain radiotherapy", "srs", "stereotactic radiosurgery", "gamma knife"):
                 site = "brain"
             date = None
-            ds = find_dates(t[m.start():m.end() + 40]) or find_dates(t)
+            ds = self._find_dates(t[m.start():m.end() + 40]) or self._find_dates(t)
             if ds:
                 date = ds[0][2]
             else:
@@ -867,6 +1069,26 @@ class _TextReader:
             self.p.procedures.append(Procedure(kind=kind, name=word, site=site, date=date, source=self.src(s)))
 
 
+_THERAPY_FOR = re.compile(r"\b(?:treatments?|therapy|therapies|chemo(?:therapy)?|surgery|systemic \w+|"
+                          r"radiotherapy|inhibitors?)\s+(?:for|of|against|directed at|targeting)\s+(?:her\s+|the\s+|this\s+)?"
+                          r"(?:metastatic\s+|advanced\s+|early\s+)?$", re.I)
+_RELAPSE_AFTER = re.compile(r"\b(?:relapse[ds]?|relapsing|recurr\w*|progress\w*|metastatic (?:relapse|recurrence)|"
+                            r"metastases (?:appeared|developed|diagnosed))\s+(?:\w+\s+)?(\d+(?:\.\d+)?)\s*(weeks?|months?|mos?|years?|yrs?)\s+"
+                            r"(?:after|following|post|off)\s+(?:finishing|completing|completion of|stopping|the end of|end of|"
+                            r"cessation of|discontinuing|discontinuation of|she (?:finished|completed|stopped))?", re.I)
+_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+                 "ten": 10, "eleven": 11, "twelve": 12, "eighteen": 18, "twenty-four": 24, "twenty four": 24,
+                 "thirty-six": 36}
+_NUMBER_WORD_RE = re.compile(r"\b(" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")\b(?=\s+(?:cycles?|courses?|"
+                             r"years?|yrs?|months?|mos?|weeks?|days?)\b)", re.I)
+
+
+def _number_words(text: str) -> str:
+    """ "five years of tamoxifen" -> "5    years of tamoxifen" (same length: offsets stay)."""
+    return _NUMBER_WORD_RE.sub(lambda m: str(_NUMBER_WORDS[m.group(1).lower()]).ljust(len(m.group(1))), text)
+
+
+_PAST_AGE = re.compile(r"\b(?:lmp|menopaus\w*|menarche|diagnos\w*|presented|at)\s*(?:was\s*)?(?:at\s*)?(?:the\s*)?$", re.I)
 _PAST_COURSE = re.compile(r"\b(?:initially|previously|formerly|originally|first|had\s+been|was|were)\s+(?:\w+\s+)?"
                           r"(?:treated|managed|given|started|placed)\b|\bfollowed\s+by\b")
 _STILL_ON = re.compile(r"\b(?:currently|now|still|continues?|continuing|remains?|ongoing|will\s+continue|since)\b")
