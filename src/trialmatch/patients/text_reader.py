@@ -1137,10 +1137,22 @@ def read_text_patient(data: bytes | str, file_name: str, strict: bool = False,
         text = data
     if not text.strip():
         raise PatientReadError(file_name, "text", "the note is empty")
+    return read_text_with_sentences(text, file_name, strict=strict, today=today)[0]
+
+
+def read_text_with_sentences(text: str, file_name: str, strict: bool = False, today: dt.date | None = None
+                             ) -> tuple[Patient, list[tuple[int, int, str]]]:
+    """Read a note (decoded text) and return the patient with the note's sentences as
+    ``(start, end, text)``, so a caller can show which sentences gave which facts."""
+    from .errors import PatientReadError
+
+    if not text.strip():
+        raise PatientReadError(file_name, "text", "the note is empty")
     reader = _TextReader(text, file_name, today)
     p = reader.run()
     p = _drop_impossible(p) if not strict else p
-    return finish(p, file_name, strict=strict)
+    sentences = [(x.start, x.end, x.text) for x in reader.sents]
+    return finish(p, file_name, strict=strict), sentences
 
 
 def _drop_impossible(p: Patient) -> Patient:
