@@ -28,8 +28,9 @@ from .model import Assertion, HistoryStatement, LabStatement, Metastasis
 
 RULES_FILE = "patients/codes/note_rules.json"
 
-_TOP_KEYS = {"_comment", "record_date", "day_first_hints", "therapy_absence", "absences", "site_only", "lab_panels",
-             "normal_words", "abnormal_words", "usual_units", "responses", "ovarian_suppression", "menopause"}
+_TOP_KEYS = {"_comment", "record_date", "day_first_hints", "month_first_hints", "therapy_absence", "absences", "site_only", "lab_panels",
+             "normal_words", "abnormal_words", "usual_units", "responses", "ovarian_suppression", "menopause",
+             "regimens"}
 _ABSENCE_KEYS = {"pattern", "assertions", "fields", "only_if_not_metastatic"}
 _ABSENCE_FIELDS = {"pregnant", "breastfeeding"}
 _SUBJECT_PREFIXES = ("metastasis:", "condition:", "medications:", "prior_therapy:")
@@ -92,6 +93,7 @@ def validate_rules(raw: Any) -> dict:
     out["opening_cues"] = _rx(r"\b(?:" + _alt(rd["opening_cues"]) + r")[ \t:,]*", "record_date.opening_cues")
     out["opening_lines"] = rd["opening_lines"]
     out["day_first_hints"] = [_rx(p, f"day_first_hints[{i}]") for i, p in enumerate(raw["day_first_hints"])]
+    out["month_first_hints"] = [_rx(p, f"month_first_hints[{i}]") for i, p in enumerate(raw["month_first_hints"])]
 
     ta = raw["therapy_absence"]
     _need(ta, "therapy_absence", {"_comment", "negations", "modifiers", "others", "therapies", "naive", "settings"},
@@ -173,6 +175,21 @@ def validate_rules(raw: Any) -> dict:
     # the bare abbreviations (CR, PR, SD) only in capitals: "PR" is also the progesterone receptor
     out["responses"] = [(k, _rx(p, f"responses.{k}", 0 if re.search(r"[A-Z]{2}", p) else re.I))
                         for k, pats in raw["responses"].items() for p in pats]
+    from trialmatch.vocab import normalize_drug
+
+    rg = raw["regimens"]
+    _need(rg, "regimens", {"_comment", "case_sensitive", "any_case"}, "regimens")
+    regimens: dict[str, list[str]] = {}
+    for group in ("case_sensitive", "any_case"):
+        for abbrev, generics in rg[group].items():
+            for g in generics:
+                if normalize_drug(g) != g:
+                    raise NoteRulesError(f"regimens.{group}.{abbrev}", f"{g!r} is not a generic name of the drug vocabulary")
+            regimens[abbrev if group == "case_sensitive" else abbrev.lower()] = list(generics)
+    out["regimens"] = regimens
+    out["regimen_cs"] = _rx(r"(?<![\w-])(?:" + _alt(re.escape(k) for k in rg["case_sensitive"]) + r")(?![\w-])",
+                            "regimens.case_sensitive", 0)
+    out["regimen_ci"] = _rx(r"(?<![\w-])(?:" + _alt(re.escape(k) for k in rg["any_case"]) + r")(?![\w-])", "regimens.any_case")
     out["ofs"] = _rx(r"(?<![\w-])(?:" + _alt(raw["ovarian_suppression"]) + r")(?![\w-])", "ovarian_suppression")
     bad = set(raw["menopause"]) - _MENOPAUSE
     if bad:
@@ -357,7 +374,10 @@ def read_lab_statements(reader, s, date: dt.date | None) -> None:
         am = r["abnormal_words"].search(clause)
         if not nm and not am:
             continue
-        if re.search(r"\d", re.sub(r"\b(?:u&es?|1\.73|10\^9|x ?uln)\b", "", clause, flags=re.I)):
+        from .text_reader import DATE_RE
+
+        bare = DATE_RE.sub(" ", clause)
+        if re.search(r"\d", re.sub(r"\b(?:u&es?|1\.73|10\^9|x ?uln)\b", "", bare, flags=re.I)):
             continue  # a clause with its own value is a number, read by the numeric rules
         finding = "normal"
         if am and not nm or re.search(r"\b(?:not|non)[- ](?:normal|within)", clause, re.I):

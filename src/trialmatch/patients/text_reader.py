@@ -138,6 +138,7 @@ def _patterns() -> dict:
     syn.update({"hgb": "hemoglobin", "plt": "platelets", "tbili": "total_bilirubin", "cr": "creatinine",
                 "scr": "creatinine", "crcl": "creatinine_clearance", "sgpt": "alt", "sgot": "ast"})
     for short, key in (("creat", "creatinine"), ("bili", "total_bilirubin"), ("neuts", "anc"), ("neutrophils", "anc"),
+                       ("neut", "anc"), ("neutrophil", "anc"), ("platelet", "platelets"),
                        ("neutrophil count", "anc"), ("plts", "platelets"), ("hb", "hemoglobin"), ("wcc", "wbc"),
                        ("alp", "alkaline_phosphatase"), ("alk phos", "alkaline_phosphatase")):
         syn.setdefault(short, key)
@@ -161,12 +162,14 @@ def _mkdate(y: int, m: int = 1, d: int = 1) -> dt.date | None:
 NUMERIC_DATE_RE = re.compile(r"(?<![\d/.])(\d{1,2})[/.](\d{1,2})[/.]((?:19|20)\d{2})(?![\d/])")
 
 
-def numeric_date_order(text: str, hint_patterns: Iterable[re.Pattern] = ()) -> tuple[bool | None, str | None]:
+def numeric_date_order(text: str, day_first_hints: Iterable[re.Pattern] = (),
+                       month_first_hints: Iterable[re.Pattern] = ()) -> tuple[bool | None, str | None]:
     """Whether the note writes numeric dates day-first ("18/11/2026") or month-first.
 
     Returns ``(dayfirst, reason)``: decided by a date whose first part is over 12 (day-first) or
-    whose second is (month-first); else by British spellings and units (``hint_patterns``:
-    day-first); else month-first is assumed. ``(None, None)`` when the note has no numeric date.
+    whose second is (month-first); else by the note's spelling and units (British: day-first;
+    American, e.g. "mg/dL", "tumor": month-first); else day-first is assumed (the order of
+    most of the world's clinical letters). ``(None, None)`` when the note has no numeric date.
     """
     firsts = seconds = 0
     any_date = False
@@ -183,10 +186,13 @@ def numeric_date_order(text: str, hint_patterns: Iterable[re.Pattern] = ()) -> t
         return True, "day-first (the note writes a day over 12 first elsewhere)"
     if seconds and not firsts:
         return False, "month-first (the note writes a day over 12 second elsewhere)"
-    hints = [h.pattern for h in hint_patterns if h.search(text)]
-    if hints:
+    uk = sum(1 for h in day_first_hints if h.search(text))
+    us = sum(1 for h in month_first_hints if h.search(text))
+    if us > uk:
+        return False, "month-first assumed (American spelling or units in the note)"
+    if uk > us:
         return True, "day-first assumed (British spelling or units in the note)"
-    return False, "month-first assumed (no day over 12 and no British spelling in the note)"
+    return True, "day-first assumed (no day over 12 and no spelling or units that tell)"
 
 
 def find_dates(text: str, dayfirst: bool | None = None) -> list[tuple[int, int, dt.date, str]]:
@@ -262,8 +268,18 @@ class _TextReader:
         from .note_rules import note_rules
 
         rules = note_rules()
-        self.dayfirst, self.date_order_reason = numeric_date_order(text, rules["day_first_hints"])
+        self.dayfirst, self.date_order_reason = numeric_date_order(text, rules["day_first_hints"], rules["month_first_hints"])
         self.stated_as_of, self.as_of_span, self.as_of_how = self._record_date(text, rules)
+        if self.stated_as_of is not None and self.dayfirst is not None and self.stated_as_of > (today or dt.date.today()) \
+                and "assumed" in (self.date_order_reason or ""):
+            # the assumed order puts the note's own date in the future: the other order is meant
+            flipped = not self.dayfirst
+            other = self._record_date(text, rules, dayfirst=flipped)
+            if other[0] is not None and other[0] <= (today or dt.date.today()):
+                self.dayfirst = flipped
+                self.date_order_reason = (("day-first" if flipped else "month-first") +
+                                          " (the other order puts the note's date in the future)")
+                self.stated_as_of, self.as_of_span, self.as_of_how = other
         self.as_of = self.stated_as_of or today or dt.date.today()
         stem = file_name.rsplit("/", 1)[-1]
         for suf in (".txt", ".text"):
@@ -279,11 +295,14 @@ class _TextReader:
     def _find_dates(self, text: str) -> list[tuple[int, int, dt.date, str]]:
         return find_dates(text, self.dayfirst)
 
-    def _record_date(self, text: str, rules: dict) -> tuple[dt.date | None, tuple[int, int] | None, str | None]:
+    def _record_date(self, text: str, rules: dict, dayfirst: bool | None = None
+                     ) -> tuple[dt.date | None, tuple[int, int] | None, str | None]:
         """The note's own date: a "Date:"-like label anywhere at a line start, else a cue
-        ("Seen on", "Clinic letter") or a line that is only a date in the opening lines."""
+        ("Seen on", "Clinic letter") or a short line that starts or ends with a date in the
+        opening lines (a letter head)."""
+        dayfirst = self.dayfirst if dayfirst is None else dayfirst
         for m in rules["labels"].finditer(text):
-            ds = [d for d in find_dates(m.group("rest"), self.dayfirst) if d[3] == "day"]
+            ds = [d for d in find_dates(m.group("rest"), dayfirst) if d[3] == "day"]
             if ds and ds[0][0] <= 3:
                 return ds[0][2], (m.start(), m.end()), "label"
         head_end = 0
@@ -297,16 +316,18 @@ class _TextReader:
                 head_end += 1
         head = text[:head_end]
         for m in rules["opening_cues"].finditer(head):
-            ds = [d for d in find_dates(head[m.end():m.end() + 40], self.dayfirst) if d[3] == "day"]
+            ds = [d for d in find_dates(head[m.end():m.end() + 40], dayfirst) if d[3] == "day"]
             if ds and ds[0][0] <= 2:
                 line_start = head.rfind("\n", 0, m.start()) + 1
                 line_end = head.find("\n", m.end())
                 return ds[0][2], (line_start, line_end if line_end >= 0 else len(head)), "cue"
         pos = 0
         for line in head.split("\n"):
-            stripped = line.strip().strip(".,")
-            ds = find_dates(stripped, self.dayfirst)
-            if ds and ds[0][3] == "day" and ds[0][0] == 0 and ds[0][1] >= len(stripped) - 1:
+            stripped = line.strip().strip(".,:;")
+            ds = [d for d in find_dates(stripped, dayfirst) if d[3] == "day"]
+            if len(ds) == 1 and len(stripped) <= 80 and (ds[0][0] == 0 or ds[0][1] >= len(stripped) - 1) \
+                    and not re.search(r"\b(?:diagnos\w*|started|since|from|until|biopsy|scan|ct|mri|pet|labs?|bloods?)\b",
+                                      stripped, re.I):
                 return ds[0][2], (pos, pos + len(line)), "letter head"
             pos += len(line) + 1
         return None, None, None
@@ -340,6 +361,13 @@ class _TextReader:
                     cands.append((m.start(), m.end(), label, key))
         for m in pats["drug_re"].finditer(self.text):
             cands.append((m.start(), m.end(), "DRUG", m.group(1).lower()))
+        from .note_rules import note_rules
+
+        rules = note_rules()
+        for rx in (rules["regimen_cs"], rules["regimen_ci"]):
+            for m in rx.finditer(self.text):
+                key = m.group(0) if m.group(0) in rules["regimens"] else m.group(0).lower()
+                cands.append((m.start(), m.end(), "DRUG", "regimen:" + key))
         cands.sort(key=lambda c: (-(c[1] - c[0]), c[0]))
         taken = bytearray(len(self.text) + 1)
         spans = []
@@ -390,7 +418,7 @@ class _TextReader:
                 except Exception as exc:  # noqa: BLE001
                     self.warnings.append(f"text: sentence at {s.start}-{s.end} not fully read ({type(exc).__name__}: {exc})")
         for b in self._pending:
-            if not any(x.name == b.name for x in self.p.biomarkers):
+            if not any(x.name == b.name for x in self.p.biomarkers) or b.date is not None:
                 self.p.biomarkers.append(b)
         self.p.warnings.extend(self.warnings)
         if self.stated_as_of is None:
@@ -407,6 +435,8 @@ class _TextReader:
         re.compile(r"\b(?:aged?|age of|age:)\s*(\d{1,3})\b", re.I),
         re.compile(r"^\s*(?:\w+\s+){0,3}?(\d{1,3})\s*(?:M|F|male|female|man|woman)\b", re.I),
         re.compile(r"\b(\d{1,3})\s*(?:-|\s)?(?:month|week|day)s?[\s-]*old\b", re.I),
+        # "Ms K, 41, premenopausal", "Mrs T, 45," "Ms D, 50 years,": a title, a name and the age
+        re.compile(r"\b(?:Mrs|Mr|Ms|Miss|Mx)\.?\s+[A-Z][\w'-]*\s*,\s*(\d{1,3})\s*(?:years?|yrs?|y)?(?=\s*[,.;(]|\s+(?:years?\b|woman|lady|female|man|male|pre|post|peri))"),
         # clinic-letter shorthand "66F, postmenopausal", "Mrs B, 58 F": capitals only
         re.compile(r"(?<![\w.,/:-])(\d{1,3})\s?(?:yo\s?|y/o\s?|y\s)?(?:F|M)\b(?![/.]\d)"),
     ]
@@ -431,8 +461,10 @@ class _TextReader:
                 break
         fem = len(re.findall(r"\b(she|her|hers|woman|women|female|lady|girl|mrs|ms|mother|f)\b|\b\d+\s*yo\s*f\b|\bg\d+p\d+", text, re.I))
         mal = len(re.findall(r"\b(he|him|his|man|men|male|gentleman|boy|mr|father|m)\b", text, re.I))
-        strong_f = re.search(r"\b(woman|female|lady|girl|she)\b|\d\s*(?:yo|y/o)?\s*f\b", text, re.I)
-        strong_m = re.search(r"\b(man|male|gentleman|boy|he)\b|\d\s*(?:yo|y/o)?\s*m\b", text, re.I)
+        strong_f = re.search(r"\b(woman|female|lady|girl|she)\b|\d\s*(?:yo|y/o)?\s*f\b", text, re.I) or \
+            re.search(r"\b(?:Mrs|Ms|Miss)\.?\s+[A-Z]", text)
+        strong_m = re.search(r"\b(man|male|gentleman|boy|he)\b|\d\s*(?:yo|y/o)?\s*m\b", text, re.I) or \
+            re.search(r"\bMr\.?\s+[A-Z]", text)
         sex = None
         short = re.search(r"(?<![\w.,/:-])\d{1,3}\s?(?:yo\s?|y/o\s?)?(F|M)\b(?![/.]\d)", text)
         if short:
@@ -495,6 +527,15 @@ class _TextReader:
             if s.start <= pos < s.end:
                 return s
         return self.sents[-1] if self.sents else _Sentence(self.text, 0, len(self.text))
+
+    def _date_on_line_before(self, s: _Sentence) -> dt.date | None:
+        """The date of the sentence just before ``s`` on the same line ("Liver biopsy 30/10/2026:
+        ER-low (5%); HER2 testing pending")."""
+        prev = [x for x in self.sents if x.end <= s.start]
+        if not prev or "\n" in self.text[prev[-1].end:s.start] or "\n" in prev[-1].text.strip():
+            return None
+        ds = self._find_dates(prev[-1].text)
+        return ds[0][2] if ds and ds[0][3] == "day" else None
 
     def _date_in(self, s: _Sentence, after: str | None = None) -> dt.date | None:
         text = s.text
@@ -682,6 +723,20 @@ class _TextReader:
                     b.status = "low"
                 elif w == "equivocal":
                     b.status = "equivocal"
+        # "ER 90 PR 50 HER2 0": percentages written without the % sign in clinic shorthand
+        for m in re.finditer(r"(?<![\w-])(ER|PR|PgR)\s+(\d{1,3})(?![\d.,/%]|\s*(?:mm|cm|x|months?|years?))"
+                             r"(?=\s*(?:[,;]|\s(?:PR|PgR|HER-?2|and)\b|$))", t):
+            b = get(self._rec_name(m.group(1)))
+            if b.percent is None and float(m.group(2)) <= 100:
+                b.percent = float(m.group(2))
+        # Allred scores "ER 8/8 Allred": positive from 3/8; the score is kept, no percent is made up
+        for m in re.finditer(r"(?<![\w-])(ER|PR|PgR)\s*(?:Allred\s*(?:score\s*)?)?([0-8])\s*/\s*8\b(\s*\(?Allred\)?)?", t, re.I):
+            if "allred" not in m.group(0).lower() and not re.search(r"allred", t, re.I):
+                continue
+            b = get(self._rec_name(m.group(1)))
+            score = int(m.group(2))
+            b.intensity = f"Allred {score}/8"
+            b.status = b.status or ("positive" if score >= 3 else "negative")
         # "ER+/PR-/HER2-" compact forms
         for m in re.finditer(r"(?<![\w-])(ER|PR|PgR|HER-?2)\s*([+\-−])(?=\s*[/,;)]|\s|$)", t):
             b = get(self._rec_name(m.group(1)))
@@ -751,10 +806,13 @@ class _TextReader:
             name = self._rec_name(m.group(1))
             if name in found and found[name] in self.p.biomarkers:
                 continue
-            if any(b.name == name and b.status != "unknown" for b in self.p.biomarkers):
-                continue
-            if not any(b.name == name for b in self.p.biomarkers):
-                self._pending.append(Biomarker(name=name, status="unknown", source=self.src(s)))
+            when = self._date_in(s) or self._date_on_line_before(s)
+            known = [b for b in self.p.biomarkers if b.name == name]
+            # a result still pending on a newer sample supersedes the older result: unknown now
+            newer = when is not None and all(b.date is None or b.date < when for b in known) and (
+                not known or re.search(r"\b(?:metasta\w*|new|repeat|recent|re-?biopsy|biopsy|sample)\b", s.low))
+            if not known or newer:
+                self._pending.append(Biomarker(name=name, status="unknown", date=when, source=self.src(s)))
 
     GENES = r"(ESR1|PIK3CA|BRCA1|BRCA2|PALB2|AKT1|PTEN|TP53|ERBB2|HER2|CDH1|ATM|CHEK2|FGFR1|CCND1|MYC|RB1|KRAS|NRAS|BRAF|EGFR|ALK|ROS1|MET|RET|NTRK\d?|IDH1|IDH2|KIT|MSI-H)"
 
@@ -890,8 +948,16 @@ class _TextReader:
         past = not is_med_list and bool(_PAST_COURSE.search(low)) and not _STILL_ON.search(low)
         cancer_drugs: list[str] = []
         companions: list[str] = []  # non-cancer drugs given with the cancer drugs or in a past course
+        from .note_rules import note_rules
+
+        regimens = note_rules()["regimens"]
+        expanded = []
         for ent, key in ents:
-            generic = pats["drug_names"].get(key, key)
+            if key and key.startswith("regimen:"):
+                expanded.extend((ent, g) for g in regimens.get(key[8:], []))
+            else:
+                expanded.append((ent, pats["drug_names"].get(key, key)))
+        for ent, generic in expanded:
             neg = ent._.is_negated or bool(re.search(r"\b(?:no|never|not)\b(?:\s+\w+){0,3}\s*$",
                                                       self.text[max(s.start, ent.start_char - 40):ent.start_char], re.I))
             if neg:
