@@ -187,9 +187,10 @@ def validate_rules(raw: Any) -> dict:
                     raise NoteRulesError(f"regimens.{group}.{abbrev}", f"{g!r} is not a generic name of the drug vocabulary")
             regimens[abbrev if group == "case_sensitive" else abbrev.lower()] = list(generics)
     out["regimens"] = regimens
-    out["regimen_cs"] = _rx(r"(?<![\w-])(?:" + _alt(re.escape(k) for k in rg["case_sensitive"]) + r")(?![\w-])",
+    # a hyphen may join regimens ("EC-paclitaxel", "FEC-docetaxel")
+    out["regimen_cs"] = _rx(r"(?<![\w])(?:" + _alt(re.escape(k) for k in rg["case_sensitive"]) + r")(?![\w])",
                             "regimens.case_sensitive", 0)
-    out["regimen_ci"] = _rx(r"(?<![\w-])(?:" + _alt(re.escape(k) for k in rg["any_case"]) + r")(?![\w-])", "regimens.any_case")
+    out["regimen_ci"] = _rx(r"(?<![\w])(?:" + _alt(re.escape(k) for k in rg["any_case"]) + r")(?![\w])", "regimens.any_case")
     out["ofs"] = _rx(r"(?<![\w-])(?:" + _alt(raw["ovarian_suppression"]) + r")(?![\w-])", "ovarian_suppression")
     bad = set(raw["menopause"]) - _MENOPAUSE
     if bad:
@@ -245,7 +246,10 @@ def therapy_key(word: str) -> str:
 
 
 def setting_of(text: str) -> str:
-    """The setting a statement names: "advanced", "neoadjuvant", "adjuvant", "early", else "any"."""
+    """The setting a statement names: "advanced", "neoadjuvant", "adjuvant", "early", else "any"
+    ("ever", "in any setting", "including the adjuvant setting": "any")."""
+    if re.search(r"\b(?:ever|in any setting|including (?:in )?(?:the )?(?:neo-?)?adjuvant|at any time|to date in any)\b", text, re.I):
+        return "any"
     for key in ("advanced", "neoadjuvant", "adjuvant", "early"):
         rx = note_rules()["settings"].get(key)
         if rx is not None and rx.search(text):
@@ -368,7 +372,7 @@ def read_lab_statements(reader, s, date: dt.date | None) -> None:
     if not r["normal_words"].search(t) and not r["abnormal_words"].search(t):
         return
     # split into clauses so "Hb 8.5, LFTs normal" gives normal only to the LFTs
-    for clause_m in re.finditer(r"[^,;]+", t):
+    for clause_m in re.finditer(r"(?:[^,;:.]|\.(?=\d)|:(?!\s))+|(?<=\d)\.(?!\d)", t):
         clause = clause_m.group(0)
         nm = r["normal_words"].search(clause)
         am = r["abnormal_words"].search(clause)

@@ -129,7 +129,9 @@ def _patterns() -> dict:
     for med in terms["other_medications"]:
         names.setdefault(med.lower(), med.rstrip("?").replace("s?", "s") if "?" in med else med)
     out["drug_names"] = names
-    out["drug_re"] = re.compile(r"(?<![\w-])(" + _alt(re.escape(n) if "?" not in n else n for n in names) + r")(?![\w-])", re.I)
+    # hyphens may join the drugs of a regimen ("docetaxel-cyclophosphamide", "EC-paclitaxel")
+    out["drug_re"] = re.compile(r"(?<![\w])(" + _alt(re.escape(n) if "?" not in n else n for n in names) + r")(?![\w])"
+                                r"(?!-(?:like|naive|naïve|free|related|induced|based)\b)", re.I)
     syn: dict[str, str] = {}
     for key, entry in analyte_vocabulary().items():
         for s in [key.replace("_", " "), *entry.get("synonyms", [])]:
@@ -412,6 +414,10 @@ class _TextReader:
         from .note_rules import read_absences, read_site_only, read_therapy_absences
 
         for s in sents:
+            try:
+                self.measurable(s)
+            except Exception as exc:  # noqa: BLE001
+                self.warnings.append(f"text: sentence at {s.start}-{s.end} not fully read ({type(exc).__name__}: {exc})")
             for fn in (read_therapy_absences, read_absences, read_site_only):
                 try:
                     fn(self, s)
@@ -429,16 +435,19 @@ class _TextReader:
         return self.p
 
     # -- demographics --------------------------------------------------------------------------
+    #: the age patterns, most reliable first; ``_AGE_MONTHS`` counts months/weeks/days
+    _AGE_MONTHS = re.compile(r"\b(\d{1,3})\s*(?:-|\s)?(?:month|week|day)s?[\s-]*old\b", re.I)
     AGE_RES = [
         re.compile(r"\b(\d{1,3})\s*(?:-|\s)?\s*(?:years?|yrs?|yr)[\s-]*old\b", re.I),
         re.compile(r"\b(\d{1,3})\s*(?:yo|y/o|y\.o\.?|yof|yom)\b", re.I),
-        re.compile(r"\b(?:aged?|age of|age:)\s*(\d{1,3})\b", re.I),
-        re.compile(r"^\s*(?:\w+\s+){0,3}?(\d{1,3})\s*(?:M|F|male|female|man|woman)\b", re.I),
-        re.compile(r"\b(\d{1,3})\s*(?:-|\s)?(?:month|week|day)s?[\s-]*old\b", re.I),
-        # "Ms K, 41, premenopausal", "Mrs T, 45," "Ms D, 50 years,": a title, a name and the age
-        re.compile(r"\b(?:Mrs|Mr|Ms|Miss|Mx)\.?\s+[A-Z][\w'-]*\s*,\s*(\d{1,3})\s*(?:years?|yrs?|y)?(?=\s*[,.;(]|\s+(?:years?\b|woman|lady|female|man|male|pre|post|peri))"),
+        # "Ms K, 41, premenopausal", "Mrs F (51, postmenopausal", "Ms D, 50 years,": title, name, age
+        re.compile(r"\b(?:Mrs|Mr|Ms|Miss|Mx)\.?\s+[A-Z][\w'-]*\s*[,(]\s*(\d{1,3})\s*(?:years?|yrs?|y)?"
+                   r"(?=\s*[,.;()]|\s+(?:years?\b|woman|lady|female|man|male|pre|post|peri))"),
         # clinic-letter shorthand "66F, postmenopausal", "Mrs B, 58 F": capitals only
         re.compile(r"(?<![\w.,/:-])(\d{1,3})\s?(?:yo\s?|y/o\s?|y\s)?(?:F|M)\b(?![/.]\d)"),
+        re.compile(r"\b(?:aged?|age of|age:)\s*(\d{1,3})\b", re.I),
+        re.compile(r"^\s*(?:\w+\s+){0,3}?(\d{1,3})\s*(?:M|F|male|female|man|woman)\b", re.I),
+        _AGE_MONTHS,
     ]
 
     def demographics(self) -> None:
@@ -449,7 +458,7 @@ class _TextReader:
                      None)
             if m:
                 age = float(m.group(1))
-                if i == 4:
+                if rx is self._AGE_MONTHS:
                     unit = re.search(r"(month|week|day)", m.group(0), re.I).group(1).lower()
                     age = round(age / {"month": 12, "week": 52.18, "day": 365.25}[unit], 2)
                 s = self._sent_at(m.start())
@@ -615,6 +624,9 @@ class _TextReader:
             dx.extent = "metastatic"
         if re.search(r"\brecurren(?:t|ce)\b", low) and dx.extent is None:
             dx.extent = "recurrent"
+        if dx.extent is None and re.search(r"\bearly(?:[- ]stage)? (?:breast )?(?:cancer|disease)\b|\bstage (?:0|i|ii|1|2)[abc]?\b|"
+                                           r"\bm0\b", low) and not re.search(r"metasta|\bmets\b|stage (?:iv|4)", low):
+            dx.extent = "early"
         m = re.search(r"\b(?:measurable disease|measurable (?:lesions?|target lesions?))\b", low)
         if m:
             dx.measurable_disease = not re.search(r"\b(no|non-?measurable|without|not)\b[^.]{0,20}measurable", low)
@@ -634,11 +646,50 @@ class _TextReader:
             if d:
                 dx.metastatic_date = d
 
+    def measurable(self, s: _Sentence) -> None:
+        """ "measurable by RECIST 1.1", "target lesion 31 mm", "new liver lesions, largest 24 mm":
+        measurable disease (a lesion of at least 10 mm, a node of 15 mm); "non-measurable": not."""
+        dx = self.p.primary_diagnosis
+        if dx is None:
+            return
+        t, low = s.text, s.low
+        if re.search(r"\bnon-?measurable\b|\bnot measurable\b|\bno measurable\b", low):
+            dx.measurable_disease = False if dx.measurable_disease is None else dx.measurable_disease
+            return
+        if re.search(r"\bmeasurable\b", low):
+            dx.measurable_disease = True
+            return
+        # measurable: a lesion, node or mass of at least 10 mm (RECIST 1.1; a node 15 mm) in metastatic disease
+        if dx.measurable_disease is None and (dx.extent == "metastatic" or dx.metastases):
+            for mm in re.finditer(r"\b(lesions?|mass|masses|metastas[ie]s|mets|deposits?|nodes?|nodules?|target|primary|tumou?r)\b[^.;]{0,40}?"
+                                  r"(\d+(?:\.\d+)?)\s*(?:-\s*\d+(?:\.\d+)?\s*)?(mm|cm)\b", t, re.I):
+                size = float(mm.group(2)) * (10 if mm.group(3).lower() == "cm" else 1)
+                if "-" in mm.group(0):
+                    hi = re.search(r"-\s*(\d+(?:\.\d+)?)\s*(?:mm|cm)", mm.group(0))
+                    size = max(size, float(hi.group(1)) * (10 if mm.group(3).lower() == "cm" else 1)) if hi else size
+                need = 15 if mm.group(1).lower().startswith("node") else 10
+                if size >= need and re.search(r"metasta|\bmets\b|liver|lung|hepatic|pulmonary|target|measurable|pd\b|progress", low):
+                    dx.measurable_disease = True
+                    break
+
     def sites(self, s: _Sentence) -> None:
-        cue = re.search(r"metasta|\bmets\b|spread|secondar|deposits|lesions?|involvement|disease in", s.low)
+        cue = re.search(r"metasta|\bmets\b|spread|secondar|deposits|lesions?|involvement|disease in|\bmbc\b|\babc\b|"
+                        r"(?<!local )(?<!locoregional )(?<!local-)\b(?:relapse\w*|recurren\w*)\b|infiltration|"
+                        r"^\s*(?:sites?|metastatic sites?|sites? of (?:disease|metastas[ie]s))\s*:", s.low)
         if not cue:
             return
+        strong_cue = re.search(r"metasta|\bmets\b|spread|secondar|deposits|\bmbc\b|relapse|recurren", s.low)
         for ent, key in self._ents(s, "SITE"):
+            before = self.text[max(s.start, ent.start_char - 25):ent.start_char]
+            after = self.text[ent.end_char:min(s.end, ent.end_char + 25)]
+            if re.search(r"\bno\s+(?:evidence of\s+|definite\s+|known\s+)?$", before, re.I) and \
+                    re.match(r"\s*(?:metasta|mets\b|lesions?|involvement|deposits?|disease)", after, re.I):
+                # "no brain metastases", even after "MRI brain:" in the same sentence
+                self.p.assertions.append(Assertion(subject=f"metastasis:{key}", present=False, source=self.src(s)))
+                continue
+            if key in ("skin", "chest_wall", "lymph_node") and not strong_cue and \
+                    re.search(r"\b(?:primary|breast|local|axilla\w*|regional)\b", s.low):
+                continue  # "skin involvement" of a locally advanced primary is not a metastasis
             # "lymph node" in "sentinel lymph node biopsy" etc. is not a metastasis
             if re.search(r"biopsy|dissection", s.text[ent.end_char - s.start:ent.end_char - s.start + 12], re.I):
                 continue
@@ -690,6 +741,7 @@ class _TextReader:
     def receptors(self, s: _Sentence) -> None:
         t = s.text
         found: dict[str, Biomarker] = {}
+        extras: list[Biomarker] = []
 
         def get(name: str) -> Biomarker:
             if name not in found:
@@ -704,6 +756,12 @@ class _TextReader:
                 continue
             b = get(name)
             pct, score, plus, zero, word = m.group(2), m.group(3), m.group(4), m.group(5), m.group(6)
+            if (pct is not None and b.percent is not None and name != "HER2") or \
+                    ((score is not None or zero is not None) and b.ihc_score is not None and name == "HER2"):
+                # a second result for the same receptor ("right IDC ER 95% ...; left ILC ER 90%"): kept apart
+                extras.append(b)
+                del found[name]
+                b = get(name)
             if pct is not None and name != "HER2":
                 b.percent = float(pct)
             elif score is not None or zero is not None:
@@ -763,10 +821,10 @@ class _TextReader:
             if mm:
                 found["HER2"].ihc_score = {"0": "0", "1": "1+", "2": "2+", "3": "3+"}[mm.group(1)]
         # HER2 ISH
-        m = re.search(r"\b(?:FISH|ISH|SISH|CISH|DISH)\b\s*(?:was|is|:)?\s*(not amplified|non-?amplified|negative|amplified|positive|equivocal)", t, re.I)
+        m = re.search(r"\b(?:FISH|ISH|SISH|CISH|DISH)\b\s*(?:was|is|:)?\s*(not amplified|non-?amplified|negative|neg|amplified|positive|pos|equivocal)\b", t, re.I)
         if m and ("HER2" in found or re.search(r"her-?2", t, re.I)):
             b = get("HER2")
-            w = m.group(1).lower()
+            w = {"neg": "negative", "pos": "positive"}.get(m.group(1).lower(), m.group(1).lower())
             b.ish = "positive" if w in ("amplified", "positive") else "equivocal" if w == "equivocal" else "negative"
         # HR-positive (ER and/or PR) as an assertion: which receptor is not said
         m = re.search(r"\b(?:HR|hormone[- ]receptor)[- ]?(positive|negative|\+|-)", t, re.I)
@@ -776,7 +834,7 @@ class _TextReader:
             if not pos:
                 for n in ("ER", "PR"):
                     get(n).status = get(n).status or "negative"
-        for name, b in found.items():
+        for name, b in [(x.name, x) for x in extras] + list(found.items()):
             if name in ("ER", "PR"):
                 if b.percent is not None:
                     inferred = "negative" if b.percent < 1 else ("low" if b.percent <= 10 and name == "ER" else "positive")
@@ -942,6 +1000,8 @@ class _TextReader:
         lm = re.search(r"\b(first|second|third|fourth|1st|2nd|3rd|4th)[- ]line\b", low)
         if lm:
             line = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4}[lm.group(1)]
+        if re.match(r"\s*(?:plan|recommendations?|proposed|proposal|next steps?|options?|to discuss)\s*[:\-–]", low):
+            return  # "Plan: letrozole with ribociclib": what is to come, not her history
         is_med_list = bool(re.match(r"\s*(?:current |home |active )?(?:medications|meds|drugs)\b", low))
         # "Patient was initially treated with melphalan and prednisone, followed by VAD": a past course,
         # not what she takes now (unless the sentence says it goes on)
@@ -958,7 +1018,7 @@ class _TextReader:
             else:
                 expanded.append((ent, pats["drug_names"].get(key, key)))
         for ent, generic in expanded:
-            neg = ent._.is_negated or bool(re.search(r"\b(?:no|never|not)\b(?:\s+\w+){0,3}\s*$",
+            neg = self._clause_negated(s, ent) or bool(re.search(r"\b(?:no|never|not)\b(?:\s+\w+){0,3}\s*$",
                                                       self.text[max(s.start, ent.start_char - 40):ent.start_char], re.I))
             if neg:
                 self.p.assertions.append(Assertion(subject=f"treatment:{generic}", present=False, source=self.src(s)))
@@ -980,7 +1040,7 @@ class _TextReader:
                     self.p.medications.append(Medication(name=generic, source=self.src(s)))
             companions = []
         for ent, key in classes:
-            neg = ent._.is_negated or bool(re.search(r"\b(?:no|never|not|without)\b(?:\s+[\w/-]+){0,3}\s*$",
+            neg = self._clause_negated(s, ent) or bool(re.search(r"\b(?:no|never|not|without)\b(?:\s+[\w/-]+){0,3}\s*$",
                                                       self.text[max(s.start, ent.start_char - 40):ent.start_char], re.I))
             subj = f"treatment:{key}" + (":metastatic" if setting == "metastatic" else "")
             if neg:
@@ -1072,6 +1132,17 @@ class _TextReader:
                 t.response_ongoing = True
                 if t.ongoing is None and t.end is None:
                     t.ongoing = True
+
+    def _clause_negated(self, s: _Sentence, ent) -> bool:
+        """ConText's negation, limited to the clause of the mention: in "lumpectomy, no
+        radiotherapy (declined), adjuvant docetaxel x4" the "no" does not reach docetaxel."""
+        if not ent._.is_negated:
+            return False
+        before = self.text[s.start:ent.start_char]
+        cut = max(before.rfind(c) for c in (",", ";", "(", ")", " then ", " followed by "))
+        clause = before[cut + 1:] if cut >= 0 else before
+        return bool(re.search(r"\b(?:no|not|never|without|denies|denied|nil|none|neither|nor|free of|absence of|"
+                              r"ruled out|negative for|n't)\b", clause, re.I))
 
     def _planned(self, s: _Sentence, ent) -> bool:
         """The mention is a treatment still to come ("a candidate for tumor resection prior to
