@@ -72,7 +72,7 @@ def _nlp():
 
 _ABBREV = re.compile(r"(?:\b(?:dr|mr|mrs|ms|vs|e\.g|i\.e|approx|no|st|pt|inc|fig|wk|mo|yr|hrs?|min|max|b\.i\.d|t\.i\.d|q\.d|p\.o|s/p)|\b[A-Z])\.$",
                      re.I)
-_BOUNDARY = re.compile(r"\n\s*\n|\n(?=\s*(?:[-•*–]|\d+[.)]\s|[A-Z][\w /()-]{0,40}:|[A-Z]))|(?<=[.!?;])\s+(?=[\"'(\[]?[A-Z0-9])")
+_BOUNDARY = re.compile(r"\n\s*\n|\n(?=\d{1,3}\s?(?:F|M|yo|y/o)\b|\d{1,2}[/.]\d{1,2}[/.]\d{4})|\n(?=\s*(?:[-•*–]|\d+[.)]\s|[A-Z][\w /()-]{0,40}:|[A-Z]))|(?<=[.!?;])\s+(?=[\"'(\[]?[A-Z0-9])")
 
 
 def sentence_starts(text: str) -> list[int]:
@@ -864,11 +864,16 @@ class _TextReader:
             name = self._rec_name(m.group(1))
             if name in found and found[name] in self.p.biomarkers:
                 continue
-            when = self._date_in(s) or self._date_on_line_before(s)
+            when = self._date_in(s)
+            context = s.low
+            if when is None:
+                when = self._date_on_line_before(s)
+                if when is not None:
+                    context += " " + next(x for x in reversed(self.sents) if x.end <= s.start).low
             known = [b for b in self.p.biomarkers if b.name == name]
             # a result still pending on a newer sample supersedes the older result: unknown now
             newer = when is not None and all(b.date is None or b.date < when for b in known) and (
-                not known or re.search(r"\b(?:metasta\w*|new|repeat|recent|re-?biopsy|biopsy|sample)\b", s.low))
+                not known or re.search(r"\b(?:metasta\w*|new|repeat|recent|re-?biopsy|biopsy|sample)\b", context))
             if not known or newer:
                 self._pending.append(Biomarker(name=name, status="unknown", date=when, source=self.src(s)))
 
