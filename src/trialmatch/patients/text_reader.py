@@ -1112,6 +1112,8 @@ class _TextReader:
             response_ongoing = True if re.search(r"\b(ongoing|continues|continuing|maintained|remains|still)\b", low) else None
             if response_ongoing and ongoing is None:
                 ongoing = True
+            if progressed is None and (response_ongoing or ongoing) and not prog_m:
+                progressed = False  # "partial response to letrozole ongoing": no progression on it (yet)
         self.p.treatments.append(Treatment(drugs=cancer_drugs, setting=setting, line=line, start=start, end=end,
                                            duration_months=duration, ongoing=ongoing, progressed=progressed,
                                            progression_date=pd, best_response=response, response_ongoing=response_ongoing,
@@ -1137,6 +1139,8 @@ class _TextReader:
                 t.response_ongoing = True
                 if t.ongoing is None and t.end is None:
                     t.ongoing = True
+                if t.progressed is None:
+                    t.progressed = False
 
     def _clause_negated(self, s: _Sentence, ent) -> bool:
         """ConText's negation, limited to the clause of the mention: in "lumpectomy, no
