@@ -233,3 +233,11 @@ def test_rules_validated() -> None:
     bad["therapy_absence"]["settings"]["advanced"] = ["(unclosed"]
     with pytest.raises(NoteRulesError, match="malformed regular expression"):
         validate_rules(bad)
+
+
+def test_absence_labels_and_what_is_not_an_absence() -> None:
+    p = note("Date: 2026-11-01\nMetastatic breast cancer. Adjuvant: nil (de novo). Prior chemotherapy: none.")
+    assert {"prior_therapy:any:adjuvant", "prior_therapy:chemotherapy:any"} <= _subjects(p)
+    # a comorbidity's treatment is not her cancer treatment history; "no other" is not "none"
+    p = note("Date: 2026-11-01\nHypertension, no treatment required. She takes no other medications.")
+    assert not p.history_statements and "medications:any" not in _subjects(p)

@@ -233,6 +233,10 @@ def _therapy_more_rx() -> re.Pattern:
                       r"(?P<th>" + _alt(r["therapy_words"] + drugs) + r")(?![\w-])", re.I)
 
 
+_ONCOLOGY = re.compile(r"\b(?:cancer|carcinoma|oncolog\w*|tumou?r|malignan\w*|metasta\w*|mets|systemic|anti-?cancer|"
+                       r"breast|mbc|abc|chemo\w*|endocrine|naive|naïve)\b", re.I)
+
+
 def therapy_key(word: str) -> str:
     """The class key of a therapy word ("chemo" -> "chemotherapy"), a drug's generic name, or "any"."""
     from .text_reader import _patterns
@@ -288,7 +292,11 @@ def read_therapy_absences(reader, s) -> None:
         # "no treatment-related toxicity", "no therapy changes": the therapy word is not the object
         if re.match(r"[- ](?:related|induced|changes?|delays?|interruptions?|toxicit\w*|side[- ]effects?)", t[m.end():m.end() + 14], re.I):
             continue
-        found.append((therapy_key(m.group("th")), m.start(), other))
+        key = therapy_key(m.group("th"))
+        if key == "any" and not re.search(r"\b(?:prior|previous|previously|past|earlier|other|further|any|yet)\b", m.group("mods"), re.I) \
+                and not _ONCOLOGY.search(t):
+            continue  # "hypertension, no treatment required": not her cancer treatment history
+        found.append((key, m.start(), other))
         end = m.end()
         while True:
             mm = _therapy_more_rx().match(t, end)
@@ -296,6 +304,17 @@ def read_therapy_absences(reader, s) -> None:
                 break
             found.append((therapy_key(mm.group("th")), m.start(), other))
             end = mm.end()
+    # "Prior treatment: none", "Adjuvant: nil (de novo)", "Chemo: none"
+    for m in re.finditer(r"(?:^|(?<=[.;]\s))(?P<lab>[A-Za-z][A-Za-z0-9 /&+-]{1,40}?)\s*:\s*(?:none|nil|never)\b", t, re.I):
+        lab = m.group("lab")
+        key = next((k for k, rx in sorted(r["therapies"].items(), key=lambda kv: kv[0] == "any")
+                    if re.search(r"(?<![\w-])(?:" + rx.pattern + r")(?![\w-])", lab, re.I)), None)
+        setting = setting_of(lab)
+        if key is None and setting == "any":
+            continue
+        if key is None and not re.search(r"\b(?:adjuvant|neo-?adjuvant|treatments?|therapy|rx|systemic)\b", lab, re.I):
+            continue
+        found.append((key or "any", m.start(), False))
     for rx in r["naive"]:
         for m in rx.finditer(t):
             word = (m.groupdict().get("th") or m.groupdict().get("th2") or "treatment")
