@@ -241,3 +241,16 @@ def test_absence_labels_and_what_is_not_an_absence() -> None:
     # a comorbidity's treatment is not her cancer treatment history; "no other" is not "none"
     p = note("Date: 2026-11-01\nHypertension, no treatment required. She takes no other medications.")
     assert not p.history_statements and "medications:any" not in _subjects(p)
+
+
+def test_a_list_of_courses_is_read_course_by_course() -> None:
+    p = note("Date: 2026-11-01\nMetastatic breast cancer.\n"
+             "Rx: anastrozole + palbo 2022-24 (PD), fulv 2024-25 (PD on fulv), cape 2025-26 PD.")
+    got = [(tuple(t.drugs), t.start, t.end, t.progressed) for t in p.treatments]
+    assert got == [(("anastrozole", "palbociclib"), dt.date(2022, 1, 1), dt.date(2024, 12, 31), True),
+                   (("fulvestrant",), dt.date(2024, 1, 1), dt.date(2025, 12, 31), True),
+                   # a year that is not over ends no later than the note's own date
+                   (("capecitabine",), dt.date(2025, 1, 1), dt.date(2026, 11, 1), True)]
+    # one course told in two clauses stays one course
+    p = note("Date: 2026-11-01\nFirst-line letrozole was started on 2025-01-10; she progressed on letrozole after 14 months.")
+    assert len(p.treatments) == 1 and p.treatments[0].progressed

@@ -990,6 +990,60 @@ class _TextReader:
 
     # -- treatments and medications -------------------------------------------------------------
     def drugs(self, s: _Sentence) -> None:
+        """The treatments of a sentence; a list of courses ("anastrozole + palbo 2022-24 (PD),
+        fulv 2024-25 (PD on fulv), cape 2025-26 PD") is read course by course."""
+        ents = self._ents(s, "DRUG")
+        if len(ents) >= 2:
+            segments = self._course_segments(s, ents)
+            if len(segments) >= 2:
+                for seg in segments:
+                    self._drugs_in(seg)
+                return
+        self._drugs_in(s)
+
+    def _course_segments(self, s: _Sentence, ents) -> list[_Sentence]:
+        """Split at "," or ";" where each part holds its own drugs and its own dates or outcome."""
+        cuts = [0]
+        depth = 0
+        for i, ch in enumerate(s.text):
+            depth += ch == "("
+            depth -= ch == ")" and depth > 0
+            if ch in ",;" and depth == 0:
+                cuts.append(i + 1)
+        cuts.append(len(s.text))
+        parts = []
+        for a, b in zip(cuts, cuts[1:]):
+            seg_ents = [(e, k) for e, k in s.ents if s.start + a <= e.start_char < s.start + b]
+            parts.append([a, b, seg_ents])
+        # merge a part without a drug into the one before ("letrozole 2019-2024, no chemo")
+        merged: list[list] = []
+        for a, b, se in parts:
+            if merged and not any(e.label_ == "DRUG" for e, _ in se):
+                merged[-1][1] = b
+                merged[-1][2] += se
+            else:
+                merged.append([a, b, list(se)])
+        with_course = [m for m in merged if any(e.label_ == "DRUG" for e, _ in m[2]) and
+                       re.search(r"(?:19|20)\d{2}|\bPD\b|progress|\bSD\b|\bPR\b|response|stable|cycles?|\bx\s*\d|months?|years?",
+                                 s.text[m[0]:m[1]], re.I)]
+        if len(with_course) < 2 or len(with_course) != sum(1 for m in merged if any(e.label_ == "DRUG" for e, _ in m[2])):
+            return []
+        # courses of different drugs only: "started letrozole ...; progressed on letrozole ..." is one course
+        names = _patterns()["drug_names"]
+        seen: set[str] = set()
+        for m in with_course:
+            drugs = {names.get(k, k) for e, k in m[2] if e.label_ == "DRUG"}
+            if drugs & seen:
+                return []
+            seen |= drugs
+        out = []
+        for a, b, se in merged:
+            seg = _Sentence(s.text[a:b], s.start + a, s.start + b)
+            seg.ents = se
+            out.append(seg)
+        return out
+
+    def _drugs_in(self, s: _Sentence) -> None:
         pats = _patterns()
         ents = self._ents(s, "DRUG")
         classes = self._ents(s, "TXCLASS")
@@ -1062,9 +1116,13 @@ class _TextReader:
         cancer_drugs += [g for g in companions if g not in cancer_drugs]
         start = end = pd = None
         duration = None
-        rm = re.search(r"\(?\b((?:19|20)\d{2})\s*(?:-|–|to|until|through)\s*((?:19|20)\d{2})\b\)?", s.text)
+        rm = re.search(r"\(?\b((?:19|20)\d{2})\s*(?:-|–|to|until|through)\s*((?:19|20)\d{2}|\d{2})\b(?![/.-]\d)\)?", s.text)
         if rm and not re.search(r"\d{4}-\d{1,2}-\d{1,2}", s.text[rm.start():rm.end() + 6]):
-            start, end = dt.date(int(rm.group(1)), 1, 1), dt.date(int(rm.group(2)), 12, 31)
+            y1, y2 = int(rm.group(1)), rm.group(2)
+            y2 = int(y2) if len(y2) == 4 else (y1 // 100) * 100 + int(y2)  # "2022-24"
+            if y2 >= y1:
+                # a year is its last day at the latest, and no later than the note's own date
+                start, end = dt.date(y1, 1, 1), min(dt.date(y2, 12, 31), self.as_of)
         ds = self._find_dates(s.text)
         prog_m = re.search(r"\bprogress\w*|\bPD\b|recurr\w*|relapse\w*", s.text, re.I)
         if start is None:
