@@ -254,3 +254,14 @@ def test_a_list_of_courses_is_read_course_by_course() -> None:
     # one course told in two clauses stays one course
     p = note("Date: 2026-11-01\nFirst-line letrozole was started on 2025-01-10; she progressed on letrozole after 14 months.")
     assert len(p.treatments) == 1 and p.treatments[0].progressed
+
+
+def test_course_outcomes_told_apart_and_metastatic_onset() -> None:
+    p = note("Date: 2026-11-12\n41F, breast cancer 2023. Relapsed on tamoxifen (March 2025) with lung metastases.\n"
+             "Maintenance anastrozole + abemaciclib from Nov 2025. CT 5 Nov 2026: PD in lung.")
+    dx = p.primary_diagnosis
+    assert dx.metastatic_date == dt.date(2025, 3, 1)
+    ai = next(t for t in p.treatments if "anastrozole" in t.drugs)
+    assert (ai.progressed, ai.ongoing, ai.progression_date) == (True, False, dt.date(2026, 11, 5))
+    p = note("Date: 2026-11-01\nMetastatic breast cancer. Now on maintenance letrozole + ribociclib since October 2026.")
+    assert p.treatments[0].progressed is False and p.treatments[0].ongoing is True

@@ -416,6 +416,7 @@ class _TextReader:
         for s in sents:
             try:
                 self.measurable(s)
+                self.metastatic_onset(s)
             except Exception as exc:  # noqa: BLE001
                 self.warnings.append(f"text: sentence at {s.start}-{s.end} not fully read ({type(exc).__name__}: {exc})")
             for fn in (read_therapy_absences, read_absences, read_site_only):
@@ -644,6 +645,25 @@ class _TextReader:
         if m and dx.metastatic_date is None:
             d = self._date_in(_Sentence(s.text[m.end():m.end() + 30], 0, 0))
             if d:
+                dx.metastatic_date = d
+
+    _MET_ONSET = re.compile(r"(?<!local )(?<!locoregional )\b(?:metastatic (?:relapse|recurrence|disease)|relapse[ds]?|recurrence|"
+                            r"mets to|metastases (?:to|in|diagnosed|found|detected)|mbc(?: dx| diagnosed)?|"
+                            r"de novo (?:stage iv |metastatic )?(?:breast cancer|mbc|disease)?)\b", re.I)
+
+    def metastatic_onset(self, s: _Sentence) -> None:
+        """ "relapsed ... (March 2025) with lung metastases", "Mets to bone/liver Apr 2025",
+        "MBC dx 2022", "Metastatic relapse 2021 (liver, bone)": the date metastatic disease began."""
+        dx = self.p.primary_diagnosis
+        if dx is None or dx.metastatic_date is not None or not (dx.extent == "metastatic" or dx.metastases):
+            return
+        m = self._MET_ONSET.search(s.text)
+        if not m or re.search(r"\b(?:no|without)\s+(?:\w+\s+)?(?:relapse|recurrence|metasta)", s.low):
+            return
+        after = [d for d in self._find_dates(s.text) if d[0] >= m.start()]
+        if after and (after[0][0] - m.end()) <= 60:
+            d = after[0][2]
+            if d <= self.as_of and (dx.date is None or d >= dx.date):
                 dx.metastatic_date = d
 
     def measurable(self, s: _Sentence) -> None:
@@ -1172,6 +1192,8 @@ class _TextReader:
                 ongoing = True
             if progressed is None and (response_ongoing or ongoing) and not prog_m:
                 progressed = False  # "partial response to letrozole ongoing": no progression on it (yet)
+        if progressed is None and ongoing and not prog_m and re.search(r"\b(?:now|currently|still|remains|continues|continuing)\b", low):
+            progressed = False  # "now on maintenance letrozole": she has not progressed on what she still takes
         self.p.treatments.append(Treatment(drugs=cancer_drugs, setting=setting, line=line, start=start, end=end,
                                            duration_months=duration, ongoing=ongoing, progressed=progressed,
                                            progression_date=pd, best_response=response, response_ongoing=response_ongoing,
@@ -1182,7 +1204,22 @@ class _TextReader:
         """"Best response: partial response." in a sentence of its own: the last treatment's."""
         from .note_rules import response_in
 
-        if not self.p.treatments or not re.search(r"\bresponse|\bresponding|\bstable\b|\b(?:CR|PR|SD)\b", s.text):
+        if not self.p.treatments:
+            return
+        last = self.p.treatments[-1]
+        pm = re.search(r"\b(?:PD|progressive disease|progression|progressed|progressing)\b", s.text, re.I)
+        if pm and last.progressed is not True and (last.end is None or last.ongoing) and \
+                not re.search(r"\b(?:no|without|not|free of|no evidence of)\s+(?:\w+\s+){0,2}(?:PD|progress\w*)", s.text, re.I) and \
+                not re.search(r"\b(?:local|breast primary|of the primary)\b", s.low) and self.p.primary_diagnosis is not None \
+                and (self.p.primary_diagnosis.extent == "metastatic" or self.p.primary_diagnosis.metastases):
+            # "CT 5 Nov 2026: PD in lung": progression on the course she is on
+            last.progressed = True
+            ds = self._find_dates(s.text)
+            if ds and last.progression_date is None and (last.start is None or ds[0][2] >= last.start):
+                last.progression_date = ds[0][2]
+            last.ongoing = False
+            return
+        if not re.search(r"\bresponse|\bresponding|\bstable\b|\b(?:CR|PR|SD)\b", s.text):
             return
         if not re.search(r"\b(?:best|overall|radiological|radiologic|clinical)?\s*response\b|\bresponding\b|"
                          r"\b(?:disease|scans?|restaging)\b[^.;]{0,30}\bstable\b", s.text, re.I):
