@@ -230,6 +230,41 @@ class _Reader:
             self.p.diagnoses.append(dx)
         return dx
 
+    def record_date(self, raw: dict) -> tuple[dt.date | None, Source | None]:
+        """The record's own date: the Bundle's ``timestamp``; else the latest clinical date of
+        its resources (``effectiveDateTime``, ``effectivePeriod``, ``recordedDate``); else
+        ``meta.lastUpdated`` (of the Bundle, else the latest of its resources). A timestamp
+        earlier than a clinical date gives way to that date (a warning says so)."""
+        latest: tuple[dt.date, str] | None = None
+        for r in self.resources:
+            loc = f"{r.get('resourceType')}/{r.get('id', '?')}"
+            period = r.get("effectivePeriod") if isinstance(r.get("effectivePeriod"), dict) else {}
+            for field, value in (("effectiveDateTime", r.get("effectiveDateTime")), ("effectivePeriod.end", period.get("end")),
+                                 ("effectivePeriod.start", period.get("start")), ("recordedDate", r.get("recordedDate"))):
+                d = _date(value)
+                if d is not None and (latest is None or d > latest[0]):
+                    latest = (d, f"{loc}.{field}")
+        stamp = _date(raw.get("timestamp"))
+        if stamp is not None:
+            if latest is not None and latest[0] > stamp:
+                self.warnings.append(f"Bundle.timestamp {stamp} is earlier than {latest[1]} ({latest[0]}): "
+                                     f"the record is taken as of {latest[0]}")
+                return latest[0], Source(kind="fhir", locator=latest[1])
+            return stamp, Source(kind="fhir", locator="Bundle.timestamp")
+        if latest is not None:
+            return latest[0], Source(kind="fhir", locator=latest[1])
+        updated = _date((raw.get("meta") or {}).get("lastUpdated"))
+        if updated is not None:
+            return updated, Source(kind="fhir", locator="Bundle.meta.lastUpdated")
+        best: tuple[dt.date, str] | None = None
+        for r in self.resources:
+            d = _date((r.get("meta") or {}).get("lastUpdated")) if isinstance(r.get("meta"), dict) else None
+            if d is not None and (best is None or d > best[0]):
+                best = (d, f"{r.get('resourceType')}/{r.get('id', '?')}.meta.lastUpdated")
+        if best is not None:
+            return best[0], Source(kind="fhir", locator=best[1])
+        return None, None
+
     # -- main ------------------------------------------------------------------------------
     def build(self, raw: dict) -> Patient:
         pats = [r for r in self.resources if r.get("resourceType") == "Patient"]
@@ -238,9 +273,9 @@ class _Reader:
         if len(pats) > 1:
             self.warnings.append(f"Bundle.entry: {len(pats)} Patient resources; the first is used")
         pr = pats[0]
-        as_of = _date(raw.get("timestamp")) or _date((raw.get("meta") or {}).get("lastUpdated"))
+        as_of, as_of_source = self.record_date(raw)
         stem = re.sub(r"(\.fhir)?\.json$", "", self.file_name.replace("\\", "/").rsplit("/", 1)[-1], flags=re.I)
-        p = Patient(id=str(pr.get("id") or raw.get("id") or stem or "patient"), as_of=as_of)
+        p = Patient(id=str(pr.get("id") or raw.get("id") or stem or "patient"), as_of=as_of, as_of_source=as_of_source)
         self.p = p
         src = self.src(pr)
         bd = _date(pr.get("birthDate"))

@@ -12,7 +12,7 @@ from .errors import PatientReadError
 from .model import Patient, Source
 
 _LISTS = ("diagnoses", "biomarkers", "genes", "performance", "labs", "treatments", "procedures",
-          "conditions", "medications", "assertions")
+          "conditions", "medications", "assertions", "lab_statements", "history_statements")
 _SCALARS = ("birth_date", "age_years", "sex", "menopausal_status", "ovarian_suppression", "pregnant",
             "breastfeeding", "life_expectancy_months", "weight_kg", "height_cm")
 
@@ -103,7 +103,11 @@ def patient_from_dict(raw: Any, file_name: str, strict: bool = True) -> Patient:
     for name in _SCALARS:
         if getattr(p, name) is not None and name not in p.sources:
             p.sources[name] = Source(kind="json", locator=f"$.{name}")
+    if p.as_of is not None and p.as_of_source is None:
+        p.as_of_source = Source(kind="json", locator="$.as_of")
     for i, lab in enumerate(p.labs):
+        if lab.uln_multiple is not None:
+            continue  # "x ULN" is a multiple, not a physical unit
         unit, warn = normalize_unit(lab.unit, lab.analyte)
         lab.unit = unit
         if warn:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class _Model(BaseModel):
@@ -87,11 +87,43 @@ class LabResult(_Fact):
     written (pint-parsable after normalisation, e.g. "g/L", "10^9/L", "mg/dL", "U/L")."""
 
     analyte: str
-    value: float
+    value: float = None  # type: ignore[assignment]  # required unless ``uln_multiple`` gives it
     unit: str | None = None
     date: dt.date | None = None
     uln: float | None = None  # the lab's own upper limit of normal, in ``unit``
     lln: float | None = None
+    #: the result as written in multiples of the upper limit of normal ("ALT 4.0 x ULN"): then
+    #: ``value`` equals it, ``uln`` is 1.0 and ``unit`` is "x ULN" (not a physical unit, so an
+    #: absolute threshold in U/L stays unknown while a "≤ k × ULN" threshold is decided)
+    uln_multiple: float | None = None
+    #: how the unit was obtained when the source wrote none ("Bloods: plt 190"): a sentence
+    #: naming the usual unit assumed; None when the unit was written
+    unit_note: str | None = None
+
+    @model_validator(mode="after")
+    def _value_or_multiple(self) -> "LabResult":
+        if self.value is None:
+            if self.uln_multiple is None:
+                raise ValueError("a lab result needs 'value' (or 'uln_multiple' for a result in multiples of the ULN)")
+            self.value, self.uln = self.uln_multiple, 1.0
+            self.unit = self.unit or "x ULN"
+        return self
+
+
+class LabStatement(_Fact):
+    """A qualitative lab statement without a number: "creatinine normal", "LFTs normal",
+    "CBC within normal limits". One per analyte the statement covers.
+
+    ``finding`` "normal": the value lies within the analyte's normal range (LLN..ULN), so it
+    satisfies a threshold the whole normal range satisfies (e.g. "≤ 1.5 × ULN", "platelets
+    ≥ 100 × 10^9/L") and says nothing about a stricter one. "abnormal": outside the range,
+    direction unknown. ``phrase`` is the words that named the analyte or panel ("liver function").
+    """
+
+    analyte: str
+    finding: Literal["normal", "abnormal"]
+    phrase: str | None = None
+    date: dt.date | None = None
 
 
 class Treatment(_Fact):
@@ -109,8 +141,33 @@ class Treatment(_Fact):
     duration_months: float | None = None  # when only a duration is stated
     ongoing: bool | None = None
     best_response: Literal["CR", "PR", "SD", "PD", "NE"] | None = None
+    #: the response is said to go on ("partial response to letrozole ongoing")
+    response_ongoing: bool | None = None
+    cycles: int | None = None  # cycles given ("6 cycles of paclitaxel")
     progressed: bool | None = None
     progression_date: dt.date | None = None
+    #: months from the end of this therapy to relapse ("relapsed 8 months after finishing 5 years
+    #: of adjuvant tamoxifen" -> 8.0), when the note gives the interval rather than dates
+    relapse_months_after_end: float | None = None
+    #: months on this therapy before progression ("progressed on anastrozole after 21 months")
+    months_to_progression: float | None = None
+
+
+class HistoryStatement(_Fact):
+    """A stated closure of the anti-cancer treatment history, by therapy class and setting.
+
+    ``received`` "none": she had no ``therapy`` in ``setting`` ("treatment-naive", "no prior
+    chemotherapy", "no systemic therapy yet for metastatic disease"); "only_listed": the
+    treatments recorded are all she had in ``setting`` ("no other treatment"). ``therapy`` is
+    "any" or a drug-class / drug key of the vocabulary ("chemotherapy", "cdk46_inhibitor");
+    ``setting`` "any", "adjuvant", "neoadjuvant" (early disease) or "advanced" (metastatic or
+    locally advanced). A "none" statement is mirrored by an :class:`Assertion`
+    ``prior_therapy:<therapy>:<setting>`` present=False, which the matcher reads.
+    """
+
+    therapy: str = "any"
+    setting: Literal["any", "adjuvant", "neoadjuvant", "early", "advanced"] = "any"
+    received: Literal["none", "only_listed"] = "none"
 
 
 class Procedure(_Fact):
@@ -193,7 +250,15 @@ class Patient(_Model):
     life_expectancy_months: float | None = None
     weight_kg: float | None = None
     height_cm: float | None = None
+    #: qualitative lab statements ("creatinine normal"); see LabStatement
+    lab_statements: list[LabStatement] = Field(default_factory=list)
+    #: stated closures of the treatment history ("treatment-naive"); see HistoryStatement
+    history_statements: list[HistoryStatement] = Field(default_factory=list)
     as_of: dt.date | None = None
+    #: where ``as_of`` came from: the note's sentence ("Summary date: 2026-11-01."), the FHIR
+    #: element ("Bundle.timestamp", "Observation/x.effectiveDateTime"), the JSON path
+    #: ("$.as_of"), or kind "derived" for the --as-of option or today's date
+    as_of_source: Source | None = None
     #: where each scalar field above came from: field name -> Source
     sources: dict[str, Source] = Field(default_factory=dict)
     #: warnings raised while reading (impossible or contradictory values), naming the field

@@ -35,6 +35,7 @@ DATE_RE = re.compile(
     r"(?P<iso>(?<!\d)(?P<y1>(?:19|20)\d{2})-(?P<m1>\d{1,2})(?:-(?P<d1>\d{1,2}))?(?!\d))"
     r"|(?P<mdy>\b(?P<mon2>" + _MON + r")\.?\s+(?:(?P<d2>\d{1,2})(?:st|nd|rd|th)?,?\s+)?(?P<y2>(?:19|20)\d{2})\b)"
     r"|(?P<dmy>\b(?P<d3>\d{1,2})\s+(?P<mon3>" + _MON + r")\.?\s+(?P<y3>(?:19|20)\d{2})\b)"
+    r"|(?P<num>(?<![\d/.])(?P<a6>\d{1,2})[/.](?P<b6>\d{1,2})[/.](?P<y6>(?:19|20)\d{2})(?![\d/]))"
     r"|(?P<slash>\b(?P<m4>\d{1,2})/(?P<y4>(?:19|20)\d{2})\b)"
     r"|(?P<year>(?<![\d.-])(?P<y5>(?:19|20)\d{2})(?![\d%]|\s*(?:mg|ml|g/|u/|cells|x)))",
     re.I)
@@ -71,7 +72,7 @@ def _nlp():
 
 _ABBREV = re.compile(r"(?:\b(?:dr|mr|mrs|ms|vs|e\.g|i\.e|approx|no|st|pt|inc|fig|wk|mo|yr|hrs?|min|max|b\.i\.d|t\.i\.d|q\.d|p\.o|s/p)|\b[A-Z])\.$",
                      re.I)
-_BOUNDARY = re.compile(r"\n\s*\n|\n(?=\s*(?:[-•*–]|\d+[.)]\s|[A-Z][\w /()-]{0,40}:|[A-Z]))|(?<=[.!?;])\s+(?=[\"'(\[]?[A-Z0-9])")
+_BOUNDARY = re.compile(r"\n\s*\n|\n(?=\d{1,3}\s?(?:F|M|yo|y/o)\b|\d{1,2}[/.]\d{1,2}[/.]\d{4})|\n(?=\s*(?:[-•*–]|\d+[.)]\s|[A-Z][\w /()-]{0,40}:|[A-Z]))|(?<=[.!?;])\s+(?=[\"'(\[]?[A-Z0-9])")
 
 
 def sentence_starts(text: str) -> list[int]:
@@ -128,7 +129,9 @@ def _patterns() -> dict:
     for med in terms["other_medications"]:
         names.setdefault(med.lower(), med.rstrip("?").replace("s?", "s") if "?" in med else med)
     out["drug_names"] = names
-    out["drug_re"] = re.compile(r"(?<![\w-])(" + _alt(re.escape(n) if "?" not in n else n for n in names) + r")(?![\w-])", re.I)
+    # hyphens may join the drugs of a regimen ("docetaxel-cyclophosphamide", "EC-paclitaxel")
+    out["drug_re"] = re.compile(r"(?<![\w])(" + _alt(re.escape(n) if "?" not in n else n for n in names) + r")(?![\w])"
+                                r"(?!-(?:like|naive|naïve|free|related|induced|based)\b)", re.I)
     syn: dict[str, str] = {}
     for key, entry in analyte_vocabulary().items():
         for s in [key.replace("_", " "), *entry.get("synonyms", [])]:
@@ -136,6 +139,11 @@ def _patterns() -> dict:
                 syn.setdefault(s.lower(), key)
     syn.update({"hgb": "hemoglobin", "plt": "platelets", "tbili": "total_bilirubin", "cr": "creatinine",
                 "scr": "creatinine", "crcl": "creatinine_clearance", "sgpt": "alt", "sgot": "ast"})
+    for short, key in (("creat", "creatinine"), ("bili", "total_bilirubin"), ("neuts", "anc"), ("neutrophils", "anc"),
+                       ("neut", "anc"), ("neutrophil", "anc"), ("platelet", "platelets"),
+                       ("neutrophil count", "anc"), ("plts", "platelets"), ("hb", "hemoglobin"), ("wcc", "wbc"),
+                       ("alp", "alkaline_phosphatase"), ("alk phos", "alkaline_phosphatase")):
+        syn.setdefault(short, key)
     out["analytes"] = syn
     out["lab_re"] = re.compile(
         r"(?<![\w-])(" + _alt(re.escape(s) for s in syn) + r")(?![\w-])(?:\s*\([A-Za-z ]{2,12}\))?"
@@ -153,11 +161,55 @@ def _mkdate(y: int, m: int = 1, d: int = 1) -> dt.date | None:
         return None
 
 
-def find_dates(text: str) -> list[tuple[int, int, dt.date, str]]:
-    """All dates in ``text`` as (start, end, date, precision) - precision "day"|"month"|"year"."""
+NUMERIC_DATE_RE = re.compile(r"(?<![\d/.])(\d{1,2})[/.](\d{1,2})[/.]((?:19|20)\d{2})(?![\d/])")
+
+
+def numeric_date_order(text: str, day_first_hints: Iterable[re.Pattern] = (),
+                       month_first_hints: Iterable[re.Pattern] = ()) -> tuple[bool | None, str | None]:
+    """Whether the note writes numeric dates day-first ("18/11/2026") or month-first.
+
+    Returns ``(dayfirst, reason)``: decided by a date whose first part is over 12 (day-first) or
+    whose second is (month-first); else by the note's spelling and units (British: day-first;
+    American, e.g. "mg/dL", "tumor": month-first); else day-first is assumed (the order of
+    most of the world's clinical letters). ``(None, None)`` when the note has no numeric date.
+    """
+    firsts = seconds = 0
+    any_date = False
+    for m in NUMERIC_DATE_RE.finditer(text):
+        any_date = True
+        a, b = int(m.group(1)), int(m.group(2))
+        if a > 12 >= b:
+            firsts += 1
+        elif b > 12 >= a:
+            seconds += 1
+    if not any_date:
+        return None, None
+    if firsts and not seconds:
+        return True, "day-first (the note writes a day over 12 first elsewhere)"
+    if seconds and not firsts:
+        return False, "month-first (the note writes a day over 12 second elsewhere)"
+    uk = sum(1 for h in day_first_hints if h.search(text))
+    us = sum(1 for h in month_first_hints if h.search(text))
+    if us > uk:
+        return False, "month-first assumed (American spelling or units in the note)"
+    if uk > us:
+        return True, "day-first assumed (British spelling or units in the note)"
+    return True, "day-first assumed (no day over 12 and no spelling or units that tell)"
+
+
+def find_dates(text: str, dayfirst: bool | None = None) -> list[tuple[int, int, dt.date, str]]:
+    """All dates in ``text`` as (start, end, date, precision) - precision "day"|"month"|"year".
+
+    A numeric date "05/06/2026" is read day-first when ``dayfirst`` (else month-first); one
+    whose first part is over 12 is always day-first."""
     out = []
     for m in DATE_RE.finditer(text):
-        if m.group("iso"):
+        if m.group("num"):
+            a, b, y = int(m.group("a6")), int(m.group("b6")), int(m.group("y6"))
+            day_first = a > 12 or (dayfirst is True and b <= 12)
+            d = _mkdate(y, b, a) if day_first else _mkdate(y, a, b)
+            prec = "day"
+        elif m.group("iso"):
             d = _mkdate(int(m.group("y1")), int(m.group("m1")), int(m.group("d1") or 1))
             prec = "day" if m.group("d1") else "month"
         elif m.group("mdy"):
@@ -215,24 +267,79 @@ class _TextReader:
         self.text = text
         self.file_name = file_name
         self.warnings: list[str] = []
-        m = re.search(r"^\s*(?:date|as of|date of (?:note|visit|summary))\s*:\s*(.+)$", text, re.I | re.M)
-        as_of = None
-        if m:
-            ds = find_dates(m.group(1))
-            if ds and ds[0][3] == "day":
-                as_of = ds[0][2]
-        self.stated_as_of = as_of
-        self.as_of = as_of or today or dt.date.today()
+        from .note_rules import note_rules
+
+        rules = note_rules()
+        self.dayfirst, self.date_order_reason = numeric_date_order(text, rules["day_first_hints"], rules["month_first_hints"])
+        self.stated_as_of, self.as_of_span, self.as_of_how = self._record_date(text, rules)
+        if self.stated_as_of is not None and self.dayfirst is not None and self.stated_as_of > (today or dt.date.today()) \
+                and "assumed" in (self.date_order_reason or ""):
+            # the assumed order puts the note's own date in the future: the other order is meant
+            flipped = not self.dayfirst
+            other = self._record_date(text, rules, dayfirst=flipped)
+            if other[0] is not None and other[0] <= (today or dt.date.today()):
+                self.dayfirst = flipped
+                self.date_order_reason = (("day-first" if flipped else "month-first") +
+                                          " (the other order puts the note's date in the future)")
+                self.stated_as_of, self.as_of_span, self.as_of_how = other
+        self.as_of = self.stated_as_of or today or dt.date.today()
         stem = file_name.rsplit("/", 1)[-1]
         for suf in (".txt", ".text"):
             stem = stem.removesuffix(suf)
         self.p = Patient(id=stem or "patient", as_of=self.as_of)
+        if self.stated_as_of is not None:
+            a, b = self.as_of_span
+            self.p.as_of_source = Source(kind="text", locator=text[a:b].strip(), span=(a, b))
+        else:
+            self.p.as_of_source = Source(kind="derived", locator=(
+                f"{'the given date' if today else 'today'} {self.as_of.isoformat()}: the note states no date of its own"))
+
+    def _find_dates(self, text: str) -> list[tuple[int, int, dt.date, str]]:
+        return find_dates(text, self.dayfirst)
+
+    def _record_date(self, text: str, rules: dict, dayfirst: bool | None = None
+                     ) -> tuple[dt.date | None, tuple[int, int] | None, str | None]:
+        """The note's own date: a "Date:"-like label anywhere at a line start, else a cue
+        ("Seen on", "Clinic letter") or a short line that starts or ends with a date in the
+        opening lines (a letter head)."""
+        dayfirst = self.dayfirst if dayfirst is None else dayfirst
+        for m in rules["labels"].finditer(text):
+            ds = [d for d in find_dates(m.group("rest"), dayfirst) if d[3] == "day"]
+            if ds and ds[0][0] <= 3:
+                return ds[0][2], (m.start(), m.end()), "label"
+        head_end = 0
+        for _ in range(rules["opening_lines"]):
+            nl = text.find("\n", head_end)
+            if nl < 0:
+                head_end = len(text)
+                break
+            head_end = nl + 1
+            while head_end < len(text) and text[head_end] == "\n":
+                head_end += 1
+        head = text[:head_end]
+        for m in rules["opening_cues"].finditer(head):
+            ds = [d for d in find_dates(head[m.end():m.end() + 40], dayfirst) if d[3] == "day"]
+            if ds and ds[0][0] <= 2:
+                line_start = head.rfind("\n", 0, m.start()) + 1
+                line_end = head.find("\n", m.end())
+                return ds[0][2], (line_start, line_end if line_end >= 0 else len(head)), "cue"
+        pos = 0
+        for line in head.split("\n"):
+            stripped = line.strip().strip(".,:;")
+            ds = [d for d in find_dates(stripped, dayfirst) if d[3] == "day"]
+            if len(ds) == 1 and len(stripped) <= 80 and (ds[0][0] == 0 or ds[0][1] >= len(stripped) - 1) \
+                    and not re.search(r"\b(?:diagnos\w*|started|since|from|until|biopsy|scan|ct|mri|pet|labs?|bloods?)\b",
+                                      stripped, re.I):
+                return ds[0][2], (pos, pos + len(line)), "letter head"
+            pos += len(line) + 1
+        return None, None, None
 
     def src(self, s: _Sentence) -> Source:
         return Source(kind="text", locator=s.text.strip(), span=(s.start, s.end))
 
     # -- pipeline ----------------------------------------------------------------------------
     def run(self) -> Patient:
+        self._pending: list[Biomarker] = []
         nlp = _nlp()
         doc = nlp.make_doc(self.text)
         _set_sentences(doc, self.text)
@@ -256,6 +363,13 @@ class _TextReader:
                     cands.append((m.start(), m.end(), label, key))
         for m in pats["drug_re"].finditer(self.text):
             cands.append((m.start(), m.end(), "DRUG", m.group(1).lower()))
+        from .note_rules import note_rules
+
+        rules = note_rules()
+        for rx in (rules["regimen_cs"], rules["regimen_ci"]):
+            for m in rx.finditer(self.text):
+                key = m.group(0) if m.group(0) in rules["regimens"] else m.group(0).lower()
+                cands.append((m.start(), m.end(), "DRUG", "regimen:" + key))
         cands.sort(key=lambda c: (-(c[1] - c[0]), c[0]))
         taken = bytearray(len(self.text) + 1)
         spans = []
@@ -297,27 +411,55 @@ class _TextReader:
                 self.procedures(s)
             except Exception as exc:  # noqa: BLE001
                 self.warnings.append(f"text: sentence at {s.start}-{s.end} not fully read ({type(exc).__name__}: {exc})")
+        from .note_rules import read_absences, read_site_only, read_therapy_absences
+
+        for s in sents:
+            try:
+                self.measurable(s)
+                self.metastatic_onset(s)
+            except Exception as exc:  # noqa: BLE001
+                self.warnings.append(f"text: sentence at {s.start}-{s.end} not fully read ({type(exc).__name__}: {exc})")
+            for fn in (read_therapy_absences, read_absences, read_site_only):
+                try:
+                    fn(self, s)
+                except Exception as exc:  # noqa: BLE001
+                    self.warnings.append(f"text: sentence at {s.start}-{s.end} not fully read ({type(exc).__name__}: {exc})")
+        for b in self._pending:
+            if not any(x.name == b.name for x in self.p.biomarkers) or b.date is not None:
+                self.p.biomarkers.append(b)
         self.p.warnings.extend(self.warnings)
         if self.stated_as_of is None:
-            self.p.warnings.append("as_of: the note states no 'Date:'; relative dates counted from today")
+            self.p.warnings.append("as_of: the note states no date of its own; relative dates counted from "
+                                   f"{self.as_of.isoformat()}")
+        if self.date_order_reason and "assumed" in self.date_order_reason:
+            self.p.warnings.append(f"dates: numeric dates read {self.date_order_reason}")
         return self.p
 
     # -- demographics --------------------------------------------------------------------------
+    #: the age patterns, most reliable first; ``_AGE_MONTHS`` counts months/weeks/days
+    _AGE_MONTHS = re.compile(r"\b(\d{1,3})\s*(?:-|\s)?(?:month|week|day)s?[\s-]*old\b", re.I)
     AGE_RES = [
         re.compile(r"\b(\d{1,3})\s*(?:-|\s)?\s*(?:years?|yrs?|yr)[\s-]*old\b", re.I),
         re.compile(r"\b(\d{1,3})\s*(?:yo|y/o|y\.o\.?|yof|yom)\b", re.I),
+        # "Ms K, 41, premenopausal", "Mrs F (51, postmenopausal", "Ms D, 50 years,": title, name, age
+        re.compile(r"\b(?:Mrs|Mr|Ms|Miss|Mx)\.?\s+[A-Z][\w'-]*\s*[,(]\s*(\d{1,3})\s*(?:years?|yrs?|y)?"
+                   r"(?=\s*[,.;()]|\s+(?:years?\b|woman|lady|female|man|male|pre|post|peri))"),
+        # clinic-letter shorthand "66F, postmenopausal", "Mrs B, 58 F": capitals only
+        re.compile(r"(?<![\w.,/:-])(\d{1,3})\s?(?:yo\s?|y/o\s?|y\s)?(?:F|M)\b(?![/.]\d)"),
         re.compile(r"\b(?:aged?|age of|age:)\s*(\d{1,3})\b", re.I),
         re.compile(r"^\s*(?:\w+\s+){0,3}?(\d{1,3})\s*(?:M|F|male|female|man|woman)\b", re.I),
-        re.compile(r"\b(\d{1,3})\s*(?:-|\s)?(?:month|week|day)s?[\s-]*old\b", re.I),
+        _AGE_MONTHS,
     ]
 
     def demographics(self) -> None:
         text = self.text
         for i, rx in enumerate(self.AGE_RES):
-            m = rx.search(text)
+            # "LMP age 51", "diagnosed at age 45", "menopause aged 50": an age of the past
+            m = next((mm for mm in rx.finditer(text) if not _PAST_AGE.search(text[max(0, mm.start() - 25):mm.start()])),
+                     None)
             if m:
                 age = float(m.group(1))
-                if i == 4:
+                if rx is self._AGE_MONTHS:
                     unit = re.search(r"(month|week|day)", m.group(0), re.I).group(1).lower()
                     age = round(age / {"month": 12, "week": 52.18, "day": 365.25}[unit], 2)
                 s = self._sent_at(m.start())
@@ -329,9 +471,18 @@ class _TextReader:
                 break
         fem = len(re.findall(r"\b(she|her|hers|woman|women|female|lady|girl|mrs|ms|mother|f)\b|\b\d+\s*yo\s*f\b|\bg\d+p\d+", text, re.I))
         mal = len(re.findall(r"\b(he|him|his|man|men|male|gentleman|boy|mr|father|m)\b", text, re.I))
-        strong_f = re.search(r"\b(woman|female|lady|girl|she)\b|\d\s*(?:yo|y/o)?\s*f\b", text, re.I)
-        strong_m = re.search(r"\b(man|male|gentleman|boy|he)\b|\d\s*(?:yo|y/o)?\s*m\b", text, re.I)
+        strong_f = re.search(r"\b(woman|female|lady|girl|she)\b|\d\s*(?:yo|y/o)?\s*f\b", text, re.I) or \
+            re.search(r"\b(?:Mrs|Ms|Miss)\.?\s+[A-Z]", text)
+        strong_m = re.search(r"\b(man|male|gentleman|boy|he)\b|\d\s*(?:yo|y/o)?\s*m\b", text, re.I) or \
+            re.search(r"\bMr\.?\s+[A-Z]", text)
         sex = None
+        short = re.search(r"(?<![\w.,/:-])\d{1,3}\s?(?:yo\s?|y/o\s?)?(F|M)\b(?![/.]\d)", text)
+        if short:
+            # "66F": the letter's own shorthand for age and sex outweighs pronoun counts
+            fem += 3 if short.group(1) == "F" else 0
+            mal += 3 if short.group(1) == "M" else 0
+            strong_f = strong_f or (short if short.group(1) == "F" else None)
+            strong_m = strong_m or (short if short.group(1) == "M" else None)
         if fem > mal and strong_f:
             sex, m = "female", strong_f
         elif mal > fem and strong_m:
@@ -340,14 +491,21 @@ class _TextReader:
             self.p.sex = sex
             s = self._sent_at(m.start())
             self.p.sources["sex"] = self.src(s)
-        m = re.search(r"\b(post|pre|peri)[- ]?menopaus\w*", text, re.I)
-        if m:
-            self.p.menopausal_status = {"post": "postmenopausal", "pre": "premenopausal", "peri": "perimenopausal"}[m.group(1).lower()]
-            self.p.sources["menopausal_status"] = self.src(self._sent_at(m.start()))
-        m = re.search(r"\b(?:ovarian (?:function )?suppression|bilateral oophorectomy|ovariectomy)\b", text, re.I)
-        if m and not NEG_LOCAL.search(self._sent_at(m.start()).text):
+        from .note_rules import menopause_in, note_rules
+
+        found = menopause_in(text)
+        if found:
+            self.p.menopausal_status = found[0]
+            self.p.sources["menopausal_status"] = self.src(self._sent_at(found[1]))
+        for m in note_rules()["ofs"].finditer(text):
+            sent = self._sent_at(m.start())
+            before = text[max(sent.start, m.start() - 40):m.start()]
+            if re.search(r"\b(?:no|not|never|without|declined|stopped|off|plan\w*|consider\w*|offered|will|candidate)\b", before, re.I) \
+                    or re.search(r"\b(?:not|never)\b", sent.text[:max(0, m.start() - sent.start)], re.I) and NEG_LOCAL.search(before):
+                continue
             self.p.ovarian_suppression = True
-            self.p.sources["ovarian_suppression"] = self.src(self._sent_at(m.start()))
+            self.p.sources["ovarian_suppression"] = self.src(sent)
+            break
         for m in re.finditer(r"\b(pregnan\w*|breast[- ]?feeding|lactating|nursing)\b", text, re.I):
             s = self._sent_at(m.start())
             neg = bool(re.search(r"\b(not|no|negative|denies|non)\b", s.low))
@@ -380,6 +538,15 @@ class _TextReader:
                 return s
         return self.sents[-1] if self.sents else _Sentence(self.text, 0, len(self.text))
 
+    def _date_on_line_before(self, s: _Sentence) -> dt.date | None:
+        """The date of the sentence just before ``s`` on the same line ("Liver biopsy 30/10/2026:
+        ER-low (5%); HER2 testing pending")."""
+        prev = [x for x in self.sents if x.end <= s.start]
+        if not prev or "\n" in self.text[prev[-1].end:s.start] or "\n" in prev[-1].text.strip():
+            return None
+        ds = self._find_dates(prev[-1].text)
+        return ds[0][2] if ds and ds[0][3] == "day" else None
+
     def _date_in(self, s: _Sentence, after: str | None = None) -> dt.date | None:
         text = s.text
         if after:
@@ -387,7 +554,7 @@ class _TextReader:
             if not m:
                 return None
             text = text[m.end():m.end() + 40]
-        ds = find_dates(text)
+        ds = self._find_dates(text)
         if ds:
             return ds[0][2]
         m = re.search(r"(\d+(?:\.\d+)?)\s*(days?|weeks?|months?|years?)\s+ago", text, re.I)
@@ -401,8 +568,15 @@ class _TextReader:
 
     def cancer(self, s: _Sentence) -> None:
         for ent, key in self._ents(s, "CANCER"):
-            if ent._.is_negated or ent._.is_family or ent._.is_hypothetical:
-                if ent._.is_negated and key:
+            if key == "cancer" and re.match(r"[- ]?(?:treatments?|therapy|therapies|directed|drugs?|care|centre|center|"
+                                            r"clinic|team|nurse|unit|screening|services?)\b", self.text[ent.end_char:ent.end_char + 15], re.I):
+                continue  # "no prior cancer treatment", "the cancer centre": not a diagnosis
+            negated = bool(ent._.is_negated)
+            if negated and _THERAPY_FOR.search(self.text[max(s.start, ent.start_char - 60):ent.start_char]):
+                # "no prior treatment for breast cancer": the treatment is negated, not the cancer
+                negated = False
+            if negated or ent._.is_family or ent._.is_hypothetical:
+                if negated and key:
                     self.p.assertions.append(Assertion(subject=f"cancer:{key}", present=False, source=self.src(s)))
                 continue
             if key == "cancer" and self.p.diagnoses:
@@ -451,6 +625,9 @@ class _TextReader:
             dx.extent = "metastatic"
         if re.search(r"\brecurren(?:t|ce)\b", low) and dx.extent is None:
             dx.extent = "recurrent"
+        if dx.extent is None and re.search(r"\bearly(?:[- ]stage)? (?:breast )?(?:cancer|disease)\b|\bstage (?:0|i|ii|1|2)[abc]?\b|"
+                                           r"\bm0\b", low) and not re.search(r"metasta|\bmets\b|stage (?:iv|4)", low):
+            dx.extent = "early"
         m = re.search(r"\b(?:measurable disease|measurable (?:lesions?|target lesions?))\b", low)
         if m:
             dx.measurable_disease = not re.search(r"\b(no|non-?measurable|without|not)\b[^.]{0,20}measurable", low)
@@ -470,11 +647,69 @@ class _TextReader:
             if d:
                 dx.metastatic_date = d
 
+    _MET_ONSET = re.compile(r"(?<!local )(?<!locoregional )\b(?:metastatic (?:relapse|recurrence|disease)|relapse[ds]?|recurrence|"
+                            r"mets to|metastases (?:to|in|diagnosed|found|detected)|mbc(?: dx| diagnosed)?|"
+                            r"de novo (?:stage iv |metastatic )?(?:breast cancer|mbc|disease)?)\b", re.I)
+
+    def metastatic_onset(self, s: _Sentence) -> None:
+        """ "relapsed ... (March 2025) with lung metastases", "Mets to bone/liver Apr 2025",
+        "MBC dx 2022", "Metastatic relapse 2021 (liver, bone)": the date metastatic disease began."""
+        dx = self.p.primary_diagnosis
+        if dx is None or dx.metastatic_date is not None or not (dx.extent == "metastatic" or dx.metastases):
+            return
+        m = self._MET_ONSET.search(s.text)
+        if not m or re.search(r"\b(?:no|without)\s+(?:\w+\s+)?(?:relapse|recurrence|metasta)", s.low):
+            return
+        after = [d for d in self._find_dates(s.text) if d[0] >= m.start()]
+        if after and (after[0][0] - m.end()) <= 60:
+            d = after[0][2]
+            if d <= self.as_of and (dx.date is None or d >= dx.date):
+                dx.metastatic_date = d
+
+    def measurable(self, s: _Sentence) -> None:
+        """ "measurable by RECIST 1.1", "target lesion 31 mm", "new liver lesions, largest 24 mm":
+        measurable disease (a lesion of at least 10 mm, a node of 15 mm); "non-measurable": not."""
+        dx = self.p.primary_diagnosis
+        if dx is None:
+            return
+        t, low = s.text, s.low
+        if re.search(r"\bnon-?measurable\b|\bnot measurable\b|\bno measurable\b", low):
+            dx.measurable_disease = False if dx.measurable_disease is None else dx.measurable_disease
+            return
+        if re.search(r"\bmeasurable\b", low):
+            dx.measurable_disease = True
+            return
+        # measurable: a lesion, node or mass of at least 10 mm (RECIST 1.1; a node 15 mm) in metastatic disease
+        if dx.measurable_disease is None and (dx.extent == "metastatic" or dx.metastases):
+            for mm in re.finditer(r"\b(lesions?|mass|masses|metastas[ie]s|mets|deposits?|nodes?|nodules?|target|primary|tumou?r)\b[^.;]{0,40}?"
+                                  r"(\d+(?:\.\d+)?)\s*(?:-\s*\d+(?:\.\d+)?\s*)?(mm|cm)\b", t, re.I):
+                size = float(mm.group(2)) * (10 if mm.group(3).lower() == "cm" else 1)
+                if "-" in mm.group(0):
+                    hi = re.search(r"-\s*(\d+(?:\.\d+)?)\s*(?:mm|cm)", mm.group(0))
+                    size = max(size, float(hi.group(1)) * (10 if mm.group(3).lower() == "cm" else 1)) if hi else size
+                need = 15 if mm.group(1).lower().startswith("node") else 10
+                if size >= need and re.search(r"metasta|\bmets\b|liver|lung|hepatic|pulmonary|target|measurable|pd\b|progress", low):
+                    dx.measurable_disease = True
+                    break
+
     def sites(self, s: _Sentence) -> None:
-        cue = re.search(r"metasta|\bmets\b|spread|secondar|deposits|lesions?|involvement|disease in", s.low)
+        cue = re.search(r"metasta|\bmets\b|spread|secondar|deposits|lesions?|involvement|disease in|\bmbc\b|\babc\b|"
+                        r"(?<!local )(?<!locoregional )(?<!local-)\b(?:relapse\w*|recurren\w*)\b|infiltration|"
+                        r"^\s*(?:sites?|metastatic sites?|sites? of (?:disease|metastas[ie]s))\s*:", s.low)
         if not cue:
             return
+        strong_cue = re.search(r"metasta|\bmets\b|spread|secondar|deposits|\bmbc\b|relapse|recurren", s.low)
         for ent, key in self._ents(s, "SITE"):
+            before = self.text[max(s.start, ent.start_char - 25):ent.start_char]
+            after = self.text[ent.end_char:min(s.end, ent.end_char + 25)]
+            if re.search(r"\bno\s+(?:evidence of\s+|definite\s+|known\s+)?$", before, re.I) and \
+                    re.match(r"\s*(?:metasta|mets\b|lesions?|involvement|deposits?|disease)", after, re.I):
+                # "no brain metastases", even after "MRI brain:" in the same sentence
+                self.p.assertions.append(Assertion(subject=f"metastasis:{key}", present=False, source=self.src(s)))
+                continue
+            if key in ("skin", "chest_wall", "lymph_node") and not strong_cue and \
+                    re.search(r"\b(?:primary|breast|local|axilla\w*|regional)\b", s.low):
+                continue  # "skin involvement" of a locally advanced primary is not a metastasis
             # "lymph node" in "sentinel lymph node biopsy" etc. is not a metastasis
             if re.search(r"biopsy|dissection", s.text[ent.end_char - s.start:ent.end_char - s.start + 12], re.I):
                 continue
@@ -526,6 +761,7 @@ class _TextReader:
     def receptors(self, s: _Sentence) -> None:
         t = s.text
         found: dict[str, Biomarker] = {}
+        extras: list[Biomarker] = []
 
         def get(name: str) -> Biomarker:
             if name not in found:
@@ -540,6 +776,12 @@ class _TextReader:
                 continue
             b = get(name)
             pct, score, plus, zero, word = m.group(2), m.group(3), m.group(4), m.group(5), m.group(6)
+            if (pct is not None and b.percent is not None and name != "HER2") or \
+                    ((score is not None or zero is not None) and b.ihc_score is not None and name == "HER2"):
+                # a second result for the same receptor ("right IDC ER 95% ...; left ILC ER 90%"): kept apart
+                extras.append(b)
+                del found[name]
+                b = get(name)
             if pct is not None and name != "HER2":
                 b.percent = float(pct)
             elif score is not None or zero is not None:
@@ -559,14 +801,33 @@ class _TextReader:
                     b.status = "low"
                 elif w == "equivocal":
                     b.status = "equivocal"
+        # "ER 90 PR 50 HER2 0": percentages written without the % sign in clinic shorthand
+        for m in re.finditer(r"(?<![\w-])(ER|PR|PgR)\s+(\d{1,3})(?![\d.,/%]|\s*(?:mm|cm|x|months?|years?))"
+                             r"(?=\s*(?:[,;]|\s(?:PR|PgR|HER-?2|and)\b|$))", t):
+            b = get(self._rec_name(m.group(1)))
+            if b.percent is None and float(m.group(2)) <= 100:
+                b.percent = float(m.group(2))
+        # Allred scores "ER 8/8 Allred": positive from 3/8; the score is kept, no percent is made up
+        for m in re.finditer(r"(?<![\w-])(ER|PR|PgR)\s*(?:Allred\s*(?:score\s*)?)?([0-8])\s*/\s*8\b(\s*\(?Allred\)?)?", t, re.I):
+            if "allred" not in m.group(0).lower() and not re.search(r"allred", t, re.I):
+                continue
+            b = get(self._rec_name(m.group(1)))
+            score = int(m.group(2))
+            b.intensity = f"Allred {score}/8"
+            b.status = b.status or ("positive" if score >= 3 else "negative")
         # "ER+/PR-/HER2-" compact forms
         for m in re.finditer(r"(?<![\w-])(ER|PR|PgR|HER-?2)\s*([+\-−])(?=\s*[/,;)]|\s|$)", t):
             b = get(self._rec_name(m.group(1)))
             if b.status is None:
                 b.status = "positive" if m.group(2) == "+" else "negative"
-        for m in re.finditer(r"\b(ER|PR|HER-?2)[- ](positive|negative|low)\b", t, re.I):
+        for m in re.finditer(r"\b(ER|PR|PgR|HER-?2)[- ](positive|negative|low|pos|neg)\b(?:\s*\(\s*(\d{1,3}(?:\.\d+)?)\s*%\s*\))?", t, re.I):
             b = get(self._rec_name(m.group(1)))
-            b.status = b.status or m.group(2).lower()
+            w = {"pos": "positive", "neg": "negative"}.get(m.group(2).lower(), m.group(2).lower())
+            b.status = b.status or w
+            if w == "low" and b.status == "positive":
+                b.status = "low"
+            if m.group(3) and b.percent is None and b.name != "HER2":
+                b.percent = float(m.group(3))
         # "ER/PR negative", "ER and PR positive", "ER/PgR-positive": one status for both receptors
         for m in re.finditer(r"(?<![\w-])(ER|estrogen receptor)\s*(?:/|and|&)\s*(PR|PgR|progesterone receptor)s?"
                              r"(?:\s*(?:status|expression))?\s*(?:were|was|are|is|:)?\s*[- ]?\s*"
@@ -580,10 +841,10 @@ class _TextReader:
             if mm:
                 found["HER2"].ihc_score = {"0": "0", "1": "1+", "2": "2+", "3": "3+"}[mm.group(1)]
         # HER2 ISH
-        m = re.search(r"\b(?:FISH|ISH|SISH|CISH|DISH)\b\s*(?:was|is|:)?\s*(not amplified|non-?amplified|negative|amplified|positive|equivocal)", t, re.I)
+        m = re.search(r"\b(?:FISH|ISH|SISH|CISH|DISH)\b\s*(?:was|is|:)?\s*(not amplified|non-?amplified|negative|neg|amplified|positive|pos|equivocal)\b", t, re.I)
         if m and ("HER2" in found or re.search(r"her-?2", t, re.I)):
             b = get("HER2")
-            w = m.group(1).lower()
+            w = {"neg": "negative", "pos": "positive"}.get(m.group(1).lower(), m.group(1).lower())
             b.ish = "positive" if w in ("amplified", "positive") else "equivocal" if w == "equivocal" else "negative"
         # HR-positive (ER and/or PR) as an assertion: which receptor is not said
         m = re.search(r"\b(?:HR|hormone[- ]receptor)[- ]?(positive|negative|\+|-)", t, re.I)
@@ -593,7 +854,7 @@ class _TextReader:
             if not pos:
                 for n in ("ER", "PR"):
                     get(n).status = get(n).status or "negative"
-        for name, b in found.items():
+        for name, b in [(x.name, x) for x in extras] + list(found.items()):
             if name in ("ER", "PR"):
                 if b.percent is not None:
                     inferred = "negative" if b.percent < 1 else ("low" if b.percent <= 10 and name == "ER" else "positive")
@@ -617,6 +878,24 @@ class _TextReader:
             if re.search(r"\b(?:not (?:reported|known|available|done|tested|assessed)|unknown|pending)\b", s.low) and b.status is None:
                 continue
             self.p.biomarkers.append(b)
+        # "HER2 testing pending", "PR awaited": unknown, not negative (kept so the reader shows it)
+        for m in re.finditer(r"(?<![\w-])" + self._REC + r"(?:\s+(?:status|testing|test|result|results|staining|IHC|FISH|ISH))*"
+                             r"\s*(?:is|are|was|:)?\s*(?:still\s+)?(pending|awaited|not (?:yet )?(?:known|available|reported|done|tested|assessed)|unknown|to follow|requested)\b", t, re.I):
+            name = self._rec_name(m.group(1))
+            if name in found and found[name] in self.p.biomarkers:
+                continue
+            when = self._date_in(s)
+            context = s.low
+            if when is None:
+                when = self._date_on_line_before(s)
+                if when is not None:
+                    context += " " + next(x for x in reversed(self.sents) if x.end <= s.start).low
+            known = [b for b in self.p.biomarkers if b.name == name]
+            # a result still pending on a newer sample supersedes the older result: unknown now
+            newer = when is not None and all(b.date is None or b.date < when for b in known) and (
+                not known or re.search(r"\b(?:metasta\w*|new|repeat|recent|re-?biopsy|biopsy|sample)\b", context))
+            if not known or newer:
+                self._pending.append(Biomarker(name=name, status="unknown", date=when, source=self.src(s)))
 
     GENES = r"(ESR1|PIK3CA|BRCA1|BRCA2|PALB2|AKT1|PTEN|TP53|ERBB2|HER2|CDH1|ATM|CHEK2|FGFR1|CCND1|MYC|RB1|KRAS|NRAS|BRAF|EGFR|ALK|ROS1|MET|RET|NTRK\d?|IDH1|IDH2|KIT|MSI-H)"
 
@@ -677,23 +956,39 @@ class _TextReader:
             if re.match(r"\s*[-/]\d", t[m.end(2):m.end(2) + 3]) and unit is None:
                 continue
             value = float(val.replace(",", "."))
-            if unit is None and analyte in ("hemoglobin", "platelets", "anc", "wbc", "creatinine", "total_bilirubin",
-                                            "alt", "ast") and not re.search(r"\bULN\b", t[m.end():m.end() + 15], re.I):
-                if re.match(r"\s*(?:x|×|times)\s*(?:the\s*)?(?:ULN|upper)", t[m.end():m.end() + 20], re.I):
-                    self.warnings.append(f"labs: {analyte} given only as a multiple of ULN in {t.strip()[:80]!r}; not used")
+            after = t[m.end():m.end() + 50]
+            xm = re.match(r"\s*(?:x|×|\*|times)\s*(?:the\s*)?(?:ULN|upper limit(?: of normal)?|UNL)\b", t[m.end(2):m.end(2) + 40], re.I)
+            if xm:
+                # "ALT 4.0 x ULN": a multiple of her lab's ULN, kept as such (value in ULN units)
+                self.p.labs.append(LabResult(analyte=analyte, value=value, unit="x ULN", uln=1.0, uln_multiple=value,
+                                             date=date, source=self.src(s)))
+                continue
+            if re.match(r"\s*(?:x|×)\s*(?:LLN)\b", t[m.end(2):m.end(2) + 12], re.I):
+                self.p.labs.append(LabResult(analyte=analyte, value=value, unit="x LLN", lln=1.0, date=date,
+                                             source=self.src(s)))
+                continue
+            unit_note = None
+            if unit is None:
+                from .note_rules import usual_unit
+
+                if re.match(r"\s*(?:%|percent)", after) or re.match(r"\s*(?:mm|cm|kg|years?|months?|weeks?|days?|mg\b)", after, re.I):
                     continue
+                guess = usual_unit(analyte, value)
+                if guess is not None:
+                    unit = guess
+                    unit_note = f"no unit written: read as {guess}, the usual unit for this value"
             norm, warn = normalize_unit(unit, analyte) if unit else (None, None)
             if warn:
                 self.warnings.append(f"labs: {analyte}: {warn}")
             uln = None
-            after = t[m.end():m.end() + 50]
             um = re.match(r"\s*\(?\s*(?:ULN|upper limit(?: of normal)?|normal\s*(?:<|≤|up to|range[^)]*?-))\s*(?:[:=]|of|is)?\s*(\d+(?:\.\d+)?)", after, re.I)
             if um:
                 uln = float(um.group(1))
-            if re.search(r"\b(?:x|×)\s*ULN", after[:10], re.I):
-                continue
-            self.p.labs.append(LabResult(analyte=analyte, value=value, unit=norm, date=date, uln=uln,
+            self.p.labs.append(LabResult(analyte=analyte, value=value, unit=norm, date=date, uln=uln, unit_note=unit_note,
                                          source=self.src(s)))
+        from .note_rules import read_lab_statements
+
+        read_lab_statements(self, s, date if date is not None else self._date_in(s) if re.search(r"\d{4}", t) else None)
 
     def performance(self, s: _Sentence) -> None:
         t = s.text
@@ -715,6 +1010,60 @@ class _TextReader:
 
     # -- treatments and medications -------------------------------------------------------------
     def drugs(self, s: _Sentence) -> None:
+        """The treatments of a sentence; a list of courses ("anastrozole + palbo 2022-24 (PD),
+        fulv 2024-25 (PD on fulv), cape 2025-26 PD") is read course by course."""
+        ents = self._ents(s, "DRUG")
+        if len(ents) >= 2:
+            segments = self._course_segments(s, ents)
+            if len(segments) >= 2:
+                for seg in segments:
+                    self._drugs_in(seg)
+                return
+        self._drugs_in(s)
+
+    def _course_segments(self, s: _Sentence, ents) -> list[_Sentence]:
+        """Split at "," or ";" where each part holds its own drugs and its own dates or outcome."""
+        cuts = [0]
+        depth = 0
+        for i, ch in enumerate(s.text):
+            depth += ch == "("
+            depth -= ch == ")" and depth > 0
+            if ch in ",;" and depth == 0:
+                cuts.append(i + 1)
+        cuts.append(len(s.text))
+        parts = []
+        for a, b in zip(cuts, cuts[1:]):
+            seg_ents = [(e, k) for e, k in s.ents if s.start + a <= e.start_char < s.start + b]
+            parts.append([a, b, seg_ents])
+        # merge a part without a drug into the one before ("letrozole 2019-2024, no chemo")
+        merged: list[list] = []
+        for a, b, se in parts:
+            if merged and not any(e.label_ == "DRUG" for e, _ in se):
+                merged[-1][1] = b
+                merged[-1][2] += se
+            else:
+                merged.append([a, b, list(se)])
+        with_course = [m for m in merged if any(e.label_ == "DRUG" for e, _ in m[2]) and
+                       re.search(r"(?:19|20)\d{2}|\bPD\b|progress|\bSD\b|\bPR\b|response|stable|cycles?|\bx\s*\d|months?|years?",
+                                 s.text[m[0]:m[1]], re.I)]
+        if len(with_course) < 2 or len(with_course) != sum(1 for m in merged if any(e.label_ == "DRUG" for e, _ in m[2])):
+            return []
+        # courses of different drugs only: "started letrozole ...; progressed on letrozole ..." is one course
+        names = _patterns()["drug_names"]
+        seen: set[str] = set()
+        for m in with_course:
+            drugs = {names.get(k, k) for e, k in m[2] if e.label_ == "DRUG"}
+            if drugs & seen:
+                return []
+            seen |= drugs
+        out = []
+        for a, b, se in merged:
+            seg = _Sentence(s.text[a:b], s.start + a, s.start + b)
+            seg.ents = se
+            out.append(seg)
+        return out
+
+    def _drugs_in(self, s: _Sentence) -> None:
         pats = _patterns()
         ents = self._ents(s, "DRUG")
         classes = self._ents(s, "TXCLASS")
@@ -730,15 +1079,25 @@ class _TextReader:
         lm = re.search(r"\b(first|second|third|fourth|1st|2nd|3rd|4th)[- ]line\b", low)
         if lm:
             line = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4}[lm.group(1)]
+        if re.match(r"\s*(?:plan|recommendations?|proposed|proposal|next steps?|options?|to discuss)\s*[:\-–]", low):
+            return  # "Plan: letrozole with ribociclib": what is to come, not her history
         is_med_list = bool(re.match(r"\s*(?:current |home |active )?(?:medications|meds|drugs)\b", low))
         # "Patient was initially treated with melphalan and prednisone, followed by VAD": a past course,
         # not what she takes now (unless the sentence says it goes on)
         past = not is_med_list and bool(_PAST_COURSE.search(low)) and not _STILL_ON.search(low)
         cancer_drugs: list[str] = []
         companions: list[str] = []  # non-cancer drugs given with the cancer drugs or in a past course
+        from .note_rules import note_rules
+
+        regimens = note_rules()["regimens"]
+        expanded = []
         for ent, key in ents:
-            generic = pats["drug_names"].get(key, key)
-            neg = ent._.is_negated or bool(re.search(r"\b(?:no|never|not)\b(?:\s+\w+){0,3}\s*$",
+            if key and key.startswith("regimen:"):
+                expanded.extend((ent, g) for g in regimens.get(key[8:], []))
+            else:
+                expanded.append((ent, pats["drug_names"].get(key, key)))
+        for ent, generic in expanded:
+            neg = self._clause_negated(s, ent) or bool(re.search(r"\b(?:no|never|not)\b(?:\s+\w+){0,3}\s*$",
                                                       self.text[max(s.start, ent.start_char - 40):ent.start_char], re.I))
             if neg:
                 self.p.assertions.append(Assertion(subject=f"treatment:{generic}", present=False, source=self.src(s)))
@@ -760,7 +1119,7 @@ class _TextReader:
                     self.p.medications.append(Medication(name=generic, source=self.src(s)))
             companions = []
         for ent, key in classes:
-            neg = ent._.is_negated or bool(re.search(r"\b(?:no|never|not|without)\b(?:\s+[\w/-]+){0,3}\s*$",
+            neg = self._clause_negated(s, ent) or bool(re.search(r"\b(?:no|never|not|without)\b(?:\s+[\w/-]+){0,3}\s*$",
                                                       self.text[max(s.start, ent.start_char - 40):ent.start_char], re.I))
             subj = f"treatment:{key}" + (":metastatic" if setting == "metastatic" else "")
             if neg:
@@ -769,6 +1128,7 @@ class _TextReader:
                     re.search(r"\b(received|treated|underwent|completed|cycles?|on|after|progressed|prior|previous)\b", low):
                 cancer_drugs.append(key)
         if not cancer_drugs:
+            self._course_details_elsewhere(s)
             if companions:  # a past course of non-cancer drugs only: history, date unknown, not current
                 self.p.treatments.append(Treatment(drugs=companions, setting="unknown", ongoing=False,
                                                    source=self.src(s)))
@@ -776,10 +1136,14 @@ class _TextReader:
         cancer_drugs += [g for g in companions if g not in cancer_drugs]
         start = end = pd = None
         duration = None
-        rm = re.search(r"\(?\b((?:19|20)\d{2})\s*(?:-|–|to|until|through)\s*((?:19|20)\d{2})\b\)?", s.text)
+        rm = re.search(r"\(?\b((?:19|20)\d{2})\s*(?:-|–|to|until|through)\s*((?:19|20)\d{2}|\d{2})\b(?![/.-]\d)\)?", s.text)
         if rm and not re.search(r"\d{4}-\d{1,2}-\d{1,2}", s.text[rm.start():rm.end() + 6]):
-            start, end = dt.date(int(rm.group(1)), 1, 1), dt.date(int(rm.group(2)), 12, 31)
-        ds = find_dates(s.text)
+            y1, y2 = int(rm.group(1)), rm.group(2)
+            y2 = int(y2) if len(y2) == 4 else (y1 // 100) * 100 + int(y2)  # "2022-24"
+            if y2 >= y1:
+                # a year is its last day at the latest, and no later than the note's own date
+                start, end = dt.date(y1, 1, 1), min(dt.date(y2, 12, 31), self.as_of)
+        ds = self._find_dates(s.text)
         prog_m = re.search(r"\bprogress\w*|\bPD\b|recurr\w*|relapse\w*", s.text, re.I)
         if start is None:
             for (a, b, d, prec) in ds:
@@ -792,18 +1156,97 @@ class _TextReader:
                     start = d
                 elif end is None and not prog_m:
                     end = d
-        dm = re.search(r"\b(?:for|after|x|over|of)\s+(\d+(?:\.\d+)?)\s*(days?|weeks?|months?|mos?|years?|yrs?)\b", s.text, re.I)
+        ctext = _number_words(s.text)
+        relapse_after = None
+        rl = _RELAPSE_AFTER.search(ctext)
+        if rl:
+            relapse_after = round(_months(float(rl.group(1)), rl.group(2)), 2)
+            ctext = ctext[:rl.start()] + " " * (rl.end(2) - rl.start()) + ctext[rl.end(2):]
+        dm = re.search(r"\b(\d+(?:\.\d+)?)\s*(days?|weeks?|months?|mos?|years?|yrs?)\s+of\s+(?:[\w/-]+\s+){0,3}?"
+                       r"(?:" + "|".join(re.escape(d) for d in cancer_drugs) + r"|therapy|treatment)\b", ctext, re.I) or \
+            re.search(r"\b(?:for|after|x|over|of)\s+(\d+(?:\.\d+)?)\s*(days?|weeks?|months?|mos?|years?|yrs?)\b", ctext, re.I)
         if dm:
             duration = round(_months(float(dm.group(1)), dm.group(2)), 2)
+        cm_ = re.search(r"\b(\d{1,2})\s*(?:cycles?|courses?)\b|\bx\s*(\d{1,2})\s*(?:cycles?|courses?)?\b(?!\s*(?:10|ULN|day|week|month|year|mg))", ctext, re.I)
+        cycles = int(cm_.group(1) or cm_.group(2)) if cm_ else None
+        from .note_rules import response_in
+
+        response = response_in(s.text)
         progressed = True if prog_m and not re.search(r"\bno (?:disease )?progression|without progression", low) else None
+        if response == "PD":
+            progressed = True
+        to_progression = None
+        tp = re.search(r"\b(?:progress\w*|PD|relapse\w*)\b[^.;]{0,40}?\bafter\s+(\d+(?:\.\d+)?)\s*(weeks?|months?|mos?|years?|yrs?)\b", ctext, re.I) \
+            or re.search(r"\b(?:PFS|TTP|time to progression)\s*(?:of|was|:|=)?\s*(\d+(?:\.\d+)?)\s*(weeks?|months?|mos?|years?)\b", ctext, re.I)
+        if tp and progressed and relapse_after is None:
+            to_progression = round(_months(float(tp.group(1)), tp.group(2)), 2)
         if progressed and pd is None and end is None and start and duration:
             pd = _add_months(start, duration)
-        ongoing = True if re.search(r"\b(currently|ongoing|continues|remains on|since)\b", low) or is_med_list else None
-        if progressed or end:
-            ongoing = False if ongoing is None else ongoing
+        ongoing = True if re.search(r"\b(currently|ongoing|continues|continuing|remains on|still on|since)\b", low) or is_med_list else None
+        if progressed or end or relapse_after is not None or re.search(r"\b(?:completed|finished|stopped|discontinued)\b", low):
+            ongoing = False if ongoing is None or progressed or relapse_after is not None else ongoing
+        response_ongoing = None
+        if response in ("CR", "PR", "SD"):
+            response_ongoing = True if re.search(r"\b(ongoing|continues|continuing|maintained|remains|still)\b", low) else None
+            if response_ongoing and ongoing is None:
+                ongoing = True
+            if progressed is None and (response_ongoing or ongoing) and not prog_m:
+                progressed = False  # "partial response to letrozole ongoing": no progression on it (yet)
+        if progressed is None and ongoing and not prog_m and re.search(r"\b(?:now|currently|still|remains|continues|continuing)\b", low):
+            progressed = False  # "now on maintenance letrozole": she has not progressed on what she still takes
         self.p.treatments.append(Treatment(drugs=cancer_drugs, setting=setting, line=line, start=start, end=end,
                                            duration_months=duration, ongoing=ongoing, progressed=progressed,
-                                           progression_date=pd, source=self.src(s)))
+                                           progression_date=pd, best_response=response, response_ongoing=response_ongoing,
+                                           cycles=cycles, relapse_months_after_end=relapse_after,
+                                           months_to_progression=to_progression, source=self.src(s)))
+
+    def _course_details_elsewhere(self, s: _Sentence) -> None:
+        """"Best response: partial response." in a sentence of its own: the last treatment's."""
+        from .note_rules import response_in
+
+        if not self.p.treatments:
+            return
+        last = self.p.treatments[-1]
+        pm = re.search(r"\b(?:PD|progressive disease|progression|progressed|progressing)\b", s.text, re.I)
+        if pm and last.progressed is not True and (last.end is None or last.ongoing) and \
+                not re.search(r"\b(?:no|without|not|free of|no evidence of)\s+(?:\w+\s+){0,2}(?:PD|progress\w*)", s.text, re.I) and \
+                not re.search(r"\b(?:local|breast primary|of the primary)\b", s.low) and self.p.primary_diagnosis is not None \
+                and (self.p.primary_diagnosis.extent == "metastatic" or self.p.primary_diagnosis.metastases):
+            # "CT 5 Nov 2026: PD in lung": progression on the course she is on
+            last.progressed = True
+            ds = self._find_dates(s.text)
+            if ds and last.progression_date is None and (last.start is None or ds[0][2] >= last.start):
+                last.progression_date = ds[0][2]
+            last.ongoing = False
+            return
+        if not re.search(r"\bresponse|\bresponding|\bstable\b|\b(?:CR|PR|SD)\b", s.text):
+            return
+        if not re.search(r"\b(?:best|overall|radiological|radiologic|clinical)?\s*response\b|\bresponding\b|"
+                         r"\b(?:disease|scans?|restaging)\b[^.;]{0,30}\bstable\b", s.text, re.I):
+            return
+        response = response_in(s.text)
+        t = self.p.treatments[-1]
+        if response and t.best_response is None:
+            t.best_response = response
+            if response == "PD":
+                t.progressed = True
+            if re.search(r"\b(ongoing|continues|continuing|maintained|remains|still)\b", s.low) and response != "PD":
+                t.response_ongoing = True
+                if t.ongoing is None and t.end is None:
+                    t.ongoing = True
+                if t.progressed is None:
+                    t.progressed = False
+
+    def _clause_negated(self, s: _Sentence, ent) -> bool:
+        """ConText's negation, limited to the clause of the mention: in "lumpectomy, no
+        radiotherapy (declined), adjuvant docetaxel x4" the "no" does not reach docetaxel."""
+        if not ent._.is_negated:
+            return False
+        before = self.text[s.start:ent.start_char]
+        cut = max(before.rfind(c) for c in (",", ";", "(", ")", " then ", " followed by "))
+        clause = before[cut + 1:] if cut >= 0 else before
+        return bool(re.search(r"\b(?:no|not|never|without|denies|denied|nil|none|neither|nor|free of|absence of|"
+                              r"ruled out|negative for|n't)\b", clause, re.I))
 
     def _planned(self, s: _Sentence, ent) -> bool:
         """The mention is a treatment still to come ("a candidate for tumor resection prior to
@@ -858,7 +1301,7 @@ class _TextReader:
             if word in ("wbrt", "whole-brain radiotherapy", "whole brain radiotherapy", "srs", "stereotactic radiosurgery", "gamma knife"):
                 site = "brain"
             date = None
-            ds = find_dates(t[m.start():m.end() + 40]) or find_dates(t)
+            ds = self._find_dates(t[m.start():m.end() + 40]) or self._find_dates(t)
             if ds:
                 date = ds[0][2]
             else:
@@ -867,6 +1310,26 @@ class _TextReader:
             self.p.procedures.append(Procedure(kind=kind, name=word, site=site, date=date, source=self.src(s)))
 
 
+_THERAPY_FOR = re.compile(r"\b(?:treatments?|therapy|therapies|chemo(?:therapy)?|surgery|systemic \w+|"
+                          r"radiotherapy|inhibitors?)\s+(?:for|of|against|directed at|targeting)\s+(?:her\s+|the\s+|this\s+)?"
+                          r"(?:metastatic\s+|advanced\s+|early\s+)?$", re.I)
+_RELAPSE_AFTER = re.compile(r"\b(?:relapse[ds]?|relapsing|recurr\w*|progress\w*|metastatic (?:relapse|recurrence)|"
+                            r"metastases (?:appeared|developed|diagnosed))\s+(?:\w+\s+)?(\d+(?:\.\d+)?)\s*(weeks?|months?|mos?|years?|yrs?)\s+"
+                            r"(?:after|following|post|off)\s+(?:finishing|completing|completion of|stopping|the end of|end of|"
+                            r"cessation of|discontinuing|discontinuation of|she (?:finished|completed|stopped))?", re.I)
+_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+                 "ten": 10, "eleven": 11, "twelve": 12, "eighteen": 18, "twenty-four": 24, "twenty four": 24,
+                 "thirty-six": 36}
+_NUMBER_WORD_RE = re.compile(r"\b(" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")\b(?=\s+(?:cycles?|courses?|"
+                             r"years?|yrs?|months?|mos?|weeks?|days?)\b)", re.I)
+
+
+def _number_words(text: str) -> str:
+    """ "five years of tamoxifen" -> "5    years of tamoxifen" (same length: offsets stay)."""
+    return _NUMBER_WORD_RE.sub(lambda m: str(_NUMBER_WORDS[m.group(1).lower()]).ljust(len(m.group(1))), text)
+
+
+_PAST_AGE = re.compile(r"\b(?:lmp|menopaus\w*|menarche|diagnos\w*|presented|at)\s*(?:was\s*)?(?:at\s*)?(?:the\s*)?$", re.I)
 _PAST_COURSE = re.compile(r"\b(?:initially|previously|formerly|originally|first|had\s+been|was|were)\s+(?:\w+\s+)?"
                           r"(?:treated|managed|given|started|placed)\b|\bfollowed\s+by\b")
 _STILL_ON = re.compile(r"\b(?:currently|now|still|continues?|continuing|remains?|ongoing|will\s+continue|since)\b")
@@ -915,10 +1378,22 @@ def read_text_patient(data: bytes | str, file_name: str, strict: bool = False,
         text = data
     if not text.strip():
         raise PatientReadError(file_name, "text", "the note is empty")
+    return read_text_with_sentences(text, file_name, strict=strict, today=today)[0]
+
+
+def read_text_with_sentences(text: str, file_name: str, strict: bool = False, today: dt.date | None = None
+                             ) -> tuple[Patient, list[tuple[int, int, str]]]:
+    """Read a note (decoded text) and return the patient with the note's sentences as
+    ``(start, end, text)``, so a caller can show which sentences gave which facts."""
+    from .errors import PatientReadError
+
+    if not text.strip():
+        raise PatientReadError(file_name, "text", "the note is empty")
     reader = _TextReader(text, file_name, today)
     p = reader.run()
     p = _drop_impossible(p) if not strict else p
-    return finish(p, file_name, strict=strict)
+    sentences = [(x.start, x.end, x.text) for x in reader.sents]
+    return finish(p, file_name, strict=strict), sentences
 
 
 def _drop_impossible(p: Patient) -> Patient:

@@ -85,7 +85,7 @@ def _all_dates(p: Patient):
         for j, m in enumerate(dx.metastases):
             if m.date:
                 yield f"diagnoses[{i}].metastases[{j}].date", m.date
-    for coll in ("biomarkers", "genes", "performance", "labs", "procedures"):
+    for coll in ("biomarkers", "genes", "performance", "labs", "lab_statements", "procedures"):
         for i, item in enumerate(getattr(p, coll)):
             if item.date:
                 yield _path(coll, i, "date"), item.date
@@ -174,6 +174,9 @@ def validate_patient(p: Patient, today: dt.date | None = None) -> list[str]:
             w.append(f"labs[{i}].lln: lower limit {lab.lln:g} above upper limit {lab.uln:g}")
         if lab.unit is None:
             w.append(f"labs[{i}].unit: {lab.analyte} has no unit")
+        if lab.uln_multiple is not None and (lab.uln != 1.0 or abs(lab.value - lab.uln_multiple) > 1e-9):
+            w.append(f"labs[{i}].uln_multiple: {lab.analyte} {lab.uln_multiple:g} x ULN disagrees with value {lab.value:g} "
+                     f"and ULN {lab.uln}")
     for a in p.assertions:
         if a.subject.startswith("metastasis:") and not a.present:
             site = a.subject.split(":", 1)[1]
