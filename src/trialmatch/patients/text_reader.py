@@ -3,7 +3,7 @@
 The note is split into sentences by a rule splitter (:func:`sentence_starts`; medspacy's PyRuSH
 was ~7x too slow for the 50 ms/note budget); concept mentions
 (cancers, metastatic sites, conditions, drugs, drug classes) are found by the regular
-expressions of ``codes/text_terms.json`` and the drug vocabulary, set as entities, and medspacy's
+expressions of the concept registry (``vocab/concepts``) and the drug vocabulary, set as entities, and medspacy's
 ConText marks each as negated, historical, hypothetical or about family. Numbers (age,
 receptors, labs, ECOG, dates, durations) are read per sentence by regular expressions. Every fact
 keeps ``Source(kind="text", locator=<sentence>, span=(start, end))``.
@@ -22,7 +22,9 @@ from typing import Iterable
 
 from trialmatch.vocab import analyte_vocabulary, drug_classes, drug_vocabulary, normalize_analyte
 
-from .common import finish, load_codes, normalize_unit
+from trialmatch.vocab.concepts import procedure_text_kind, procedure_text_terms, text_terms
+
+from .common import finish, normalize_unit
 from .fhir_reader import ANTICANCER
 from .model import (Assertion, Biomarker, Diagnosis, GeneResult, LabResult, Medication, Metastasis,
                     OtherCondition, Patient, PerformanceStatus, Procedure, Source, Treatment)
@@ -109,7 +111,7 @@ def _alt(patterns: Iterable[str]) -> str:
 
 @lru_cache(maxsize=1)
 def _patterns() -> dict:
-    terms = load_codes("text_terms")
+    terms = text_terms()
     out: dict = {}
     for group in ("metastasis_sites", "cancers", "conditions", "treatment_classes"):
         items = []
@@ -150,6 +152,8 @@ def _patterns() -> dict:
         r"\s*(?:count|level|levels|value)?\s*(?:of|was|is|were|at|:|=|-)?\s*(?:[<>≤≥]=?\s*)?" + NUM +
         r"\s*(" + UNIT_RE + r")?", re.I)
     out["quals"] = re.compile(r"\b(" + _alt(terms["condition_qualifiers"]) + r")\b", re.I)
+    out["procedures"] = re.compile(
+        r"\b(" + "|".join(p for pats in procedure_text_terms().values() for p in pats) + r")\b", re.I)
     return out
 
 
@@ -1281,17 +1285,14 @@ class _TextReader:
 
     def procedures(self, s: _Sentence) -> None:
         t = s.text
-        for m in re.finditer(r"\b(mastectomy|lumpectomy|breast[- ]conserving surgery|quadrantectomy|oophorectomy|"
-                             r"hysterectomy|(?:major )?surgery|resection|craniotomy|laparotomy|thoracotomy|"
-                             r"(?:whole[- ]brain )?radiotherapy|radiation(?: therapy)?|SBRT|SRS|stereotactic radiosurgery|WBRT|"
-                             r"gamma knife)\b", t, re.I):
+        for m in _patterns()["procedures"].finditer(t):
             before = t[max(0, m.start() - 30):m.start()]
             if re.search(r"\b(no|never|not|without|denies)\b(?:\s+\w+){0,3}\s*$", before, re.I):
                 continue
             if re.search(r"\b(plan(?:ned)?|will|candidate|consider|offered|recommend\w*|scheduled)\b", s.low):
                 continue
             word = m.group(1).lower()
-            kind = "radiotherapy" if re.search(r"radi|sbrt|srs|wbrt|gamma", word) else "surgery"
+            kind = procedure_text_kind(word) or "surgery"
             if word.startswith("major"):
                 kind = "major_surgery"
             site = None
@@ -1338,7 +1339,7 @@ _REGIMEN_WITH = re.compile(r"\b(?:treated|received|receiving|regimen|combination
 
 def _site_key(text: str) -> str | None:
     low = text.lower()
-    for key, pats in load_codes("text_terms")["metastasis_sites"].items():
+    for key, pats in text_terms()["metastasis_sites"].items():
         for p in pats:
             if re.search(r"\b(?:" + p + r")\b", low):
                 return key
