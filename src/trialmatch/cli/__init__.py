@@ -14,9 +14,9 @@ app = typer.Typer(
 
 
 def _register_all() -> None:
-    from trialmatch.cli import criteria, demo, ingest, match, serve, sync, watch
+    from trialmatch.cli import criteria, demo, ingest, match, screen, serve, sync, watch
 
-    for module in (ingest, criteria, match, demo, serve, sync, watch):
+    for module in (ingest, criteria, match, demo, serve, sync, watch, screen):
         module.register(app)
 
 
