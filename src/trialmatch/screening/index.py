@@ -70,8 +70,8 @@ class CandidateIndex:
             sync_candidate_index(store, compiler_version)
         revision = store.revision()
         tr = schema.trials
-        q = (select(ie.c.signature, ie.c.kind, ie.c.expression, ie.c.trial_id, ie.c.ordinal, ie.c.criterion_id,
-                    ie.c.text)
+        q = (select(ie.c.signature, ie.c.check_kind, ie.c.expression, ie.c.trial_id, ie.c.ordinal, ie.c.criterion_id,
+                    ie.c.kind, ie.c.text)
              .join(it, it.c.trial_id == ie.c.trial_id)
              .join(tr, and_(tr.c.id == it.c.trial_id, tr.c.current_version == it.c.version))
              .where(it.c.compiler_version == compiler_version))
@@ -81,11 +81,11 @@ class CandidateIndex:
             n_trials = conn.execute(select(it.c.trial_id).join(tr, and_(
                 tr.c.id == it.c.trial_id, tr.c.current_version == it.c.version))
                 .where(it.c.compiler_version == compiler_version)).all()
-            for sig, kind, expr, tid, ordinal, cid, text in conn.execute(q):
+            for sig, check_kind, expr, tid, ordinal, cid, kind, text in conn.execute(q):
                 if sig not in criteria:
                     criteria[sig] = cm.Criterion.model_validate_json(
                         '{"id":"INDEX","kind":"%s","text":"","span":[0,0],"status":"compiled","expression":%s}'
-                        % (kind, expr))
+                        % (check_kind, expr))
                 members[sig].append((tid, ordinal, cid, kind, text))
         return cls(criteria, dict(members), len(n_trials), revision)
 
@@ -98,9 +98,8 @@ class CandidateIndex:
             if outcome(crit) == "fail":
                 for tid, ordinal, cid, kind, text in self._members[sig]:
                     out[tid].append(IndexHit(ordinal, cid, kind, text))
-        for hits in out.values():
-            hits.sort(key=lambda h: h.ordinal)
-        return dict(out)
+        return {tid: sorted({h.ordinal: h for h in hits}.values(), key=lambda h: h.ordinal)
+                for tid, hits in out.items()}
 
 
 def _outcome_function(patient, as_of, options):

@@ -14,6 +14,8 @@ Soundness: a criterion's outcome may depend on the trial only through atoms nami
 own condition, and only under an exclusion or a negation. So a criterion is indexed only when
 its atoms are all of the kinds above and it either has no diagnosis atom, or is an inclusion
 built of atoms, ``all_of`` and ``any_of`` alone: its outcome is then the same in every trial.
+An inclusion whose expression is an ``all_of`` fails as soon as one conjunct is false, so each
+conjunct that qualifies on its own is indexed as a check of that criterion (``part`` > 0).
 
 Tables (in the store's metadata, so SQLite and PostgreSQL alike): ``candidate_index_trials``
 (which trial version and compiler version each trial was indexed at) and
@@ -50,9 +52,11 @@ candidate_index_entries = Table(
     "candidate_index_entries", schema.metadata,
     Column("trial_id", String(64), primary_key=True),
     Column("ordinal", Integer, primary_key=True),  # the criterion's position in the matcher's list
+    Column("part", Integer, primary_key=True),  # 0: the whole criterion; k: its k-th indexed conjunct
     Column("criterion_id", String(64), nullable=False),
-    Column("kind", String(16), nullable=False),
+    Column("kind", String(16), nullable=False),  # the criterion's kind
     Column("text", Text, nullable=False),
+    Column("check_kind", String(16), nullable=False),  # the kind the check is evaluated as
     Column("signature", String(40), nullable=False),
     Column("expression", Text, nullable=False),  # the compiled expression, JSON
 )
@@ -93,6 +97,16 @@ def indexable(criterion_kind: str, expression: dict | None) -> bool:
     if any(k in _TARGET_KINDS for k in kinds):
         return criterion_kind == "inclusion" and not (shapes & _NEGATING)
     return True
+
+
+def conjuncts(expression: dict) -> list[dict]:
+    """The items of a top-level ``all_of`` (nested ``all_of`` flattened)."""
+    if expression.get("kind") != "all_of":
+        return [expression]
+    out = []
+    for item in expression.get("items") or []:
+        out.extend(conjuncts(item))
+    return out
 
 
 def signature(criterion_kind: str, expression: dict) -> str:
@@ -140,12 +154,42 @@ def index_rows(trial_id: str, trial_json: str, compiled_json: str) -> list[dict]
         if step is not None and step > 1:
             continue
         expr = c.get("expression")
-        if not indexable(c.get("kind", ""), expr):
+        kind = c.get("kind", "")
+        if indexable(kind, expr):
+            parts = [(0, kind, expr)]
+        elif kind == "inclusion" and expr and expr.get("kind") == "all_of":
+            # an inclusion fails when one of its conjuncts is false (false dominates all_of):
+            # each conjunct that is indexable on its own is indexed as a check of this criterion
+            parts = [(k, "inclusion", e) for k, e in enumerate(conjuncts(expr), 1) if indexable("inclusion", e)]
+        else:
             continue
-        rows.append({"trial_id": trial_id, "ordinal": ordinal, "criterion_id": c["id"], "kind": c["kind"],
-                     "text": c.get("text", ""), "signature": signature(c["kind"], expr),
-                     "expression": json.dumps(expr, sort_keys=True, separators=(",", ":"))})
+        for part, check_kind, check in parts:
+            rows.append({"trial_id": trial_id, "ordinal": ordinal, "part": part, "criterion_id": c["id"],
+                         "kind": kind, "text": c.get("text", ""), "check_kind": check_kind,
+                         "signature": signature(check_kind, check),
+                         "expression": json.dumps(check, sort_keys=True, separators=(",", ":"))})
     return rows
+
+
+#: the layout of the index tables; a store holding another one has them dropped and rebuilt
+INDEX_FORMAT = "2"
+_FORMAT_KEY = "candidate_index_format"
+
+
+def _ensure_tables(store) -> None:
+    """Create the index tables (a store opened before this module was imported lacks them), or
+    rebuild them when they hold another :data:`INDEX_FORMAT`."""
+    meta = schema.store_meta
+    with store.transaction() as conn:
+        row = conn.execute(select(meta.c.value).where(meta.c.key == _FORMAT_KEY)).first()
+        if row is not None and row[0] == INDEX_FORMAT:
+            return
+        candidate_index_entries.drop(conn, checkfirst=True)
+        candidate_index_trials.drop(conn, checkfirst=True)
+        candidate_index_trials.create(conn)
+        candidate_index_entries.create(conn)
+        conn.execute(meta.delete().where(meta.c.key == _FORMAT_KEY))
+        conn.execute(meta.insert().values(key=_FORMAT_KEY, value=INDEX_FORMAT))
 
 
 def sync_candidate_index(store, compiler_version: str | None = None, batch: int = 1000) -> dict[str, int]:
@@ -159,7 +203,7 @@ def sync_candidate_index(store, compiler_version: str | None = None, batch: int 
         from trialmatch.criteria import COMPILER_VERSION as compiler_version  # noqa: N811
     tr, tv, cc = schema.trials, schema.trial_versions, schema.compiled_criteria
     it, ie = candidate_index_trials, candidate_index_entries
-    schema.metadata.create_all(store.engine, tables=[it, ie])  # a store opened before this module was imported
+    _ensure_tables(store)
     with store.engine.connect() as conn:
         current = {r[0]: r[1] for r in conn.execute(
             select(tr.c.id, tr.c.current_version)
