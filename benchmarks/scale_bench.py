@@ -13,7 +13,10 @@ written through ``TrialStore.ingest_trials`` in batches (the ingest rate).
 Then, per size, in a fresh process (so that peak RSS is that size's own): load for matching,
 ``prepare_trials(freeze=True)``, one patient (tests/fixtures/patients/p7_denovo_palbo_eligible.json)
 ranked against every trial with the top 20 explained (``match_patient(top=20)``), median of
-``--repeat`` runs; its peak RSS (VmHWM). A size whose projected memory (RSS per trial measured
+``--repeat`` runs; the candidate index built (``sync_candidate_index``, timed) and the same
+patient through ``match_with_index(top=20)`` (median; its top 20 compared with the full one);
+the process's peak RSS (VmHWM). Wall and CPU time are both printed: on a shared machine the
+CPU time is the steadier figure. A size whose projected memory (RSS per trial measured
 at the smallest size x trials) exceeds ``--max-rss-gib`` is reported as not run, with the
 projection. Finally ``trialmatch screen`` (``run_screen`` on an embedded LocalCluster) of
 ``--screen-patients`` generated patients x ``--screen-trials`` trials with 1 and 2 workers:
@@ -156,11 +159,35 @@ def measure(db: str, repeat: int) -> dict:
         rep = match_patient(one, trials, top=20)
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
+    full_top = [(r.trial_id, r.verdict) for r in rep.results]
+    # the candidate index: built from the store (incrementally: every trial is new here), then
+    # the same patient through match_with_index (only the candidates evaluated)
+    from trialmatch.screening.index import CandidateIndex, match_with_index
+    from trialmatch.store.candidate_index import sync_candidate_index
+
+    t0 = time.perf_counter()
+    sync_candidate_index(store)
+    t_index = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    index = CandidateIndex.from_store(store, sync=False)
+    t_index_load = time.perf_counter() - t0
+    itimes, icpu = [], []
+    for _ in range(repeat):
+        rep = None
+        t0, c0 = time.perf_counter(), time.process_time()
+        rep = match_with_index(one, trials, index, top=20)
+        itimes.append(time.perf_counter() - t0)
+        icpu.append(time.process_time() - c0)
+    n_excluded = len(index.excluded(one))
     cur, peak = _rss()
     return {"trials": len(trials), "load_s": t_load, "prepare_s": t_prepare, "latency_runs": times,
             "latency_median": statistics.median(times), "cpu_median": statistics.median(cpu),
             "rss_loaded_mib": rss_loaded, "rss_mib": cur, "peak_rss_mib": peak,
-            "top1": rep.results[0].trial_id if rep and rep.results else None}
+            "top1": full_top[0][0] if full_top else None,
+            "index_build_s": t_index, "index_load_s": t_index_load, "index_signatures": index.signatures,
+            "index_excluded": n_excluded, "indexed_latency_runs": itimes,
+            "indexed_latency_median": statistics.median(itimes), "indexed_cpu_median": statistics.median(icpu),
+            "indexed_top_equal": [(r.trial_id, r.verdict) for r in rep.results] == full_top}
 
 
 def screen_throughput(db: str, n_patients: int, workers_list: list[int], workdir: Path) -> list[dict]:
@@ -242,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     result: dict = {"date": dt.datetime.now().isoformat(timespec="seconds"), "cpus": os.cpu_count(),
                     "sources": len(sources), "source_ingest_s": t_ingest, "compile_s": t_compile,
                     "compiled": n_compiled, "compile_per_s": n_compiled / t_compile if t_compile else None,
-                    "sizes": {}, "index": "no candidate index: every trial is evaluated"}
+                    "sizes": {}}
     mib_per_trial = None
     env = {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
     for n in sorted(sizes):
@@ -268,13 +295,18 @@ def main(argv: list[str] | None = None) -> int:
               f"{built['db_mib']:,.0f} MiB); load {m['load_s']:.1f} s, prepare {m['prepare_s']:.1f} s; one patient "
               f"(top 20 explained) median of {args.repeat}: {m['latency_median']:.3f} s (CPU {m['cpu_median']:.3f} s); "
               f"peak RSS {m['peak_rss_mib']:,.0f} MiB", flush=True)
+        print(f"{'':>7}         candidate index: built in {m['index_build_s']:.1f} s ({n / m['index_build_s']:,.0f} "
+              f"trials/s, {m['index_signatures']:,} signatures), loaded in {m['index_load_s']:.1f} s; it excludes "
+              f"{m['index_excluded']:,} of {n:,} trials for this patient; match_with_index median "
+              f"{m['indexed_latency_median']:.3f} s (CPU {m['indexed_cpu_median']:.3f} s); top 20 "
+              f"{'identical' if m['indexed_top_equal'] else 'DIFFERENT'}", flush=True)
     done = [n for n in sorted(result["sizes"]) if "latency_median" in result["sizes"][n]]
     if len(done) >= 2:
         lo, hi = done[0], done[-1]
         ratio = result["sizes"][hi]["latency_median"] / result["sizes"][lo]["latency_median"]
-        result["growth"] = {"from": lo, "to": hi, "ratio": ratio}
-        print(f"growth {hi}/{lo}: {ratio:.1f}x latency for {hi / lo:.0f}x trials")
-    print(f"index build: {result['index']}")
+        iratio = result["sizes"][hi]["indexed_latency_median"] / result["sizes"][lo]["indexed_latency_median"]
+        result["growth"] = {"from": lo, "to": hi, "ratio": ratio, "indexed_ratio": iratio}
+        print(f"growth {hi}/{lo}: {ratio:.1f}x latency for {hi / lo:.0f}x trials (with the candidate index {iratio:.1f}x)")
     if not args.no_screen:
         n_st = args.screen_trials
         db = f"sqlite:///{work / f'reg-{n_st}.db'}"

@@ -116,6 +116,21 @@ def test_stored_patients(demo_store, dask_client, tmp_path):
     assert set(df.trial_status) == {"RECRUITING"} and len(df) == 2 * len(store.trial_ids(status=["recruiting"]))
 
 
+def test_index_backed_screen_has_the_same_verdicts(demo_store, dask_client, tmp_path):
+    items = file_patients(write_patients(tmp_path / "pts", 6))
+    plain = read_results(run_screen(demo_store, items, tmp_path / "a.parquet", client=dask_client).out)
+    indexed = read_results(run_screen(demo_store, items, tmp_path / "b.parquet", client=dask_client, use_index=True).out)
+    key = ["patient_source", "trial_id"]
+    a = plain.sort_values(key).reset_index(drop=True)
+    b = indexed.sort_values(key).reset_index(drop=True)
+    assert len(a) == len(b) and list(a.verdict) == list(b.verdict)
+    skipped = b.score.isna()
+    assert skipped.sum() > 0 and set(b[skipped].verdict) == {"ineligible"}
+    for da, db_ in zip(a[skipped].deciding_ids, b[skipped].deciding_ids):
+        assert set(db_) <= set(da) and len(db_) > 0
+    assert (a[~skipped].score - b[~skipped].score).abs().max() < 1e-9
+
+
 def test_killed_worker_mid_run_completes_without_duplicates(demo_store, dask_client, tmp_path):
     files = write_patients(tmp_path / "pts", 48)
     items = file_patients(files)

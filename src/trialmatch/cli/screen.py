@@ -36,6 +36,9 @@ def screen_command(
     patient_block: int = typer.Option(25, "--patient-block", min=1, help="Patients per partition (new output)."),
     trial_block: int = typer.Option(2000, "--trial-block", min=1, help="Trials per partition (new output)."),
     restart: bool = typer.Option(False, "--restart", help="Forget the results already in --out and screen all."),
+    use_index: bool = typer.Option(
+        False, "--index/--no-index", help="Skip the trials the candidate index excludes for a patient (same verdicts; "
+        "their rows: the index's failed criteria, no score, no missing facts)."),
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="Summary as table (text) or json."),
     db: Optional[str] = DbOption,
 ) -> None:
@@ -104,7 +107,7 @@ def screen_command(
         with progress:
             result = run_screen(store, items, out, statuses=status, as_of=when, scheduler=scheduler, workers=workers,
                                 patient_block=patient_block, trial_block=trial_block, restart=restart,
-                                progress=on_progress)
+                                use_index=use_index, progress=on_progress)
     except (ValueError, OSError) as exc:
         fail(escape(str(exc)), code=2 if isinstance(exc, ValueError) else 1)
     for name, error in result.failed:

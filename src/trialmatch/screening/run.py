@@ -146,7 +146,7 @@ class _Cluster:
             self.client = Client(scheduler, timeout="30s")
         else:
             self.cluster = LocalCluster(n_workers=workers or max(1, os.cpu_count() or 1), threads_per_worker=1,
-                                        processes=True, dashboard_address=None, silence_logs=logging.ERROR)
+                                        processes=True, dashboard_address=":0", silence_logs=logging.ERROR)
             self.client = Client(self.cluster)
             self.client.wait_for_workers(workers or 1, timeout=120)
 
@@ -188,7 +188,7 @@ def plan_screen(patients: list[PatientItem], trials: list[TrialRef], out: Path |
 def run_screen(store, patients: list[PatientItem], out: Path | str, *, statuses: list[str] | None = None,
                as_of: dt.date | None = None, scheduler: str | None = None, workers: int | None = None,
                patient_block: int = DEFAULT_PATIENT_BLOCK, trial_block: int = DEFAULT_TRIAL_BLOCK,
-               restart: bool = False, client=None,
+               restart: bool = False, client=None, use_index: bool = False,
                progress: Callable[[int, int, int], None] | None = None) -> ScreenResult:
     """Screen every patient against every (kept) trial of ``store`` on Dask and write the results.
 
@@ -215,6 +215,10 @@ def run_screen(store, patients: list[PatientItem], out: Path | str, *, statuses:
         Forget the results already on ``out`` and screen everything.
     client : distributed.Client, optional
         Use this client (and leave it open) instead of making one.
+    use_index : bool
+        Skip, per patient, the trials the candidate index excludes (same verdicts; their rows
+        have the index's failed criteria as deciding, an empty score, no missing facts). A
+        different choice than the results on ``out`` were made with redoes every partition.
     progress : callable, optional
         ``progress(pairs done, pairs to do, partitions failed)`` after each partition.
 
@@ -225,9 +229,17 @@ def run_screen(store, patients: list[PatientItem], out: Path | str, *, statuses:
     from trialmatch.criteria import COMPILER_VERSION
 
     _check_url(store.url)
+    index_revision = None
+    if use_index:
+        from trialmatch.store.candidate_index import sync_candidate_index
+
+        sync_candidate_index(store, COMPILER_VERSION)
+        index_revision = store.revision()
     trials = trial_refs(store, COMPILER_VERSION, statuses)
-    paths, plan, done = plan_screen(patients, trials, out, compiler_version=COMPILER_VERSION, as_of=as_of,
-                                    patient_block=patient_block, trial_block=trial_block, restart=restart)
+    # the choice of index is part of every partition's key (its rows differ in score and missing facts)
+    paths, plan, done = plan_screen(patients, trials, out, compiler_version=COMPILER_VERSION + ("+index" if use_index else ""),
+                                    as_of=as_of, patient_block=patient_block, trial_block=trial_block,
+                                    restart=restart)
     todo = [p for p in plan.partitions if done.get(p.name, {}).get("key") != p.key]
     result = ScreenResult(out=paths.out, fmt=paths.fmt, patients=len(patients), trials=len(trials),
                           partitions=len(plan.partitions), skipped=len(plan.partitions) - len(todo), ran=0,
@@ -241,7 +253,8 @@ def run_screen(store, patients: list[PatientItem], out: Path | str, *, statuses:
             result.workers = cluster.n_workers()
             t0 = time.perf_counter()
             _submit_all(cluster.client, todo, result, progress, total, store_url=store.url,
-                        compiler_version=COMPILER_VERSION, as_of=as_of, out=str(paths.out))
+                        compiler_version=COMPILER_VERSION, as_of=as_of, out=str(paths.out),
+                        index_revision=index_revision)
             result.seconds = time.perf_counter() - t0
         finally:
             cluster.close()

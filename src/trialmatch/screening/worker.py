@@ -97,7 +97,12 @@ def load_trials(url: str, compiler_version: str, refs) -> list[tuple]:
             _v, trial, compiled = cache[r.trial_id]
             cache.move_to_end(r.trial_id)
             out.append((trial, compiled))
-        return out
+    if todo:
+        from trialmatch.matching import prepare_trials
+
+        # their matching plans now, and the long-lived trial set out of the collector's full passes
+        prepare_trials([tc for tc in out if tc[0].id in found], freeze=True)
+    return out
 
 
 def clear_cache() -> None:
@@ -124,8 +129,40 @@ def result_rows(partition: Partition, report, item, versions: dict[str, int]) ->
     return rows
 
 
+_INDEXES: dict[tuple, Any] = {}
+
+
+def load_index(url: str, compiler_version: str, revision: int):
+    """The store's :class:`~trialmatch.screening.index.CandidateIndex`, kept per process and revision."""
+    from trialmatch.screening.index import CandidateIndex
+
+    key = (url, compiler_version, revision)
+    with _LOCK:
+        index = _INDEXES.get(key)
+        if index is None:
+            _INDEXES.clear()
+            index = _INDEXES[key] = CandidateIndex.from_store(_store(url), compiler_version, sync=False)
+    return index
+
+
+def excluded_rows(partition: Partition, item, as_of: str, excluded: dict) -> list[dict[str, Any]]:
+    """Result rows of the trials the candidate index excluded for one patient (score left empty)."""
+    rows = []
+    for ref in partition.trials:
+        hits = excluded.get(ref.trial_id)
+        if hits is None:
+            continue
+        rows.append({
+            "patient_id": item.patient_id, "patient_source": item.source, "trial_id": ref.trial_id,
+            "trial_version": ref.version, "trial_status": ref.status, "as_of": as_of, "verdict": "ineligible",
+            "score": None, "deciding_ids": [h.criterion_id for h in hits], "deciding_text": [h.text for h in hits],
+            "missing_facts": [], "missing_text": [], "partition": partition.name,
+        })
+    return rows
+
+
 def screen_partition(partition: Partition, *, store_url: str, compiler_version: str, as_of: dt.date | None,
-                     out: str, include_evidence: bool = False) -> dict[str, Any]:
+                     out: str, include_evidence: bool = False, index_revision: int | None = None) -> dict[str, Any]:
     """Screen one partition and write its file (atomically); returns a summary for the client.
 
     Parameters
@@ -141,6 +178,10 @@ def screen_partition(partition: Partition, *, store_url: str, compiler_version: 
         What was given as ``--out`` (its file or folder must be reachable from the worker).
     include_evidence : bool
         Attach patient facts to the outcomes (not written to the results; off for speed).
+    index_revision : int, optional
+        Use the store's candidate index (synced by the client at this store revision): trials it
+        excludes for a patient are not evaluated; their rows are ``ineligible`` with the index's
+        failed criteria as deciding, an empty score and no missing facts.
 
     Returns
     -------
@@ -156,10 +197,18 @@ def screen_partition(partition: Partition, *, store_url: str, compiler_version: 
     versions = {r.trial_id: r.version for r in partition.trials}
     options = MatchOptions(include_evidence=include_evidence)
     rows: list[dict[str, Any]] = []
+    index = load_index(store_url, compiler_version, index_revision) if index_revision is not None else None
     for item in partition.patients:
         patient = Patient.model_validate_json(item.data)
-        report = match_patient(patient, pairs, as_of=as_of, options=options)
+        if index is None:
+            report = match_patient(patient, pairs, as_of=as_of, options=options)
+            rows.extend(result_rows(partition, report, item, versions))
+            continue
+        when = as_of or patient.as_of or dt.date.today()
+        excluded = index.excluded(patient, when, options)
+        report = match_patient(patient, [tc for tc in pairs if tc[0].id not in excluded], as_of=when, options=options)
         rows.extend(result_rows(partition, report, item, versions))
+        rows.extend(excluded_rows(partition, item, when.isoformat(), excluded))
     paths = OutputPaths.for_out(out)
     write_partition_file(paths, partition.name, rows)
     record_partition(paths, partition.name, partition.key, len(rows))  # after the file: finished
