@@ -142,8 +142,7 @@ def test_killed_worker_mid_run_completes_without_duplicates(demo_store, dask_cli
         demo_store, items, out, client=dask_client, patient_block=1, trial_block=7)))
     runner.start()
     deadline = time.time() + 60
-    while time.time() < deadline and not list(paths.manifest_dir.glob("*.json")) if paths.manifest_dir.exists() \
-            else time.time() < deadline:
+    while time.time() < deadline and not (paths.manifest_dir.exists() and any(paths.manifest_dir.glob("*.json"))):
         time.sleep(0.005)
     done_at_kill = len(list(paths.manifest_dir.glob("*.json")))
     os.kill(pids[0], signal.SIGKILL)  # a worker process this test's cluster started
