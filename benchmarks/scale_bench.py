@@ -191,6 +191,13 @@ def measure(db: str, repeat: int) -> dict:
             "indexed_top_equal": [(r.trial_id, r.verdict) for r in rep.results] == full_top}
 
 
+def _warm_worker(url: str, compiler_version: str, refs) -> int:
+    """On a worker: read the trials into its cache and build their plans (returns how many)."""
+    from trialmatch.screening.worker import load_trials
+
+    return len(load_trials(url, compiler_version, refs))
+
+
 def screen_throughput(db: str, n_patients: int, workers_list: list[int], workdir: Path) -> list[dict]:
     from match_speed_bench import vary
 
@@ -208,8 +215,6 @@ def screen_throughput(db: str, n_patients: int, workers_list: list[int], workdir
 
     from trialmatch.criteria import COMPILER_VERSION
     from trialmatch.screening import trial_refs
-    from trialmatch.screening.worker import load_trials
-
     store = TrialStore(db)
     n_trials = store.count_trials()
     refs = trial_refs(store, COMPILER_VERSION)
@@ -223,7 +228,7 @@ def screen_throughput(db: str, n_patients: int, workers_list: list[int], workdir
             # warm-up: every worker reads the trials from the store and builds their plans once
             # (what a long run amortises; timed on its own)
             t0 = time.perf_counter()
-            client.run(lambda: len(load_trials(store.url, COMPILER_VERSION, refs)))
+            client.run(_warm_worker, store.url, COMPILER_VERSION, refs)
             t_load = time.perf_counter() - t0
             # enough partitions for every worker to stay busy: 4 trial blocks x patient blocks of ~1/4
             res = run_screen(store, items, workdir / f"screen-{w}.parquet", client=client, restart=True,
