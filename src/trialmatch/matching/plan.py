@@ -266,7 +266,8 @@ class IfThenNode(Node):
             cond, then, other = sub
         else:
             (cond, then), other = sub, None
-        trace.append(res := self._explain(cond, then, other))
+        res = self._explain(cond, then, other)
+        trace.append(res)
         return res.value
 
     @staticmethod
@@ -337,6 +338,20 @@ def compile_node(expr, want: Any, target_keys: frozenset) -> Node:
     return AtomNode(expr, want, want is False and node_key(expr) in target_keys)
 
 
+def _can_be_own(node: Node) -> bool:
+    """Whether the node's ``own`` flag can be True: it has an atom naming the trial's own
+    condition whose flag reaches it (a negation's and an excepted-therapies check's never is)."""
+    if isinstance(node, AtomNode):
+        return node.target
+    if isinstance(node, (AllOfNode, AnyOfNode)):
+        return any(_can_be_own(p) for p in node.parts)
+    if isinstance(node, ExceptNode):
+        return _can_be_own(node.main) or _can_be_own(node.exception)
+    if isinstance(node, IfThenNode):
+        return any(_can_be_own(p) for p in (node.condition, node.then, node.otherwise) if p is not None)
+    return False  # NotNode, ExceptTherapiesNode
+
+
 # ============================================================================ criteria
 def dedup_missing(items: list[MissingFact]) -> list[MissingFact]:
     """Missing facts, the first of each fact key kept."""
@@ -369,7 +384,8 @@ class CriterionPlan:
     kind : {"inclusion", "exclusion"}
     root : Node
     has_targets : bool
-        Some atom names the trial's own condition (only then can ``own`` be True).
+        Some atom names the trial's own condition where its flag can reach the criterion (not
+        under a negation): only then can ``own`` be True.
     """
 
     __slots__ = ("id", "kind", "root", "has_targets")
@@ -443,8 +459,8 @@ def criterion_plan(expression, kind: str, target_keys: tuple | frozenset = (), k
     if cp is None:
         if kind not in ("inclusion", "exclusion"):
             raise ValueError(f"criterion kind {kind!r}: use inclusion or exclusion")
-        tk = frozenset(target_keys)
-        cp = CriterionPlan(len(_BY_ID), kind, compile_node(expression, kind == "inclusion", tk), bool(tk))
+        root = compile_node(expression, kind == "inclusion", frozenset(target_keys))
+        cp = CriterionPlan(len(_BY_ID), kind, root, _can_be_own(root))
         _CRITERION_PLANS[key] = cp
         _BY_ID.append(cp)
     return cp
