@@ -92,16 +92,17 @@ class EvalContext:
         self._by_want: dict | None = None
 
     def with_want(self, want: Any) -> "EvalContext":
-        """The same context for a node whose wanted value is ``want`` (made once per value)."""
+        """The same context for a node whose wanted value is ``want`` (made once per value and
+        kept by this context; the ones made hold no reference back, so that no reference cycle
+        keeps a patient's memo alive after her match)."""
         if want is self.want:
             return self
         by = self._by_want
         if by is None:
-            by = self._by_want = {self.want: self}
+            by = self._by_want = {}
         ctx = by.get(want)
         if ctx is None:
             ctx = by[want] = EvalContext(self.idx, self.options, want, self.results)
-            ctx._by_want = by
         return ctx
 
 
