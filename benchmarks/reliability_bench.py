@@ -126,9 +126,16 @@ def _delete(doc, path):
 def mutate_json(data: bytes, rng: random.Random) -> bytes:
     """One to four structural mutations of a JSON document (bytes mutations if it does not parse)."""
     try:
-        doc = json.loads(data)
-    except ValueError:
+        return _mutate_json(data, rng)
+    except RecursionError:  # a document nested beyond what the mutator walks: mutate its bytes
         return mutate_bytes(data, rng)
+
+
+def _mutate_json(data: bytes, rng: random.Random) -> bytes:
+    try:
+        doc = json.loads(data)
+    except (ValueError, RecursionError):
+        return mutate_bytes(data, rng, deep=True)
     for _ in range(rng.randint(1, 4)):
         nodes = list(_nodes(doc))
         path, value = rng.choice(nodes)
@@ -146,13 +153,13 @@ def mutate_json(data: bytes, rng: random.Random) -> bytes:
             doc = _set(doc, path, donor)
         else:
             nested = value
-            for _ in range(rng.choice([3, 50, 400])):
+            for _ in range(rng.choice([3, 50, 300])):
                 nested = [nested]
             doc = _set(doc, path, nested)
     try:
         out = json.dumps(doc, ensure_ascii=rng.random() < 0.5, allow_nan=True)
     except (ValueError, RecursionError):
-        return mutate_bytes(data, rng)
+        return mutate_bytes(data, rng, deep=True)
     if rng.random() < 0.1:
         return mutate_bytes(out.encode("utf-8", "surrogatepass"), rng)
     return out.encode("utf-8", "surrogatepass")
@@ -161,7 +168,7 @@ def mutate_json(data: bytes, rng: random.Random) -> bytes:
 _NUM = re.compile(rb"\d+(?:\.\d+)?")
 
 
-def mutate_bytes(data: bytes, rng: random.Random) -> bytes:
+def mutate_bytes(data: bytes, rng: random.Random, deep: bool = True) -> bytes:
     """One to four byte/text mutations: cut, doubled, moved spans, inserted bytes and characters,
     changed numbers, truncation."""
     b = bytearray(data)
@@ -188,18 +195,27 @@ def mutate_bytes(data: bytes, rng: random.Random) -> bytes:
             lines = bytes(b).split(b"\n")
             rng.shuffle(lines)
             b = bytearray(b"\n".join(lines))
-        elif op < 0.85 and n:
+        elif op < 0.8 and n:
             b = b[: rng.randrange(n)]
+        elif op < 0.85 and deep:  # nesting far beyond any parser's depth limit
+            depth = rng.choice([1000, 100_000])
+            opener, closer = rng.choice([(b"[", b"]"), (b'{"a":', b"}"), (b"<a>", b"</a>")])
+            b = bytearray(opener * depth + bytes(b[:200]) + closer * depth)
         elif n:
             k = rng.randrange(n)
             b[k] = rng.randrange(256)
     return bytes(b)
 
 
+#: readers that parse a nested syntax get the deep-nesting mutation; the text readers do not
+#: (the patient text reader is super-linear on long runs of brackets: reported, not fuzzed here)
+NESTED_READERS = {"ctgov_json", "ctgov_xml", "html_trial", "patient_json", "patient_fhir"}
+
+
 def mutate(reader: str, data: bytes, rng: random.Random) -> bytes:
     if reader in ("ctgov_json", "patient_json", "patient_fhir") and rng.random() < 0.8:
         return mutate_json(data, rng)
-    return mutate_bytes(data, rng)
+    return mutate_bytes(data, rng, deep=reader in NESTED_READERS)
 
 
 # ----------------------------------------------------------------------------- readers
@@ -214,6 +230,8 @@ class FuzzResult:
     crash_examples: list[str] = field(default_factory=list)
     crash_inputs: list[bytes] = field(default_factory=list)
     seconds: float = 0.0
+    slowest_s: float = 0.0
+    slowest_input: bytes = b""
 
 
 def _reader_fn(reader: str):
@@ -250,8 +268,12 @@ def _reader_fn(reader: str):
 
 def _record(res: FuzzResult, run, data: bytes, name: str) -> None:
     res.tried += 1
+    t0 = time.perf_counter()
     try:
         ok, err, unnamed = run(data, name)
+        dt = time.perf_counter() - t0
+        if dt > res.slowest_s:
+            res.slowest_s, res.slowest_input = dt, data[:2000]
     except RecursionError as exc:  # counted as a crash too: a reader must refuse deep nesting
         exc_name = f"RecursionError: {str(exc)[:80]}"
         res.crashes += 1
@@ -262,7 +284,11 @@ def _record(res: FuzzResult, run, data: bytes, name: str) -> None:
     except Exception as exc:  # noqa: BLE001 - what we are counting
         res.crashes += 1
         if len(res.crash_examples) < 5:
-            res.crash_examples.append(f"{exc.__class__.__name__}: {str(exc)[:160]}")
+            import traceback
+
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            res.crash_examples.append(f"{exc.__class__.__name__}: {str(exc)[:120]} "
+                                      f"({Path(where.filename).name}:{where.lineno})")
             res.crash_inputs.append(data[:4000])
         return
     res.read += ok
@@ -498,23 +524,26 @@ def _kill_at(cmd: list[str], delay: float) -> int:
         return -9
 
 
-def _kill_runs(what: str, make_cmd, expected: set[str], runs: int, seed: int, tmp: Path) -> KillResult:
+def _kill_runs(what: str, make_cmd, expected: set[str], runs: int, seed: int, tmp: Path,
+               window: tuple[float, float] | None = None) -> KillResult:
     res = KillResult(what)
     rng = random.Random(f"{seed}:{what}")
-    # the start-up (imports) and one clean run give the window to spread the kills over
-    t0 = time.perf_counter()
-    subprocess.run(_cli_cmd("--help"), env=_env(), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    startup = time.perf_counter() - t0
-    ref = tmp / f"{what}-ref.db"
-    t0 = time.perf_counter()
-    subprocess.run(make_cmd(ref), env=_env(), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    full = time.perf_counter() - t0
-    got = check_store(ref)
-    if got.trials != len(expected):
-        res.notes.append(f"reference run stored {got.trials} of {len(expected)} trials")
+    if window is None:
+        # the start-up (imports) and one clean run give the window to spread the kills over
+        t0 = time.perf_counter()
+        subprocess.run(_cli_cmd("--help"), env=_env(), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        startup = time.perf_counter() - t0
+        ref = tmp / f"{what}-ref.db"
+        t0 = time.perf_counter()
+        subprocess.run(make_cmd(ref), env=_env(), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        full = time.perf_counter() - t0
+        got = check_store(ref)
+        if got.trials != len(expected):
+            res.notes.append(f"reference run stored {got.trials} of {len(expected)} trials")
+        window = (min(startup, 0.9 * full), full)
     for k in range(runs):
         db = tmp / f"{what}-{k}.db"
-        delay = rng.uniform(min(startup, 0.9 * full), full)
+        delay = rng.uniform(*window)
         rc = _kill_at(make_cmd(db), delay)
         res.runs += 1
         after = check_store(db)
@@ -550,7 +579,8 @@ def _kill_runs(what: str, make_cmd, expected: set[str], runs: int, seed: int, tm
     return res
 
 
-def kill_ingest(runs: int, seed: int = 0, tmp: Path | None = None) -> KillResult:
+def kill_ingest(runs: int, seed: int = 0, tmp: Path | None = None,
+                window: tuple[float, float] | None = None) -> KillResult:
     """kill -9 of ``trialmatch ingest`` on the CT.gov NDJSON (or the demo trials) at random points."""
     from trialmatch.trials import read_bytes
 
@@ -567,10 +597,12 @@ def kill_ingest(runs: int, seed: int = 0, tmp: Path | None = None) -> KillResult
         shutil.copy(p, src / p.name)
     for p in sorted(src.iterdir()):
         expected |= {r.trial.id for r in read_bytes(p.read_bytes(), p.name) if r.trial is not None}
-    return _kill_runs("ingest", lambda db: _cli_cmd("ingest", str(src), "--db", str(db)), expected, runs, seed, tmp)
+    return _kill_runs("ingest", lambda db: _cli_cmd("ingest", str(src), "--db", str(db)), expected, runs, seed, tmp,
+                      window)
 
 
-def kill_sync(runs: int, seed: int = 0, tmp: Path | None = None) -> KillResult:
+def kill_sync(runs: int, seed: int = 0, tmp: Path | None = None,
+              window: tuple[float, float] | None = None) -> KillResult:
     """kill -9 of ``trialmatch sync`` against the fake CT.gov API on 127.0.0.1 at random points."""
     sys.path.insert(0, str(REPO / "tests" / "sync"))
     from fake_ctgov import FakeCtgov, load_studies
@@ -586,12 +618,18 @@ def kill_sync(runs: int, seed: int = 0, tmp: Path | None = None) -> KillResult:
         expected = {s["protocolSection"]["identificationModule"]["nctId"] for s in studies}
         cmd = lambda db: _cli_cmd("sync", "--condition", "breast cancer", "--base-url", server.url,  # noqa: E731
                                   "--db", str(db), "--rate", "0", "--page-size", "4")
-        ref = tmp / "probe.db"
-        subprocess.run(cmd(ref), env=_env(), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        from typer.testing import CliRunner
+
+        from trialmatch.cli import app as cli_app
+
+        ref = tmp / "probe.db"  # what this query returns, synced in this process
+        done = CliRunner().invoke(cli_app, cmd(ref)[3:] + ["--no-compile"])
+        if done.exit_code != 0:
+            raise RuntimeError(f"the probe sync failed: {done.output[-300:]}")
         con = sqlite3.connect(str(ref))
-        expected = {r[0] for r in con.execute("SELECT id FROM trials")}  # what this query returns
+        expected = {r[0] for r in con.execute("SELECT id FROM trials")}
         con.close()
-        return _kill_runs("sync", cmd, expected, runs, seed, tmp)
+        return _kill_runs("sync", cmd, expected, runs, seed, tmp, window)
     finally:
         server.stop()
 
@@ -861,14 +899,15 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmpdir)
         if "readers" in parts:
             print("== readers fuzzed (real inputs, mutated, hypothesis-generated)")
-            print(f"{'reader':<14}{'inputs':>9}{'read':>8}{'clear errors':>14}{'unnamed':>9}{'crashes':>9}{'s':>8}")
+            print(f"{'reader':<14}{'inputs':>9}{'read':>8}{'clear errors':>14}{'unnamed':>9}{'crashes':>9}{'s':>8}"
+                  f"{'slowest s':>11}", flush=True)
             for reader, corpus in reader_corpora().items():
                 if not corpus:
                     print(f"{reader:<14} no real inputs found: skipped")
                     continue
                 r = fuzz_reader(reader, corpus, args.per_reader, args.seed)
                 print(f"{reader:<14}{r.tried:>9,}{r.read:>8,}{r.clear_errors:>14,}{r.unnamed_errors:>9}"
-                      f"{r.crashes:>9}{r.seconds:>8.0f}")
+                      f"{r.crashes:>9}{r.seconds:>8.0f}{r.slowest_s:>11.2f}", flush=True)
                 for ex in r.crash_examples:
                     print(f"    crash: {ex}")
                 bad += r.crashes + r.unnamed_errors
