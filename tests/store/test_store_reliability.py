@@ -74,3 +74,42 @@ def test_kill_9_of_ingest_loses_nothing(tmp_path):
     res = rb.kill_ingest(1, seed=3, tmp=tmp_path, window=(2.0, 6.0))
     assert res.runs == 1
     assert (res.integrity_failures, res.half_written, res.rerun_failures, res.lost, res.duplicated) == (0, 0, 0, 0, 0), res.notes
+
+
+# ------------------------------------------------------------------ crashes the fuzzing found
+DEEP = [b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 100_000 + b"1" + b"}" * 100_000]
+
+
+@pytest.mark.parametrize("data", DEEP, ids=["array", "object"])
+def test_json_nested_too_deeply_is_a_clear_error(data):
+    from trialmatch.patients import read_patient_bytes
+    from trialmatch.patients.errors import PatientReadError
+    from trialmatch.trials import read_bytes
+
+    (res,) = read_bytes(data, "deep.json")
+    assert res.error is not None and "deep.json" in str(res.error) and "nested too deeply" in str(res.error)
+
+    for fmt in ("json", "fhir"):
+        with pytest.raises(PatientReadError) as exc:
+            read_patient_bytes(data, "deep.json", fmt=fmt)
+        assert exc.value.file_name == "deep.json" and "nested too deeply" in exc.value.message
+
+
+def test_ctgov_results_with_non_array_fields_do_not_crash():
+    import json
+
+    from trialmatch.trials import read_bytes
+
+    study = json.loads((rb.FIXTURES / "trials" / "study_v2.json").read_text())
+    study["resultsSection"] = {"adverseEventsModule": {
+        "eventGroups": [{"id": "EG000", "title": "Arm A"}],
+        "seriousEvents": [{"term": "Anaemia", "stats": 5}, {"term": "Fatigue", "stats": [
+            {"groupId": ["EG000"], "numAffected": 2, "numAtRisk": 10}]}]}}
+    (res,) = read_bytes(json.dumps(study).encode(), "results.json")
+    assert res.error is None, res.error
+    stats = res.trial.results.statistics if res.trial.results else []
+    assert all(s.arm is None or isinstance(s.arm, str) for s in stats)
+    # a field of the wrong type where the reader needs it: a clear error naming file and field
+    study["resultsSection"] = {"outcomeMeasuresModule": {"outcomeMeasures": [{"title": "ORR", "groups": 3}]}}
+    (res,) = read_bytes(json.dumps(study).encode(), "results.json")
+    assert res.error is not None and "results.json" in str(res.error) and "groups" in str(res.error)
