@@ -885,6 +885,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kill-runs", type=int, default=20, help="kill -9 runs each for ingest and sync")
     ap.add_argument("--schemathesis-examples", type=int, default=50, help="generated requests per operation")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--readers", nargs="*", default=None, help="only these readers (default: all)")
     ap.add_argument("--quick", action="store_true", help="500 per reader, 200 API, 3 kills, 8 examples")
     ap.add_argument("--only", nargs="*", default=None,
                     choices=["readers", "api", "kill", "schemathesis", "logs", "workspaces"])
@@ -902,6 +903,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{'reader':<14}{'inputs':>9}{'read':>8}{'clear errors':>14}{'unnamed':>9}{'crashes':>9}{'s':>8}"
                   f"{'slowest s':>11}", flush=True)
             for reader, corpus in reader_corpora().items():
+                if args.readers and reader not in args.readers:
+                    continue
                 if not corpus:
                     print(f"{reader:<14} no real inputs found: skipped")
                     continue

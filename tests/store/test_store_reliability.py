@@ -113,3 +113,22 @@ def test_ctgov_results_with_non_array_fields_do_not_crash():
     study["resultsSection"] = {"outcomeMeasuresModule": {"outcomeMeasures": [{"title": "ORR", "groups": 3}]}}
     (res,) = read_bytes(json.dumps(study).encode(), "results.json")
     assert res.error is not None and "results.json" in str(res.error) and "groups" in str(res.error)
+
+
+def test_ctgov_results_with_odd_numbers_and_group_ids_do_not_crash():
+    import json
+
+    from trialmatch.trials import read_bytes
+
+    study = json.loads((rb.FIXTURES / "trials" / "study_v2.json").read_text())
+    group = [{"id": "EG000", "title": "Arm A"}]
+    study["resultsSection"] = {
+        "participantFlowModule": {"groups": group, "periods": [{"milestones": [
+            {"type": "STARTED", "achievements": [{"groupId": ["EG000"], "numSubjects": "10"}]}]}]},
+        "baselineCharacteristicsModule": {"groups": group, "denoms": [{"counts": [{"groupId": {}, "value": 3}]}]},
+        "outcomeMeasuresModule": {"outcomeMeasures": [{
+            "title": "ORR", "groups": group, "denoms": [{"counts": [{"groupId": ["EG000"], "value": 1e308 * 10}]}],
+            "analyses": [{"groupIds": 4, "paramType": "Hazard Ratio", "paramValue": 10 ** 400}]}]},
+    }
+    (res,) = read_bytes(json.dumps(study).encode(), "odd.json")
+    assert res.error is None or "odd.json" in str(res.error)

@@ -10,6 +10,7 @@ error naming its JSON path (``protocolSection.conditionsModule.conditions``).
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterator
 from datetime import datetime
@@ -102,16 +103,20 @@ def _num(v: Any) -> float | None:
     """A reported number ("61.2", 8, "NA") as float, or None."""
     if v is None or type(v) is bool:
         return None
+    f = None
     if type(v) in (int, float):
-        return float(v)
-    if type(v) is str:
+        try:
+            f = float(v)
+        except OverflowError:  # an integer beyond any float
+            return None
+    elif type(v) is str:
         m = re.search(r"-?\d+(?:\.\d+)?(?:[eE]-?\d+)?", v.replace(",", ""))
         if m:
             try:
-                return float(m.group(0))
+                f = float(m.group(0))
             except ValueError:
                 return None
-    return None
+    return f if f is not None and math.isfinite(f) else None  # no infinity or NaN
 
 
 def _int(v: Any) -> int | None:
@@ -364,7 +369,7 @@ def results_to_dict(rs: dict) -> dict | None:
             for ms in _list(_item(period, f"{fp}.periods[0]"), "milestones", f"{fp}.periods[0]"):
                 if type(ms) is dict and ms.get("type") == "STARTED":
                     for ach in _seq(ms.get("achievements")):
-                        if type(ach) is dict and _int(ach.get("numSubjects")) is not None:
+                        if type(ach) is dict and type(ach.get("groupId")) is str and _int(ach.get("numSubjects")) is not None:
                             started[ach.get("groupId")] = _int(ach.get("numSubjects"))
         for gid, title in titles.items():
             d = descs.get(gid)
@@ -379,7 +384,7 @@ def results_to_dict(rs: dict) -> dict | None:
         for den in _list(base, "denoms", bp)[:1]:
             if type(den) is dict:
                 for c in _seq(den.get("counts")):
-                    if type(c) is dict and _int(c.get("value")) is not None:
+                    if type(c) is dict and type(c.get("groupId")) is str and _int(c.get("value")) is not None:
                         counts[c.get("groupId")] = _int(c.get("value"))
         if not arms:
             for gid, title in titles.items():
@@ -419,7 +424,7 @@ def _measure_stats(m: dict, path: str) -> list[dict]:
     for den in _list(m, "denoms", path)[:1]:
         if type(den) is dict:
             for c in _seq(den.get("counts")):
-                if type(c) is dict and _int(c.get("value")) is not None:
+                if type(c) is dict and type(c.get("groupId")) is str and _int(c.get("value")) is not None:
                     denoms[c.get("groupId")] = _int(c.get("value"))
     ci_level = None
     cm = re.search(r"(\d+(?:\.\d+)?)\s*%\s*Confidence Interval", disp, re.I)
@@ -465,7 +470,7 @@ def _measure_stats(m: dict, path: str) -> list[dict]:
         low = ptype.lower()
         akind = ("hazard_ratio" if "hazard" in low else "odds_ratio" if "odds" in low
                  else "mean" if "mean" in low else "other")
-        ids = [g for g in (an.get("groupIds") or []) if type(g) is str]
+        ids = [g for g in _seq(an.get("groupIds")) if type(g) is str]
         ci = None
         lo, hi = _num(an.get("ciLowerLimit")), _num(an.get("ciUpperLimit"))
         level = _num(an.get("ciPctValue"))
