@@ -128,6 +128,7 @@ def test_ctgov_results_with_odd_numbers_and_group_ids_do_not_crash():
         "baselineCharacteristicsModule": {"groups": group, "denoms": [{"counts": [{"groupId": {}, "value": 3}]}]},
         "outcomeMeasuresModule": {"outcomeMeasures": [{
             "title": "ORR", "groups": group, "denoms": [{"counts": [{"groupId": ["EG000"], "value": 1e308 * 10}]}],
+            "classes": [{"categories": [{"measurements": [{"groupId": ["EG000"], "value": "12"}]}]}],
             "analyses": [{"groupIds": 4, "paramType": "Hazard Ratio", "paramValue": 10 ** 400}]}]},
     }
     (res,) = read_bytes(json.dumps(study).encode(), "odd.json")

@@ -446,7 +446,7 @@ def _measure_stats(m: dict, path: str) -> list[dict]:
                 value = _num(meas.get("value"))
                 if value is None:
                     continue
-                gid = meas.get("groupId")
+                gid = meas.get("groupId") if type(meas.get("groupId")) is str else None
                 ci = None
                 if ci_level is not None:
                     lo, hi = _num(meas.get("lowerLimit")), _num(meas.get("upperLimit"))
