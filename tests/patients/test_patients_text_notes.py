@@ -265,3 +265,18 @@ def test_course_outcomes_told_apart_and_metastatic_onset() -> None:
     assert (ai.progressed, ai.ongoing, ai.progression_date) == (True, False, dt.date(2026, 11, 5))
     p = note("Date: 2026-11-01\nMetastatic breast cancer. Now on maintenance letrozole + ribociclib since October 2026.")
     assert p.treatments[0].progressed is False and p.treatments[0].ongoing is True
+
+
+def test_a_long_run_without_spaces_is_blanked_and_read_in_linear_time():
+    """Pasted markup or a data blob (20,000 characters with no space) neither stalls the reader
+    (tokenising it cost time quadratic in its length) nor hides the sentence after it."""
+    import time
+
+    from trialmatch.patients import read_patient_bytes
+
+    for blob in (b"[" * 20000, b'{"a":' * 4000):
+        t0 = time.perf_counter()
+        p = read_patient_bytes(blob + b" ER positive breast cancer, age 61.", "blob.txt", fmt="text")
+        assert time.perf_counter() - t0 < 30
+        assert p.age_years == 61
+        assert any("without a space at offset 0 was not read" in w for w in p.warnings)

@@ -266,11 +266,30 @@ class _Sentence:
 NEG_LOCAL = re.compile(r"\b(no|not|without|negative for|denies|denied|absence of|free of|ruled out|never)\b", re.I)
 
 
+#: a run of this many characters with no space is no word of a note (pasted markup, a data blob):
+#: it is blanked before reading, because tokenising such a run costs time quadratic in its length
+LONG_RUN = re.compile(r"\S{%d,}" % 200)
+
+
+def blank_long_runs(text: str) -> tuple[str, list[str]]:
+    """``text`` with every run of 200 or more non-space characters replaced by as many spaces
+    (offsets of the rest unchanged), and a warning for each run."""
+    warnings: list[str] = []
+
+    def blank(m: re.Match) -> str:
+        if len(warnings) < 5:
+            warnings.append(f"text: a run of {len(m.group(0))} characters without a space at offset {m.start()} "
+                            "was not read (no word of a note is that long)")
+        return " " * len(m.group(0))
+
+    return LONG_RUN.sub(blank, text), warnings
+
+
 class _TextReader:
     def __init__(self, text: str, file_name: str, today: dt.date | None) -> None:
+        text, self.warnings = blank_long_runs(text)
         self.text = text
         self.file_name = file_name
-        self.warnings: list[str] = []
         from .note_rules import note_rules
 
         rules = note_rules()
