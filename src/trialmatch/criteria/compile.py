@@ -64,14 +64,14 @@ from trialmatch.criteria.extractors.therapy import _FREE_AGENT_STOP
 from trialmatch.criteria.model import (
     Age, AllOf, Allergy, AnyOf, CompiledCriteria, ConcomitantMedication, Condition, Criterion, Diagnosis, Except,
     IfThen, LabThreshold, LifeExpectancy, Measurement, MenopausalStatus, NeedsConfirmation, Not, PerformanceStatus,
-    Pregnancy, PriorTherapy, Range, Sex, Unsupported, iter_atoms,
+    Pregnancy, PriorTherapy, Range, Receptor, Sex, Unsupported, iter_atoms,
 )
 from trialmatch.criteria.rules import vocab_regexes
 from trialmatch.criteria.split import SplitCriterion, split_criteria, split_prose
 
 __all__ = ["COMPILER_VERSION", "compile_criteria", "compile_text", "compile_criterion_text"]
 
-COMPILER_VERSION = "0.4.4"
+COMPILER_VERSION = "0.5.0"
 
 
 _NUMERIC_KINDS = (Age, LabThreshold, PerformanceStatus, LifeExpectancy, Measurement)
@@ -87,7 +87,39 @@ def _combine(atoms: list, kind: str, t: str):
         return atoms[0]
     if kind == "exclusion":
         return AnyOf(items=atoms)
-    return AllOf(items=atoms)
+    atoms = _exclusive_statuses_as_alternatives(atoms)
+    return atoms[0] if len(atoms) == 1 else AllOf(items=atoms)
+
+
+def _receptor_alternatives(a):
+    """An ``AllOf`` of receptor atoms only (one extractor's reading of "HER2+, HER2-low or HER2-ultralow") with
+    its exclusive statuses made alternatives (see ``_exclusive_statuses_as_alternatives``)."""
+    if isinstance(a, AllOf) and len(a.items) > 1 and all(isinstance(x, Receptor) for x in a.items):
+        items = _exclusive_statuses_as_alternatives(list(a.items))
+        if len(items) != len(a.items):
+            return items[0] if len(items) == 1 else AllOf(items=items)
+    return a
+
+
+def _exclusive_statuses_as_alternatives(atoms: list) -> list:
+    """Inclusion atoms that cannot all hold ("HER2+, HER2-low or HER2-ultralow": one receptor, several statuses)
+    are the clause's alternatives: one ``AnyOf`` in the place of the first of them."""
+    atoms = [_receptor_alternatives(a) for a in atoms]
+    by_receptor: dict[str, list] = {}
+    for a in atoms:
+        if isinstance(a, Receptor):
+            by_receptor.setdefault(a.receptor, []).append(a)
+    groups = [g for g in by_receptor.values() if len(g) > 1 and len({x.status for x in g}) > 1]
+    if not groups:
+        return atoms
+    out = []
+    for a in atoms:
+        g = next((g for g in groups if any(a is x for x in g)), None)
+        if g is None:
+            out.append(a)
+        elif a is g[0]:
+            out.append(AnyOf(items=list(g)))
+    return out
 
 
 def _apply_negation(expr, t: str):
@@ -354,12 +386,34 @@ def _compile_semicolon_parts(parts: list[str], kind: str):
     return AnyOf(items=exprs) if kind == "exclusion" else AllOf(items=exprs)
 
 
+# a permission with its condition: "Prior platinum allowed as long as no breast cancer progression occurred on
+# treatment", "Prior taxane is permitted provided ..."; and "Patients may have received prior adjuvant chemotherapy"
+# (what she may have had, without a limit: "may have received up to 2 prior lines" is a limit and stays a check)
+_CONDITIONAL_PERMISSION = re.compile(
+    r"(?i)^\W*(?:(?:any\s+)?(?:prior|previous)\s+)?[^.;:()]{1,80}?\s+(?:is\s+|are\s+|will\s+be\s+)?(?:allowed|permitted|acceptable)"
+    r"\s*,?\s+(?:as\s+long\s+as|provided|if|when|only\s+if|so\s+long\s+as|on\s+condition)\b")
+_MAY_HAVE = re.compile(
+    r"(?i)^\W*(?:(?:patients?|participants?|subjects?|women|men)\s+)?(?:may|can|could)\s+have\s+(?:received|had|undergone|been\s+treated)\b"
+    r"(?![^.;]*(?:\bup\s+to\b|\bno\s+more\s+than\b|\bat\s+most\b|\bmaximum\b|\bnot\s+more\s+than\b|≤|<|\bfewer\b|\bless\s+than\b|"
+    r"\bonly\b|\bmust\b|\bbut\b|\bprovided\b|\bas\s+long\s+as\b|\bif\b|\bunless\b))")
+
+
+def _conditional_permission(t: str) -> bool:
+    """Is ``t`` a permission with a condition (``_CONDITIONAL_PERMISSION``) or a "may have received" statement
+    without a limit (``_MAY_HAVE``)? Neither is a requirement."""
+    tl = t.lower()
+    if ("allowed" in tl or "permitted" in tl or "acceptable" in tl) and not _negated(t) and \
+            _CONDITIONAL_PERMISSION.match(t) and not re.match(r"(?i)^\W*(?:no|not|none)\b", t):
+        return True
+    return ("may" in tl or "can" in tl or "could" in tl) and _MAY_HAVE.match(t) is not None
+
+
 @lru_cache(maxsize=65536)
 def _compile_criterion_cached(t: str, kind: str):
     """:func:`compile_criterion_text` on stripped text; cached, so never mutate what it returns."""
     if not t:
         return None, "unsupported", "empty criterion"
-    if _is_permission(t, kind):
+    if _is_permission(t, kind) or _conditional_permission(t):
         return None, "compiled", "not a requirement: states what is allowed"
     d = _definition(t, kind)
     if d is not None:
@@ -513,6 +567,7 @@ def _build(splits: list[SplitCriterion], trial_id: str, source: str, source_text
                                 parent=sc.parent, expression=expr, status=status, reason=reason))
     _demote_list_headers(crits)
     _listed_types_as_alternatives(crits)
+    _alternative_lists(crits)
     return CompiledCriteria.model_construct(trial_id=trial_id, compiler_version=COMPILER_VERSION, source=source,
                                             criteria=crits, source_text=source_text)
 
@@ -610,6 +665,7 @@ def _names_drug(expr, key: str | None) -> bool:
 
 
 _TRAILING_OR = re.compile(r"(?i)[\s,;]*\b(?:and/or|and or|or/and|or)\W*$")
+_LEADING_OR = re.compile(r"(?i)^\W*(?:and/or|or)\s+")
 
 
 def _compile_alternatives(sc: SplitCriterion, source_text: str):
@@ -617,7 +673,7 @@ def _compile_alternatives(sc: SplitCriterion, source_text: str):
     on its own (the trailing "or" removed); unsupported when any line is (the status rule)."""
     exprs = []
     for a, b in sc.alternatives:
-        part = _TRAILING_OR.sub("", source_text[a:b])
+        part = _LEADING_OR.sub("", _TRAILING_OR.sub("", source_text[a:b]))
         e, st, _why = compile_criterion_text(part, sc.kind)
         if e is None:  # a permission or an empty line among alternatives: nothing to check there
             e = Unsupported(reason=f"no check in the alternative {part.strip()[:80]!r}")
@@ -708,6 +764,136 @@ def _listed_types_as_alternatives(crits: list[Criterion]) -> None:
         for k in run:
             k.expression, k.status = None, "compiled"
             k.reason = f"one of the alternatives listed under {c.id}: checked there"
+
+
+# a heading whose items are alternatives: "meets one of the following criteria:", "with >= 1 of the following risk
+# factors:", "at least one of the following:", "any of the following:" ("all of the following" is the default reading)
+_ANY_OF_HEAD = re.compile(
+    r"(?i)(?:\b(?:at\s+least|a\s+minimum\s+of)\s+(?:one|1)|(?:≥|>=|>\s*/?=)\s*(?:one|1)|\b(?:one|1|any|either))\s+"
+    r"(?:or\s+more\s+)?(?:\([^()]{0,10}\)\s+)?of\s+(?:the\s+)?(?:following|these|below)\b")
+# a heading that introduces populations: "... from the following primary tumours:", "the following cohorts:"
+_POPULATION_HEAD = re.compile(
+    r"(?i)\bfollowing\s+(?:\w+\s+){0,2}?(?:tumou?rs?|tumou?r\s+types?|cancers?|cancer\s+types?|malignanc\w+|"
+    r"indications?|populations?|cohorts?|arms?|diseases?|diagnos[ie]s|histolog\w*)\b[^:]{0,80}:\s*$")
+# one cohort of a basket / multi-cohort trial: "Cohort A:", "Arm 1 (HR+): ...", "Phase 3 only:", "HR+ cohort:",
+# "TNBC cohort", "Part B - dose expansion:"
+_COHORT_HEAD = re.compile(
+    r"(?i)^\W*(?:(?:cohorts?|arms?|groups?|strat(?:um|a)|sub-?stud(?:y|ies)|modules?)\s+(?:[A-Z]{1,2}|\d{1,2}[a-z]?|"
+    r"[IVX]{1,4})\b(?:\s*[-–(:)][^:]{0,80}|\s*$)|(?:phase|part)\s+(?:[A-Z]|\d[a-z]?|[IVX]{1,3})\b[^:]{0,60}:|"
+    r"[^:.;]{1,40}?\s+(?:cohorts?|arms?)\s*(?::|$)|[^:.;]{1,40}?\bonly\s*:\s*$)")
+_DEPTH_SEP = "."
+_NEGATED_HEAD = re.compile(r"(?i)\b(?:no|not|none|without|never|neither|nor|exclud\w*|cannot|can't)\b")
+
+
+def _subtree_expr(c: Criterion, kids: dict[str, list[Criterion]]):
+    """What a criterion and its sub-criteria require together (``AllOf``; None when nothing)."""
+    parts = [c.expression] if c.expression is not None else []
+    for k in kids.get(c.id, ()):
+        e = _subtree_expr(k, kids)
+        if e is not None:
+            parts.append(e)
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else AllOf(items=parts)
+
+
+def _distinct_cancers(c: Criterion) -> set[str]:
+    if c.expression is None:
+        return set()
+    return {a.cancer_type for a in iter_atoms(c.expression) if isinstance(a, Diagnosis)}
+
+
+def _alternative_lists(crits: list[Criterion]) -> None:
+    """Inclusion lists whose items are alternatives, not a conjunction:
+
+    * items under a heading that asks for one of them (``_ANY_OF_HEAD``: "meets one of the following criteria:",
+      "with >= 1 of the following risk factors:") or that introduces populations (``_POPULATION_HEAD``: "from the
+      following primary tumours:");
+    * items (under a heading ending with ":") that each name a different primary cancer ("Breast cancer",
+      "Prostate cancer"): she cannot be required to have all of them;
+    * a run of sibling cohort headings ("Cohort A: ...", "Phase 3 only:", "HR+ cohort:"): each cohort is the
+      ``AllOf`` of its own items, the cohorts are alternatives.
+
+    The heading (or the first cohort, when the cohorts have no common heading) gets ``AllOf(own check,
+    AnyOf(items))`` and every item's own expression becomes None, with a reason naming where it is checked.
+    Lists are read from the deepest up, so a cohort whose items are alternatives is one alternative above."""
+    kids: dict[str | None, list[Criterion]] = {}
+    for c in crits:
+        kids.setdefault(c.parent, []).append(c)
+
+    def absorb(holder: Criterion, items: list[Criterion], own, why: str) -> None:
+        alts = []
+        for k in items:
+            e = _subtree_expr(k, kids)
+            if e is not None and not any(e == x for x in alts):
+                alts.append(_clone(e))
+        if len(alts) < 2:
+            return
+        anyof = AnyOf(items=alts)
+        holder.expression = anyof if own is None else AllOf(items=[own, anyof])
+        holder.status, holder.reason = _status(holder.expression)
+        holder.reason = (holder.reason + "; " if holder.reason else "") + why
+        stack = list(items)
+        while stack:
+            k = stack.pop()
+            if k is not holder:
+                k.expression, k.status = None, "compiled"
+                k.reason = f"an alternative listed under {holder.id}: checked there"
+            stack.extend(kids.get(k.id, ()))
+
+    depth_first = sorted((c for c in crits if c.kind == "inclusion"), key=lambda c: -c.id.count(_DEPTH_SEP))
+    done: set[str] = set()
+    for c in depth_first:
+        if c.id in done or c.id not in kids or (c.reason or "").startswith("one of the "):
+            continue
+        items = [k for k in kids[c.id] if not (k.reason or "").startswith("one of the alternatives")]
+        head = c.text.strip()
+        if len(items) < 2:
+            continue
+        if _NEGATED_HEAD.search(head):
+            continue  # "No concurrent treatment with any of the following:": each item is excluded on its own
+        if _ANY_OF_HEAD.search(head) or _POPULATION_HEAD.search(head):
+            chosen, why = items, f"one of the {len(items)} items listed under it"
+        elif head.endswith(":") and sum(1 for k in items if _distinct_cancers(k)) >= 2 and len(
+                set().union(*(_distinct_cancers(k) for k in items))) >= 2:
+            run = []
+            for k in items:  # the leading run of items that name a cancer (requirements of their own may follow)
+                if not _distinct_cancers(k) and k.id not in kids:
+                    break
+                run.append(k)
+            chosen, why = run, f"one of the {len(run)} cancers listed under it"
+        else:
+            continue
+        own = c.expression
+        if own is not None and (c.reason or "").startswith("introduces"):
+            own = None
+        done.add(c.id)
+        absorb(c, chosen, own, why)
+    # runs of sibling cohort headings (under one heading or at the top level): the first cohort holds them all
+    for sibs in kids.values():
+        run: list[Criterion] = []
+        for k in sibs + [None]:
+            if k is not None and k.kind == "inclusion" and _COHORT_HEAD.match(k.text) and (
+                    k.expression is not None or k.id in kids):
+                run.append(k)
+                continue
+            if len(run) >= 2:
+                alts = [e for e in (_subtree_expr(r, kids) for r in run) if e is not None]
+                if len(alts) >= 2:
+                    holder = run[0]
+                    for r in run:
+                        stack = [r]
+                        while stack:
+                            x = stack.pop()
+                            if x is not holder:
+                                x.expression, x.status = None, "compiled"
+                                x.reason = f"an alternative cohort, checked under {holder.id}"
+                            stack.extend(kids.get(x.id, ()))
+                    holder.expression = AnyOf(items=[_clone(e) for e in alts])
+                    holder.status, holder.reason = _status(holder.expression)
+                    holder.reason = (holder.reason + "; " if holder.reason else "") + \
+                        f"one of the {len(run)} cohorts {run[0].id}-{run[-1].id}"
+            run = []
 
 
 def compile_text(text: str, trial_id: str, source: str = "criteria_text") -> CompiledCriteria:

@@ -211,6 +211,10 @@ _LIST_SEP = re.compile(r"(?i)\s*(?:,|;|\bor\b|\band/or\b|\band\b|\+)\s*")
 _LIST_ITEM_LEAD = re.compile(r"(?i)^(?:(?:an?|the|any|other|prior|previous|all|some|approved|investigational)\s+)+")
 
 
+_LIST_COUNT_LEAD = re.compile(r"(?i)^\s*(?:at\s+least\s+|a\s+minimum\s+of\s+)?(?:one|two|three|four|\d+)\s+(?:or\s+more\s+)?"
+                              r"(?:(?:prior|previous)\s+)?(?:lines?\s+of\s+)?")
+
+
 def _agent_list_gap(t: str, rx: dict) -> list[str] | None:
     """Items of the list after "prior treatment with" that are neither vocabulary agents nor drug-like
     names (None when there is no such list)."""
@@ -219,6 +223,8 @@ def _agent_list_gap(t: str, rx: dict) -> list[str] | None:
         return None
     phrase = re.split(r"(?i)\s+(?:for|within|in|during|at|prior|before|after|is|are|will|must|unless|except|"
                       r"such as|including|e\.g\.?|i\.e\.?)\b", m.group("names"))[0]
+    # "treated with one or more anti-HER2 directed therapy": the count is not an item of the list
+    phrase = _LIST_COUNT_LEAD.sub("", phrase)
     gap = []
     for it in _LIST_SEP.split(phrase):
         it = _LIST_ITEM_LEAD.sub("", it.strip(" ,.")).strip()
