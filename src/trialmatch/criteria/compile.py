@@ -64,10 +64,13 @@ from trialmatch.criteria.extractors.therapy import _FREE_AGENT_STOP
 from trialmatch.criteria.model import (
     Age, AllOf, Allergy, AnyOf, CompiledCriteria, ConcomitantMedication, Condition, Criterion, Diagnosis, Except,
     IfThen, LabThreshold, LifeExpectancy, Measurement, MenopausalStatus, NeedsConfirmation, Not, PerformanceStatus,
-    Pregnancy, PriorTherapy, Range, Receptor, Sex, Unsupported, iter_atoms,
+    Pregnancy, PriorTherapy, Range, Sex, Unsupported, iter_atoms,
 )
 from trialmatch.criteria.rules import vocab_regexes
 from trialmatch.criteria.split import SplitCriterion, split_criteria, split_prose
+from trialmatch.criteria.structure import (
+    _alternative_lists, _exclusive_statuses_as_alternatives, _listed_exceptions, _treated_or_ineligible_lists,
+)
 
 __all__ = ["COMPILER_VERSION", "compile_criteria", "compile_text", "compile_criterion_text"]
 
@@ -89,37 +92,6 @@ def _combine(atoms: list, kind: str, t: str):
         return AnyOf(items=atoms)
     atoms = _exclusive_statuses_as_alternatives(atoms)
     return atoms[0] if len(atoms) == 1 else AllOf(items=atoms)
-
-
-def _receptor_alternatives(a):
-    """An ``AllOf`` of receptor atoms only (one extractor's reading of "HER2+, HER2-low or HER2-ultralow") with
-    its exclusive statuses made alternatives (see ``_exclusive_statuses_as_alternatives``)."""
-    if isinstance(a, AllOf) and len(a.items) > 1 and all(isinstance(x, Receptor) for x in a.items):
-        items = _exclusive_statuses_as_alternatives(list(a.items))
-        if len(items) != len(a.items):
-            return items[0] if len(items) == 1 else AllOf(items=items)
-    return a
-
-
-def _exclusive_statuses_as_alternatives(atoms: list) -> list:
-    """Inclusion atoms that cannot all hold ("HER2+, HER2-low or HER2-ultralow": one receptor, several statuses)
-    are the clause's alternatives: one ``AnyOf`` in the place of the first of them."""
-    atoms = [_receptor_alternatives(a) for a in atoms]
-    by_receptor: dict[str, list] = {}
-    for a in atoms:
-        if isinstance(a, Receptor):
-            by_receptor.setdefault(a.receptor, []).append(a)
-    groups = [g for g in by_receptor.values() if len(g) > 1 and len({x.status for x in g}) > 1]
-    if not groups:
-        return atoms
-    out = []
-    for a in atoms:
-        g = next((g for g in groups if any(a is x for x in g)), None)
-        if g is None:
-            out.append(a)
-        elif a is g[0]:
-            out.append(AnyOf(items=list(g)))
-    return out
 
 
 def _apply_negation(expr, t: str):
@@ -144,6 +116,9 @@ def _apply_negation(expr, t: str):
 _CLAUSE_OR = re.compile(r",\s*or\s+(?=(?:the\s+)?(?:patient|disease|subject|have|has|had|any|if|when|previous|prior|participants?|known|on\s+(?:one|two|three|a|an|\d|at least)\b|[a-z]+\s+(?:progress|relapse|after)))|;\s*or\s+", re.IGNORECASE)
 
 
+_MD_ESCAPE = re.compile(r"\\([<>\[\]*_#+=~|()&-])")
+
+
 def compile_criterion_text(text: str, kind: str = "inclusion"):
     """Compile one criterion's text.
 
@@ -156,7 +131,10 @@ def compile_criterion_text(text: str, kind: str = "inclusion"):
     tuple
         ``(expression or None, status, reason)`` following the module's status rule.
     """
-    expr, status, reason = _compile_criterion_cached(text.strip(), kind)
+    t = text.strip()
+    if "\\" in t:
+        t = _MD_ESCAPE.sub(r"\1", t)  # CT.gov markdown: "\\< 5 prior lines", "\\>= 1,500/mcL", "\\[NSCLC\\]"
+    expr, status, reason = _compile_criterion_cached(t, kind)
     return (_clone(expr) if expr is not None else None), status, reason
 
 
@@ -266,6 +244,35 @@ def _age_conditional(t: str, kind: str):
     if not exprs:
         return None
     expr = exprs[0] if len(exprs) == 1 else AllOf(items=exprs)
+    return expr, *_status(expr)
+
+
+# a requirement of the male patients only: "For male patients who are sexually active and who are partners of
+# premenopausal women: agreement to use two forms of contraception", "Male participants must agree to use a condom":
+# IfThen(male, requirement), which does not apply to a woman (what it says of partners is not about the patient)
+_MALE_COND = re.compile(
+    r"(?i)^\W*(?:(?:for|in)\s+(?:all\s+)?(?:male|men)\b(?:\s+(?:patients?|participants?|subjects?))?(?P<who1>[^:;.]{0,160}?)\s*[:,]\s*"
+    r"(?P<rest1>\S.*)|(?:male|men)\b(?:\s+(?:patients?|participants?|subjects?))?(?P<who2>(?:\s+(?:who|with|of|that)\b[^:;.]{0,120}?)?)"
+    r"\s*,?\s+(?P<rest2>(?:must|should|shall|(?:are|is|will\s+be)\s+required\s+to|need\s+to|will\s+need\s+to)\s+\S.*))$", re.S)
+
+
+def _male_conditional(t: str, kind: str):
+    """``(IfThen(male, requirement), status, reason)`` for a requirement of male patients only (``_MALE_COND``),
+    else None."""
+    if kind != "inclusion":
+        return None
+    m = _MALE_COND.match(t)
+    if m is None:
+        return None
+    who = m.group("who1") if m.group("rest1") is not None else m.group("who2")
+    if who and re.search(r"(?i)\b(?:or|and)\s+(?:(?:pre|post)-?menopausal\s+)?(?:women|females?)\b(?!\s+(?:of|who|with)\b)", who) \
+            and not re.search(r"(?i)partners?", who):
+        return None  # "For men or postmenopausal women: ..." concerns both
+    rest = (m.group("rest1") if m.group("rest1") is not None else m.group("rest2")).strip()
+    e, st, _why = compile_criterion_text(rest, kind)
+    if e is None or st == "unsupported":
+        e = NeedsConfirmation(category="other", reason=f"required of male patients only: {rest.strip(' .;')[:100]!r}")
+    expr = IfThen(condition=Sex(allowed=["male"]), then=e)
     return expr, *_status(expr)
 
 
@@ -405,7 +412,8 @@ def _conditional_permission(t: str) -> bool:
     if ("allowed" in tl or "permitted" in tl or "acceptable" in tl) and not _negated(t) and \
             _CONDITIONAL_PERMISSION.match(t) and not re.match(r"(?i)^\W*(?:no|not|none)\b", t):
         return True
-    return ("may" in tl or "can" in tl or "could" in tl) and _MAY_HAVE.match(t) is not None
+    return ("may" in tl or "can" in tl or "could" in tl) and _MAY_HAVE.match(t) is not None and \
+        len([x for x in _SENTENCE_SPLIT.split(t) if x.strip()]) == 1
 
 
 @lru_cache(maxsize=65536)
@@ -419,6 +427,9 @@ def _compile_criterion_cached(t: str, kind: str):
     if d is not None:
         return d
     d = _age_conditional(t, kind)
+    if d is not None:
+        return d
+    d = _male_conditional(t, kind) if ("male" in t or "Male" in t or "men" in t or "Men" in t or "MALE" in t) else None
     if d is not None:
         return d
     d = _condition_conditional(t, kind) if (" with " in t or " who ha" in t or " having " in t or "diagnosed" in t) \
@@ -567,7 +578,9 @@ def _build(splits: list[SplitCriterion], trial_id: str, source: str, source_text
                                 parent=sc.parent, expression=expr, status=status, reason=reason))
     _demote_list_headers(crits)
     _listed_types_as_alternatives(crits)
-    _alternative_lists(crits)
+    _alternative_lists(crits)  # the list and cohort structure stages: criteria/structure.py
+    _listed_exceptions(crits)
+    _treated_or_ineligible_lists(crits)
     return CompiledCriteria.model_construct(trial_id=trial_id, compiler_version=COMPILER_VERSION, source=source,
                                             criteria=crits, source_text=source_text)
 
@@ -764,136 +777,6 @@ def _listed_types_as_alternatives(crits: list[Criterion]) -> None:
         for k in run:
             k.expression, k.status = None, "compiled"
             k.reason = f"one of the alternatives listed under {c.id}: checked there"
-
-
-# a heading whose items are alternatives: "meets one of the following criteria:", "with >= 1 of the following risk
-# factors:", "at least one of the following:", "any of the following:" ("all of the following" is the default reading)
-_ANY_OF_HEAD = re.compile(
-    r"(?i)(?:\b(?:at\s+least|a\s+minimum\s+of)\s+(?:one|1)|(?:≥|>=|>\s*/?=)\s*(?:one|1)|\b(?:one|1|any|either))\s+"
-    r"(?:or\s+more\s+)?(?:\([^()]{0,10}\)\s+)?of\s+(?:the\s+)?(?:following|these|below)\b")
-# a heading that introduces populations: "... from the following primary tumours:", "the following cohorts:"
-_POPULATION_HEAD = re.compile(
-    r"(?i)\bfollowing\s+(?:\w+\s+){0,2}?(?:tumou?rs?|tumou?r\s+types?|cancers?|cancer\s+types?|malignanc\w+|"
-    r"indications?|populations?|cohorts?|arms?|diseases?|diagnos[ie]s|histolog\w*)\b[^:]{0,80}:\s*$")
-# one cohort of a basket / multi-cohort trial: "Cohort A:", "Arm 1 (HR+): ...", "Phase 3 only:", "HR+ cohort:",
-# "TNBC cohort", "Part B - dose expansion:"
-_COHORT_HEAD = re.compile(
-    r"(?i)^\W*(?:(?:cohorts?|arms?|groups?|strat(?:um|a)|sub-?stud(?:y|ies)|modules?)\s+(?:[A-Z]{1,2}|\d{1,2}[a-z]?|"
-    r"[IVX]{1,4})\b(?:\s*[-–(:)][^:]{0,80}|\s*$)|(?:phase|part)\s+(?:[A-Z]|\d[a-z]?|[IVX]{1,3})\b[^:]{0,60}:|"
-    r"[^:.;]{1,40}?\s+(?:cohorts?|arms?)\s*(?::|$)|[^:.;]{1,40}?\bonly\s*:\s*$)")
-_DEPTH_SEP = "."
-_NEGATED_HEAD = re.compile(r"(?i)\b(?:no|not|none|without|never|neither|nor|exclud\w*|cannot|can't)\b")
-
-
-def _subtree_expr(c: Criterion, kids: dict[str, list[Criterion]]):
-    """What a criterion and its sub-criteria require together (``AllOf``; None when nothing)."""
-    parts = [c.expression] if c.expression is not None else []
-    for k in kids.get(c.id, ()):
-        e = _subtree_expr(k, kids)
-        if e is not None:
-            parts.append(e)
-    if not parts:
-        return None
-    return parts[0] if len(parts) == 1 else AllOf(items=parts)
-
-
-def _distinct_cancers(c: Criterion) -> set[str]:
-    if c.expression is None:
-        return set()
-    return {a.cancer_type for a in iter_atoms(c.expression) if isinstance(a, Diagnosis)}
-
-
-def _alternative_lists(crits: list[Criterion]) -> None:
-    """Inclusion lists whose items are alternatives, not a conjunction:
-
-    * items under a heading that asks for one of them (``_ANY_OF_HEAD``: "meets one of the following criteria:",
-      "with >= 1 of the following risk factors:") or that introduces populations (``_POPULATION_HEAD``: "from the
-      following primary tumours:");
-    * items (under a heading ending with ":") that each name a different primary cancer ("Breast cancer",
-      "Prostate cancer"): she cannot be required to have all of them;
-    * a run of sibling cohort headings ("Cohort A: ...", "Phase 3 only:", "HR+ cohort:"): each cohort is the
-      ``AllOf`` of its own items, the cohorts are alternatives.
-
-    The heading (or the first cohort, when the cohorts have no common heading) gets ``AllOf(own check,
-    AnyOf(items))`` and every item's own expression becomes None, with a reason naming where it is checked.
-    Lists are read from the deepest up, so a cohort whose items are alternatives is one alternative above."""
-    kids: dict[str | None, list[Criterion]] = {}
-    for c in crits:
-        kids.setdefault(c.parent, []).append(c)
-
-    def absorb(holder: Criterion, items: list[Criterion], own, why: str) -> None:
-        alts = []
-        for k in items:
-            e = _subtree_expr(k, kids)
-            if e is not None and not any(e == x for x in alts):
-                alts.append(_clone(e))
-        if len(alts) < 2:
-            return
-        anyof = AnyOf(items=alts)
-        holder.expression = anyof if own is None else AllOf(items=[own, anyof])
-        holder.status, holder.reason = _status(holder.expression)
-        holder.reason = (holder.reason + "; " if holder.reason else "") + why
-        stack = list(items)
-        while stack:
-            k = stack.pop()
-            if k is not holder:
-                k.expression, k.status = None, "compiled"
-                k.reason = f"an alternative listed under {holder.id}: checked there"
-            stack.extend(kids.get(k.id, ()))
-
-    depth_first = sorted((c for c in crits if c.kind == "inclusion"), key=lambda c: -c.id.count(_DEPTH_SEP))
-    done: set[str] = set()
-    for c in depth_first:
-        if c.id in done or c.id not in kids or (c.reason or "").startswith("one of the "):
-            continue
-        items = [k for k in kids[c.id] if not (k.reason or "").startswith("one of the alternatives")]
-        head = c.text.strip()
-        if len(items) < 2:
-            continue
-        if _NEGATED_HEAD.search(head):
-            continue  # "No concurrent treatment with any of the following:": each item is excluded on its own
-        if _ANY_OF_HEAD.search(head) or _POPULATION_HEAD.search(head):
-            chosen, why = items, f"one of the {len(items)} items listed under it"
-        elif head.endswith(":") and sum(1 for k in items if _distinct_cancers(k)) >= 2 and len(
-                set().union(*(_distinct_cancers(k) for k in items))) >= 2:
-            run = []
-            for k in items:  # the leading run of items that name a cancer (requirements of their own may follow)
-                if not _distinct_cancers(k) and k.id not in kids:
-                    break
-                run.append(k)
-            chosen, why = run, f"one of the {len(run)} cancers listed under it"
-        else:
-            continue
-        own = c.expression
-        if own is not None and (c.reason or "").startswith("introduces"):
-            own = None
-        done.add(c.id)
-        absorb(c, chosen, own, why)
-    # runs of sibling cohort headings (under one heading or at the top level): the first cohort holds them all
-    for sibs in kids.values():
-        run: list[Criterion] = []
-        for k in sibs + [None]:
-            if k is not None and k.kind == "inclusion" and _COHORT_HEAD.match(k.text) and (
-                    k.expression is not None or k.id in kids):
-                run.append(k)
-                continue
-            if len(run) >= 2:
-                alts = [e for e in (_subtree_expr(r, kids) for r in run) if e is not None]
-                if len(alts) >= 2:
-                    holder = run[0]
-                    for r in run:
-                        stack = [r]
-                        while stack:
-                            x = stack.pop()
-                            if x is not holder:
-                                x.expression, x.status = None, "compiled"
-                                x.reason = f"an alternative cohort, checked under {holder.id}"
-                            stack.extend(kids.get(x.id, ()))
-                    holder.expression = AnyOf(items=[_clone(e) for e in alts])
-                    holder.status, holder.reason = _status(holder.expression)
-                    holder.reason = (holder.reason + "; " if holder.reason else "") + \
-                        f"one of the {len(run)} cohorts {run[0].id}-{run[-1].id}"
-            run = []
 
 
 def compile_text(text: str, trial_id: str, source: str = "criteria_text") -> CompiledCriteria:

@@ -51,7 +51,7 @@ def _agent_text(t: str) -> str:
 # the regexes of _prior_therapy, compiled once (``re``'s own cache costs a lookup per call), each with the
 # words every one of its matches holds (a cheap pre-check, ``_may_match``)
 _LINES_RE = re.compile(
-    r"(?i)(no more than|not more than|up to|at most|maximum of|≤|<=|fewer than|less than|at least|≥|>=|more than|>|exactly)?\s*"
+    r"(?i)(no more than|not more than|up to|at most|maximum of|≤|<=|fewer than|less than|<|at least|≥|>=|more than|>|exactly)?\s*"
     + NUM + r"\s*(?:or\s+(?:more|fewer|less)\s+)?(?:prior\s+|previous\s+|lines?\s+of\s+|line\s+of\s+)?(?:\w+\s+){0,3}?"
     r"(?:lines?|regimens?|courses?)\b")
 _LINES_WORDS = family_data("therapy").cues.words("lines_words")
@@ -73,6 +73,12 @@ _THERAPY_WITHIN_WORDS = family_data("therapy").cues.words("therapy_within_words"
 _EXCEPT_RE = re.compile(r"(?i)\(?\b(?:except|excluding|other than|with the exception of|apart from)\b(.*)")
 
 
+# "resistant to conventional therapies", "refractory to standard treatment", "after failure of available therapies"
+_GENERIC_FAILED_THERAPY = re.compile(
+    r"(?i)\b(?:resistant|refractory|progress\w*\s+(?:on|after)|failed|failure\s+of|intolerant)\s+(?:to\s+)?(?:all\s+|the\s+)?"
+    r"(?:conventional|standard|standard[- ]of[- ]care|available|established|approved|existing)\s+(?:\w+\s+)?(?:therap(?:y|ies)|treatments?)\b")
+
+
 def _prior_therapy(t: str, kind: str) -> list:
     rx = vocab_regexes()
     agents = []
@@ -91,6 +97,8 @@ def _prior_therapy(t: str, kind: str) -> list:
             agents.append(key)
     if _any(r"\b(?:systemic|anti-?cancer|antineoplastic|cancer)\s+(?:treatment|therapy|therapies|treatments)", t) and "systemic_therapy" not in agents:
         agents.append("systemic_therapy")
+    if not agents and _GENERIC_FAILED_THERAPY.search(t):
+        agents.append("systemic_therapy")  # "resistant to conventional therapies": whatever standard therapy she had
     if not agents and "anti" in t.lower() and _any(r"\banti-?\s?(?:[\w]+-)?" + _CANCER_WORDS + r"\s+(?:treatments?|therap\w*|agents?|"
                                                     r"drugs?|medications?|regimens?)\b", t):
         agents.append("systemic_therapy")  # "anti-myeloma therapy": systemic therapy against that cancer
@@ -133,7 +141,7 @@ def _prior_therapy(t: str, kind: str) -> list:
         tail = lm.group(0).lower()
         if opw in ("no more than", "not more than", "up to", "at most", "maximum of", "≤", "<=") or "or fewer" in tail or "or less" in tail:
             kw["lines"] = Range(low=0, high=n)
-        elif opw in ("fewer than", "less than"):
+        elif opw in ("fewer than", "less than", "<"):
             kw["lines"] = Range(low=0, high=n, high_inclusive=False)
         elif opw in ("at least", "≥", ">=") or "or more" in tail:
             kw["lines"] = Range(low=n)
