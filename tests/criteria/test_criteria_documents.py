@@ -244,13 +244,16 @@ def test_cohorts_are_alternatives_each_the_conjunction_of_its_items():
             "   Phase 3 only:\n   * Advanced or metastatic breast cancer\n   * Prostate cancer\n2. ECOG 0-1.\n")
     cc = compile_text(text, "T")
     by = _by_text(cc)
-    holder = by["Phase 2 only:"]
+    holder = next(c for c in cc.criteria if c.text.startswith("Phase 2 only:"))
     assert isinstance(holder.expression, cm.AnyOf) and len(holder.expression.items) == 2
+    # the holder is the whole list of cohorts: its span covers the last cohort's last item
+    assert holder.text.endswith("Prostate cancer") and text[holder.span[0]:holder.span[1]] == holder.text
     # the phase 3 cohort lists two cancers: one alternative that is itself any of them
     cancers = {a.cancer_type for a in iter_atoms(holder.expression) if isinstance(a, cm.Diagnosis)}
     assert cancers == {"non_small_cell_lung_cancer", "breast_cancer", "prostate_cancer"}
     for t in ("Phase 3 only:", "Advanced or metastatic breast cancer", "Prostate cancer", "Advanced or metastatic NSCLC"):
-        assert by[t].expression is None and holder.id in by[t].reason
+        item = next(c for c in cc.criteria if c.text.startswith(t))
+        assert item.expression is None and holder.id in item.reason
     assert by["ECOG 0-1."].expression is not None
 
 

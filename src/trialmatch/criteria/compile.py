@@ -578,7 +578,7 @@ def _build(splits: list[SplitCriterion], trial_id: str, source: str, source_text
                                 parent=sc.parent, expression=expr, status=status, reason=reason))
     _demote_list_headers(crits)
     _listed_types_as_alternatives(crits)
-    _alternative_lists(crits)  # the list and cohort structure stages: criteria/structure.py
+    _alternative_lists(crits, source_text)  # the list and cohort structure stages: criteria/structure.py
     _listed_exceptions(crits)
     _treated_or_ineligible_lists(crits)
     return CompiledCriteria.model_construct(trial_id=trial_id, compiler_version=COMPILER_VERSION, source=source,

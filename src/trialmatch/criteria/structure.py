@@ -70,7 +70,22 @@ def _distinct_cancers(c: Criterion) -> set[str]:
     return {a.cancer_type for a in iter_atoms(c.expression) if isinstance(a, Diagnosis)}
 
 
-def _alternative_lists(crits: list[Criterion]) -> None:
+def _cover(holder: Criterion, items: list[Criterion], kids: dict, source_text: str | None) -> None:
+    """The holder of a list of alternatives is the whole list: its span (and text) run to the end of its last item."""
+    if not source_text:
+        return
+    end = holder.span[1]
+    stack = list(items)
+    while stack:
+        k = stack.pop()
+        end = max(end, k.span[1])
+        stack.extend(kids.get(k.id, ()))
+    if end > holder.span[1]:
+        holder.span = (holder.span[0], end)
+        holder.text = source_text[holder.span[0]:end]
+
+
+def _alternative_lists(crits: list[Criterion], source_text: str | None = None) -> None:
     """Inclusion lists whose items are alternatives, not a conjunction:
 
     * items under a heading that asks for one of them (``_ANY_OF_HEAD``: "meets one of the following criteria:",
@@ -82,7 +97,8 @@ def _alternative_lists(crits: list[Criterion]) -> None:
       ``AllOf`` of its own items, the cohorts are alternatives.
 
     The heading (or the first cohort, when the cohorts have no common heading) gets ``AllOf(own check,
-    AnyOf(items))`` and every item's own expression becomes None, with a reason naming where it is checked.
+    AnyOf(items))`` and every item's own expression becomes None, with a reason naming where it is checked; the
+    holder's span and text then cover the whole list (``source_text``: the text the spans index).
     Lists are read from the deepest up, so a cohort whose items are alternatives is one alternative above."""
     _compile_text, _clone, _status = _compile_api()
     kids: dict[str | None, list[Criterion]] = {}
@@ -101,6 +117,7 @@ def _alternative_lists(crits: list[Criterion]) -> None:
         holder.expression = anyof if own is None else AllOf(items=[own, anyof])
         holder.status, holder.reason = _status(holder.expression)
         holder.reason = (holder.reason + "; " if holder.reason else "") + why
+        _cover(holder, items, kids, source_text)
         stack = list(items)
         while stack:
             k = stack.pop()
@@ -157,6 +174,7 @@ def _alternative_lists(crits: list[Criterion]) -> None:
                                 x.expression, x.status = None, "compiled"
                                 x.reason = f"an alternative cohort, checked under {holder.id}"
                             stack.extend(kids.get(x.id, ()))
+                    _cover(holder, run, kids, source_text)
                     holder.expression = AnyOf(items=[_clone(e) for e in alts])
                     holder.status, holder.reason = _status(holder.expression)
                     holder.reason = (holder.reason + "; " if holder.reason else "") + \
