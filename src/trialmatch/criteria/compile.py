@@ -116,9 +116,6 @@ def _apply_negation(expr, t: str):
 _CLAUSE_OR = re.compile(r",\s*or\s+(?=(?:the\s+)?(?:patient|disease|subject|have|has|had|any|if|when|previous|prior|participants?|known|on\s+(?:one|two|three|a|an|\d|at least)\b|[a-z]+\s+(?:progress|relapse|after)))|;\s*or\s+", re.IGNORECASE)
 
 
-_MD_ESCAPE = re.compile(r"\\([<>\[\]*_#+=~|()&-])")
-
-
 def compile_criterion_text(text: str, kind: str = "inclusion"):
     """Compile one criterion's text.
 
@@ -131,10 +128,7 @@ def compile_criterion_text(text: str, kind: str = "inclusion"):
     tuple
         ``(expression or None, status, reason)`` following the module's status rule.
     """
-    t = text.strip()
-    if "\\" in t:
-        t = _MD_ESCAPE.sub(r"\1", t)  # CT.gov markdown: "\\< 5 prior lines", "\\>= 1,500/mcL", "\\[NSCLC\\]"
-    expr, status, reason = _compile_criterion_cached(t, kind)
+    expr, status, reason = _compile_criterion_cached(text.strip(), kind)
     return (_clone(expr) if expr is not None else None), status, reason
 
 

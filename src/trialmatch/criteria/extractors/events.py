@@ -63,7 +63,7 @@ _N_UNIT = (r"(?P<n>\d+(?:\.\d+)?|one|two|three|four|five|six|seven|eight|nine|te
            r"(?P<u>days?|weeks?|wks?|months?|mo|years?|yrs?)\b")
 # the same window said otherwise, rewritten as "at least N weeks since prior X":
 # a washout item "Hormonal therapy: >= 2 weeks" (under "adequate washout period ... from:");
-_WASHOUT_ITEM_RE = re.compile(r"(?i)^\W*(?P<what>[A-Za-z][^:;]{1,80}?)\s*:\s*(?:≥|>=|\\?>|at\s+least|more\s+than|a\s+minimum\s+of)"
+_WASHOUT_ITEM_RE = re.compile(r"(?i)^\W*(?P<what>[A-Za-z][^:;]{1,140}?)\s*:\s*(?:≥|>=|\\?>|at\s+least|more\s+than|a\s+minimum\s+of)"
                               r"\s*" + _N_UNIT + r"(?:\s*(?:\([^()]*\)|\[[^\[\]]*\]|or\b.*|;.*|\.))*\s*$")
 # "Prior radiotherapy must have been completed 2 weeks prior to first dose", "... must be discontinued at least 14 days
 # before randomisation";

@@ -32,6 +32,8 @@ _DOSE_ANCHOR = re.compile(
 def _agent_text(t: str) -> str:
     """``t`` as the agent search reads it: "bone-targeted agents" is not "targeted agents", and
     "PI3K, AKT or mTOR inhibitor" names three classes ("PI3K inhibitor, AKT inhibitor or mTOR inhibitor")."""
+    if "\\" in t:
+        t = t.replace("\\<", "<").replace("\\>", ">")  # CT.gov markdown: "failed \\< 5 prior lines"
     if "bone" in t or "Bone" in t:
         t = _BONE_TARGETED.sub("bone_", t)
     if "dose" in t or "administration" in t or "infusion" in t:
