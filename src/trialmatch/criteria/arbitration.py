@@ -229,8 +229,19 @@ _PLANNED_TREATMENT = re.compile(
     r"(?:\s+(?:treatment|therapy|chemotherapy|regimen|combination))?")
 
 
+# "in line with the specifications mentioned in the ENHERTU® SmPC", "according to the drug label": the product's label
+# named as the standard, not a drug she has had
+_LABEL_REFERENCE = re.compile(
+    r"(?i)\b(?:in\s+line\s+with|according\s+to|as\s+per|per|as\s+described\s+in|consistent\s+with)\s+(?:the\s+)?"
+    r"(?:(?:specifications?|recommendations?|conditions?)\s+(?:mentioned\s+|given\s+|stated\s+)?in\s+the\s+)?[\w®™/-]+(?:\s+[\w®™/-]+)?"
+    r"\s+(?:SmPC|label(?:l?ing)?|prescribing\s+information|package\s+insert|product\s+information|summary\s+of\s+product\s+"
+    r"characteristics)\b")
+
+
 def _planned_treatment_not_history(c, t: str) -> str:
     tl = c.tl
+    if "smpc" in tl or "label" in tl or "prescribing" in tl or "package" in tl or "product" in tl:
+        t = _LABEL_REFERENCE.sub(lambda m: " " * len(m.group(0)), t)
     if "for" not in tl and "receive" not in tl:
         return t
     return _PLANNED_TREATMENT.sub(lambda m: " " * len(m.group(0)), t)  # same length: the fitness span still fits
@@ -268,7 +279,8 @@ RULES: tuple[Rule, ...] = (
          "(\"HER2-directed\" agents)", _receptor_without_therapy_word, by=("receptors",)),
     Rule("planned_treatment_is_not_history", "input", "prior_therapy",
          "\"eligible for T-DXd treatment\", \"suitable for treatment with epirubicin and cyclophosphamide\": the "
-         "treatment the trial plans for her, not a therapy she has had (read without it)", _planned_treatment_not_history),
+         "treatment the trial plans for her, not a therapy she has had; \"in line with the ENHERTU SmPC\": the product's "
+         "label named as the standard (read without them)", _planned_treatment_not_history),
     Rule("fitness_is_not_therapy_history", "input", "prior_therapy",
          "\"unfit for chemotherapy\": the fitness phrase is a judgement, not a therapy she had (read without it)",
          _keep_fitness_out_of_therapy),
