@@ -81,7 +81,19 @@ _GENERIC_FAILED_THERAPY = re.compile(
     r"(?:conventional|standard|standard[- ]of[- ]care|available|established|approved|existing)\s+(?:\w+\s+)?(?:therap(?:y|ies)|treatments?)\b")
 
 
+# "progressed on hormonal based therapy including CDK4/6 inhibitor and 1 prior line of chemotherapy and/or ADC":
+# two therapy requirements, the second with its own count of lines
+_AND_LINES_OF = re.compile(r"(?i)\s+and\s+(?=(?:at\s+least\s+)?(?:\d+|one|two|three)\s+(?:or\s+more\s+)?(?:prior\s+|previous\s+)?"
+                           r"lines?\s+of\s+)")
+
+
 def _prior_therapy(t: str, kind: str) -> list:
+    if " and " in t and "line" in t:
+        parts = _AND_LINES_OF.split(t, maxsplit=1)
+        if len(parts) == 2 and kind == "inclusion":
+            first, second = _prior_therapy(parts[0], kind), _prior_therapy("prior " + parts[1], kind)
+            if first and second and all(isinstance(a, PriorTherapy) for a in first + second):
+                return first + second
     rx = vocab_regexes()
     agents = []
     t_orig, t = t, _agent_text(t)
