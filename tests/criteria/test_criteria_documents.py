@@ -223,3 +223,99 @@ def test_serialisation_emits_no_warnings():
             if c.expression is not None:
                 c.expression.to_dict()
     assert CompiledCriteria.model_validate_json(dumped).model_dump_json() == dumped
+
+
+def _by_text(cc):
+    return {c.text: c for c in cc.criteria}
+
+
+def test_numbered_item_after_an_indented_sub_list_resumes_the_top_level():
+    text = ("Inclusion Criteria:\n\n1. Age 18 or over.\n2. Patients with:\n\n   Phase 2 only:\n\n   • Advanced NSCLC\n\n"
+            "   Phase 3 only:\n   * Advanced breast cancer\n   * Prostate cancer\n"
+            "3. Pathology confirmation of cancer is required.\n4. ECOG 0-1.\n")
+    splits = {s.text: s for s in split_criteria(text)}
+    assert splits["Pathology confirmation of cancer is required."].parent is None
+    assert splits["ECOG 0-1."].parent is None
+    assert splits["Prostate cancer"].parent == splits["Phase 3 only:"].id
+
+
+def test_cohorts_are_alternatives_each_the_conjunction_of_its_items():
+    text = ("Inclusion Criteria:\n\n1. Patients with:\n\n   Phase 2 only:\n\n   • Advanced or metastatic NSCLC\n\n"
+            "   Phase 3 only:\n   * Advanced or metastatic breast cancer\n   * Prostate cancer\n2. ECOG 0-1.\n")
+    cc = compile_text(text, "T")
+    by = _by_text(cc)
+    holder = next(c for c in cc.criteria if c.text.startswith("Phase 2 only:"))
+    assert isinstance(holder.expression, cm.AnyOf) and len(holder.expression.items) == 2
+    # the holder is the whole list of cohorts: its span covers the last cohort's last item
+    assert holder.text.endswith("Prostate cancer") and text[holder.span[0]:holder.span[1]] == holder.text
+    # the phase 3 cohort lists two cancers: one alternative that is itself any of them
+    cancers = {a.cancer_type for a in iter_atoms(holder.expression) if isinstance(a, cm.Diagnosis)}
+    assert cancers == {"non_small_cell_lung_cancer", "breast_cancer", "prostate_cancer"}
+    for t in ("Phase 3 only:", "Advanced or metastatic breast cancer", "Prostate cancer", "Advanced or metastatic NSCLC"):
+        item = next(c for c in cc.criteria if c.text.startswith(t))
+        assert item.expression is None and holder.id in item.reason
+    assert by["ECOG 0-1."].expression is not None
+
+
+def test_items_under_one_of_the_following_are_alternatives():
+    text = ("Inclusion Criteria:\n* Has metastatic cancer that meets one of the following criteria:\n\n"
+            "  1. Triple negative breast cancer that has progressed on at least 1 prior line of therapy.\n"
+            "  2. Hormone receptor positive breast cancer which has progressed on hormonal therapy.\n* Aged 18 or over.\n")
+    cc = compile_text(text, "T")
+    head = cc.criteria[0]
+    anyofs = [n for n in ([head.expression] + list(getattr(head.expression, "items", []))) if isinstance(n, cm.AnyOf)]
+    assert anyofs and len(anyofs[0].items) == 2
+    assert all(c.expression is None for c in cc.criteria if c.parent == head.id)
+
+
+def test_at_least_one_risk_factor_is_any_of_but_all_of_the_following_is_all():
+    any_text = ("Inclusion Criteria:\n1. Patients with ≥ 1 of the following risk factors:\n\n"
+                "   * Prior chemotherapy\n   * Age > 65 years\n")
+    cc = compile_text(any_text, "T")
+    assert isinstance(cc.criteria[0].expression, cm.AnyOf)
+    all_text = ("Inclusion Criteria:\n1. Patients must meet all of the following:\n\n"
+                "   * Prior chemotherapy\n   * Age > 65 years\n")
+    cc = compile_text(all_text, "T")
+    assert cc.criteria[0].expression is None and all(c.expression is not None for c in cc.criteria[1:])
+
+
+def test_distinct_primary_cancers_listed_are_alternatives():
+    text = ("Inclusion Criteria:\n1. Histologically confirmed metastatic solid tumours from the following primary tumours:\n\n"
+            "   * Breast cancer,\n   * Prostate cancer,\n   * Cervical cancer,\n2. Age 18 or over.\n")
+    cc = compile_text(text, "T")
+    head = cc.criteria[0]
+    cancers = [a.cancer_type for a in iter_atoms(head.expression) if isinstance(a, cm.Diagnosis)]
+    assert {"breast_cancer", "prostate_cancer", "cervical_cancer"} <= set(cancers)
+    assert any(isinstance(n, cm.AnyOf) for n in [head.expression, *getattr(head.expression, "items", [])])
+
+
+def test_a_sibling_opening_with_or_is_the_alternative_of_the_line_before():
+    text = ("Inclusion Criteria:\n\n* Triple negative breast cancer\n"
+            "* Or patients with hormone receptor positive, HER2 negative breast cancer\n* ECOG 0-2\n")
+    cc = compile_text(text, "T")
+    assert len(cc.criteria) == 2
+    assert isinstance(cc.criteria[0].expression, cm.AnyOf) and len(cc.criteria[0].expression.items) == 2
+
+
+def test_items_listed_as_exceptions_are_allowed_not_excluded():
+    text = ("Exclusion Criteria:\n\n1. Active or prior documented autoimmune disease. The following are exceptions to "
+            "this criterion:\n\n   * Patients with vitiligo or alopecia.\n   * Patients with hypothyroidism stable on hormone "
+            "replacement therapy.\n2. Pregnant women.\n")
+    cc = compile_text(text, "T")
+    head = cc.criteria[0]
+    assert head.expression is not None and any(a.kind == "condition" for a in iter_atoms(head.expression))
+    for c in cc.criteria:
+        if c.parent == head.id:
+            assert c.expression is None and "exception" in c.reason
+
+
+def test_therapies_had_or_not_possible_are_therapy_or_judgement():
+    text = ("Inclusion Criteria\n\n1. Prior treatment with, ineligibility for, or commercial unavailability of each of the "
+            "following therapies:\n\n   * Anthracyclines, taxanes, and capecitabine.\n   * Ixabepilone.\n2. ECOG 0-2.\n")
+    cc = compile_text(text, "T")
+    items = [c for c in cc.criteria if c.parent == cc.criteria[0].id]
+    assert cc.criteria[0].expression is None and len(items) == 2
+    for c in items:
+        assert isinstance(c.expression, cm.AnyOf)
+        kinds = {type(x) for x in c.expression.items}
+        assert cm.NeedsConfirmation in kinds and any(isinstance(a, cm.PriorTherapy) for a in iter_atoms(c.expression))

@@ -206,6 +206,47 @@ def _confirm_merge(c):
     return None
 
 
+# "unresolved toxicity from previous anticancer therapy", "adverse events due to prior chemotherapy": the therapy is
+# the cause of what is checked, not a therapy history the clause requires or excludes
+_TOXICITY_CAUSE = re.compile(
+    r"(?i)\b(?P<head>toxicit(?:y|ies)|adverse\s+(?:events?|effects?|reactions?)|side[- ]effects?|AEs?)\b(?P<gap>[^.;()]{0,60}?)"
+    r"\b(?:from|due\s+to|related\s+to|attributed\s+to|attributable\s+to|caused\s+by|of|following|after)\s+(?:any\s+|the\s+)?"
+    r"(?:previous|prior|earlier|preceding)\s+[^.;,()]{0,60}?(?:therap(?:y|ies)|treatments?|chemotherap(?:y|ies)|agents?|"
+    r"radiotherap(?:y|ies)|radiation|surgery|interventions?)\b")
+
+
+def _therapy_as_cause(c, t: str) -> str:
+    if "tox" not in c.tl and "advers" not in c.tl and "side" not in c.tl and "AE" not in t:
+        return t
+    return _TOXICITY_CAUSE.sub(lambda m: m.group("head") + m.group("gap"), t)
+
+
+# "eligible for T-DXd treatment", "suitable for treatment with epirubicin and cyclophosphamide", "scheduled for
+# T-DXd treatment": the treatment the trial plans, not one she has had
+_PLANNED_TREATMENT = re.compile(
+    r"(?i)\b(?:eligible|suitable|candidates?|scheduled|planned|fit|appropriate|indicated|selected)\s+(?:for|to\s+receive)\s+"
+    r"(?:(?:treatment|therapy)\s+with\s+)?(?:[\w/+-]+(?:\s*(?:,|and|or|\+|/)\s*[\w/+-]+){0,4})"
+    r"(?:\s+(?:treatment|therapy|chemotherapy|regimen|combination))?")
+
+
+# "in line with the specifications mentioned in the ENHERTU® SmPC", "according to the drug label": the product's label
+# named as the standard, not a drug she has had
+_LABEL_REFERENCE = re.compile(
+    r"(?i)\b(?:in\s+line\s+with|according\s+to|as\s+per|per|as\s+described\s+in|consistent\s+with)\s+(?:the\s+)?"
+    r"(?:(?:specifications?|recommendations?|conditions?)\s+(?:mentioned\s+|given\s+|stated\s+)?in\s+the\s+)?[\w®™/-]+(?:\s+[\w®™/-]+)?"
+    r"\s+(?:SmPC|label(?:l?ing)?|prescribing\s+information|package\s+insert|product\s+information|summary\s+of\s+product\s+"
+    r"characteristics)\b")
+
+
+def _planned_treatment_not_history(c, t: str) -> str:
+    tl = c.tl
+    if "smpc" in tl or "label" in tl or "prescribing" in tl or "package" in tl or "product" in tl:
+        t = _LABEL_REFERENCE.sub(lambda m: " " * len(m.group(0)), t)
+    if "for" not in tl and "receive" not in tl:
+        return t
+    return _PLANNED_TREATMENT.sub(lambda m: " " * len(m.group(0)), t)  # same length: the fitness span still fits
+
+
 _FALLBACK_DOC = "a fallback: it reads only a clause that no other extractor read"
 
 #: the arbitration table
@@ -236,9 +277,16 @@ RULES: tuple[Rule, ...] = (
     Rule("receptor_status_is_not_a_therapy", "skip", "prior_therapy",
          "\"HER2-positive\", \"hormone receptor-positive\": a receptor with no therapy word is not a therapy "
          "(\"HER2-directed\" agents)", _receptor_without_therapy_word, by=("receptors",)),
+    Rule("planned_treatment_is_not_history", "input", "prior_therapy",
+         "\"eligible for T-DXd treatment\", \"suitable for treatment with epirubicin and cyclophosphamide\": the "
+         "treatment the trial plans for her, not a therapy she has had; \"in line with the ENHERTU SmPC\": the product's "
+         "label named as the standard (read without them)", _planned_treatment_not_history),
     Rule("fitness_is_not_therapy_history", "input", "prior_therapy",
          "\"unfit for chemotherapy\": the fitness phrase is a judgement, not a therapy she had (read without it)",
          _keep_fitness_out_of_therapy),
+    Rule("therapy_causing_toxicity_is_not_history", "input", "prior_therapy",
+         "\"unresolved toxicity Grade >= 2 from previous anticancer therapy\": the therapy is the toxicity's cause, not a "
+         "therapy history that is required or excluded (read without the cause phrase)", _therapy_as_cause),
     Rule("weight_change_is_not_weight", "after", "measurements",
          "\"Weight gain or loss of greater than 5 kg\": a change in weight, not her weight (renames the measurement)",
          _weight_change, gate=Gate(any=("weight",), and_any=("gain", "loss", "lost", "chang", "reduc"))),

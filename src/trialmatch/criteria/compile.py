@@ -68,10 +68,13 @@ from trialmatch.criteria.model import (
 )
 from trialmatch.criteria.rules import vocab_regexes
 from trialmatch.criteria.split import SplitCriterion, split_criteria, split_prose
+from trialmatch.criteria.structure import (
+    _alternative_lists, _exclusive_statuses_as_alternatives, _listed_exceptions, _treated_or_ineligible_lists,
+)
 
 __all__ = ["COMPILER_VERSION", "compile_criteria", "compile_text", "compile_criterion_text"]
 
-COMPILER_VERSION = "0.4.4"
+COMPILER_VERSION = "0.5.0"
 
 
 _NUMERIC_KINDS = (Age, LabThreshold, PerformanceStatus, LifeExpectancy, Measurement)
@@ -87,7 +90,8 @@ def _combine(atoms: list, kind: str, t: str):
         return atoms[0]
     if kind == "exclusion":
         return AnyOf(items=atoms)
-    return AllOf(items=atoms)
+    atoms = _exclusive_statuses_as_alternatives(atoms)
+    return atoms[0] if len(atoms) == 1 else AllOf(items=atoms)
 
 
 def _apply_negation(expr, t: str):
@@ -237,6 +241,35 @@ def _age_conditional(t: str, kind: str):
     return expr, *_status(expr)
 
 
+# a requirement of the male patients only: "For male patients who are sexually active and who are partners of
+# premenopausal women: agreement to use two forms of contraception", "Male participants must agree to use a condom":
+# IfThen(male, requirement), which does not apply to a woman (what it says of partners is not about the patient)
+_MALE_COND = re.compile(
+    r"(?i)^\W*(?:(?:for|in)\s+(?:all\s+)?(?:male|men)\b(?:\s+(?:patients?|participants?|subjects?))?(?P<who1>[^:;.]{0,160}?)\s*[:,]\s*"
+    r"(?P<rest1>\S.*)|(?:male|men)\b(?:\s+(?:patients?|participants?|subjects?))?(?P<who2>(?:\s+(?:who|with|of|that)\b[^:;.]{0,120}?)?)"
+    r"\s*,?\s+(?P<rest2>(?:must|should|shall|(?:are|is|will\s+be)\s+required\s+to|need\s+to|will\s+need\s+to)\s+\S.*))$", re.S)
+
+
+def _male_conditional(t: str, kind: str):
+    """``(IfThen(male, requirement), status, reason)`` for a requirement of male patients only (``_MALE_COND``),
+    else None."""
+    if kind != "inclusion":
+        return None
+    m = _MALE_COND.match(t)
+    if m is None:
+        return None
+    who = m.group("who1") if m.group("rest1") is not None else m.group("who2")
+    if who and re.search(r"(?i)\b(?:or|and)\s+(?:(?:pre|post)-?menopausal\s+)?(?:women|females?)\b(?!\s+(?:of|who|with)\b)", who) \
+            and not re.search(r"(?i)partners?", who):
+        return None  # "For men or postmenopausal women: ..." concerns both
+    rest = (m.group("rest1") if m.group("rest1") is not None else m.group("rest2")).strip()
+    e, st, _why = compile_criterion_text(rest, kind)
+    if e is None or st == "unsupported":
+        e = NeedsConfirmation(category="other", reason=f"required of male patients only: {rest.strip(' .;')[:100]!r}")
+    expr = IfThen(condition=Sex(allowed=["male"]), then=e)
+    return expr, *_status(expr)
+
+
 # a requirement of the patients with one condition only: "Patients with HCL must have received at least one prior
 # purine analog", "Subjects with diabetes must have HbA1c < 8%". The condition says whom the requirement concerns;
 # it is not itself required: IfThen(condition, requirement), as for an age group (``_age_conditional``). A statement
@@ -354,17 +387,43 @@ def _compile_semicolon_parts(parts: list[str], kind: str):
     return AnyOf(items=exprs) if kind == "exclusion" else AllOf(items=exprs)
 
 
+# a permission with its condition: "Prior platinum allowed as long as no breast cancer progression occurred on
+# treatment", "Prior taxane is permitted provided ..."; and "Patients may have received prior adjuvant chemotherapy"
+# (what she may have had, without a limit: "may have received up to 2 prior lines" is a limit and stays a check)
+_CONDITIONAL_PERMISSION = re.compile(
+    r"(?i)^\W*(?:(?:any\s+)?(?:prior|previous)\s+)?[^.;:()]{1,80}?\s+(?:is\s+|are\s+|will\s+be\s+)?(?:allowed|permitted|acceptable)"
+    r"\s*,?\s+(?:as\s+long\s+as|provided|if|when|only\s+if|so\s+long\s+as|on\s+condition)\b")
+_MAY_HAVE = re.compile(
+    r"(?i)^\W*(?:(?:patients?|participants?|subjects?|women|men)\s+)?(?:may|can|could)\s+have\s+(?:received|had|undergone|been\s+treated)\b"
+    r"(?![^.;]*(?:\bup\s+to\b|\bno\s+more\s+than\b|\bat\s+most\b|\bmaximum\b|\bnot\s+more\s+than\b|≤|<|\bfewer\b|\bless\s+than\b|"
+    r"\bonly\b|\bmust\b|\bbut\b|\bprovided\b|\bas\s+long\s+as\b|\bif\b|\bunless\b))")
+
+
+def _conditional_permission(t: str) -> bool:
+    """Is ``t`` a permission with a condition (``_CONDITIONAL_PERMISSION``) or a "may have received" statement
+    without a limit (``_MAY_HAVE``)? Neither is a requirement."""
+    tl = t.lower()
+    if ("allowed" in tl or "permitted" in tl or "acceptable" in tl) and not _negated(t) and \
+            _CONDITIONAL_PERMISSION.match(t) and not re.match(r"(?i)^\W*(?:no|not|none)\b", t):
+        return True
+    return ("may" in tl or "can" in tl or "could" in tl) and _MAY_HAVE.match(t) is not None and \
+        len([x for x in _SENTENCE_SPLIT.split(t) if x.strip()]) == 1
+
+
 @lru_cache(maxsize=65536)
 def _compile_criterion_cached(t: str, kind: str):
     """:func:`compile_criterion_text` on stripped text; cached, so never mutate what it returns."""
     if not t:
         return None, "unsupported", "empty criterion"
-    if _is_permission(t, kind):
+    if _is_permission(t, kind) or _conditional_permission(t):
         return None, "compiled", "not a requirement: states what is allowed"
     d = _definition(t, kind)
     if d is not None:
         return d
     d = _age_conditional(t, kind)
+    if d is not None:
+        return d
+    d = _male_conditional(t, kind) if ("male" in t or "Male" in t or "men" in t or "Men" in t or "MALE" in t) else None
     if d is not None:
         return d
     d = _condition_conditional(t, kind) if (" with " in t or " who ha" in t or " having " in t or "diagnosed" in t) \
@@ -513,6 +572,9 @@ def _build(splits: list[SplitCriterion], trial_id: str, source: str, source_text
                                 parent=sc.parent, expression=expr, status=status, reason=reason))
     _demote_list_headers(crits)
     _listed_types_as_alternatives(crits)
+    _alternative_lists(crits, source_text)  # the list and cohort structure stages: criteria/structure.py
+    _listed_exceptions(crits)
+    _treated_or_ineligible_lists(crits)
     return CompiledCriteria.model_construct(trial_id=trial_id, compiler_version=COMPILER_VERSION, source=source,
                                             criteria=crits, source_text=source_text)
 
@@ -610,6 +672,7 @@ def _names_drug(expr, key: str | None) -> bool:
 
 
 _TRAILING_OR = re.compile(r"(?i)[\s,;]*\b(?:and/or|and or|or/and|or)\W*$")
+_LEADING_OR = re.compile(r"(?i)^\W*(?:and/or|or)\s+")
 
 
 def _compile_alternatives(sc: SplitCriterion, source_text: str):
@@ -617,7 +680,7 @@ def _compile_alternatives(sc: SplitCriterion, source_text: str):
     on its own (the trailing "or" removed); unsupported when any line is (the status rule)."""
     exprs = []
     for a, b in sc.alternatives:
-        part = _TRAILING_OR.sub("", source_text[a:b])
+        part = _LEADING_OR.sub("", _TRAILING_OR.sub("", source_text[a:b]))
         e, st, _why = compile_criterion_text(part, sc.kind)
         if e is None:  # a permission or an empty line among alternatives: nothing to check there
             e = Unsupported(reason=f"no check in the alternative {part.strip()[:80]!r}")

@@ -7,7 +7,8 @@ parent line ending with ":"), wrapped lines (a line continuing the previous crit
 "; "-separated requirements in one bullet (one child per requirement), and population prose
 ("postmenopausal women with HR-positive, HER2-negative, AI-resistant mBC": one child per check).
 Sibling lines joined by a trailing "or" / "and/or" ("Small lymphocytic lymphoma or" / "Mantle cell
-lymphoma"), or separated by a line that is only "OR", are ONE criterion: its span covers all the
+lymphoma"), by a leading "Or" on the second line ("Or patients with HR+ ..."), or separated by a line that
+is only "OR", are ONE criterion: its span covers all the
 lines (bullets between them included) and ``alternatives`` holds each line's own span; the compiler
 makes it ``AnyOf`` of the lines (chosen over an "any of" header with children because the matcher
 evaluates every child on its own).
@@ -177,6 +178,9 @@ def _strip_span(text: str, s: int, e: int) -> tuple[int, int]:
 
 _ENDS_OR = re.compile(r"(?i)(?:^|\W)(?:or|and/or|and or|or/and)\W*$")
 _ONLY_OR = re.compile(r"(?i)^\W*(?:or|and/or)\W*$")
+# a sibling that opens with "Or" ("Triple negative breast cancer ..." / "Or patients with HR+/HER2- breast cancer ..."):
+# the alternative of the line before it
+_STARTS_OR = re.compile(r"(?i)or\s+(?!more\b|less\b|fewer\b|equal\b|greater\b)(?=\w)")
 
 
 def _ends_with_or(seg: str) -> bool:
@@ -214,7 +218,9 @@ def _join_alternatives(text: str, items: list[dict]) -> list[dict]:
                 cur["end"] = nxt2["end"]
                 i += 2
                 continue
-            if _ONLY_OR.match(seg) or not _ends_with_or(seg):
+            starts_or = _STARTS_OR.match(text, nxt["start"], nxt["end"]) is not None and not _ONLY_OR.match(
+                text[nxt["start"]:nxt["end"]])
+            if _ONLY_OR.match(seg) or not (_ends_with_or(seg) or starts_or):
                 break
             if nxt["kind"] != cur["kind"] or nxt["indent"] != cur["indent"] or nxt["mtype"] != cur["mtype"] \
                     or _ENDS_OR.fullmatch(text[nxt["start"]:nxt["end"]]):
@@ -325,6 +331,14 @@ def split_criteria(text: str, default_kind: str = "inclusion") -> list[SplitCrit
         if it["kind"] != last_kind:
             stack = []
             last_kind = it["kind"]
+        if it["mtype"] is not None and len(stack) > 1:
+            # "4." after an indented sub-list: a marker of the same type at the same indent as an open ancestor
+            # resumes that ancestor's list (its sibling), however deep the sub-list was
+            for j in range(len(stack) - 2, -1, -1):
+                a_it = stack[j][0]
+                if a_it["mtype"] == it["mtype"] and a_it["indent"] == it["indent"]:
+                    stack = stack[:j + 1]
+                    break
         while stack:
             p_it, p_sc = stack[-1]
             p_text = text[p_sc.span[0]:p_sc.span[1]]

@@ -59,11 +59,50 @@ _SINCE_RE = re.compile(
     r"(?:since|from)\s+(?P<what>[^;]+?)\s*\.?$")
 
 
+_N_UNIT = (r"(?P<n>\d+(?:\.\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|twelve)\s*"
+           r"(?P<u>days?|weeks?|wks?|months?|mo|years?|yrs?)\b")
+# the same window said otherwise, rewritten as "at least N weeks since prior X":
+# a washout item "Hormonal therapy: >= 2 weeks" (under "adequate washout period ... from:");
+_WASHOUT_ITEM_RE = re.compile(r"(?i)^\W*(?P<what>[A-Za-z][^:;]{1,140}?)\s*:\s*(?:≥|>=|\\?>|at\s+least|more\s+than|a\s+minimum\s+of)"
+                              r"\s*" + _N_UNIT + r"(?:\s*(?:\([^()]*\)|\[[^\[\]]*\]|or\b.*|;.*|\.))*\s*$")
+# "Prior radiotherapy must have been completed 2 weeks prior to first dose", "... must be discontinued at least 14 days
+# before randomisation";
+_COMPLETED_BEFORE_RE = re.compile(
+    r"(?i)^\W*(?P<what>[A-Za-z][^.;:]{1,80}?)\s+(?:must|should|will\s+need\s+to|need\s+to|has\s+to|have\s+to)\s+(?:have\s+)?(?:been\s+|be\s+)?"
+    r"(?:completed|discontinued|stopped|finished|ended|terminated)\s+(?:at\s+least\s+|≥\s*|>=\s*|a\s+minimum\s+of\s+|more\s+than\s+)?"
+    + _N_UNIT + r"\s+(?:prior\s+to|before|preceding)\b")
+# "Patients must be at least 28 days post immunosuppressants", "must be >= 4 weeks from last chemotherapy"
+_POST_RE = re.compile(
+    r"(?i)^\W*(?:(?:patients?|participants?|subjects?)\s+)?(?:must|should)\s+be\s+(?:at\s+least|≥|>=|more\s+than|a\s+minimum\s+of)\s*"
+    + _N_UNIT + r"\s+(?:post|after|from|since|beyond|out\s+from)\s+(?:the\s+)?(?:(?:last|final)\s+(?:dose\s+of\s+)?)?(?P<what>[^.;]{2,80}?)\s*\.?$")
+
+
+def _since_rewrite(t: str) -> str | None:
+    """"at least N <unit> since prior <what>" for a window said another way (``_WASHOUT_ITEM_RE``,
+    ``_COMPLETED_BEFORE_RE``, ``_POST_RE``), else None."""
+    if not re.search(r"\d|one|two|three|four|five|six|seven|eight|nine|ten|twelve", t):
+        return None
+    m = _WASHOUT_ITEM_RE.match(t) or _COMPLETED_BEFORE_RE.match(t) or _POST_RE.match(t)
+    if m is None:
+        return None
+    what = re.sub(r"\s*\([^()]*\)", "", m.group("what")).strip()
+    what = re.sub(r"(?i)^(?:any\s+)?(?:prior|previous|last)\s+", "", what)
+    if not what or re.match(r"(?i)(?:patients?|participants?|subjects?|she|he|they)\b", what):
+        return None
+    return f"at least {m.group('n')} {m.group('u')} since prior {what}"
+
+
 def _since_window(t: str, kind: str):
     """"At least 4 weeks since prior chemotherapy" -> NOT(chemotherapy within 4 weeks); "no more than 6
     weeks since surgery" -> surgery within 6 weeks. The event is a therapy (drug/class vocabulary, or a
-    drug-like name) or a vocabulary event (surgery, radiotherapy, ...); anything else is not compiled."""
+    drug-like name) or a vocabulary event (surgery, radiotherapy, ...); anything else is not compiled.
+    The same window said otherwise ("Hormonal therapy: >= 2 weeks" in a washout list, "Prior radiotherapy
+    must have been completed 2 weeks prior to first dose", "must be at least 28 days post immunosuppressants")
+    reads as "at least N weeks since" (``_since_rewrite``)."""
     m = _SINCE_RE.match(t)
+    if not m:
+        rw = _since_rewrite(t)
+        m = _SINCE_RE.match(rw) if rw is not None else None
     if not m:
         return None
     dur = _dur(m.group("n"), m.group("u"))

@@ -32,6 +32,8 @@ _DOSE_ANCHOR = re.compile(
 def _agent_text(t: str) -> str:
     """``t`` as the agent search reads it: "bone-targeted agents" is not "targeted agents", and
     "PI3K, AKT or mTOR inhibitor" names three classes ("PI3K inhibitor, AKT inhibitor or mTOR inhibitor")."""
+    if "\\" in t:
+        t = t.replace("\\<", "<").replace("\\>", ">")  # CT.gov markdown: "failed \\< 5 prior lines"
     if "bone" in t or "Bone" in t:
         t = _BONE_TARGETED.sub("bone_", t)
     if "dose" in t or "administration" in t or "infusion" in t:
@@ -51,7 +53,7 @@ def _agent_text(t: str) -> str:
 # the regexes of _prior_therapy, compiled once (``re``'s own cache costs a lookup per call), each with the
 # words every one of its matches holds (a cheap pre-check, ``_may_match``)
 _LINES_RE = re.compile(
-    r"(?i)(no more than|not more than|up to|at most|maximum of|≤|<=|fewer than|less than|at least|≥|>=|more than|>|exactly)?\s*"
+    r"(?i)(no more than|not more than|up to|at most|maximum of|≤|<=|fewer than|less than|<|at least|≥|>=|more than|>|exactly)?\s*"
     + NUM + r"\s*(?:or\s+(?:more|fewer|less)\s+)?(?:prior\s+|previous\s+|lines?\s+of\s+|line\s+of\s+)?(?:\w+\s+){0,3}?"
     r"(?:lines?|regimens?|courses?)\b")
 _LINES_WORDS = family_data("therapy").cues.words("lines_words")
@@ -73,7 +75,25 @@ _THERAPY_WITHIN_WORDS = family_data("therapy").cues.words("therapy_within_words"
 _EXCEPT_RE = re.compile(r"(?i)\(?\b(?:except|excluding|other than|with the exception of|apart from)\b(.*)")
 
 
+# "resistant to conventional therapies", "refractory to standard treatment", "after failure of available therapies"
+_GENERIC_FAILED_THERAPY = re.compile(
+    r"(?i)\b(?:resistant|refractory|progress\w*\s+(?:on|after)|failed|failure\s+of|intolerant)\s+(?:to\s+)?(?:all\s+|the\s+)?"
+    r"(?:conventional|standard|standard[- ]of[- ]care|available|established|approved|existing)\s+(?:\w+\s+)?(?:therap(?:y|ies)|treatments?)\b")
+
+
+# "progressed on hormonal based therapy including CDK4/6 inhibitor and 1 prior line of chemotherapy and/or ADC":
+# two therapy requirements, the second with its own count of lines
+_AND_LINES_OF = re.compile(r"(?i)\s+and\s+(?=(?:at\s+least\s+)?(?:\d+|one|two|three)\s+(?:or\s+more\s+)?(?:prior\s+|previous\s+)?"
+                           r"lines?\s+of\s+)")
+
+
 def _prior_therapy(t: str, kind: str) -> list:
+    if " and " in t and "line" in t:
+        parts = _AND_LINES_OF.split(t, maxsplit=1)
+        if len(parts) == 2 and kind == "inclusion":
+            first, second = _prior_therapy(parts[0], kind), _prior_therapy("prior " + parts[1], kind)
+            if first and second and all(isinstance(a, PriorTherapy) for a in first + second):
+                return first + second
     rx = vocab_regexes()
     agents = []
     t_orig, t = t, _agent_text(t)
@@ -91,6 +111,8 @@ def _prior_therapy(t: str, kind: str) -> list:
             agents.append(key)
     if _any(r"\b(?:systemic|anti-?cancer|antineoplastic|cancer)\s+(?:treatment|therapy|therapies|treatments)", t) and "systemic_therapy" not in agents:
         agents.append("systemic_therapy")
+    if not agents and _GENERIC_FAILED_THERAPY.search(t):
+        agents.append("systemic_therapy")  # "resistant to conventional therapies": whatever standard therapy she had
     if not agents and "anti" in t.lower() and _any(r"\banti-?\s?(?:[\w]+-)?" + _CANCER_WORDS + r"\s+(?:treatments?|therap\w*|agents?|"
                                                     r"drugs?|medications?|regimens?)\b", t):
         agents.append("systemic_therapy")  # "anti-myeloma therapy": systemic therapy against that cancer
@@ -133,7 +155,7 @@ def _prior_therapy(t: str, kind: str) -> list:
         tail = lm.group(0).lower()
         if opw in ("no more than", "not more than", "up to", "at most", "maximum of", "≤", "<=") or "or fewer" in tail or "or less" in tail:
             kw["lines"] = Range(low=0, high=n)
-        elif opw in ("fewer than", "less than"):
+        elif opw in ("fewer than", "less than", "<"):
             kw["lines"] = Range(low=0, high=n, high_inclusive=False)
         elif opw in ("at least", "≥", ">=") or "or more" in tail:
             kw["lines"] = Range(low=n)
@@ -211,6 +233,10 @@ _LIST_SEP = re.compile(r"(?i)\s*(?:,|;|\bor\b|\band/or\b|\band\b|\+)\s*")
 _LIST_ITEM_LEAD = re.compile(r"(?i)^(?:(?:an?|the|any|other|prior|previous|all|some|approved|investigational)\s+)+")
 
 
+_LIST_COUNT_LEAD = re.compile(r"(?i)^\s*(?:at\s+least\s+|a\s+minimum\s+of\s+)?(?:one|two|three|four|\d+)\s+(?:or\s+more\s+)?"
+                              r"(?:(?:prior|previous)\s+)?(?:lines?\s+of\s+)?")
+
+
 def _agent_list_gap(t: str, rx: dict) -> list[str] | None:
     """Items of the list after "prior treatment with" that are neither vocabulary agents nor drug-like
     names (None when there is no such list)."""
@@ -219,6 +245,8 @@ def _agent_list_gap(t: str, rx: dict) -> list[str] | None:
         return None
     phrase = re.split(r"(?i)\s+(?:for|within|in|during|at|prior|before|after|is|are|will|must|unless|except|"
                       r"such as|including|e\.g\.?|i\.e\.?)\b", m.group("names"))[0]
+    # "treated with one or more anti-HER2 directed therapy": the count is not an item of the list
+    phrase = _LIST_COUNT_LEAD.sub("", phrase)
     gap = []
     for it in _LIST_SEP.split(phrase):
         it = _LIST_ITEM_LEAD.sub("", it.strip(" ,.")).strip()
