@@ -442,8 +442,10 @@ class Measurement(_Node):
 class NeedsConfirmation(_Node):
     """A criterion only a person can settle: never ``pass``.
 
-    ``category``: "consent", "compliance", "investigator_judgement", "social_security",
-    "tissue_available", "recovered_from_toxicity", "swallow", "contraception", "other".
+    ``category``: one of ``cues.categories`` in ``criteria/extractors/data/confirm.json`` (each with its
+    doc): "consent", "compliance", "investigator_judgement", "social_security", "tissue_available",
+    "recovered_from_toxicity", "swallow", "contraception", "withdrawal", "trial_participation",
+    "language", "device_access", "logistics", "study_procedure", "legal_status", "other".
     """
 
     kind: Literal["confirm"] = "confirm"

@@ -247,6 +247,10 @@ def _check_confirm_cues() -> None:
     """Every confirmation cue reads as its own category, or is listed in ``cues.shadowed_cues`` with the
     category it reads as (a cue of a category tried earlier matches it too)."""
     data = family_data("confirm")
+    categories, order = list(data.cues["categories"]), list(data.cues.words("category_order"))
+    if sorted(categories) != sorted(order) or len(set(order)) != len(order):
+        raise ValueError(f"confirm.json: cues.category_order {order} must list every category of cues.categories "
+                         f"{categories} once")
     declared = {(s["category"], s["cue"]): s["read_as"] for s in data.cues["shadowed_cues"]}
     found = {}
     for cat, cues in data.rules["confirm"].items():
