@@ -43,6 +43,9 @@ def _labs(t: str) -> list:
         end = groups[gi + 1][0][1] if gi + 1 < len(groups) else len(t)
         seg = t[start:end]
         comps = _comparisons(seg, _shift_quantities(clause_qs, start, end))
+        if not comps and _NORMAL_BEFORE.search(t, max(0, grp[0][1] - 20), grp[0][1]):
+            # "normal left ventricular ejection fraction": the analyte's normal range
+            comps = [{"op": "<=", "uln": 1.0, "condition": None, "normal": True, "start": 0, "end": 0}]
         if not comps:
             bare = _bare_comparison(t, grp, start, clause_qs)
             if bare is None:
@@ -100,6 +103,7 @@ def _labs(t: str) -> list:
 
 
 _RESTATEMENT_OPEN = re.compile(r"\(\s*$")
+_NORMAL_BEFORE = re.compile(r"(?i)(?<!ab)(?<!near[- ])\bnormal\s+(?:resting\s+|serum\s+|baseline\s+)?$")
 
 
 def _bare_comparison(t: str, grp: list, start: int, clause_qs) -> dict | None:
@@ -344,9 +348,34 @@ def _comparisons(seg: str, qs=None) -> list[dict]:
         if q.op == "between" and ("uln" in c or "lln" in c):
             continue
         out.append(c)
-    if not out and re.search(r"(?i)within (?:the )?normal (?:limits|range)|\bnormal\b", seg[:40]):
-        out.append({"op": "<=", "uln": 1.0, "condition": None, "normal": True})
+    if not out:
+        bm = _BARE_LIMIT.search(seg[:60])
+        if bm is not None:
+            # "Bilirubin ≤ ULN", "creatinine ≤ IULN", "calcium ≥ LLN": the limit itself, 1 × ULN / LLN
+            op = _BARE_LIMIT_OPS.get(re.sub(r"\s+", " ", bm.group("op").lower()), None)
+            if op is not None:
+                out.append({"op": op, ("lln" if bm.group("lln") else "uln"): 1.0, "condition": None,
+                            "start": bm.start(), "end": bm.end()})
+                return out
+    nm = None if out else re.search(r"(?i)within (?:the )?(?:institutional )?normal (?:institutional )?(?:limits|range)|"
+                                    r"\bnormal\b", seg[:40])
+    if nm is not None:
+        out.append({"op": "<=", "uln": 1.0, "condition": None, "normal": True, "start": nm.start(), "end": nm.end()})
     return out
+
+
+# an operator right before the limit, with no multiple: "≤ ULN", "< or = the upper limit of normal", "≥ LLN"
+_BARE_LIMIT = re.compile(
+    r"(?i)(?P<op>≤|≥|<=|>=|=<|=>|<\s*or\s*=|>\s*or\s*=|<|>|less than or equal to|greater than or equal to|"
+    r"not (?:greater|more|higher) than|no (?:greater|more|higher) than|below|under|at or below|at least|above)\s*"
+    r"(?:\(\s*(?:<=|>=)\s*\)\s*)?(?:the\s+)?(?:institutional\s+|site\s+)?"
+    r"(?:(?P<uln>i?uln\b|upper limits? of (?:the )?(?:institutional )?normal|institutional upper limit of normal|"
+    r"upper normal limit)|(?P<lln>i?lln\b|lower limits? of (?:the )?(?:institutional )?normal))(?!\s*(?:x|×|times))")
+_BARE_LIMIT_OPS = {"≤": "<=", "<=": "<=", "=<": "<=", "< or =": "<=", "<or=": "<=", "less than or equal to": "<=",
+                   "not greater than": "<=", "not more than": "<=", "not higher than": "<=", "no greater than": "<=",
+                   "no more than": "<=", "no higher than": "<=", "at or below": "<=", "≥": ">=", ">=": ">=",
+                   "=>": ">=", "> or =": ">=", ">or=": ">=", "greater than or equal to": ">=", "at least": ">=",
+                   "<": "<", "below": "<", "under": "<", ">": ">", "above": ">"}
 
 
 _MEAS_STOP = frozenset(family_data("labs").cues.words("measurement_name_stop_words"))  # words trimmed off a measurement's name
@@ -571,7 +600,7 @@ def _lab_atom(key: str, c: dict, avocab: dict):
         return Measurement(name=name, comparator=c["op"], value=c["value"], value_high=c.get("value_high"),
                            unit=c.get("unit"))
     if c.get("normal"):
-        return None
+        return _normal_atom(key)
     if c["op"] == "between":  # a lab range: a measurement of the analyte between two values
         return Measurement(name=key, comparator="between", value=c["value"], value_high=c.get("value_high"),
                            unit=c.get("unit"))
@@ -584,6 +613,25 @@ def _lab_atom(key: str, c: dict, avocab: dict):
         kw["value"] = c["value"]
         kw["unit"] = c.get("unit")
     return LabThreshold(**kw)
+
+
+_NORMAL_READS_AS = {side: family_data("labs").cues["normal_reads_as"][side] for side in ("upper", "lower", "both")}
+_bad_normal = sorted({k for keys in _NORMAL_READS_AS.values() for k in keys} - set(analyte_vocabulary()))
+if _bad_normal:
+    raise ValueError(f"labs.json: cues.normal_reads_as names analytes not in the analyte vocabulary: {_bad_normal}")
+del _bad_normal
+
+
+def _normal_atom(key: str):
+    """"Bilirubin normal", "PT within normal limits": the analyte's normal range as thresholds on its
+    limits, by the side that matters for it (``cues.normal_reads_as`` of labs.json: "upper" ≤ 1 × ULN,
+    "lower" ≥ 1 × LLN, "both"); an analyte not listed there: None (not compiled)."""
+    side = next((s for s, keys in _NORMAL_READS_AS.items() if key in keys), None)
+    if side is None:
+        return None
+    upper = LabThreshold(analyte=key, comparator="<=", uln_multiple=1.0)
+    lower = LabThreshold(analyte=key, comparator=">=", lln_multiple=1.0)
+    return upper if side == "upper" else lower if side == "lower" else AllOf(items=[lower, upper])
 
 
 _BP_KEYS = ("blood_pressure", "systolic_bp", "diastolic_bp")
