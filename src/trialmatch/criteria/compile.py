@@ -71,7 +71,7 @@ from trialmatch.criteria.split import SplitCriterion, split_criteria, split_pros
 
 __all__ = ["COMPILER_VERSION", "compile_criteria", "compile_text", "compile_criterion_text"]
 
-COMPILER_VERSION = "0.4.4"
+COMPILER_VERSION = "0.5.0"
 
 
 _NUMERIC_KINDS = (Age, LabThreshold, PerformanceStatus, LifeExpectancy, Measurement)

@@ -59,7 +59,11 @@ _PLACEHOLDER = re.compile(
     r"(?i)^\W*(?:not specified|none specified|not applicable|n/?a|none|see (?:disease|patient) characteristics|"
     r"see (?:above|below|general eligibility criteria)|see (?:inclusion|exclusion) criteria|-+|\.+)\W*$"
     r"|^\W*(?:[A-Za-z][\w/-]*\s+){0,3}(?:status\s+|\w+\s+)?(?:not specified|unspecified|any)\W*$(?<!\bany)"
-    r"|^\W*the above information (?:is|was) not intended to contain all considerations")
+    r"|^\W*the above information (?:is|was) not intended to contain all considerations"
+    # a permissive statement: "Any estrogen receptor (ER), progesterone receptor (PR), HER2 status", "Any HER2
+    # status": no requirement on the receptors
+    r"|^\W*(?:any|all)\s+(?:(?:er|pr|hr|her-?2|estrogen|oestrogen|progesterone|hormone|hormonal|receptors?|\(\w+\)|"
+    r"and|or|,|/|-)\s*)+status(?:es)?\s*(?:is|are)?\s*(?:allowed|eligible|permitted)?\W*$")
 # Speed: a pre-check for _PLACEHOLDER (tried on every criterion). Its first two alternatives take the
 # whole text and end with one of these words (then only non-word characters); the third starts with
 # "the above information"; text without a word character at all is left to the regex.
