@@ -45,9 +45,11 @@ _MULTI_SENTENCE = re.compile(r"[a-z)]\.\s+[A-Z0-9]|\s-\s+[A-Z]")
 # organ function required without a threshold ("normal or near-normal liver and kidney function",
 # "adequate organ function"): only a person can judge it against the protocol's own limits
 _VAGUE_FUNCTION = re.compile(
-    r"(?i)\b(?:normal|near[- ]normal|adequate|sufficient|satisfactory|acceptable|good|appropriate)\b[^.;:\d]{0,50}?"
+    r"(?i)\b(?:normal|near[- ]normal|adequate|sufficient|satisfactory|acceptable|good|appropriate|inadequate|"
+    r"insufficient)\b[^.;:\d]{0,50}?"
     r"\b(?:organ|liver|hepatic|kidney|renal|bone[- ]marrow|marrow|hematologic\w*|haematologic\w*|hematopoietic|"
-    r"cardiac|heart|lung|pulmonary|respiratory|coagulation|laboratory|lab)\b[^.;:\d]{0,30}?\b(?:functions?|reserves?|values?|parameters?|status)\b")
+    r"cardiac|heart|lung|pulmonary|respiratory|coagulation|laboratory|lab|safety laboratory)\b[^.;:\d]{0,30}?"
+    r"\b(?:functions?|reserves?|values?|parameters?|status|tests?)\b")
 # the words of its last group: one of them is in every match
 _VAGUE_FUNCTION_WORDS = family_data("confirm").cues.words("vague_function_words")
 

@@ -47,6 +47,12 @@ _BARE_METASTATIC = re.compile(
     r"(?i)^\W*(?:(?:any|known|presence of|documented|definitive|clinical|radiological|(?:definitive\s+|clinical\s+)?"
     r"evidence of|history of|patients? with|diagnosis of)\s+)*(?:distant\s+)?(?:metastatic disease|metastas[ie]s|"
     r"distant disease|stage\s*iv(?:\s+disease)?|m1(?:\s+disease)?)(?:\s*\(\s*(?:m1|stage\s*iv)\s*\))?\W*$")
+# a list item that is only extents ("is unresectable or metastatic", "Locally advanced or metastatic"): those extents
+_BARE_EXTENTS = re.compile(
+    r"(?i)^\W*(?:(?:is|are|has|have|with)\s+)?(?:(?:locally\s+advanced|unresectable|inoperable|metastatic|recurrent)"
+    r"(?:\s*(?:,|or|and/or|/)\s*|\s*$))+\W*$")
+_EXTENT_WORDS = {"locally advanced": "locally_advanced", "unresectable": "inoperable", "inoperable": "inoperable",
+                 "metastatic": "metastatic", "recurrent": "recurrent"}
 
 
 def _diagnosis(t: str, kind: str) -> list:
@@ -55,6 +61,9 @@ def _diagnosis(t: str, kind: str) -> list:
     if "meta" in tl or "m1" in tl or "stage" in tl or "distant" in tl:
         if _BARE_METASTATIC.match(t):
             return [DiseaseExtent(allowed=["metastatic"], stages=[])]
+    if kind == "inclusion" and _BARE_EXTENTS.match(t):
+        found = [v for w, v in _EXTENT_WORDS.items() if re.search(r"(?i)\b" + w.replace(" ", r"\s+") + r"\b", t)]
+        return [DiseaseExtent(allowed=list(dict.fromkeys(found)), stages=[])]
     if "free" in tl:
         t = _rx(r"[\w ]{0,20}cancer[- ]free").sub(" ", t)
         tl = t.lower()

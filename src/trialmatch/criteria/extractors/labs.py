@@ -103,7 +103,7 @@ def _labs(t: str) -> list:
 
 
 _RESTATEMENT_OPEN = re.compile(r"\(\s*$")
-_NORMAL_BEFORE = re.compile(r"(?i)(?<!ab)(?<!near[- ])\bnormal\s+(?:resting\s+|serum\s+|baseline\s+)?$")
+_NORMAL_BEFORE = re.compile(r"(?i)(?<!ab)(?<!near[- ])\bnormal\s+(?:resting\s+|serum\s+|baseline\s+|cardiac\s+)?$")
 
 
 def _bare_comparison(t: str, grp: list, start: int, clause_qs) -> dict | None:
@@ -358,7 +358,10 @@ def _comparisons(seg: str, qs=None) -> list[dict]:
                             "start": bm.start(), "end": bm.end()})
                 return out
     nm = None if out else re.search(r"(?i)within (?:the )?(?:institutional )?normal (?:institutional )?(?:limits|range)|"
-                                    r"\bnormal\b", seg[:40])
+                                    r"within (?:the )?(?:institutional |institution'?s )?range of normal|"
+                                    r"\bnormal\b", seg[:60])
+    if nm is not None and re.search(r"(?i)\b(?:not|non|no|outside|beyond|above|below)\W*(?:the\s+|within\s+)?$", seg[:nm.start()]):
+        nm = None  # "not normal", "outside the normal range": no threshold read
     if nm is not None:
         out.append({"op": "<=", "uln": 1.0, "condition": None, "normal": True, "start": nm.start(), "end": nm.end()})
     return out
@@ -366,12 +369,17 @@ def _comparisons(seg: str, qs=None) -> list[dict]:
 
 # an operator right before the limit, with no multiple: "≤ ULN", "< or = the upper limit of normal", "≥ LLN"
 _BARE_LIMIT = re.compile(
-    r"(?i)(?P<op>≤|≥|<=|>=|=<|=>|<\s*or\s*=|>\s*or\s*=|<|>|less than or equal to|greater than or equal to|"
-    r"not (?:greater|more|higher) than|no (?:greater|more|higher) than|below|under|at or below|at least|above)\s*"
-    r"(?:\(\s*(?:<=|>=)\s*\)\s*)?(?:the\s+)?(?:institutional\s+|site\s+)?"
+    r"(?i)(?P<op>≤|≥|<=|>=|=<|=>|<\s*/\s*=|>\s*/\s*=|<\s*or\s*=|>\s*or\s*=|<|>|less than\s*(?:or|/)\s*equal to|"
+    r"greater than\s*(?:or|/)\s*equal to|not (?:greater|more|higher) than|no (?:greater|more|higher) than|below|under|"
+    r"at or below|at or above|at least|above|greater than|more than|higher than|less than|lower than)\s*"
+    r"(?:\(\s*(?:<=|>=)\s*\)\s*)?(?:the\s+)?(?:institution(?:'?s|al)?\s+|site\s+|local\s+)?"
     r"(?:(?P<uln>i?uln\b|upper limits? of (?:the )?(?:institutional )?normal|institutional upper limit of normal|"
     r"upper normal limit)|(?P<lln>i?lln\b|lower limits? of (?:the )?(?:institutional )?normal))(?!\s*(?:x|×|times))")
 _BARE_LIMIT_OPS = {"≤": "<=", "<=": "<=", "=<": "<=", "< or =": "<=", "<or=": "<=", "less than or equal to": "<=",
+                   "</=": "<=", "< /=": "<=", "< / =": "<=", ">/=": ">=", "> /=": ">=", "> / =": ">=",
+                   "less than/equal to": "<=", "less than / equal to": "<=", "greater than/equal to": ">=",
+                   "greater than / equal to": ">=", "at or above": ">=", "greater than": ">", "more than": ">",
+                   "higher than": ">", "less than": "<", "lower than": "<",
                    "not greater than": "<=", "not more than": "<=", "not higher than": "<=", "no greater than": "<=",
                    "no more than": "<=", "no higher than": "<=", "at or below": "<=", "≥": ">=", ">=": ">=",
                    "=>": ">=", "> or =": ">=", ">or=": ">=", "greater than or equal to": ">=", "at least": ">=",
