@@ -42,8 +42,9 @@ def _labs(t: str) -> list:
         start = grp[-1][2]
         end = groups[gi + 1][0][1] if gi + 1 < len(groups) else len(t)
         seg = t[start:end]
-        comps = _comparisons(seg, _shift_quantities(clause_qs, start, end))
-        if not comps and _NORMAL_BEFORE.search(t, max(0, grp[0][1] - 20), grp[0][1]):
+        comps = _comparisons(seg, _shift_quantities(clause_qs, start, end), bare_ok=len(t) <= _BARE_LIMIT_MAX_CLAUSE)
+        if not comps and len(t) <= _BARE_LIMIT_MAX_CLAUSE and _NORMAL_BEFORE.search(t, max(0, grp[0][1] - 20), grp[0][1]) \
+                and _NORMAL_AFTER_OK.match(t, grp[-1][2]):
             # "normal left ventricular ejection fraction": the analyte's normal range
             comps = [{"op": "<=", "uln": 1.0, "condition": None, "normal": True, "start": 0, "end": 0}]
         if not comps:
@@ -314,7 +315,13 @@ _ULN_AFTER = re.compile(r"(?i)\s*(?:" + _ULN + r"|(?:x|×|\*|times|fold|-fold)\s
 _LLN_AFTER = re.compile(r"(?i)\s*" + _LLN)
 
 
-def _comparisons(seg: str, qs=None) -> list[dict]:
+#: a limit with no number written ("≤ ULN", "normal") is read only in a clause at most this long: in a
+#: longer sentence it is most often part of a definition or a condition ("anaemia with Hb below the LLN"),
+#: not a threshold of its own
+_BARE_LIMIT_MAX_CLAUSE = 110
+
+
+def _comparisons(seg: str, qs=None, bare_ok: bool = True) -> list[dict]:
     """Comparisons in a lab segment: [{op, value, unit | uln | lln, condition}] (from
     :func:`~trialmatch.criteria.quantities.find_quantities`; ranges give ``op="between"``).
     ``qs``: the segment's quantities when the caller already has them (spans relative to ``seg``)."""
@@ -348,7 +355,7 @@ def _comparisons(seg: str, qs=None) -> list[dict]:
         if q.op == "between" and ("uln" in c or "lln" in c):
             continue
         out.append(c)
-    if not out:
+    if not out and bare_ok:
         bm = _BARE_LIMIT.search(seg[:60])
         if bm is not None:
             # "Bilirubin ≤ ULN", "creatinine ≤ IULN", "calcium ≥ LLN": the limit itself, 1 × ULN / LLN
@@ -357,9 +364,11 @@ def _comparisons(seg: str, qs=None) -> list[dict]:
                 out.append({"op": op, ("lln" if bm.group("lln") else "uln"): 1.0, "condition": None,
                             "start": bm.start(), "end": bm.end()})
                 return out
-    nm = None if out else re.search(r"(?i)within (?:the )?(?:institutional )?normal (?:institutional )?(?:limits|range)|"
+    nm = None if out or not bare_ok else re.search(r"(?i)within (?:the )?(?:institutional )?normal (?:institutional )?(?:limits|range)|"
                                     r"within (?:the )?(?:institutional |institution'?s )?range of normal|"
                                     r"\bnormal\b", seg[:60])
+    if nm is not None and not _NORMAL_LEAD.fullmatch(seg[:nm.start()]):
+        nm = None  # "three times the upper normal", "twice higher than normal", "glucose tolerance": not a normal value
     if nm is not None and re.search(r"(?i)\b(?:not|non|no|outside|beyond|above|below)\W*(?:the\s+|within\s+)?$", seg[:nm.start()]):
         nm = None  # "not normal", "outside the normal range": no threshold read
     if nm is not None:
@@ -368,6 +377,11 @@ def _comparisons(seg: str, qs=None) -> list[dict]:
 
 
 # an operator right before the limit, with no multiple: "≤ ULN", "< or = the upper limit of normal", "≥ LLN"
+# what may stand between the analyte and "normal" in "<analyte> ... normal": linking words only
+_NORMAL_LEAD = re.compile(r"(?i)[\s:,\-–]*(?:(?:\([^()]{0,30}\)|is|are|must|should|be|levels?|values?|counts?|results?|"
+                         r"tests?|serum|both|remain|within|with)[\s:,\-–]*)*")
+_NORMAL_AFTER_OK = re.compile(r"(?i)\s*(?:$|[,;.:()]|(?:by|on|as|at|and|or|levels?|counts?|values?|must|is|per|"
+                              r"according|measured|determined|assessed|of)\b)")
 _BARE_LIMIT = re.compile(
     r"(?i)(?P<op>≤|≥|<=|>=|=<|=>|<\s*/\s*=|>\s*/\s*=|<\s*or\s*=|>\s*or\s*=|<|>|less than\s*(?:or|/)\s*equal to|"
     r"greater than\s*(?:or|/)\s*equal to|not (?:greater|more|higher) than|no (?:greater|more|higher) than|below|under|"
