@@ -25,8 +25,8 @@ def _trial(nct: str, criteria_text: str):
 
 
 @pytest.fixture()
-def store(tmp_path) -> TrialStore:
-    s = TrialStore(str(tmp_path / "c.db"))
+def store(db_url) -> TrialStore:
+    s = TrialStore(db_url)
     s.ingest_trials([
         _trial("NCT90000201", "Inclusion Criteria:\n* ECOG performance status 0-1"),
         _trial("NCT90000202", "Inclusion Criteria:\n* Age 18 years or older"),

@@ -16,8 +16,8 @@ def demo_trials():
     return [r.trial for f in sorted(DEMO.iterdir()) for r in read_path(f) if r.trial is not None]
 
 
-def test_reload_keeps_unchanged_objects_and_reads_changed_ones(tmp_path):
-    store = TrialStore(str(tmp_path / "s.db"))
+def test_reload_keeps_unchanged_objects_and_reads_changed_ones(db_url):
+    store = TrialStore(db_url)
     trials = demo_trials()
     store.ingest_trials(trials)
     ensure_compiled(store, workers=1)

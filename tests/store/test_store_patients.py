@@ -8,8 +8,8 @@ from trialmatch.patients.model import Biomarker, Patient
 from trialmatch.store import TrialStore
 
 
-def test_patient_crud_and_workspaces(tmp_path):
-    store = TrialStore(str(tmp_path / "p.db"))
+def test_patient_crud_and_workspaces(db_url):
+    store = TrialStore(db_url)
     p = Patient(id="pt-1", age_years=55, sex="female", as_of=dt.date(2026, 11, 1))
     assert store.save_patient(p, workspace="clinic-a") == 1
     assert store.get_patient("pt-1", workspace="clinic-a") == p
@@ -32,14 +32,14 @@ def test_patient_crud_and_workspaces(tmp_path):
     assert store.delete_patient("pt-1", workspace="clinic-a") is False
 
 
-def test_delete_patient_erases_rows_of_other_parts(tmp_path):
+def test_delete_patient_erases_rows_of_other_parts(db_url):
     """Rows other parts keep about a patient (watch snapshots, changes) go with the patient."""
     from sqlalchemy import Column, MetaData, String, Table, Text, select
 
     from trialmatch.patients.model import Patient
     from trialmatch.store import TrialStore
 
-    store = TrialStore(str(tmp_path / "p.db"))
+    store = TrialStore(db_url)
     extra = Table("other_part_rows", MetaData(), Column("workspace", String), Column("patient_id", String),
                   Column("detail", Text))
     extra.create(store.engine)

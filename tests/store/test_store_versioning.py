@@ -30,8 +30,8 @@ def _trial(nct: str, title: str, status: str = "RECRUITING", name: str = "doc.js
 
 
 @pytest.fixture()
-def store(tmp_path) -> TrialStore:
-    return TrialStore(str(tmp_path / "store.db"))
+def store(db_url) -> TrialStore:
+    return TrialStore(db_url)
 
 
 def test_same_bytes_twice_is_unchanged(store):

@@ -19,8 +19,8 @@ def run(*args: str, env: dict | None = None):
 
 
 @pytest.fixture()
-def db(tmp_path) -> str:
-    return str(tmp_path / "cli.db")
+def db(db_url) -> str:
+    return db_url
 
 
 def fast(fake, db) -> list[str]:

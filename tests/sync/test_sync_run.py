@@ -18,8 +18,8 @@ BREAST = SyncQuery.build(updated_since="2000-01-01", page_size=7)
 
 
 @pytest.fixture()
-def store(tmp_path) -> TrialStore:
-    return TrialStore(str(tmp_path / "sync.db"))
+def store(db_url) -> TrialStore:
+    return TrialStore(db_url)
 
 
 def client_for(fake, clock: FakeClock, **kw) -> CtgovClient:

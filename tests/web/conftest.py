@@ -42,12 +42,51 @@ def seed_db_template(seeds_dir, tmp_path_factory) -> tuple[Path, dict[str, str]]
     return path, tokens
 
 
+@pytest.fixture(scope="session")
+def pg_seed_template(seed_db_template, pg_databases) -> str:
+    """A PostgreSQL schema holding what the SQLite seed store holds (trials, compiled criteria,
+    users, tokens, the server secret), built once; each test gets a copy of its rows."""
+    from trialmatch.store import schema
+    from trialmatch.web import auth_store
+
+    url = pg_databases.create()
+    src, dst = TrialStore(str(seed_db_template[0])), TrialStore(url)
+    auth_store.ensure_tables(src)
+    auth_store.ensure_tables(dst)
+    with src.engine.connect() as rconn, dst.engine.begin() as wconn:
+        for table in schema.metadata.sorted_tables:
+            if not src.engine.dialect.has_table(rconn, table.name):
+                continue
+            rows = [dict(r._mapping) for r in rconn.execute(table.select())]
+            wconn.execute(table.delete())
+            if rows:
+                wconn.execute(table.insert(), rows)
+    dst.engine.dispose()
+    src.engine.dispose()
+    yield pg_databases.schema_of(url)
+    pg_databases.drop(url)
+
+
 @pytest.fixture()
-def seed_store(seed_db_template, tmp_path) -> TrialStore:
-    """A fresh copy of the seed store (with the users) for one test."""
+def seed_store(seed_db_template, tmp_path, db_kind, request) -> TrialStore:
+    """A fresh copy of the seed store (with the users) for one test: a SQLite file, or a
+    PostgreSQL schema filled from :func:`pg_seed_template` (skipped without a server)."""
+    if db_kind == "postgresql":
+        from trialmatch.web import auth_store
+
+        dbs = request.getfixturevalue("pg_databases")
+        template = request.getfixturevalue("pg_seed_template")
+        url = dbs.create()
+        store = TrialStore(url)
+        auth_store.ensure_tables(store)
+        dbs.copy_rows(template, url)
+        yield store
+        store.engine.dispose()
+        dbs.drop(url)
+        return
     path = tmp_path / "store.db"
     shutil.copy(seed_db_template[0], path)
-    return TrialStore(str(path))
+    yield TrialStore(str(path))
 
 
 @pytest.fixture()

@@ -164,3 +164,36 @@ def test_sign_in_intake_results_trial_checklist(live_server, browser_page):
     for name in ("01-sign-in.png", "02-intake.png", "03-results.png", "04-trial.png", "05-checklist-print.png"):
         assert (OUT / name).stat().st_size > 1000
     assert not problems, problems
+
+
+def test_api_docs_render_offline(live_server, browser_page):
+    """/docs (Swagger UI) and /redoc render with every request to anything but this server
+    aborted: their assets come from the app itself, not a CDN."""
+    page = browser_page
+    OUT.mkdir(parents=True, exist_ok=True)
+    left: list[str] = []
+
+    def only_local(route):
+        url = route.request.url
+        if url.startswith(live_server + "/") or url.startswith(("data:", "blob:")):
+            route.continue_()
+        else:
+            left.append(url)
+            route.abort()
+
+    page.context.route("**/*", only_local)
+    page.goto(live_server + "/docs")
+    # Swagger UI lists every operation, e.g. the FHIR match and the patient endpoints
+    page.wait_for_selector(".opblock-summary-path", timeout=30_000)
+    paths = page.locator(".opblock-summary-path").all_inner_texts()
+    assert any("/api/fhir/match" in p for p in paths), paths
+    assert any("/api/v1/patients/{patient_id}" in p.replace("\u200b", "") for p in paths), paths
+    page.screenshot(path=str(OUT / "docs-swagger.png"), full_page=False)
+
+    page.goto(live_server + "/redoc")
+    # ReDoc lists the operations as headings (its side menu is folded away at this width)
+    heading = page.get_by_role("heading", name=re.compile("Match a patient's FHIR Bundle"))
+    heading.first.wait_for(timeout=30_000)
+    assert page.get_by_role("heading", name=re.compile("Create \\(or add a version of\\) a patient")).count() >= 1
+    page.screenshot(path=str(OUT / "docs-redoc.png"), full_page=False)
+    assert left == [], f"requests left the machine: {left}"

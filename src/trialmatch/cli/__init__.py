@@ -14,9 +14,9 @@ app = typer.Typer(
 
 
 def _register_all() -> None:
-    from trialmatch.cli import criteria, demo, ingest, match, patient, serve, sync, watch
+    from trialmatch.cli import criteria, demo, ingest, match, patient, screen, serve, sync, watch
 
-    for module in (ingest, criteria, match, patient, demo, serve, sync, watch):
+    for module in (ingest, criteria, match, patient, demo, serve, sync, watch, screen):
         module.register(app)
 
 

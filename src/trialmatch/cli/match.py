@@ -23,6 +23,7 @@ class MatchFormat(str, Enum):
     json = "json"
     html = "html"
     csv = "csv"
+    fhir = "fhir"
 
 
 def _parse_date(value: str | None) -> dt.date | None:
@@ -40,7 +41,7 @@ def match_command(
     top: Optional[int] = typer.Option(None, "--top", "-n", min=1, help="Show the first N trials."),
     status: Optional[List[str]] = typer.Option(
         None, "--status", "-s", help="Only trials with this status (repeatable): recruiting, completed, ... or open/closed."),
-    fmt: MatchFormat = typer.Option(MatchFormat.table, "--format", "-f", help="table, json, html (printable checklist) or csv."),
+    fmt: MatchFormat = typer.Option(MatchFormat.table, "--format", "-f", help="table, json, html (printable checklist), csv, or fhir (a FHIR R4 searchset Bundle of ResearchStudy resources)."),
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Evaluate as of this date (YYYY-MM-DD); default the record's date or today."),
     db: Optional[str] = DbOption,
 ) -> None:
@@ -79,6 +80,10 @@ def match_command(
         fail(escape(str(exc)), code=2)
     if fmt == MatchFormat.json:
         print_json(report.to_output_json())
+    elif fmt == MatchFormat.fhir:
+        from trialmatch.matching.fhir_bundle import report_to_searchset
+
+        print_json(report_to_searchset(report, {t.id: t for t, _ in trials}))
     elif fmt == MatchFormat.html:
         typer.echo(report.to_html())
     elif fmt == MatchFormat.csv:

@@ -949,6 +949,8 @@ def read_fhir_patient(data: bytes | str | dict, file_name: str, strict: bool = T
         except json.JSONDecodeError as exc:
             raise PatientReadError(file_name, "json",
                                    f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")
+        except RecursionError:
+            raise PatientReadError(file_name, "json", "nested too deeply to be a FHIR Bundle") from None
     else:
         raw = data
     if not isinstance(raw, dict):

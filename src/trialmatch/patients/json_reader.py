@@ -74,6 +74,8 @@ def read_json_patient(data: bytes | str, file_name: str, strict: bool = True) ->
     except json.JSONDecodeError as exc:
         raise PatientReadError(file_name, "json",
                                f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")
+    except RecursionError:
+        raise PatientReadError(file_name, "json", "nested too deeply to be a patient record") from None
     return patient_from_dict(raw, file_name, strict=strict)
 
 

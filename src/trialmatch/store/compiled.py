@@ -40,4 +40,7 @@ def ensure_compiled(store: TrialStore, progress: Callable[[int, int], None] | No
         done += len(items)
         if progress:
             progress(start + len(chunk), total)
+    from trialmatch.store.candidate_index import sync_candidate_index
+
+    sync_candidate_index(store)  # the candidate index follows each ingest/sync (only changed trials)
     return done

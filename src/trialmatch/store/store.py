@@ -8,6 +8,7 @@ leaves the store exactly as it was before it.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -100,7 +101,9 @@ class TrialStore:
     def __init__(self, db: str | None = None, *, engine: Engine | None = None) -> None:
         self.url = resolve_url(db) if engine is None else str(engine.url)
         if engine is None:
-            kwargs: dict = {}
+            # the rows hold patient records: never let SQL logging (a root logger at DEBUG) or an
+            # error message show their values
+            kwargs: dict = {"hide_parameters": True}
             if self.url.startswith("sqlite"):
                 kwargs["connect_args"] = {"check_same_thread": False}
                 if ":memory:" in self.url or self.url in ("sqlite://", "sqlite:///"):
@@ -111,6 +114,7 @@ class TrialStore:
             if self.url.startswith("sqlite"):
                 event.listen(engine, "connect", _sqlite_pragmas)
         self.engine = engine
+        _hide_logged_rows()
         schema.metadata.create_all(self.engine)
         # (revision, compiler version, [(Trial, CompiledCriteria)], {trial id: (content key, Trial, CompiledCriteria)})
         self._matching_cache: tuple[int, object, list, dict] | None = None
@@ -490,6 +494,24 @@ class TrialStore:
 
 class _NothingWritten(Exception):
     """Internal: roll back the empty transaction (no revision bump for a no-op batch)."""
+
+
+class _NoRowsFilter(logging.Filter):
+    """Drops SQLAlchemy's DEBUG records of result rows (``Row (...)``): they would copy patient
+    records into the log of anyone running with a root logger at DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith("Row "))
+
+
+_NO_ROWS = _NoRowsFilter()
+
+
+def _hide_logged_rows() -> None:
+    for name in ("sqlalchemy.engine.Engine", "sqlalchemy.engine"):
+        logger = logging.getLogger(name)
+        if _NO_ROWS not in logger.filters:
+            logger.addFilter(_NO_ROWS)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

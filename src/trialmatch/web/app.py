@@ -41,9 +41,10 @@ def create_app(store: TrialStore | None = None, *, db: str | None = None, settin
     -------
     FastAPI
         Pages at ``/``, the REST API under ``/api/v1``, its OpenAPI document at ``/openapi.json``
-        (interactive docs at ``/docs``).
+        (interactive docs at ``/docs`` and ``/redoc``, served offline), and the FHIR face under
+        ``/api/fhir``.
     """
-    from trialmatch.web import api, pages
+    from trialmatch.web import api, fhir_api, pages
 
     store = store or TrialStore(db)
     settings = settings or Settings()
@@ -63,7 +64,7 @@ def create_app(store: TrialStore | None = None, *, db: str | None = None, settin
         version="1",
         description="Clinical trial matching for oncology: trials, patients and explained matches. "
                     "Every endpoint needs an API token (Authorization: Bearer) or a signed-in session.",
-        docs_url="/docs" if settings.docs else None,
+        docs_url=None,  # served below from the package's own assets (no CDN)
         redoc_url=None,
     )
     app.state.tm = AppState(store=store, settings=settings)
@@ -76,7 +77,10 @@ def create_app(store: TrialStore | None = None, *, db: str | None = None, settin
 
     static_dir = str(resources.files("trialmatch.web").joinpath("static"))
     app.mount("/static", StaticFiles(directory=static_dir), name="static")
+    if settings.docs:
+        install_offline_docs(app)
     app.include_router(api.router)
+    app.include_router(fhir_api.router)
     app.include_router(pages.router)
 
     @app.exception_handler(LoginRequired)
@@ -117,6 +121,41 @@ def create_app(store: TrialStore | None = None, *, db: str | None = None, settin
         return JSONResponse({"detail": "internal error; the request was not completed"}, status_code=500)
 
     return app
+
+
+DOCS_ASSETS = "/static-docs"
+
+
+def install_offline_docs(app: FastAPI) -> None:
+    """Swagger UI at ``/docs`` and ReDoc at ``/redoc``, their scripts and styles served by the app
+    itself from the assets the ``fastapi-offline`` package ships (no request leaves the machine:
+    an offline hospital network sees the same pages)."""
+    from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+
+    import fastapi_offline
+
+    assets = resources.files(fastapi_offline).joinpath("static")
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(assets)), name="static-docs")
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_swagger_ui_html(openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} - Swagger UI",
+                                   oauth2_redirect_url=f"{root}/docs/oauth2-redirect",
+                                   swagger_js_url=f"{root}{DOCS_ASSETS}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{root}{DOCS_ASSETS}/swagger-ui.css",
+                                   swagger_favicon_url=f"{root}{DOCS_ASSETS}/favicon.png")
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    async def swagger_ui_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_redoc_html(openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} - ReDoc",
+                              redoc_js_url=f"{root}{DOCS_ASSETS}/redoc.standalone.js",
+                              redoc_favicon_url=f"{root}{DOCS_ASSETS}/favicon.png", with_google_fonts=False)
 
 
 def create_app_from_env() -> FastAPI:

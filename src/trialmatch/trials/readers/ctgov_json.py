@@ -10,6 +10,7 @@ error naming its JSON path (``protocolSection.conditionsModule.conditions``).
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterator
 from datetime import datetime
@@ -102,16 +103,20 @@ def _num(v: Any) -> float | None:
     """A reported number ("61.2", 8, "NA") as float, or None."""
     if v is None or type(v) is bool:
         return None
+    f = None
     if type(v) in (int, float):
-        return float(v)
-    if type(v) is str:
+        try:
+            f = float(v)
+        except OverflowError:  # an integer beyond any float
+            return None
+    elif type(v) is str:
         m = re.search(r"-?\d+(?:\.\d+)?(?:[eE]-?\d+)?", v.replace(",", ""))
         if m:
             try:
-                return float(m.group(0))
+                f = float(m.group(0))
             except ValueError:
                 return None
-    return None
+    return f if f is not None and math.isfinite(f) else None  # no infinity or NaN
 
 
 def _int(v: Any) -> int | None:
@@ -314,6 +319,17 @@ def study_to_dict(study: Any, file_name: str | None, sha: str, now: datetime) ->
 # --------------------------------------------------------------------------- results section
 
 
+def _seq(value) -> list:
+    """A value the API states as an array; anything else (a number, a string, an object) as no
+    items, so a malformed results section gives no statistics instead of a crash."""
+    return value if type(value) is list else []
+
+
+def _arm(groups: dict[str, str], gid) -> str | None:
+    """The arm title of a group id (the id itself when unknown; None when it is not a string)."""
+    return groups.get(gid, gid) if type(gid) is str else None
+
+
 def _group_titles(groups: list, path: str) -> dict[str, str]:
     titles: dict[str, str] = {}
     for i, g in enumerate(groups):
@@ -352,8 +368,8 @@ def results_to_dict(rs: dict) -> dict | None:
         for period in _list(flow, "periods", fp)[:1]:
             for ms in _list(_item(period, f"{fp}.periods[0]"), "milestones", f"{fp}.periods[0]"):
                 if type(ms) is dict and ms.get("type") == "STARTED":
-                    for ach in ms.get("achievements") or []:
-                        if type(ach) is dict and _int(ach.get("numSubjects")) is not None:
+                    for ach in _seq(ms.get("achievements")):
+                        if type(ach) is dict and type(ach.get("groupId")) is str and _int(ach.get("numSubjects")) is not None:
                             started[ach.get("groupId")] = _int(ach.get("numSubjects"))
         for gid, title in titles.items():
             d = descs.get(gid)
@@ -367,8 +383,8 @@ def results_to_dict(rs: dict) -> dict | None:
         counts: dict[str, int] = {}
         for den in _list(base, "denoms", bp)[:1]:
             if type(den) is dict:
-                for c in den.get("counts") or []:
-                    if type(c) is dict and _int(c.get("value")) is not None:
+                for c in _seq(den.get("counts")):
+                    if type(c) is dict and type(c.get("groupId")) is str and _int(c.get("value")) is not None:
                         counts[c.get("groupId")] = _int(c.get("value"))
         if not arms:
             for gid, title in titles.items():
@@ -407,8 +423,8 @@ def _measure_stats(m: dict, path: str) -> list[dict]:
     denoms: dict[str, int] = {}
     for den in _list(m, "denoms", path)[:1]:
         if type(den) is dict:
-            for c in den.get("counts") or []:
-                if type(c) is dict and _int(c.get("value")) is not None:
+            for c in _seq(den.get("counts")):
+                if type(c) is dict and type(c.get("groupId")) is str and _int(c.get("value")) is not None:
                     denoms[c.get("groupId")] = _int(c.get("value"))
     ci_level = None
     cm = re.search(r"(\d+(?:\.\d+)?)\s*%\s*Confidence Interval", disp, re.I)
@@ -419,18 +435,18 @@ def _measure_stats(m: dict, path: str) -> list[dict]:
     for ci_, cls in enumerate(_list(m, "classes", path)):
         cls = _item(cls, f"{path}.classes[{ci_}]")
         ctitle = cls.get("title") if type(cls.get("title")) is str else None
-        for cat in cls.get("categories") or []:
+        for cat in _seq(cls.get("categories")):
             if type(cat) is not dict:
                 continue
             cat_title = cat.get("title") if type(cat.get("title")) is str else None
             name = " — ".join(x for x in (title, ctitle, cat_title) if x)
-            for meas in cat.get("measurements") or []:
+            for meas in _seq(cat.get("measurements")):
                 if type(meas) is not dict:
                     continue
                 value = _num(meas.get("value"))
                 if value is None:
                     continue
-                gid = meas.get("groupId")
+                gid = meas.get("groupId") if type(meas.get("groupId")) is str else None
                 ci = None
                 if ci_level is not None:
                     lo, hi = _num(meas.get("lowerLimit")), _num(meas.get("upperLimit"))
@@ -439,7 +455,7 @@ def _measure_stats(m: dict, path: str) -> list[dict]:
                 out.append({
                     "outcome": name,
                     "kind": kind,
-                    "arm": groups.get(gid, gid),
+                    "arm": _arm(groups, gid),
                     "value": value,
                     "unit": unit_out,
                     "ci": ci,
@@ -454,7 +470,7 @@ def _measure_stats(m: dict, path: str) -> list[dict]:
         low = ptype.lower()
         akind = ("hazard_ratio" if "hazard" in low else "odds_ratio" if "odds" in low
                  else "mean" if "mean" in low else "other")
-        ids = [g for g in (an.get("groupIds") or []) if type(g) is str]
+        ids = [g for g in _seq(an.get("groupIds")) if type(g) is str]
         ci = None
         lo, hi = _num(an.get("ciLowerLimit")), _num(an.get("ciUpperLimit"))
         level = _num(an.get("ciPctValue"))
@@ -481,7 +497,7 @@ def _adverse_event_stats(ae: dict, path: str) -> list[dict]:
         for ev in _list(ae, key, path):
             if type(ev) is not dict or type(ev.get("term")) is not str:
                 continue
-            for st in ev.get("stats") or []:
+            for st in _seq(ev.get("stats")):
                 if type(st) is not dict:
                     continue
                 aff, risk = _int(st.get("numAffected")), _int(st.get("numAtRisk"))
@@ -490,7 +506,7 @@ def _adverse_event_stats(ae: dict, path: str) -> list[dict]:
                 out.append({
                     "outcome": f"{label}: {ev['term']}",
                     "kind": "rate",
-                    "arm": groups.get(st.get("groupId"), st.get("groupId")),
+                    "arm": _arm(groups, st.get("groupId")),
                     "value": round(100.0 * aff / risk, 2),
                     "unit": "%",
                     "n": risk,
@@ -553,6 +569,10 @@ def read_ndjson(data: bytes, file_name: str, id_override: str | None = None) -> 
             yield ReadResult(loc, None, TrialReadError(
                 loc, f"malformed JSON on line {no}, column {exc.colno}: {exc.msg}", None, no))
             continue
+        except RecursionError:
+            yield ReadResult(loc, None, TrialReadError(
+                loc, f"JSON on line {no} is nested too deeply to be a study record", None, no))
+            continue
         yield _one(study, file_name, loc, sha256_hex(raw), now, id_override, no)
 
 
@@ -568,6 +588,11 @@ def read_json(data: bytes, text: str, file_name: str,
         yield ReadResult(file_name, None, TrialReadError(
             file_name, f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
             None, exc.lineno))
+        return
+    except RecursionError:
+        yield ReadResult(file_name, None, TrialReadError(
+            file_name, "JSON nested too deeply to be a study record (arrays or objects inside each "
+                       "other beyond the parser's depth limit)"))
         return
     now = utc_now()
     studies: list | None = None

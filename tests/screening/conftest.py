@@ -1,0 +1,53 @@
+"""Fixtures of the screening tests: a store of the bundled demo trials (a SQLite file the Dask
+workers can read), generated patient files, and one small LocalCluster shared by the tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+DEMO = Path(__file__).resolve().parents[2] / "src" / "trialmatch" / "demo"
+
+
+@pytest.fixture(scope="session")
+def demo_store(tmp_path_factory):
+    from trialmatch.cli.ingest import run_ingest
+    from trialmatch.store import TrialStore
+
+    db = tmp_path_factory.mktemp("screen-store") / "demo.db"
+    store = TrialStore(str(db))
+    summary = run_ingest(store, [DEMO / "trials"], compile_=True)
+    assert summary.ok
+    return store
+
+
+def write_patients(folder: Path, n: int) -> list[Path]:
+    """``n`` patient files: the demo patients under new ids, some with a changed age."""
+    folder.mkdir(parents=True, exist_ok=True)
+    sources = sorted((DEMO / "patients").glob("*.json"))
+    out = []
+    for i in range(n):
+        data = json.loads(sources[i % len(sources)].read_text("utf-8"))
+        data["id"] = f"gen-{i:03d}"
+        if i % 4 == 3:
+            data["birth_date"] = f"{1950 + i % 40}-06-01"
+        path = folder / f"gen-{i:03d}.json"
+        path.write_text(json.dumps(data), "utf-8")
+        out.append(path)
+    return out
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    distributed = pytest.importorskip("distributed")
+    import logging
+
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=":0", silence_logs=logging.ERROR)
+    client = distributed.Client(cluster)
+    client.wait_for_workers(2, timeout=120)
+    yield client
+    client.close()
+    cluster.close()
