@@ -25,7 +25,6 @@ from trialmatch.matching.model import (
 )
 from trialmatch.matching.options import MatchOptions
 from trialmatch.matching.evaluate import evaluate_criterion
-from trialmatch.matching import course as _course  # noqa: F401  (registers the therapy_response / event_interval evaluators)
 from trialmatch.matching.engine import (
     PatientRanking, match_patient, match_trial, prepare_trials, rank_key, rank_patient,
 )

@@ -2,7 +2,7 @@
 (:class:`~trialmatch.criteria.model.TherapyResponse`) and the interval between two events of her
 history (:class:`~trialmatch.criteria.model.EventInterval`).
 
-Registered with the evaluator table of :mod:`trialmatch.matching.evaluate` (imported by the package).
+Registered by atom kind with :func:`~trialmatch.matching.atoms.registry.evaluates`.
 Both are three-valued: unknown, with a :class:`~trialmatch.matching.model.MissingFact` naming the facts
 that would settle them, when the record lacks them.
 """
@@ -12,10 +12,15 @@ from __future__ import annotations
 import datetime as dt
 
 from trialmatch.criteria import model as cm
-from trialmatch.matching.evaluate import (
-    Result, _and, _atom, _drug_match, _duration_days, _ev, _fmt, _label, _mf, _setting_match, _setting_of,
-)
+from trialmatch.matching.atoms.common import fmt_number as _fmt
+from trialmatch.matching.atoms.common import readable as _label
+from trialmatch.matching.atoms.registry import evaluates
+from trialmatch.matching.atoms.therapy import _drug_match, _duration_days, _setting_match, _setting_of
+from trialmatch.matching.context import EvalContext, Result
+from trialmatch.matching.context import missing_fact as _mf
+from trialmatch.matching.context import used_fact as _ev
 from trialmatch.matching.facts import PatientIndex
+from trialmatch.matching.logic import kleene_and as _and
 
 __all__ = ["evaluate_therapy_response", "evaluate_event_interval"]
 
@@ -40,11 +45,12 @@ def _course_text(t) -> str:
     return desc + ")"
 
 
-@_atom("therapy_response")
-def evaluate_therapy_response(a: cm.TherapyResponse, idx: PatientIndex, o) -> Result:
+@evaluates("therapy_response")
+def evaluate_therapy_response(a: cm.TherapyResponse, ctx: EvalContext) -> Result:
     """True when a treatment of hers that matches the therapy, setting and line had one of the wanted
     best responses (and lasted / gave the cycles / is ongoing as required); False when every such
     treatment fails one of them; unknown (with the missing facts) otherwise."""
+    idx = ctx.idx
     p = idx.patient
     what = ", ".join(_label(x) for x in a.agents) or "anti-cancer therapy"
     wanted = "/".join(a.responses)
@@ -152,10 +158,11 @@ def _event_date(event: str, idx: PatientIndex) -> dt.date | None:
 _CMP = {"<=": lambda x, y: x <= y, "<": lambda x, y: x < y, ">=": lambda x, y: x >= y, ">": lambda x, y: x > y}
 
 
-@_atom("event_interval")
-def evaluate_event_interval(a: cm.EventInterval, idx: PatientIndex, o) -> Result:
+@evaluates("event_interval")
+def evaluate_event_interval(a: cm.EventInterval, ctx: EvalContext) -> Result:
     """The days from the first event's date to the second's, compared with the duration; unknown (with
     the missing dates) when either date is not in her record."""
+    idx = ctx.idx
     start, end = _event_date(a.start, idx), _event_date(a.end, idx)
     missing = [_mf(*_EVENT_FACT[e]) for e, d in ((a.start, start), (a.end, end)) if d is None]
     if missing:
