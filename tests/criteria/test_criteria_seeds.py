@@ -80,8 +80,14 @@ EXPECTED = {
     # "ECOG ... score ≤1": an upper bound as written (was low=0.0, high=1.0: the same set of scores)
     ("003", "I4"): (C, [("performance_status", {"scale": "ecog", "range": {"low": None, "high": 1.0}})], None),
     ("003", "I5"): (C, [("life_expectancy", {"minimum": {"value": 1.0, "unit": "year"}, "strict": True})], None),
-    ("003", "I6"): (U, [("unsupported", {})], None),  # interval diagnosis/treatment -> randomisation
-    ("003", "I7"): (U, [("unsupported", {})], None),  # response to prior therapy
+    # the interval from diagnosis (or from the start of systemic treatment) to randomisation (was unsupported)
+    ("003", "I6"): (C, [("event_interval", {"start": "diagnosis", "end": "enrolment", "comparator": "<=",
+                                            "duration": {"value": 1.0, "unit": "year"}}),
+                       ("event_interval", {"start": "systemic_treatment_start", "end": "enrolment"})], "any_of"),
+    # response (CR, PR or SD) to endocrine therapy for >= 6 months or to >= 4 cycles of chemotherapy (was unsupported)
+    ("003", "I7"): (C, [("therapy_response", {"agents": ["endocrine_therapy"], "responses": ["CR", "PR", "SD"],
+                                              "min_duration": {"value": 6.0, "unit": "month"}}),
+                       ("therapy_response", {"agents": ["chemotherapy"], "min_cycles": 4})], "any_of"),
     ("003", "I8"): (U, [("unsupported", {})], None),  # a requirement on the trial population
     ("003", "I9"): (N, [("confirm", {"category": "other"})], None),
     ("003", "I10"): (N, [("confirm", {"category": "investigator_judgement"})], None),

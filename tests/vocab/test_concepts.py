@@ -132,15 +132,15 @@ def test_matcher_fallbacks_are_the_old_file():
 
 
 def test_matcher_condition_synonyms_are_what_the_matcher_builds():
-    from trialmatch.matching import evaluate
+    from trialmatch.matching.atoms import history
 
-    assert _same_with_order(condition_synonyms_for_matcher(), evaluate._condition_synonyms())
+    assert _same_with_order(condition_synonyms_for_matcher(), history._condition_synonyms())
 
 
 def test_event_procedure_kinds_are_the_matchers():
-    from trialmatch.matching import evaluate
+    from trialmatch.matching.atoms import history
 
-    assert event_procedure_kinds() == evaluate._EVENT_PROC
+    assert event_procedure_kinds() == history._EVENT_PROC
 
 
 def test_site_groups_are_the_matchers():

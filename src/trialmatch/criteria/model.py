@@ -340,6 +340,103 @@ class PriorTherapy(_Node):
 
 
 
+_RESPONSE_WORDS = {"CR": "complete response", "PR": "partial response", "SD": "stable disease"}
+
+
+def _describe_therapy_response(a) -> str:
+    what = " or ".join(class_label(x) for x in a.agents) if a.agents else "anti-cancer therapy"
+    s = " or ".join(_RESPONSE_WORDS[r] for r in a.responses) + f" on {what}"
+    if a.settings and a.settings != ["any"]:
+        s += " (" + "/".join(a.settings) + ")"
+    if a.lines is not None:
+        s += f", line {fmt_range(a.lines)}"
+    if a.most_recent:
+        s += ", the most recent therapy"
+    if a.min_duration:
+        s += f", for ≥ {fmt_dur(a.min_duration)}"
+    if a.min_cycles is not None:
+        s += f", ≥ {a.min_cycles} cycles"
+    if a.ongoing:
+        s += ", ongoing"
+    return s
+
+
+@atom_kind(_describe_therapy_response)
+class TherapyResponse(_Node):
+    """Her disease responded to, or was stable on, a therapy she has had.
+
+    Parameters
+    ----------
+    agents : list of str
+        Drug or class vocabulary keys of the therapy ("endocrine_therapy", "chemotherapy",
+        "cdk46_inhibitor", ...), as in :class:`PriorTherapy`; empty: any anti-cancer therapy.
+    responses : list of {"CR", "PR", "SD"}
+        The best responses that satisfy it (RECIST): "responding or stable" is CR, PR and SD;
+        "responding" CR and PR.
+    settings : list of str
+        As in :class:`PriorTherapy` ("adjuvant", "neoadjuvant", "advanced", "metastatic", "any").
+    lines : Range or None
+        The line of therapy in the advanced setting ("first-line": low=1, high=1); None: any.
+    most_recent : bool or None
+        True: the response is to her most recent (last) therapy.
+    min_duration : Duration or None
+        The therapy (with that response) lasted at least this long ("for ≥ 6 months").
+    min_cycles : int or None
+        At least this many cycles were given ("≥ 4 cycles").
+    ongoing : bool or None
+        True: the response is still ongoing (she is still on the therapy, without progression).
+    """
+
+    kind: Literal["therapy_response"] = "therapy_response"
+    agents: list[str] = Field(default_factory=list)
+    responses: list[Literal["CR", "PR", "SD"]]
+    settings: list[Literal["adjuvant", "neoadjuvant", "advanced", "metastatic", "any"]] = Field(
+        default_factory=lambda: ["any"]
+    )
+    lines: Range | None = None
+    most_recent: bool | None = None
+    min_duration: Duration | None = None
+    min_cycles: int | None = None
+    ongoing: bool | None = None
+
+
+_INTERVAL_EVENTS = {"diagnosis": "diagnosis", "metastatic_diagnosis": "diagnosis of metastatic disease",
+                    "systemic_treatment_start": "start of systemic treatment",
+                    "primary_treatment_end": "end of primary (curative) treatment",
+                    "recurrence": "recurrence", "enrolment": "enrolment"}
+
+
+@atom_kind(lambda a: f"time from {_INTERVAL_EVENTS[a.start]} to {_INTERVAL_EVENTS[a.end]} "
+                     f"{CMP_SYMBOL[a.comparator]} {fmt_dur(a.duration)}")
+class EventInterval(_Node):
+    """The time between two events of her history compares with a duration.
+
+    Parameters
+    ----------
+    start : {"diagnosis", "metastatic_diagnosis", "systemic_treatment_start", "primary_treatment_end"}
+        The first event: the diagnosis of her cancer (``Diagnosis.date``), of its metastatic
+        disease (``Diagnosis.metastatic_date``), the start of her first systemic treatment (the
+        earliest ``Treatment.start``), the end of her (neo)adjuvant / curative treatment (the latest
+        ``Treatment.end`` in those settings).
+    end : {"recurrence", "metastatic_diagnosis", "enrolment"}
+        The second event: recurrence (``Diagnosis.metastatic_date``), the diagnosis of metastatic
+        disease, or enrolment in the trial (the matching date: "to randomisation", "to study entry").
+    comparator : {"<=", "<", ">=", ">"}
+        How the interval compares with ``duration``.
+    duration : Duration
+        The duration as written ("1 year", "36 months").
+
+    A "disease-free interval" is the time from diagnosis (or, when written so, from the end of
+    primary treatment) to recurrence.
+    """
+
+    kind: Literal["event_interval"] = "event_interval"
+    start: Literal["diagnosis", "metastatic_diagnosis", "systemic_treatment_start", "primary_treatment_end"]
+    end: Literal["recurrence", "metastatic_diagnosis", "enrolment"]
+    comparator: Literal["<=", "<", ">=", ">"]
+    duration: Duration
+
+
 def _describe_recent_event(a) -> str:
     s = a.event.replace("_", " ")
     if a.site:
@@ -442,8 +539,10 @@ class Measurement(_Node):
 class NeedsConfirmation(_Node):
     """A criterion only a person can settle: never ``pass``.
 
-    ``category``: "consent", "compliance", "investigator_judgement", "social_security",
-    "tissue_available", "recovered_from_toxicity", "swallow", "contraception", "other".
+    ``category``: one of ``cues.categories`` in ``criteria/extractors/data/confirm.json`` (each with its
+    doc): "consent", "compliance", "investigator_judgement", "social_security", "tissue_available",
+    "recovered_from_toxicity", "swallow", "contraception", "withdrawal", "trial_participation",
+    "language", "device_access", "logistics", "study_procedure", "legal_status", "other".
     """
 
     kind: Literal["confirm"] = "confirm"

@@ -20,10 +20,9 @@ from trialmatch.vocab import class_vocabulary, drug_vocabulary
 
 __all__ = ["RuleSet", "rules", "phrase_regex", "FoldedPattern", "folded_text"]
 
-CONFIRM_CATEGORIES = (
-    "consent", "compliance", "investigator_judgement", "social_security", "tissue_available",
-    "recovered_from_toxicity", "swallow", "contraception", "withdrawal", "other",
-)
+#: the NeedsConfirmation categories, each with its doc: ``cues.categories`` of extractors/data/confirm.json
+CONFIRM_CATEGORIES = tuple(json.loads((Path(__file__).parent / "extractors" / "data" / "confirm.json")
+                                      .read_text(encoding="utf-8"))["cues"]["categories"])
 
 
 _SP, _HY = r"[\s-]+", r"[\s-]?"  # a space in a phrase matches any run of spaces/hyphens; a hyphen is optional

@@ -45,9 +45,11 @@ _MULTI_SENTENCE = re.compile(r"[a-z)]\.\s+[A-Z0-9]|\s-\s+[A-Z]")
 # organ function required without a threshold ("normal or near-normal liver and kidney function",
 # "adequate organ function"): only a person can judge it against the protocol's own limits
 _VAGUE_FUNCTION = re.compile(
-    r"(?i)\b(?:normal|near[- ]normal|adequate|sufficient|satisfactory|acceptable|good|appropriate)\b[^.;:\d]{0,50}?"
+    r"(?i)\b(?:normal|near[- ]normal|adequate|sufficient|satisfactory|acceptable|good|appropriate|inadequate|"
+    r"insufficient)\b[^.;:\d]{0,50}?"
     r"\b(?:organ|liver|hepatic|kidney|renal|bone[- ]marrow|marrow|hematologic\w*|haematologic\w*|hematopoietic|"
-    r"cardiac|heart|lung|pulmonary|respiratory|coagulation|laboratory|lab)\b[^.;:\d]{0,30}?\b(?:functions?|reserves?|values?|parameters?|status)\b")
+    r"cardiac|heart|lung|pulmonary|respiratory|coagulation|laboratory|lab|safety laboratory)\b[^.;:\d]{0,30}?"
+    r"\b(?:functions?|reserves?|values?|parameters?|status|tests?)\b")
 # the words of its last group: one of them is in every match
 _VAGUE_FUNCTION_WORDS = family_data("confirm").cues.words("vague_function_words")
 
@@ -59,7 +61,11 @@ _PLACEHOLDER = re.compile(
     r"(?i)^\W*(?:not specified|none specified|not applicable|n/?a|none|see (?:disease|patient) characteristics|"
     r"see (?:above|below|general eligibility criteria)|see (?:inclusion|exclusion) criteria|-+|\.+)\W*$"
     r"|^\W*(?:[A-Za-z][\w/-]*\s+){0,3}(?:status\s+|\w+\s+)?(?:not specified|unspecified|any)\W*$(?<!\bany)"
-    r"|^\W*the above information (?:is|was) not intended to contain all considerations")
+    r"|^\W*the above information (?:is|was) not intended to contain all considerations"
+    # a permissive statement: "Any estrogen receptor (ER), progesterone receptor (PR), HER2 status", "Any HER2
+    # status": no requirement on the receptors
+    r"|^\W*(?:any|all)\s+(?:(?:er|pr|hr|her-?2|estrogen|oestrogen|progesterone|hormone|hormonal|receptors?|\(\w+\)|"
+    r"and|or|,|/|-)\s*)+status(?:es)?\s*(?:is|are)?\s*(?:allowed|eligible|permitted)?\W*$")
 # Speed: a pre-check for _PLACEHOLDER (tried on every criterion). Its first two alternatives take the
 # whole text and end with one of these words (then only non-word characters); the third starts with
 # "the above information"; text without a word character at all is left to the regex.
@@ -247,6 +253,10 @@ def _check_confirm_cues() -> None:
     """Every confirmation cue reads as its own category, or is listed in ``cues.shadowed_cues`` with the
     category it reads as (a cue of a category tried earlier matches it too)."""
     data = family_data("confirm")
+    categories, order = list(data.cues["categories"]), list(data.cues.words("category_order"))
+    if sorted(categories) != sorted(order) or len(set(order)) != len(order):
+        raise ValueError(f"confirm.json: cues.category_order {order} must list every category of cues.categories "
+                         f"{categories} once")
     declared = {(s["category"], s["cue"]): s["read_as"] for s in data.cues["shadowed_cues"]}
     found = {}
     for cat, cues in data.rules["confirm"].items():

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import re
 
-from trialmatch.criteria.extractors.common import NUM, TIME, _any, _dur, _has_any, _may_match, _qualifiers, _rx
+from trialmatch.criteria.extractors.common import (
+    NUM, TIME, _OP_ANY, _any, _any_of, _dur, _has_any, _may_match, _num, _qualifiers, _rx,
+)
 from trialmatch.criteria.extractors.registry import family_data, register
 from trialmatch.criteria.model import (
-    Diagnosis, DiseaseExtent, MeasurableDisease, Metastasis, Not, OtherMalignancy, Unsupported, iter_atoms,
+    Diagnosis, DiseaseExtent, EventInterval, MeasurableDisease, Metastasis, Not, OtherMalignancy, Range, TherapyResponse,
+    Unsupported, iter_atoms,
 )
 from trialmatch.criteria.rules import FoldedPattern, vocab_find, vocab_regexes
 
@@ -38,9 +41,29 @@ _THERAPY_FOR = re.compile(
 _THERAPY_FOR_GATE = family_data("disease").cues.words("therapy_for_gate")
 
 
+# the whole clause names metastatic disease and nothing else ("Distant metastasis", "Metastatic disease",
+# "Evidence of distant metastases (M1)"): her disease extent, also as an exclusion
+_BARE_METASTATIC = re.compile(
+    r"(?i)^\W*(?:(?:any|known|presence of|documented|definitive|clinical|radiological|(?:definitive\s+|clinical\s+)?"
+    r"evidence of|history of|patients? with|diagnosis of)\s+)*(?:distant\s+)?(?:metastatic disease|metastas[ie]s|"
+    r"distant disease|stage\s*iv(?:\s+disease)?|m1(?:\s+disease)?)(?:\s*\(\s*(?:m1|stage\s*iv)\s*\))?\W*$")
+# a list item that is only extents ("is unresectable or metastatic", "Locally advanced or metastatic"): those extents
+_BARE_EXTENTS = re.compile(
+    r"(?i)^\W*(?:(?:is|are|has|have|with)\s+)?(?:(?:locally\s+advanced|unresectable|inoperable|metastatic|recurrent)"
+    r"(?:\s*(?:,|or|and/or|/)\s*|\s*$))+\W*$")
+_EXTENT_WORDS = {"locally advanced": "locally_advanced", "unresectable": "inoperable", "inoperable": "inoperable",
+                 "metastatic": "metastatic", "recurrent": "recurrent"}
+
+
 def _diagnosis(t: str, kind: str) -> list:
     out = []
     tl = t.lower()
+    if "meta" in tl or "m1" in tl or "stage" in tl or "distant" in tl:
+        if _BARE_METASTATIC.match(t):
+            return [DiseaseExtent(allowed=["metastatic"], stages=[])]
+    if kind == "inclusion" and _BARE_EXTENTS.match(t):
+        found = [v for w, v in _EXTENT_WORDS.items() if re.search(r"(?i)\b" + w.replace(" ", r"\s+") + r"\b", t)]
+        return [DiseaseExtent(allowed=list(dict.fromkeys(found)), stages=[])]
     if "free" in tl:
         t = _rx(r"[\w ]{0,20}cancer[- ]free").sub(" ", t)
         tl = t.lower()
@@ -240,3 +263,155 @@ register("disease", "other_malignancy", _other_malignancy)
 register("disease", "diagnosis", _diagnosis, takes="text_kind")
 register("disease", "metastasis", _metastasis)
 register("disease", "measurable", _measurable)
+
+
+# ----------------------------------------------------------------------------- course of the disease
+# response to a therapy she has had ("responding or stable on first-line therapy for ≥ 6 months", "complete
+# response (CR), partial response (PR) or stable disease (SD) to their most recent therapy") and the interval
+# between two events of her history ("time from diagnosis to randomisation ≤ 1 year", "disease-free interval
+# ≤ 36 months"). Both are guards: their wordings hold words other extractors would misread (a diagnosis,
+# a therapy history); a cue they cannot read fully stays unsupported with the reason.
+_COURSE = family_data("disease").cues
+_RESPONSE_CUE = re.compile(_COURSE["response_cue"]["pattern"])
+_RESPONSE_CUE_WORDS = tuple(_COURSE["response_cue"]["words"])
+_RESPONSE_TERMS = [(re.compile(p, re.IGNORECASE), tuple(codes)) for p, codes in _COURSE["response_terms"].items()]
+_RESPONSE_AGENTS = [(re.compile(p, re.IGNORECASE), key) for p, key in _COURSE["response_agents"].items()]
+
+
+def _check_response_agents() -> None:
+    from trialmatch.vocab import class_vocabulary, drug_vocabulary
+
+    bad = sorted({k for _, k in _RESPONSE_AGENTS} - set(class_vocabulary()) - set(drug_vocabulary()))
+    if bad:
+        raise ValueError(f"disease.json: cues.response_agents names keys not in the drug or class vocabulary: {bad}")
+
+
+_check_response_agents()
+_OP_NUM_TIME = r"(?P<op>" + _OP_ANY + r"|not (?:be )?less than|no less than|not shorter than|longer than)\s*(?P<n>" + NUM[1:-1] + r")\s*"
+_MIN_DURATION = re.compile(r"(?i)(?:\bfor\s+)?(?:(?:at least|≥|>=|more than|>|a minimum of|not (?:be )?less than|no less than|"
+                           r"longer than)\s*)(?P<n>" + NUM[1:-1] + r")\s*(?P<u>days?|weeks?|months?|years?)\b"
+                           r"|(?:\bfor|\bduring|\blasting)\s+(?P<n2>" + NUM[1:-1] + r")\s*(?P<u2>days?|weeks?|months?|years?)\b"
+                           r"|\b(?:the\s+)?time\s+(?:is\s+)?(?:not (?:be )?less than|no less than|at least)\s*(?P<n3>"
+                           + NUM[1:-1] + r")\s*(?P<u3>days?|weeks?|months?|years?)\b")
+_MIN_CYCLES = re.compile(r"(?i)(?:(?:at least|≥|>=|a minimum of|not (?:be )?less than|no less than|more than|>)\s*|\bafter\s+)"
+                         r"(?P<n>\d+|one|two|three|four|five|six|eight|ten|twelve)\s*(?:cycles?|courses?)\b"
+                         r"|\b(?:number of )?cycles?\s+(?:is\s+)?(?:not (?:be )?less than|no less than|at least|≥|>=)\s*(?P<n2>\d+)")
+
+
+def _response_parts(t: str) -> list:
+    """The TherapyResponse atoms of a clause that states a response (one per therapy with its own duration or
+    cycles: "If endocrine therapy only, the time is not less than 6 months; when receiving chemotherapy, the
+    number of cycles is not less than 4"), or [] when no response set is read."""
+    codes: list[str] = []
+    for rx, cs in _RESPONSE_TERMS:
+        if rx.search(t):
+            codes.extend(c for c in cs if c not in codes)
+    if not codes:
+        return []
+    codes = [c for c in ("CR", "PR", "SD") if c in codes]
+    lines = Range(low=1, high=1) if _any(r"\bfirst[- ]line\b|\b1st[- ]line\b", t) else None
+    if lines is None and _any(r"\bsecond[- ]line\b|\b2nd[- ]line\b", t):
+        lines = Range(low=2, high=2)
+    settings = ["advanced"] if _any(r"\b(?:metastatic|advanced)\b", t) else ["any"]
+    most_recent = True if _any(r"\b(?:most recent|last|latest|preceding|prior)\s+(?:line of\s+)?(?:therapy|treatment|regimen)", t) else None
+    ongoing = True if _any(r"\b(?:ongoing|still responding|currently (?:responding|on)|continu(?:ing|es) (?:on|to respond))\b", t) else None
+    base = dict(responses=codes, settings=settings, lines=lines, most_recent=most_recent, ongoing=ongoing)
+
+    def limits(part: str) -> dict:
+        out: dict = {}
+        dm = _MIN_DURATION.search(part)
+        if dm:
+            n, u = next((dm.group(g), dm.group(h)) for g, h in (("n", "u"), ("n2", "u2"), ("n3", "u3")) if dm.group(g))
+            out["min_duration"] = _dur(n, u)
+        cm = _MIN_CYCLES.search(part)
+        if cm:
+            out["min_cycles"] = int(_num(cm.group("n") or cm.group("n2")))
+        return out
+
+    def agents(part: str) -> list[str]:
+        found: list[str] = []
+        for rx, key in _RESPONSE_AGENTS:
+            if rx.search(part) and key not in found:
+                found.append(key)
+        return found
+
+    parts = [p for p in _RESPONSE_PARTS.split(t) if p and p.strip()]
+    own = [(agents(p), limits(p)) for p in parts]
+    own = [(a, lim) for a, lim in own if a and lim]
+    if len(own) >= 2:
+        return [_any_of([TherapyResponse(agents=a, **base, **lim) for a, lim in own])]
+    whole_agents, whole_limits = agents(t), limits(t)
+    if len(whole_agents) > 1 and len(whole_limits) > 1:
+        return []  # limits of several therapies not told apart: not read
+    return [TherapyResponse(agents=whole_agents, **base, **whole_limits)]
+
+
+# the parts of a response clause that may each hold a therapy with its own limit: sentences, semicolons,
+# "or at least 6 months of endocrine therapy"
+_RESPONSE_PARTS = re.compile(r"(?i);|(?<=[a-z)])\.\s+|,?\s+\bor\b\s+(?=(?:at least|≥|>=|a minimum of|more than)\b)")
+
+
+def _therapy_response_guard(c, t: str):
+    if not (_may_match(t, _RESPONSE_CUE_WORDS) and _RESPONSE_CUE.search(t)):
+        return None
+    atoms = _response_parts(t)
+    return atoms or [Unsupported(reason="response to prior therapy: a wording not read")]
+
+
+_INTERVAL_CUE = re.compile(_COURSE["interval_cue"]["pattern"])
+_INTERVAL_CUE_WORDS = tuple(_COURSE["interval_cue"]["words"])
+_INTERVAL_ANCHORS = {side: [(re.compile(p, re.IGNORECASE), key) for p, key in _COURSE["interval_anchors"][side].items()]
+                     for side in ("start", "end")}
+_INTERVAL_LIMIT = re.compile(
+    r"(?i)(?P<op>≤|<=|=<|≥|>=|=>|<|>|less than or equal to|greater than or equal to|equal to or less than|of at least|"
+    r"at least|no more than|not more than|does not exceed|do not exceed|not exceed(?:ing)?|not (?:be )?less than|"
+    r"no less than|(?:longer|greater|more) than|(?:shorter|less) than|within|of|is|was|up to|maximum of)?\s*"
+    r"(?P<n>\d+(?:[.,]\d+)?|one|two|three|four|five|six|twelve)\s*(?P<u>days?|weeks?|months?|years?)\b"
+    r"(?P<after>\s*(?:or\s+(?:less|fewer|shorter|more|longer|greater))?)")
+_LIMIT_OPS = {"≤": "<=", "<=": "<=", "=<": "<=", "less than or equal to": "<=", "equal to or less than": "<=",
+              "no more than": "<=", "not more than": "<=", "does not exceed": "<=", "do not exceed": "<=",
+              "not exceed": "<=", "not exceeding": "<=", "within": "<=", "up to": "<=", "maximum of": "<=",
+              "≥": ">=", ">=": ">=", "=>": ">=", "greater than or equal to": ">=", "of at least": ">=",
+              "at least": ">=", "not less than": ">=", "not be less than": ">=", "no less than": ">=",
+              "longer than": ">", "greater than": ">", "more than": ">", ">": ">", "<": "<", "shorter than": "<",
+              "less than": "<"}
+
+
+def _event_interval_guard(c, t: str):
+    if not (_may_match(t, _INTERVAL_CUE_WORDS) and _INTERVAL_CUE.search(t)):
+        return None
+    m = _INTERVAL_CUE.search(t)
+    dfi = bool(m.group("dfi"))
+    # a wording not read: a disease-free interval is left to the other extractors; "the time from A to B"
+    # stays unsupported (no extractor reads an interval)
+    unread = None if dfi else [Unsupported(reason="interval between two events is not modelled")]
+    head = t[m.start():]
+    to = None if dfi else re.search(r"(?i)\b(?:to|and|until)\b", head)
+    if not dfi and to is None:
+        return unread
+    lm = _INTERVAL_LIMIT.search(head, m.end() - m.start() if dfi else to.end())
+    if lm is None:
+        return unread
+    op = _LIMIT_OPS.get(re.sub(r"\s+", " ", (lm.group("op") or "").lower()))
+    tail = lm.group("after").lower()
+    if op is None and ("or less" in tail or "or fewer" in tail or "or shorter" in tail):
+        op = "<="
+    elif op is None and ("or more" in tail or "or longer" in tail or "or greater" in tail):
+        op = ">="
+    if op is None:
+        return unread
+    if dfi:
+        after_end = _any(r"\b(?:after|from)\s+(?:the\s+)?(?:end|completion)\b", head)
+        starts, ends = ["primary_treatment_end" if after_end else "diagnosis"], ["recurrence"]
+    else:
+        span = head[:lm.start()]
+        starts = [k for rx, k in _INTERVAL_ANCHORS["start"] if rx.search(head[:to.start()])]
+        ends = list(dict.fromkeys(k for rx, k in _INTERVAL_ANCHORS["end"] if rx.search(span[to.end():])))
+        if not starts or len(ends) != 1:
+            return unread
+    dur = _dur(lm.group("n"), lm.group("u"))
+    return [_any_of([EventInterval(start=s, end=ends[0], comparator=op, duration=dur) for s in dict.fromkeys(starts)])]
+
+
+register("disease", "therapy_response", _therapy_response_guard, takes="clause")
+register("disease", "event_interval", _event_interval_guard, takes="clause")

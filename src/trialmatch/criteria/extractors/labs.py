@@ -42,7 +42,11 @@ def _labs(t: str) -> list:
         start = grp[-1][2]
         end = groups[gi + 1][0][1] if gi + 1 < len(groups) else len(t)
         seg = t[start:end]
-        comps = _comparisons(seg, _shift_quantities(clause_qs, start, end))
+        comps = _comparisons(seg, _shift_quantities(clause_qs, start, end), bare_ok=len(t) <= _BARE_LIMIT_MAX_CLAUSE)
+        if not comps and len(t) <= _BARE_LIMIT_MAX_CLAUSE and _NORMAL_BEFORE.search(t, max(0, grp[0][1] - 20), grp[0][1]) \
+                and _NORMAL_AFTER_OK.match(t, grp[-1][2]):
+            # "normal left ventricular ejection fraction": the analyte's normal range
+            comps = [{"op": "<=", "uln": 1.0, "condition": None, "normal": True, "start": 0, "end": 0}]
         if not comps:
             bare = _bare_comparison(t, grp, start, clause_qs)
             if bare is None:
@@ -100,6 +104,7 @@ def _labs(t: str) -> list:
 
 
 _RESTATEMENT_OPEN = re.compile(r"\(\s*$")
+_NORMAL_BEFORE = re.compile(r"(?i)(?<!ab)(?<!near[- ])\bnormal\s+(?:resting\s+|serum\s+|baseline\s+|cardiac\s+)?$")
 
 
 def _bare_comparison(t: str, grp: list, start: int, clause_qs) -> dict | None:
@@ -310,7 +315,13 @@ _ULN_AFTER = re.compile(r"(?i)\s*(?:" + _ULN + r"|(?:x|×|\*|times|fold|-fold)\s
 _LLN_AFTER = re.compile(r"(?i)\s*" + _LLN)
 
 
-def _comparisons(seg: str, qs=None) -> list[dict]:
+#: a limit with no number written ("≤ ULN", "normal") is read only in a clause at most this long: in a
+#: longer sentence it is most often part of a definition or a condition ("anaemia with Hb below the LLN"),
+#: not a threshold of its own
+_BARE_LIMIT_MAX_CLAUSE = 110
+
+
+def _comparisons(seg: str, qs=None, bare_ok: bool = True) -> list[dict]:
     """Comparisons in a lab segment: [{op, value, unit | uln | lln, condition}] (from
     :func:`~trialmatch.criteria.quantities.find_quantities`; ranges give ``op="between"``).
     ``qs``: the segment's quantities when the caller already has them (spans relative to ``seg``)."""
@@ -344,9 +355,49 @@ def _comparisons(seg: str, qs=None) -> list[dict]:
         if q.op == "between" and ("uln" in c or "lln" in c):
             continue
         out.append(c)
-    if not out and re.search(r"(?i)within (?:the )?normal (?:limits|range)|\bnormal\b", seg[:40]):
-        out.append({"op": "<=", "uln": 1.0, "condition": None, "normal": True})
+    if not out and bare_ok:
+        bm = _BARE_LIMIT.search(seg[:60])
+        if bm is not None:
+            # "Bilirubin ≤ ULN", "creatinine ≤ IULN", "calcium ≥ LLN": the limit itself, 1 × ULN / LLN
+            op = _BARE_LIMIT_OPS.get(re.sub(r"\s+", " ", bm.group("op").lower()), None)
+            if op is not None:
+                out.append({"op": op, ("lln" if bm.group("lln") else "uln"): 1.0, "condition": None,
+                            "start": bm.start(), "end": bm.end()})
+                return out
+    nm = None if out or not bare_ok else re.search(r"(?i)within (?:the )?(?:institutional )?normal (?:institutional )?(?:limits|range)|"
+                                    r"within (?:the )?(?:institutional |institution'?s )?range of normal|"
+                                    r"\bnormal\b", seg[:60])
+    if nm is not None and not _NORMAL_LEAD.fullmatch(seg[:nm.start()]):
+        nm = None  # "three times the upper normal", "twice higher than normal", "glucose tolerance": not a normal value
+    if nm is not None and re.search(r"(?i)\b(?:not|non|no|outside|beyond|above|below)\W*(?:the\s+|within\s+)?$", seg[:nm.start()]):
+        nm = None  # "not normal", "outside the normal range": no threshold read
+    if nm is not None:
+        out.append({"op": "<=", "uln": 1.0, "condition": None, "normal": True, "start": nm.start(), "end": nm.end()})
     return out
+
+
+# an operator right before the limit, with no multiple: "≤ ULN", "< or = the upper limit of normal", "≥ LLN"
+# what may stand between the analyte and "normal" in "<analyte> ... normal": linking words only
+_NORMAL_LEAD = re.compile(r"(?i)[\s:,\-–]*(?:(?:\([^()]{0,30}\)|is|are|must|should|be|levels?|values?|counts?|results?|"
+                         r"tests?|serum|both|remain|within|with)[\s:,\-–]*)*")
+_NORMAL_AFTER_OK = re.compile(r"(?i)\s*(?:$|[,;.:()]|(?:by|on|as|at|and|or|levels?|counts?|values?|must|is|per|"
+                              r"according|measured|determined|assessed|of)\b)")
+_BARE_LIMIT = re.compile(
+    r"(?i)(?P<op>≤|≥|<=|>=|=<|=>|<\s*/\s*=|>\s*/\s*=|<\s*or\s*=|>\s*or\s*=|<|>|less than\s*(?:or|/)\s*equal to|"
+    r"greater than\s*(?:or|/)\s*equal to|not (?:greater|more|higher) than|no (?:greater|more|higher) than|below|under|"
+    r"at or below|at or above|at least|above|greater than|more than|higher than|less than|lower than)\s*"
+    r"(?:\(\s*(?:<=|>=)\s*\)\s*)?(?:the\s+)?(?:institution(?:'?s|al)?\s+|site\s+|local\s+)?"
+    r"(?:(?P<uln>i?uln\b|upper limits? of (?:the )?(?:institutional )?normal|institutional upper limit of normal|"
+    r"upper normal limit)|(?P<lln>i?lln\b|lower limits? of (?:the )?(?:institutional )?normal))(?!\s*(?:x|×|times))")
+_BARE_LIMIT_OPS = {"≤": "<=", "<=": "<=", "=<": "<=", "< or =": "<=", "<or=": "<=", "less than or equal to": "<=",
+                   "</=": "<=", "< /=": "<=", "< / =": "<=", ">/=": ">=", "> /=": ">=", "> / =": ">=",
+                   "less than/equal to": "<=", "less than / equal to": "<=", "greater than/equal to": ">=",
+                   "greater than / equal to": ">=", "at or above": ">=", "greater than": ">", "more than": ">",
+                   "higher than": ">", "less than": "<", "lower than": "<",
+                   "not greater than": "<=", "not more than": "<=", "not higher than": "<=", "no greater than": "<=",
+                   "no more than": "<=", "no higher than": "<=", "at or below": "<=", "≥": ">=", ">=": ">=",
+                   "=>": ">=", "> or =": ">=", ">or=": ">=", "greater than or equal to": ">=", "at least": ">=",
+                   "<": "<", "below": "<", "under": "<", ">": ">", "above": ">"}
 
 
 _MEAS_STOP = frozenset(family_data("labs").cues.words("measurement_name_stop_words"))  # words trimmed off a measurement's name
@@ -571,7 +622,7 @@ def _lab_atom(key: str, c: dict, avocab: dict):
         return Measurement(name=name, comparator=c["op"], value=c["value"], value_high=c.get("value_high"),
                            unit=c.get("unit"))
     if c.get("normal"):
-        return None
+        return _normal_atom(key)
     if c["op"] == "between":  # a lab range: a measurement of the analyte between two values
         return Measurement(name=key, comparator="between", value=c["value"], value_high=c.get("value_high"),
                            unit=c.get("unit"))
@@ -584,6 +635,25 @@ def _lab_atom(key: str, c: dict, avocab: dict):
         kw["value"] = c["value"]
         kw["unit"] = c.get("unit")
     return LabThreshold(**kw)
+
+
+_NORMAL_READS_AS = {side: family_data("labs").cues["normal_reads_as"][side] for side in ("upper", "lower", "both")}
+_bad_normal = sorted({k for keys in _NORMAL_READS_AS.values() for k in keys} - set(analyte_vocabulary()))
+if _bad_normal:
+    raise ValueError(f"labs.json: cues.normal_reads_as names analytes not in the analyte vocabulary: {_bad_normal}")
+del _bad_normal
+
+
+def _normal_atom(key: str):
+    """"Bilirubin normal", "PT within normal limits": the analyte's normal range as thresholds on its
+    limits, by the side that matters for it (``cues.normal_reads_as`` of labs.json: "upper" ≤ 1 × ULN,
+    "lower" ≥ 1 × LLN, "both"); an analyte not listed there: None (not compiled)."""
+    side = next((s for s, keys in _NORMAL_READS_AS.items() if key in keys), None)
+    if side is None:
+        return None
+    upper = LabThreshold(analyte=key, comparator="<=", uln_multiple=1.0)
+    lower = LabThreshold(analyte=key, comparator=">=", lln_multiple=1.0)
+    return upper if side == "upper" else lower if side == "lower" else AllOf(items=[lower, upper])
 
 
 _BP_KEYS = ("blood_pressure", "systolic_bp", "diastolic_bp")

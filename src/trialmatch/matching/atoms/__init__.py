@@ -11,6 +11,7 @@ module          atom kinds
 ``therapy``     prior_therapy, concomitant_medication
 ``history``     infection, condition, allergy, recent_event
 ``review``      confirm, unsupported
+``course``      therapy_response, event_interval
 =============== ==========================================================================
 
 A new atom kind: its model class in :mod:`trialmatch.criteria.model` and one function here,
@@ -20,12 +21,12 @@ registered with :func:`~trialmatch.matching.atoms.registry.evaluates`.
 from __future__ import annotations
 
 from trialmatch.matching.atoms.registry import EVALUATORS, evaluates, evaluator_for, kind_name, run_evaluator
-from trialmatch.matching.atoms import biomarkers, disease, history, labs, person, review, therapy  # registers the evaluators
+from trialmatch.matching.atoms import biomarkers, course, disease, history, labs, person, review, therapy  # registers the evaluators
 from trialmatch.matching.context import EvalContext, Result
 
 __all__ = [
     "EVALUATORS", "evaluates", "evaluator_for", "kind_name", "evaluate_atom",
-    "biomarkers", "disease", "history", "labs", "person", "review", "therapy",
+    "biomarkers", "course", "disease", "history", "labs", "person", "review", "therapy",
 ]
 
 

@@ -1,0 +1,178 @@
+"""Evaluators of the course of her disease: response to a therapy she has had
+(:class:`~trialmatch.criteria.model.TherapyResponse`) and the interval between two events of her
+history (:class:`~trialmatch.criteria.model.EventInterval`).
+
+Registered by atom kind with :func:`~trialmatch.matching.atoms.registry.evaluates`.
+Both are three-valued: unknown, with a :class:`~trialmatch.matching.model.MissingFact` naming the facts
+that would settle them, when the record lacks them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from trialmatch.criteria import model as cm
+from trialmatch.matching.atoms.common import fmt_number as _fmt
+from trialmatch.matching.atoms.common import readable as _label
+from trialmatch.matching.atoms.registry import evaluates
+from trialmatch.matching.atoms.therapy import _drug_match, _duration_days, _setting_match, _setting_of
+from trialmatch.matching.context import EvalContext, Result
+from trialmatch.matching.context import missing_fact as _mf
+from trialmatch.matching.context import used_fact as _ev
+from trialmatch.matching.facts import PatientIndex
+from trialmatch.matching.logic import kleene_and as _and
+
+__all__ = ["evaluate_therapy_response", "evaluate_event_interval"]
+
+_RESPONSE_WORDS = {"CR": "complete response", "PR": "partial response", "SD": "stable disease", "PD": "progression",
+                   "NE": "not evaluable"}
+
+
+def _course_text(t) -> str:
+    desc = f"{', '.join(t.drugs)} ({t.setting.replace('_', ' ')}"
+    if t.line is not None:
+        desc += f", line {t.line}"
+    if t.start:
+        desc += f", from {t.start}"
+    if t.end:
+        desc += f" to {t.end}"
+    if t.cycles is not None:
+        desc += f", {t.cycles} cycles"
+    if t.best_response:
+        desc += f", best response {t.best_response}"
+    if t.progressed:
+        desc += ", progressed"
+    return desc + ")"
+
+
+@evaluates("therapy_response")
+def evaluate_therapy_response(a: cm.TherapyResponse, ctx: EvalContext) -> Result:
+    """True when a treatment of hers that matches the therapy, setting and line had one of the wanted
+    best responses (and lasted / gave the cycles / is ongoing as required); False when every such
+    treatment fails one of them; unknown (with the missing facts) otherwise."""
+    idx = ctx.idx
+    p = idx.patient
+    what = ", ".join(_label(x) for x in a.agents) or "anti-cancer therapy"
+    wanted = "/".join(a.responses)
+    if not idx.treatments:
+        if "treatments" in p.sources:
+            return Result(False, [f"no prior {what} recorded (empty treatment list): no response to it"],
+                          [_ev("no prior treatment", p.sources.get("treatments"))])
+        return Result(None, ["treatment history not recorded"], [],
+                      [_mf("treatment_history", f"prior {what} with its best response ({wanted}), dates and cycles")])
+    items = list(idx.treatments)
+    if a.most_recent:
+        if len(items) > 1 and any(ti.treatment.start is None for ti in items):
+            return Result(None, ["which treatment was her most recent is not recorded (start dates)"],
+                          [_ev(_course_text(ti.treatment), ti.treatment.source) for ti in items],
+                          [_mf("treatment_history:start", "start dates of her treatments (which was the most recent)")])
+        items = [max(items, key=lambda ti: ti.treatment.start or dt.date.min)]
+    sure: list = []
+    unsure: list = []
+    missing: dict[str, str] = {}
+    for ti in items:
+        t = ti.treatment
+        dm = True if not a.agents else _drug_match(ti, a.agents)
+        if dm is False:
+            continue
+        sm = _setting_match(_setting_of(t, idx), a.settings)
+        if sm is False:
+            continue
+        vals = [dm, sm]
+        if a.lines is not None:
+            vals.append(None if t.line is None else a.lines.contains(t.line))
+            if t.line is None:
+                missing["treatment_history:line"] = "the line of each treatment in the advanced setting"
+        resp = t.best_response
+        if resp is None and t.progressed is True and t.months_to_progression is None:
+            resp = "PD"
+        if resp is None:
+            vals.append(None)
+            missing["treatment_history:best_response"] = f"the best response to {', '.join(t.drugs)} ({wanted} wanted)"
+        else:
+            vals.append(resp in a.responses)
+        if a.min_duration is not None:
+            dd = _duration_days(t, idx.as_of)
+            if dd is None and t.months_to_progression is not None:
+                dd = t.months_to_progression * 30.4375
+            vals.append(None if dd is None else dd >= a.min_duration.days - 0.5)
+            if dd is None:
+                missing["treatment_history:dates"] = f"start and end (or duration) of {', '.join(t.drugs)}"
+        if a.min_cycles is not None:
+            vals.append(None if t.cycles is None else t.cycles >= a.min_cycles)
+            if t.cycles is None:
+                missing["treatment_history:cycles"] = f"the number of cycles of {', '.join(t.drugs)}"
+        if a.ongoing:
+            on = t.response_ongoing
+            if on is None and t.progressed is True:
+                on = False
+            vals.append(on)
+            if on is None:
+                missing["treatment_history:response_ongoing"] = f"whether the response to {', '.join(t.drugs)} is ongoing"
+        v = _and(vals)
+        if v is True:
+            sure.append(ti)
+        elif v is None:
+            unsure.append(ti)
+    if sure:
+        return Result(True, [f"{_RESPONSE_WORDS.get(sure[0].treatment.best_response or '', 'response')} on "
+                             f"{', '.join(sure[0].treatment.drugs)}: {a.describe()}"],
+                      [_ev(_course_text(ti.treatment), ti.treatment.source) for ti in sure])
+    if unsure:
+        return Result(None, [f"not recorded whether {a.describe()}"],
+                      [_ev(_course_text(ti.treatment), ti.treatment.source) for ti in unsure],
+                      [_mf(k, d) for k, d in missing.items()] or
+                      [_mf("treatment_history", f"the response to prior {what}")])
+    return Result(False, [f"no treatment of hers meets: {a.describe()}"],
+                  [_ev(_course_text(ti.treatment), ti.treatment.source) for ti in items])
+
+
+_EVENT_TEXT = {"diagnosis": "diagnosis", "metastatic_diagnosis": "diagnosis of metastatic disease",
+               "systemic_treatment_start": "start of systemic treatment",
+               "primary_treatment_end": "end of (neo)adjuvant treatment", "recurrence": "recurrence",
+               "enrolment": "enrolment (the matching date)"}
+_EVENT_FACT = {"diagnosis": ("diagnosis.date", "the date of her cancer diagnosis"),
+               "metastatic_diagnosis": ("diagnosis.metastatic_date", "the date metastatic disease was diagnosed"),
+               "recurrence": ("diagnosis.metastatic_date", "the date of recurrence (metastatic disease)"),
+               "systemic_treatment_start": ("treatment_history:start", "the start date of her first systemic treatment"),
+               "primary_treatment_end": ("treatment_history:end", "the end date of her (neo)adjuvant treatment")}
+
+
+def _event_date(event: str, idx: PatientIndex) -> dt.date | None:
+    d = idx.primary
+    if event == "enrolment":
+        return idx.as_of
+    if event == "diagnosis":
+        return d.date if d is not None else None
+    if event in ("metastatic_diagnosis", "recurrence"):
+        return d.metastatic_date if d is not None else None
+    if event == "systemic_treatment_start":
+        starts = [ti.treatment.start for ti in idx.treatments]
+        return min(starts) if starts and all(s is not None for s in starts) else None
+    if event == "primary_treatment_end":
+        ends = [ti.treatment.end for ti in idx.treatments if _setting_of(ti.treatment, idx) in ("adjuvant", "neoadjuvant")]
+        return max(ends) if ends and all(e is not None for e in ends) else None
+    raise ValueError(f"EventInterval: unknown event {event!r}; allowed: {list(_EVENT_TEXT)}")
+
+
+_CMP = {"<=": lambda x, y: x <= y, "<": lambda x, y: x < y, ">=": lambda x, y: x >= y, ">": lambda x, y: x > y}
+
+
+@evaluates("event_interval")
+def evaluate_event_interval(a: cm.EventInterval, ctx: EvalContext) -> Result:
+    """The days from the first event's date to the second's, compared with the duration; unknown (with
+    the missing dates) when either date is not in her record."""
+    idx = ctx.idx
+    start, end = _event_date(a.start, idx), _event_date(a.end, idx)
+    missing = [_mf(*_EVENT_FACT[e]) for e, d in ((a.start, start), (a.end, end)) if d is None]
+    if missing:
+        return Result(None, [f"{a.describe()}: the date of the "
+                             f"{' and '.join(_EVENT_TEXT[e] for e, d in ((a.start, start), (a.end, end)) if d is None)} "
+                             "is not recorded"], [], missing)
+    days = (end - start).days
+    months = days / 30.4375
+    ok = _CMP[a.comparator](days, a.duration.days)
+    src = idx.primary.source if idx.primary is not None else None
+    return Result(ok, [f"{_EVENT_TEXT[a.start]} {start} to {_EVENT_TEXT[a.end]} {end}: {_fmt(round(months, 1))} months, "
+                       f"{'within' if ok else 'outside'} {a.comparator} {_fmt(a.duration.value)} {a.duration.unit}s"],
+                  [_ev(f"{_EVENT_TEXT[a.start]} {start}", src, str(start)), _ev(f"{_EVENT_TEXT[a.end]} {end}", src, str(end))])

@@ -1,0 +1,96 @@
+"""The course of her disease: response to a therapy she has had (TherapyResponse) and the interval
+between two events of her history (EventInterval), on hand-built facts."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from trialmatch.criteria import compile_criterion_text
+from trialmatch.criteria import model as cm
+from trialmatch.matching import evaluate_criterion
+from trialmatch.patients import model as pm
+
+AS_OF = dt.date(2026, 10, 10)
+SRC = pm.Source(kind="json", locator="$.x")
+
+
+def patient(treatments=None, dx_date=dt.date(2025, 1, 10), met_date=dt.date(2025, 1, 10), **kw) -> pm.Patient:
+    base = dict(id="p", birth_date=dt.date(1966, 5, 1), sex="female", as_of=AS_OF,
+                diagnoses=[pm.Diagnosis(cancer_type="breast_cancer", stage="IV", date=dx_date, metastatic_date=met_date,
+                                        source=SRC)])
+    if treatments is not None:
+        base["treatments"] = treatments
+    base.update(kw)
+    return pm.Patient(**base)
+
+
+def outcome(text: str, p: pm.Patient, kind: str = "inclusion"):
+    expr, status, reason = compile_criterion_text(text, kind)
+    assert status == "compiled", (status, reason)
+    c = cm.Criterion(id="I1", kind=kind, text=text, span=(0, len(text)), expression=expr, status=status)
+    return evaluate_criterion(c, p, AS_OF)
+
+
+LETROZOLE_SD = pm.Treatment(drugs=["letrozole"], setting="metastatic", line=1, start=dt.date(2025, 2, 1),
+                            best_response="SD", response_ongoing=True, ongoing=True, source=SRC)
+PACLI_PR_6 = pm.Treatment(drugs=["paclitaxel"], setting="metastatic", line=1, start=dt.date(2025, 2, 1),
+                          end=dt.date(2025, 6, 1), cycles=6, best_response="PR", source=SRC)
+PACLI_PD_2 = pm.Treatment(drugs=["paclitaxel"], setting="metastatic", line=1, start=dt.date(2026, 8, 1),
+                          end=dt.date(2026, 9, 1), cycles=2, best_response="PD", progressed=True, source=SRC)
+
+RESPONSE = "Responding or stable on first-line therapy for at least 6 months"
+BY_THERAPY = ("Response or stable disease (RECIST 1.1) after at least 4 cycles of chemotherapy or at least 6 months "
+              "of endocrine therapy.")
+
+
+def test_response_stable_for_six_months_passes():
+    o = outcome(RESPONSE, patient([LETROZOLE_SD]))
+    assert o.outcome == "pass", o.reasons
+
+
+def test_response_progression_fails_and_short_course_fails():
+    assert outcome(RESPONSE, patient([PACLI_PD_2])).outcome == "fail"
+    short = LETROZOLE_SD.model_copy(update={"start": dt.date(2026, 8, 1)})
+    assert outcome(RESPONSE, patient([short])).outcome == "fail"
+
+
+def test_response_unknown_names_the_missing_fact():
+    no_resp = LETROZOLE_SD.model_copy(update={"best_response": None, "response_ongoing": None})
+    o = outcome(RESPONSE, patient([no_resp]))
+    assert o.outcome == "unknown"
+    assert any(m.fact == "treatment_history:best_response" for m in o.missing), o.missing
+    o = outcome(RESPONSE, patient())
+    assert o.outcome == "unknown" and o.missing[0].fact == "treatment_history"
+
+
+def test_response_per_therapy_limits():
+    assert outcome(BY_THERAPY, patient([PACLI_PR_6])).outcome == "pass"
+    four_short = PACLI_PR_6.model_copy(update={"cycles": 3})
+    assert outcome(BY_THERAPY, patient([four_short])).outcome == "fail"
+    no_cycles = PACLI_PR_6.model_copy(update={"cycles": None})
+    o = outcome(BY_THERAPY, patient([no_cycles]))
+    assert o.outcome == "unknown" and any(m.fact == "treatment_history:cycles" for m in o.missing)
+
+
+def test_interval_from_diagnosis_to_enrolment():
+    text = "The time from diagnosis to randomization does not exceed 1 year"
+    assert outcome(text, patient(dx_date=dt.date(2026, 3, 1))).outcome == "pass"
+    assert outcome(text, patient(dx_date=dt.date(2024, 3, 1))).outcome == "fail"
+    o = outcome(text, patient(dx_date=None))
+    assert o.outcome == "unknown" and o.missing[0].fact == "diagnosis.date"
+
+
+def test_disease_free_interval():
+    text = "Disease free interval less than or equal to 36 months."
+    assert outcome(text, patient(dx_date=dt.date(2020, 1, 1), met_date=dt.date(2022, 1, 1))).outcome == "pass"
+    assert outcome(text, patient(dx_date=dt.date(2015, 1, 1), met_date=dt.date(2022, 1, 1))).outcome == "fail"
+    o = outcome(text, patient(met_date=None))
+    assert o.outcome == "unknown" and o.missing[0].fact == "diagnosis.metastatic_date"
+
+
+def test_atoms_describe_and_round_trip():
+    a = cm.EventInterval(start="diagnosis", end="recurrence", comparator="<=", duration=cm.Duration(value=36, unit="month"))
+    assert a.describe() == "time from diagnosis to recurrence ≤ 36 months"
+    assert cm.expression_from_dict(a.to_dict()) == a
+    r = cm.TherapyResponse(responses=["CR", "PR"], min_cycles=4)
+    assert cm.expression_from_dict(r.to_dict()) == r
