@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from trialmatch.patients.model import (
-    Assertion, Biomarker, Diagnosis, LabResult, Patient, PerformanceStatus, Source, Treatment,
+    Assertion, Biomarker, Diagnosis, LabResult, LabStatement, Patient, PerformanceStatus, Source, Treatment,
 )
 from trialmatch.vocab.concepts import site_groups_for_matcher
 
@@ -89,6 +89,8 @@ class PatientIndex:
     as_of: dt.date
     age: float | None
     labs: dict[str, list[LabResult]] = field(default_factory=dict)  # newest first
+    #: qualitative lab statements ("creatinine normal") per analyte, newest first
+    lab_statements: dict[str, list[LabStatement]] = field(default_factory=dict)
     biomarkers: dict[str, Biomarker] = field(default_factory=dict)  # latest per name
     performance: PerformanceStatus | None = None
     primary: Diagnosis | None = None
@@ -139,6 +141,11 @@ def build_index(patient: Patient, as_of: dt.date) -> PatientIndex:
     for key, items in labs.items():
         items.sort(key=lambda r: r.date or undated_at, reverse=True)
     idx.labs = labs
+    for st in patient.lab_statements:
+        if _on_or_before(st.date, as_of):
+            idx.lab_statements.setdefault(st.analyte, []).append(st)
+    for items in idx.lab_statements.values():
+        items.sort(key=lambda r: r.date or undated_at, reverse=True)
     for bm in patient.biomarkers:
         if not _on_or_before(bm.date, as_of):
             continue

@@ -63,6 +63,11 @@ def _closed_world(what: str, key: str, ctx: EvalContext, subj: str) -> Result:
         return Result(False, [f"no {what} (stated)"], [used_fact(f"no {what}", neg.source)])
     if neg is not None and neg.present:
         return Result(True, [f"{what} (stated)"], [used_fact(what, neg.source)])
+    if subj.startswith("condition:"):
+        none = find_assertion(idx, "condition:any")
+        if none is not None and not none.present:  # "PMH: nil": her history is stated empty
+            return Result(False, [f"no {what}: no past medical history (stated)"],
+                          [used_fact("no past medical history", none.source)])
     if closed_world_ok(ctx):
         return Result(False, [f"no {what} in her record"], [])
     return Result(None, [f"{what}: not recorded"], [], [missing_fact(subj, f"whether she has {what}")])
