@@ -260,3 +260,12 @@ def test_uncertain_ranking_prefers_fewer_open_criteria_and_better_fit():
     assert near > far
     assert match_score("uncertain", 0.9, 10, 0, 2, 12) > match_score("uncertain", 0.5, 10, 0, 2, 12)
     assert match_score("ineligible", 1.0, 20, 1, 0, 21) < far < match_score("eligible", 0.0, 0, 0, 0, 0)
+
+
+def test_a_confirmation_her_record_leaves_open_weighs_in_closeness_not_in_the_verdict():
+    t, cc = _trial(_c("LE", cm.LifeExpectancy(minimum=cm.Duration(value=3, unit="month"))),
+                   _c("AGE", cm.Age(years=cm.Range(low=18))))
+    open_le = match_trial(t, cc, patient(), AS_OF)
+    stated = match_trial(t, cc, patient(life_expectancy_months=12), AS_OF)
+    assert open_le.verdict == stated.verdict == "eligible"
+    assert stated.score > open_le.score

@@ -15,12 +15,14 @@ trial: each criterion the record cannot settle (unknown) and, more, each that fa
 uncertain trial with two open questions ranks above one with twenty, and an ineligible trial
 that fails one criterion above one that fails five. An open exclusion that names the trial's own
 condition (its specifics not compiled, e.g. "life-threatening asthma" in an asthma trial) concerns
-exactly her population and weighs like a failed one. Criteria to confirm by a person never lower it.
+exactly her population and weighs like a failed one. A confirmation every patient is asked for
+(a criterion only a person can settle: consent, compliance) never lowers it; one her record leaves
+open (``confirm`` from a patient-dependent criterion, e.g. an investigator's estimate of life
+expectancy that her record does not state) counts in ``n_unknown`` for closeness, not for the verdict.
 
 Within the uncertain band, then, a trial ranks higher the better it fits her disease (up to 0.5)
 and the closer it is to a decision (up to 0.29: one open criterion 0.276, five 0.226, twenty
-0.107); a confirmation (``confirm``: consent, an investigator's estimate of life expectancy) is
-not an open question and leaves the verdict and the score alone. Each uncertain trial's
+0.107); a confirmation never makes a trial uncertain. Each uncertain trial's
 ``missing`` lists the facts that would settle it, most decisive first (:func:`decisive_missing`):
 the facts that alone settle an open criterion, then by how many open criteria they concern.
 """
@@ -390,6 +392,7 @@ def _compact(trial: Trial, compiled: cm.CompiledCriteria, idx: PatientIndex, opt
     else:
         counts = (0, 0, [], [], [])
     n_pass, n_own, fail_i, unknown_i, confirm_i = counts
+    n_asked = len(confirm_i)  # confirmations her own record raised (not the static ones)
     if plan.static_unknown:
         unknown_i = sorted(unknown_i + plan.static_unknown) if unknown_i else plan.static_unknown
     if plan.static_confirm:
@@ -404,7 +407,7 @@ def _compact(trial: Trial, compiled: cm.CompiledCriteria, idx: PatientIndex, opt
     else:
         verdict, deciding = "eligible", []
     fit = disease_fit(trial, idx, plan)
-    score = round(match_score(verdict, fit, n_pass, n_fail, n_unknown, n_decided, n_own), 6)
+    score = round(match_score(verdict, fit, n_pass, n_fail, n_unknown + n_asked, n_decided, n_own), 6)
     return _Compact(trial, compiled, plan, verdict, score, deciding, unknown_i,
                     [crit[i].id for i in confirm_i])
 
