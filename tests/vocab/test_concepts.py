@@ -23,15 +23,6 @@ PKG = Path(trialmatch.__file__).resolve().parent
 DATA = PKG / "vocab" / "concepts" / "data"
 
 
-def _old(rel: str) -> dict:
-    """An old vocabulary file, without its ``_comment``."""
-    path = PKG / rel
-    if not path.exists():  # deleted once every consumer reads the registry: nothing left to compare with
-        pytest.skip(f"{rel} has been removed; the concept registry is its only source")
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return {k: v for k, v in data.items() if not k.startswith("_")}
-
-
 def _same_with_order(a, b) -> bool:
     """Equal, and every dict in the same key order (the readers take the first match)."""
     return json.dumps(a) == json.dumps(b)
@@ -114,51 +105,18 @@ def test_order_file_must_list_every_concept(monkeypatch, tmp_path):
 
 
 # ---------------------------------------------------------------------------- accessors == old data
-def test_compiler_condition_vocabulary_is_the_old_file():
-    assert _same_with_order(condition_vocabulary_for_compiler(), _old("vocab/data/conditions.json")["conditions"])
-
-
-def test_compiler_cancer_vocabulary_is_the_old_file():
-    assert _same_with_order(cancer_vocabulary_for_compiler(), _old("vocab/data/cancers.json"))
-
-
-def test_criteria_rule_tables_are_the_old_tables():
-    old = _old("vocab/data/criteria_rules.json")
-    assert _same_with_order(criteria_rule_tables(), {t: old[t] for t in ("events", "infections", "qualifiers")})
-
-
-def test_matcher_fallbacks_are_the_old_file():
-    assert _same_with_order(matcher_condition_fallbacks(), _old("matching/data/conditions.json")["conditions"])
-
-
-def test_matcher_condition_synonyms_are_what_the_matcher_builds():
+def test_matcher_reads_the_registry():
+    # the matcher keeps no copy of its own: site groups, condition names and event kinds come from here
     from trialmatch.matching.atoms import history
+    from trialmatch.matching.facts import site_members
 
-    assert _same_with_order(condition_synonyms_for_matcher(), history._condition_synonyms())
-
-
-def test_event_procedure_kinds_are_the_matchers():
-    from trialmatch.matching.atoms import history
-
-    assert event_procedure_kinds() == history._EVENT_PROC
-
-
-def test_site_groups_are_the_matchers():
-    from trialmatch.matching import facts
-
-    assert site_groups_for_matcher() == facts.SITE_GROUPS
-    assert list(site_groups_for_matcher()) == list(facts.SITE_GROUPS)
-
-
-def test_text_terms_are_the_old_file():
-    assert _same_with_order(text_terms(), _old("patients/codes/text_terms.json"))
-
-
-def test_snomed_codes_are_the_old_file():
-    # code -> value lookups: equal as dicts (the order of codes inside a table is not used)
-    old = _old("patients/codes/snomed.json")
-    assert snomed_codes() == old
-    assert list(snomed_codes()) == list(old)
+    for word, members in site_groups_for_matcher().items():
+        assert site_members(word) == members
+    syns = condition_synonyms_for_matcher()
+    assert all(k in syns for k in condition_vocabulary_for_compiler())
+    assert all(set(v) <= set(syns[k]) for k, v in matcher_condition_fallbacks().items())
+    assert "condition_synonyms_for_matcher" in history.condition_matches.__wrapped__.__code__.co_names
+    assert "event_procedure_kinds" in history.recent_event.__code__.co_names
 
 
 # the procedure alternation patients.text_reader wrote inline, and its kind rule
@@ -196,12 +154,11 @@ def test_fhir_procedure_kind_is_the_fhir_readers_rule(text):
 
 def test_radiotherapy_is_one_concept_with_every_consumers_terms():
     rt = radiotherapy_terms()
-    old_rules = _old("vocab/data/criteria_rules.json")
-    from trialmatch.matching import evaluate
+    from trialmatch.criteria.rules import rules
 
-    assert rt["criterion_cues"] == old_rules["events"]["radiotherapy"]
-    assert rt["procedure_kinds"] == evaluate._EVENT_PROC["radiotherapy"]
-    assert rt["snomed"] == {c: v[1] for c, v in _old("patients/codes/snomed.json")["procedure"].items() if v[0] == "radiotherapy"}
+    assert rt["criterion_cues"] == rules().events["radiotherapy"]  # what the compiler reads
+    assert rt["procedure_kinds"] == event_procedure_kinds()["radiotherapy"]
+    assert rt["snomed"] == {c: v[1] for c, v in snomed_codes()["procedure"].items() if v[0] == "radiotherapy"}
     assert "|".join(rt["text_patterns"]) in _TEXT_READER_PROCEDURES
     assert rt["fhir_text"] == ["radiat", "radiother", "brachy"]
     assert [c.group for c in concepts() if c.key == "radiotherapy"] == ["procedures"]

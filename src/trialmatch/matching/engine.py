@@ -15,7 +15,16 @@ trial: each criterion the record cannot settle (unknown) and, more, each that fa
 uncertain trial with two open questions ranks above one with twenty, and an ineligible trial
 that fails one criterion above one that fails five. An open exclusion that names the trial's own
 condition (its specifics not compiled, e.g. "life-threatening asthma" in an asthma trial) concerns
-exactly her population and weighs like a failed one. Criteria to confirm by a person never lower it.
+exactly her population and weighs like a failed one. A confirmation every patient is asked for
+(a criterion only a person can settle: consent, compliance) never lowers it; one her record leaves
+open (``confirm`` from a patient-dependent criterion, e.g. an investigator's estimate of life
+expectancy that her record does not state) counts in ``n_unknown`` for closeness, not for the verdict.
+
+Within the uncertain band, then, a trial ranks higher the better it fits her disease (up to 0.5)
+and the closer it is to a decision (up to 0.29: one open criterion 0.276, five 0.226, twenty
+0.107); a confirmation never makes a trial uncertain. Each uncertain trial's
+``missing`` lists the facts that would settle it, most decisive first (:func:`decisive_missing`):
+the facts that alone settle an open criterion, then by how many open criteria they concern.
 """
 
 from __future__ import annotations
@@ -40,7 +49,7 @@ from trialmatch.matching.facts import PatientIndex, build_index
 from trialmatch.matching.logic import outcome_from
 from trialmatch.matching.model import VERDICT_ORDER, CriterionOutcome, MatchReport, TrialMatch
 from trialmatch.matching.options import MatchOptions
-from trialmatch.matching.plan import criterion_plan, dedup_missing, plan_count
+from trialmatch.matching.plan import criterion_plan, plan_count
 from trialmatch.matching.targets import target_atom_keys
 from trialmatch.patients.asof import patient_as_of
 from trialmatch.patients.model import Patient
@@ -383,6 +392,7 @@ def _compact(trial: Trial, compiled: cm.CompiledCriteria, idx: PatientIndex, opt
     else:
         counts = (0, 0, [], [], [])
     n_pass, n_own, fail_i, unknown_i, confirm_i = counts
+    n_asked = len(confirm_i)  # confirmations her own record raised (not the static ones)
     if plan.static_unknown:
         unknown_i = sorted(unknown_i + plan.static_unknown) if unknown_i else plan.static_unknown
     if plan.static_confirm:
@@ -397,7 +407,7 @@ def _compact(trial: Trial, compiled: cm.CompiledCriteria, idx: PatientIndex, opt
     else:
         verdict, deciding = "eligible", []
     fit = disease_fit(trial, idx, plan)
-    score = round(match_score(verdict, fit, n_pass, n_fail, n_unknown, n_decided, n_own), 6)
+    score = round(match_score(verdict, fit, n_pass, n_fail, n_unknown + n_asked, n_decided, n_own), 6)
     return _Compact(trial, compiled, plan, verdict, score, deciding, unknown_i,
                     [crit[i].id for i in confirm_i])
 
@@ -469,6 +479,31 @@ def _outcome_counts(plan: TrialPlan, idx: PatientIndex, options: MatchOptions, m
     return outs.count("pass"), n_own, fail_i, unknown_i, confirm_i
 
 
+def decisive_missing(open_lists: list[list]) -> list:
+    """The missing facts of a trial's open criteria, most decisive first.
+
+    ``open_lists`` holds, per open (unknown) criterion, its missing facts. A fact that alone
+    settles an open criterion (the only fact it lacks: once known, that criterion passes or
+    fails, and a failing one makes the trial ineligible) comes first; then facts by how many
+    open criteria they concern; a person's review (``manual_review``) last; ties keep the
+    criteria's order. Each fact key once (its first description).
+    """
+    first: dict[str, tuple[int, object]] = {}
+    sole: set[str] = set()
+    count: dict[str, int] = {}
+    for items in open_lists:
+        keys = list(dict.fromkeys(m.fact for m in items))
+        if len(keys) == 1:
+            sole.add(keys[0])
+        for m in items:
+            if m.fact not in first:
+                first[m.fact] = (len(first), m)
+        for k in keys:
+            count[k] = count.get(k, 0) + 1
+    order = sorted(first, key=lambda k: (k == "manual_review", k not in sole, -count[k], first[k][0]))
+    return [first[k][1] for k in order]
+
+
 def _materialise(m: _Compact, idx: PatientIndex, options: MatchOptions, ctx: EvalContext | None = None) -> TrialMatch:
     """The full :class:`TrialMatch` (every criterion's outcome, reason, evidence, missing facts,
     protocol steps) of a compact result (``ctx``: the patient's evaluation context under
@@ -482,7 +517,7 @@ def _materialise(m: _Compact, idx: PatientIndex, options: MatchOptions, ctx: Eva
             hit = crit_cache[k] = cplan.decide(ctx or (ctx := EvalContext(idx, options)))
         outcomes[i] = criterion_outcome(c, hit)
     unknown_i = m.unknown_i
-    missing = dedup_missing([x for i in unknown_i for x in outcomes[i].missing]) if unknown_i else []
+    missing = decisive_missing([outcomes[i].missing for i in unknown_i]) if unknown_i else []
     steps = []
     if trial.steps:
         try:

@@ -14,24 +14,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from trialmatch.patients.model import (
-    Assertion, Biomarker, Diagnosis, LabResult, Patient, PerformanceStatus, Source, Treatment,
+    Assertion, Biomarker, Diagnosis, LabResult, LabStatement, Patient, PerformanceStatus, Source, Treatment,
 )
-
-#: metastatic sites grouped under the words criteria use
-SITE_GROUPS: dict[str, frozenset[str]] = {
-    "brain": frozenset({"brain", "cns", "central_nervous_system", "leptomeningeal", "leptomeninges", "meninges"}),
-    "cns": frozenset({"brain", "cns", "central_nervous_system", "leptomeningeal", "leptomeninges", "meninges"}),
-    "liver": frozenset({"liver", "hepatic"}),
-    "lung": frozenset({"lung", "pulmonary"}),
-    "bone": frozenset({"bone", "osseous", "skeletal", "bone_marrow"}),
-    "visceral": frozenset({"liver", "hepatic", "lung", "pulmonary", "pleura", "pleural", "peritoneum",
-                           "peritoneal", "adrenal", "brain", "cns", "visceral", "pericardium", "kidney",
-                           "spleen", "pancreas", "ovary"}),
-    "lymph_node": frozenset({"lymph_node", "lymph_nodes", "nodal", "node", "lymph node"}),
-    "skin": frozenset({"skin", "cutaneous", "soft_tissue", "chest_wall"}),
-    "pleura": frozenset({"pleura", "pleural"}),
-    "peritoneum": frozenset({"peritoneum", "peritoneal"}),
-}
+from trialmatch.vocab.concepts import site_groups_for_matcher
 
 
 @lru_cache(maxsize=1)
@@ -79,8 +64,10 @@ def _norm_key(text: str) -> str:
 
 
 def site_members(site: str) -> frozenset[str]:
+    """The patient site keys a criterion's site word covers (the concept registry's site groups,
+    :func:`~trialmatch.vocab.concepts.site_groups_for_matcher`; a word not grouped covers itself)."""
     key = norm_key(site)
-    return SITE_GROUPS.get(key, frozenset({key}))
+    return site_groups_for_matcher().get(key, frozenset({key}))
 
 
 @dataclass
@@ -102,6 +89,8 @@ class PatientIndex:
     as_of: dt.date
     age: float | None
     labs: dict[str, list[LabResult]] = field(default_factory=dict)  # newest first
+    #: qualitative lab statements ("creatinine normal") per analyte, newest first
+    lab_statements: dict[str, list[LabStatement]] = field(default_factory=dict)
     biomarkers: dict[str, Biomarker] = field(default_factory=dict)  # latest per name
     performance: PerformanceStatus | None = None
     primary: Diagnosis | None = None
@@ -152,6 +141,11 @@ def build_index(patient: Patient, as_of: dt.date) -> PatientIndex:
     for key, items in labs.items():
         items.sort(key=lambda r: r.date or undated_at, reverse=True)
     idx.labs = labs
+    for st in patient.lab_statements:
+        if _on_or_before(st.date, as_of):
+            idx.lab_statements.setdefault(st.analyte, []).append(st)
+    for items in idx.lab_statements.values():
+        items.sort(key=lambda r: r.date or undated_at, reverse=True)
     for bm in patient.biomarkers:
         if not _on_or_before(bm.date, as_of):
             continue

@@ -64,6 +64,28 @@ def her2_category(b) -> str | None:
     return None
 
 
+_NULL_WORDS = ("null", "no staining", "absent", "no membrane staining")
+
+
+def her2_null_stated(b) -> bool:
+    """Her record says HER2 is null (IHC 0 with no staining at all), not only "0"."""
+    text = " ".join(x for x in (b.intensity, b.status) if x).lower()
+    return any(w in text for w in _NULL_WORDS)
+
+
+def _her2_ultralow(b, ev: list) -> Result:
+    """HER2-ultralow (IHC 0 with faint staining in ≤ 10% of cells): IHC 1+ and above are not
+    ultralow; a plain "0" may be ultralow (unknown) unless the record says null / no staining."""
+    if b.intensity and "ultralow" in b.intensity.lower():
+        return Result(True, ["HER2-ultralow"], ev)
+    if b.ihc_score in ("1+", "2+", "3+") or her2_category(b) == "positive":
+        return Result(False, [f"HER2 IHC {b.ihc_score or 'positive'} is not ultralow"], ev)
+    if her2_null_stated(b):
+        return Result(False, ["HER2-null (no staining) is not ultralow"], ev)
+    return Result(None, ["HER2 0 without the staining detail: null or ultralow not recorded"], ev,
+                  [missing_fact("biomarker:HER2", "HER2 IHC 0: null (no staining) or ultralow (faint staining ≤ 10%)")])
+
+
 def _receptor_one(name: str, a: cm.Receptor, idx: PatientIndex) -> Result:
     b = idx.biomarkers.get(name)
     if b is None:
@@ -82,6 +104,8 @@ def _receptor_one(name: str, a: cm.Receptor, idx: PatientIndex) -> Result:
             return Result(ok, [f"HER2 IHC {b.ihc_score} {'is' if ok else 'is not'} {'/'.join(a.her2_ihc)}"], ev)
         if a.status == "known":
             return Result(cat is not None or b.ihc_score is not None, ["HER2 tested"], ev)
+        if a.status == "ultralow":
+            return _her2_ultralow(b, ev)
         if a.status == "low":
             if b.ihc_score is None:
                 if b.status == "low":

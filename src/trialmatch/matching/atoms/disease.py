@@ -71,12 +71,39 @@ def diagnosis(a: cm.Diagnosis, ctx: EvalContext) -> Result:
     d = matches[0]
     ev = [_dx_ev(d)]
     if a.histology:
+        if not d.histology and _receptor_tested_breast(d, idx) and all(
+                norm_key(h) in _BREAST_CARCINOMA_WORDS or (norm_key(h) in _INVASIVE_WORDS and _has_spread(d, idx))
+                for h in a.histology):
+            return Result(True, [f"{readable(d.cancer_type)} with receptor results (tissue examined): a carcinoma of the "
+                                 "breast" + (", invasive (it has spread)" if any(norm_key(h) in _INVASIVE_WORDS for h in a.histology)
+                                             else "") + " (histology type not recorded)"], ev)
         if not d.histology:
             return Result(None, [f"{readable(a.cancer_type)}; histology not recorded"], ev,
                           [missing_fact("diagnosis:histology", "histology of the cancer")])
         if not any(histology_matches(h, d.histology) for h in a.histology):
             return Result(False, [f"histology {readable(d.histology)} is not {'/'.join(map(readable, a.histology))}"], ev)
     return Result(True, [f"diagnosis: {readable(d.cancer_type)}" + (f" ({readable(d.histology)})" if d.histology else "")], ev)
+
+
+#: histology words a breast cancer with receptor results (ER/PR/HER2 tested on its tissue) meets
+#: when the type is not recorded: breast carcinomas are adenocarcinomas (ductal, lobular, ...)
+_BREAST_CARCINOMA_WORDS = frozenset({"carcinoma", "adenocarcinoma", "invasive_carcinoma", "breast_carcinoma",
+                                     "breast_adenocarcinoma"})
+
+
+#: ... and, once it has metastasised, an invasive one
+_INVASIVE_WORDS = frozenset({"invasive", "invasive_carcinoma", "invasive_breast_cancer", "infiltrating"})
+
+
+def _has_spread(d, idx) -> bool:
+    """Her index cancer has distant metastases (recorded sites, a metastatic date or extent)."""
+    return bool(idx.metastases) or d.metastatic_date is not None or d.extent in ("metastatic", "recurrent") \
+        or (d.stage or "").upper().startswith("IV")
+
+
+def _receptor_tested_breast(d, idx) -> bool:
+    """A breast cancer whose ER, PR or HER2 result is recorded: histologically confirmed."""
+    return same_cancer(d.cancer_type, "breast_cancer") and any(n in idx.biomarkers for n in ("ER", "PR", "HER2"))
 
 
 #: broader histology words and the specific types they include
@@ -179,6 +206,23 @@ def disease_extent(a: cm.DiseaseExtent, ctx: EvalContext) -> Result:
     return Result(False, [f"her disease is {', '.join(sorted(ext)).replace('_', ' ')}, not {' or '.join(sorted(allowed)).replace('_', ' ')}"], ev)
 
 
+def _absence_covering(idx: PatientIndex, site: str, members: frozenset):
+    """A stated absence that covers every site of ``site``'s group: "no metastases", one on the
+    site itself or one whose own group covers it ("no brain metastases" for CNS), or absences
+    stated for every member; "no liver metastases" alone does not answer "visceral"."""
+    a = find_assertion(idx, "metastasis:any", "metastases", f"metastasis:{site}")
+    if a is not None and not a.present:
+        return a
+    covered: set[str] = set()
+    first = None
+    for s in sorted(members):
+        x = idx.assertions.get(f"metastasis:{s}")
+        if x is not None and not x.present:
+            covered |= site_members(s)
+            first = first or x
+    return first if first is not None and members <= covered else None
+
+
 @evaluates("metastasis")
 def metastasis(a: cm.Metastasis, ctx: EvalContext) -> Result:
     idx = ctx.idx
@@ -208,6 +252,10 @@ def metastasis(a: cm.Metastasis, ctx: EvalContext) -> Result:
         return Result(None, [f"{readable(site)} metastases: whether {'/'.join(a.qualifiers)} is not recorded"], ev,
                       [missing_fact(f"metastasis:{site}:status", f"status of the {readable(site)} metastases ({'/'.join(a.qualifiers)})")])
     neg = find_assertion(idx, *(f"metastasis:{s}" for s in sorted(members | {site})), "metastasis:any", "metastases")
+    if neg is not None and not neg.present:
+        neg = _absence_covering(idx, site, members) or find_assertion(
+            idx, *(f"metastasis:{s}" for s in sorted(members | {site})
+                   if (x := idx.assertions.get(f"metastasis:{s}")) is not None and x.present))
     if neg is not None and not neg.present:
         return Result(False, [f"no {readable(site)} metastases (stated)"], [used_fact(f"no {neg.subject.split(':')[-1]} metastases", neg.source)])
     if neg is not None and neg.present:

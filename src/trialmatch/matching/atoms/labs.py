@@ -5,6 +5,13 @@
   undated result is taken as of the record's ``as_of`` date (said in the reason).
 * ULN multiples use the result's own ULN, else the analyte vocabulary's normal range (the
   reason says which).
+* A qualitative statement ("creatinine normal", "LFTs normal", "CBC within normal limits"),
+  when no newer numeric result exists and within the same recency window: "normal" decides a
+  threshold the analyte's whole normal range (the analyte vocabulary's, converted to the
+  threshold's unit) decides (it passes "≤ 1.5 × ULN" and "platelets ≥ 100 × 10^9/L", fails
+  "> 3 × ULN"); a threshold that cuts into the normal range stays unknown ("normal, but the
+  threshold is stricter than the normal range"); "abnormal" stays unknown, shown as evidence.
+  "Creatinine normal" never settles a creatinine clearance or eGFR.
 * Creatinine clearance, when not measured, is computed by Cockcroft-Gault from age, weight, sex
   and serum creatinine; a missing weight makes it unknown and names the weight.
 """
@@ -53,6 +60,72 @@ def _latest_lab(analyte: str, a: cm.LabThreshold, idx: PatientIndex, o: MatchOpt
     return r, None
 
 
+def _newer_statement(analyte: str, idx: PatientIndex, numeric):
+    """Her newest qualitative statement on ``analyte`` when no numeric result is as recent."""
+    sts = idx.lab_statements.get(analyte)
+    if not sts:
+        return None
+    st = sts[0]
+    if numeric is None:
+        return st
+    undated_at = idx.patient.as_of or idx.as_of
+    return st if (st.date or undated_at) > (numeric.date or undated_at) else None
+
+
+def _range_decides(low: float | None, high: float | None, comp: str, limit: float):
+    """True when every value in [low, high] meets ``comp limit``, False when none does, else None."""
+    if low is None or high is None:
+        return None
+    lo_ok, hi_ok = _cmp(low, comp, limit), _cmp(high, comp, limit)
+    if lo_ok and hi_ok:
+        return True
+    if not lo_ok and not hi_ok and comp != "==":
+        return False
+    return None
+
+
+def _statement_result(a: cm.LabThreshold, st, idx: PatientIndex, o: MatchOptions, entry: dict, label: str) -> Result:
+    """A lab threshold decided from a qualitative statement (see the module docstring)."""
+    window = a.max_age_days if a.max_age_days is not None else o.lab_max_age_days
+    when = st.date or idx.patient.as_of
+    said = f"{label} {st.finding}" + (f" ({st.date})" if st.date else " (undated)")
+    ev = [used_fact(f"{said}, as stated" + (f": '{st.phrase}'" if st.phrase else ""), st.source, st.finding)]
+    if when is not None and (idx.as_of - when).days > window:
+        return Result(None, [f"latest {label} statement from {when} is older than {window} days"], ev,
+                      [missing_fact(f"lab:{a.analyte}", f"{label} (result within {window} days)")])
+    if st.finding != "normal":
+        return Result(None, [f"{label} stated abnormal (no value): the threshold cannot be checked"], ev,
+                      [missing_fact(f"lab:{a.analyte}", f"{label} (the value)")])
+    normal = entry.get("normal") or {}
+    low, high, unit = normal.get("low"), normal.get("high"), entry.get("unit")
+    if a.uln_multiple is not None or a.lln_multiple is not None:
+        if low is None or not high:
+            return Result(None, [f"{label} stated normal; no normal range for {label} in the analyte vocabulary"], ev,
+                          [missing_fact(f"lab:{a.analyte}", f"{label} (the value)")])
+        if a.uln_multiple is not None:
+            v = _range_decides(low / high, 1.0, a.comparator, a.uln_multiple)
+            thr = f"{a.comparator} {fmt_number(a.uln_multiple)}×ULN"
+        else:
+            v = _range_decides(1.0, high / low if low else float("inf"), a.comparator, a.lln_multiple)
+            thr = f"{a.comparator} {fmt_number(a.lln_multiple)}×LLN"
+    else:
+        if a.value is None or low is None or high is None or not unit:
+            return Result(None, [f"{label} stated normal; the threshold cannot be compared with a normal range"], ev,
+                          [missing_fact(f"lab:{a.analyte}", f"{label} (the value)")])
+        try:
+            limit = _to_unit(a.value, a.unit, unit, a.analyte) if a.unit else a.value
+        except Exception as exc:  # noqa: BLE001
+            return Result(None, [f"{label} stated normal; threshold unit {a.unit!r} cannot be compared ({exc})"], ev,
+                          [missing_fact(f"lab:{a.analyte}", f"{label} (the value)")])
+        v = _range_decides(low, high, a.comparator, limit)
+        thr = f"{a.comparator} {fmt_number(a.value)} {a.unit or unit}"
+    rng = f"normal range {fmt_number(low)}-{fmt_number(high)} {unit or ''}".rstrip()
+    if v is None:
+        return Result(None, [f"{label} normal, but the threshold is stricter than the normal range ({thr}; {rng})"], ev,
+                      [missing_fact(f"lab:{a.analyte}", f"{label} (the value: normal does not settle {thr})")])
+    return Result(v, [f"{label} stated normal ({rng}) {thr}: {'met' if v else 'not met'} across the normal range"], ev)
+
+
 def _to_unit(value: float, unit: str | None, target: str, analyte: str) -> float:
     if unit is None:
         raise ValueError("result has no unit")
@@ -74,6 +147,10 @@ def _creatinine_clearance(a: cm.LabThreshold, idx: PatientIndex, o) -> tuple[flo
     missing, ev = [], []
     if cr is None:
         why.missing = [missing_fact("lab:creatinine_clearance", "creatinine clearance, or serum creatinine with weight to compute it")] + why.missing
+        if idx.lab_statements.get("creatinine"):
+            st = idx.lab_statements["creatinine"][0]
+            why = Result(None, [f"serum creatinine stated {st.finding} without a value: that does not settle creatinine clearance"],
+                         [used_fact(f"serum creatinine {st.finding}, as stated", st.source, st.finding)], why.missing)
         return None, why, []
     ev.append(used_fact(_lab_text(cr), cr.source, cr.value))
     if idx.age is None:
@@ -98,6 +175,10 @@ def lab_threshold(a: cm.LabThreshold, ctx: EvalContext) -> Result:
     analyte = a.analyte
     entry = _analyte_entry(analyte)
     label = entry.get("label", readable(analyte))
+    if idx.lab_statements:  # a statement on this analyte itself ("creatinine normal" is not a clearance)
+        st = _newer_statement(analyte, idx, idx.labs[analyte][0] if idx.labs.get(analyte) else None)
+        if st is not None:
+            return _statement_result(a, st, idx, o, entry, label)
     if analyte == "creatinine_clearance" and not idx.labs.get("creatinine_clearance"):
         if a.value is None:
             return Result(None, ["creatinine clearance threshold without a value"], [], [missing_fact("manual_review", "check")])

@@ -14,7 +14,7 @@ from trialmatch.criteria import model as cm
 from trialmatch.matching.atoms.common import fmt_number, range_text
 from trialmatch.matching.atoms.registry import evaluates
 from trialmatch.matching.context import EvalContext, Result, missing_fact, used_fact
-from trialmatch.matching.logic import NA
+from trialmatch.matching.logic import CONFIRM, NA
 
 
 # ---------------------------------------------------------------------------- demographics
@@ -164,8 +164,8 @@ def life_expectancy(a: cm.LifeExpectancy, ctx: EvalContext) -> Result:
     idx = ctx.idx
     le = idx.patient.life_expectancy_months
     if le is None:
-        return Result(None, ["life expectancy not recorded"], [],
-                      [missing_fact("life_expectancy", "life expectancy (estimated by her physician)")])
+        # an investigator's estimate at screening, not a fact a record holds: a person confirms it
+        return Result(CONFIRM, ["life expectancy is the investigator's estimate (none recorded): to confirm"], [])
     need = a.minimum.days / 30.4375
     ok = le > need if a.strict else le >= need
     return Result(ok, [f"life expectancy {fmt_number(le)} months vs {'>' if a.strict else '≥'} {fmt_number(a.minimum.value)} {a.minimum.unit}s"],

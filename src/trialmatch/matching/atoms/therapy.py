@@ -38,7 +38,23 @@ def _setting_of(t, idx: PatientIndex) -> str:
     if d is not None and t.start is not None:
         if d.metastatic_date is not None and t.start >= d.metastatic_date:
             return "metastatic"
+    if d is not None and d.metastatic_date is not None and t.end is not None and t.end < d.metastatic_date \
+            and (d.date is None or (d.metastatic_date - d.date).days > 90):
+        return "early"  # over before her disease became metastatic: adjuvant or neoadjuvant
     return "unknown"
+
+
+def _early_progression(t, idx: PatientIndex, setting: str) -> Any:
+    """Progression on a course for early disease from the relapse date: a relapse while on it
+    (between its start and end) is progression on it; else None (whether a relapse after the
+    end counts as resistance is each trial's own definition)."""
+    if setting not in ("adjuvant", "neoadjuvant", "early"):
+        return None
+    d = idx.primary
+    rel = d.metastatic_date if d is not None else None
+    if rel is None or t.end is None or t.start is None:
+        return None
+    return True if t.start <= rel <= t.end else None
 
 
 def _setting_match(setting: str, wanted: list[str]) -> Any:
@@ -49,6 +65,11 @@ def _setting_match(setting: str, wanted: list[str]) -> Any:
         allowed |= _ADVANCED if w == "advanced" else {w}
     if setting == "unknown":
         return None
+    if setting == "early":  # adjuvant or neoadjuvant, not told which
+        early = allowed & {"adjuvant", "neoadjuvant", "early"}
+        if not early:
+            return False
+        return True if early >= {"adjuvant", "neoadjuvant"} or "early" in early else None
     return setting in allowed
 
 
@@ -98,7 +119,23 @@ def _duration_days(t, as_of: dt.date) -> float | None:
         end = t.end or (as_of if (t.ongoing or t.end is None) else None)
         if end is not None:
             return (end - t.start).days
+    if t.months_to_progression is not None:  # "progressed on anastrozole after 21 months"
+        return t.months_to_progression * 30.4375
     return None
+
+
+def _setting_covers(stated: str, wanted: list[str]) -> bool:
+    """A closed history statement in setting ``stated`` covers a check of ``wanted`` settings:
+    "any" covers all; "advanced" and "metastatic" cover each other; "early" covers adjuvant and
+    neoadjuvant."""
+    stated = "advanced" if stated in ("advanced_setting", "advanced_disease") else stated
+    want = set(wanted) if wanted else {"any"}
+    if stated == "any":
+        return True
+    if "any" in want:
+        return False
+    return all(s == stated or (stated in ("advanced", "metastatic") and s in ("advanced", "metastatic"))
+               or (stated == "early" and s in ("adjuvant", "neoadjuvant", "early")) for s in want)
 
 
 def _assert_no_therapy(idx: PatientIndex, agents: list[str], settings: list[str]):
@@ -115,7 +152,6 @@ def _assert_no_therapy(idx: PatientIndex, agents: list[str], settings: list[str]
             setting = "advanced"
         agent_ok = agent in ("any", "systemic_therapy", "anticancer_therapy") or all(
             agent == norm_key(x) or agent in class_ancestors(norm_key(x)) for x in agents)
-        want = set(settings) if settings else {"any"}
         d = idx.primary
         # "advanced" is metastatic or locally advanced: a statement about therapy for her
         # metastatic disease covers it; for de novo metastatic disease (metastatic at diagnosis)
@@ -123,8 +159,7 @@ def _assert_no_therapy(idx: PatientIndex, agents: list[str], settings: list[str]
         de_novo = bool(d and d.date and d.metastatic_date and (d.metastatic_date - d.date).days <= 90)
         if setting in ("metastatic", "advanced") and de_novo:
             setting = "any"
-        setting_ok = setting == "any" or "any" not in want and all(
-            s == setting or (setting in ("advanced", "metastatic") and s in ("advanced", "metastatic")) for s in want)
+        setting_ok = _setting_covers(setting, settings)
         if agent_ok and setting_ok:
             return a
     return None
@@ -199,10 +234,12 @@ def _prior_treatments(a: cm.PriorTherapy, idx: PatientIndex, o, excluded: list[s
     setting_txt = "" if (not a.settings or "any" in a.settings) else " (" + "/".join(a.settings) + " setting)"
     neg = _assert_no_therapy(idx, a.agents, a.settings)
     if not idx.treatments:
-        explicit = "treatments" in p.sources
+        listed = next((h for h in p.history_statements if h.received == "only_listed"
+                       and _setting_covers(h.setting, a.settings)), None)  # "no other treatment"
+        explicit = "treatments" in p.sources or listed is not None
         if neg is not None or explicit:
             ok = a.lines.contains(0)
-            src = neg.source if neg is not None else p.sources.get("treatments")
+            src = neg.source if neg is not None else (listed.source if listed is not None else p.sources.get("treatments"))
             return Result(ok, [f"no prior {agents_txt}{setting_txt} ({'stated' if neg else 'empty treatment list'}): "
                                f"0 lines; the check counts {range_text(a.lines)} line(s)"],
                           [used_fact(f"no prior {neg.subject.split(':', 1)[-1] if neg else 'treatment'}", src)])
@@ -241,11 +278,16 @@ def _prior_treatments(a: cm.PriorTherapy, idx: PatientIndex, o, excluded: list[s
             prog = t.progressed
             if prog is None and (t.best_response == "PD" or t.progression_date is not None):
                 prog = True
+            if prog is None:
+                prog = _early_progression(t, idx, setting)
             vals.append(None if prog is None else prog == a.progressed)
         if a.relapse_within_after_end is not None:
             d = idx.primary
             rec = (d.metastatic_date if d and d.metastatic_date else None) or t.progression_date
-            if t.end is None or rec is None:
+            if (t.end is None or rec is None) and t.relapse_months_after_end is not None:
+                # "relapsed 8 months after finishing 5 years of adjuvant tamoxifen": the interval as stated
+                vals.append(0 <= t.relapse_months_after_end * 30.4375 <= a.relapse_within_after_end.days + 0.5)
+            elif t.end is None or rec is None:
                 vals.append(None)
             else:
                 gap = (rec - t.end).days
@@ -321,6 +363,9 @@ def concomitant_medication(a: cm.ConcomitantMedication, ctx: EvalContext) -> Res
     if maybe:
         return Result(None, [f"takes {', '.join(e.value for e in maybe)}: whether it counts as {what} needs a person"],
                       maybe, [missing_fact("medications", f"whether her medication counts as {what}")])
+    none = idx.assertions.get("medications:any") if not idx.medication_generics else None
+    if none is not None and not none.present:  # "no regular medications"
+        return Result(False, [f"no {what}: no current medications (stated)"], [used_fact("no current medications", none.source)])
     if closed_world_ok(ctx):
         n = len(idx.medication_generics)
         return Result(False, [f"no {what} among her {n} current medication(s)" if n else f"no {what} in her record"], [])
