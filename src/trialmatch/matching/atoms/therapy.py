@@ -263,7 +263,10 @@ def _prior_treatments(a: cm.PriorTherapy, idx: PatientIndex, o, excluded: list[s
             continue
         vals = [dm, sm]
         if a.within is not None:
-            end = t.end if t.end is not None else (idx.as_of if (t.ongoing or t.start) else None)
+            # a course with no end date runs to today when it is ongoing (or not said to be over); one
+            # said to be over with no end date has an unknown end, so the window stays open
+            end = t.end if t.end is not None else (
+                idx.as_of if (t.ongoing or (t.start and t.ongoing is not False)) else None)
             if end is None:
                 vals.append(None)
             else:
