@@ -165,7 +165,8 @@ def recent_event(a: cm.RecentEvent, ctx: EvalContext) -> Result:
         for ti in idx.treatments:
             t = ti.treatment
             if key in ti.classes or key == "anticancer_therapy" or any(drug_matches(g, key) for g in ti.generics):
-                last = t.end if t.end else (idx.as_of if (t.ongoing or (t.start and t.ongoing is not False))
+                last = t.end if t.end else (idx.as_of if (t.ongoing or (t.start and t.ongoing is not False
+                                                                        and not t.progressed))
                                             else None)  # over, with no end date: when is unknown
                 events.append((last, used_fact(f"{', '.join(t.drugs)}" + (f" (until {t.end})" if t.end else ""), t.source), True))
     if kinds is None:

@@ -264,9 +264,9 @@ def _prior_treatments(a: cm.PriorTherapy, idx: PatientIndex, o, excluded: list[s
         vals = [dm, sm]
         if a.within is not None:
             # a course with no end date runs to today when it is ongoing (or not said to be over); one
-            # said to be over with no end date has an unknown end, so the window stays open
+            # said to be over (or that progressed) with no end date has an unknown end: the window stays open
             end = t.end if t.end is not None else (
-                idx.as_of if (t.ongoing or (t.start and t.ongoing is not False)) else None)
+                idx.as_of if (t.ongoing or (t.start and t.ongoing is not False and not t.progressed)) else None)
             if end is None:
                 vals.append(None)
             else:
