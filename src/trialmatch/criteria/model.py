@@ -437,6 +437,25 @@ class EventInterval(_Node):
     duration: Duration
 
 
+def _describe_marrow_radiotherapy(a) -> str:
+    return f"prior radiotherapy to more than {a.min_percent:g}% of the bone marrow"
+
+
+@atom_kind(_describe_marrow_radiotherapy)
+class MarrowRadiotherapy(_Node):
+    """She has had radiotherapy to more than a share of her bone marrow.
+
+    Parameters
+    ----------
+    min_percent : float
+        The share of the bone marrow the criterion names, in percent ("prior radiotherapy to
+        > 25% of the bone marrow": 25): true when her irradiated share exceeds it.
+    """
+
+    kind: Literal["marrow_radiotherapy"] = "marrow_radiotherapy"
+    min_percent: float
+
+
 def _describe_recent_event(a) -> str:
     s = a.event.replace("_", " ")
     if a.site:

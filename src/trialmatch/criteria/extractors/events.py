@@ -9,7 +9,7 @@ import re
 from trialmatch.criteria.extractors.common import NUM, TIME, _STOP, _any, _dur
 from trialmatch.criteria.extractors.therapy import _FREE_AGENT_STOP, _drug_like_names, _prior_therapy
 from trialmatch.criteria.extractors.registry import family_data, register
-from trialmatch.criteria.model import ConcomitantMedication, Not, PriorTherapy, Range, RecentEvent
+from trialmatch.criteria.model import ConcomitantMedication, MarrowRadiotherapy, Not, PriorTherapy, Range, RecentEvent
 from trialmatch.criteria.rules import rules
 
 
@@ -155,6 +155,18 @@ def _since_window_guard(c, t: str):
 
 
 register("events", "since_window", _since_window_guard, takes="clause")
+
+_MARROW_RT = re.compile(family_data("events").cues["marrow_radiotherapy"]["pattern"], re.IGNORECASE)
+
+
+def _marrow_radiotherapy_guard(c, t: str):
+    """'Prior radiotherapy to > 25% of the bone marrow': the share of marrow irradiated (a guard: the
+    clause is about this share, not about any radiotherapy within a window)."""
+    m = _MARROW_RT.search(t)
+    return [MarrowRadiotherapy(min_percent=float(m.group("pct")))] if m else None
+
+
+register("events", "marrow_radiotherapy", _marrow_radiotherapy_guard, takes="clause")
 register("events", "events", _events)
 
 

@@ -198,3 +198,28 @@ def recent_event(a: cm.RecentEvent, ctx: EvalContext) -> Result:
     if closed_world_ok(ctx):
         return Result(False, [f"no {readable(key)}{win} in her record"], [])
     return Result(None, [f"{readable(key)}: not recorded"], [], [missing_fact(f"event:{key}", f"whether she had {readable(key)}{win}")])
+
+
+@evaluates("marrow_radiotherapy")
+def marrow_radiotherapy(a: cm.MarrowRadiotherapy, ctx: EvalContext) -> Result:
+    """False when she has had no radiotherapy (none recorded in a record that lists her procedures,
+    or a stated absence); unknown when she has had some, since no record states the share of
+    marrow in the fields; the missing fact names it."""
+    idx = ctx.idx
+    p = idx.patient
+    rt = [pr for pr in p.procedures if pr.kind == "radiotherapy"]
+    what = f"radiotherapy to more than {a.min_percent:g}% of the bone marrow"
+    if rt:
+        return Result(None, [f"radiotherapy recorded; the share of bone marrow in its fields is not: {what} "
+                             "cannot be judged"],
+                      [used_fact(f"{pr.name or 'radiotherapy'}" + (f" ({pr.date})" if pr.date else ""), pr.source)
+                       for pr in rt],
+                      [missing_fact("radiotherapy:marrow_share", "share of the bone marrow in her radiotherapy fields")])
+    neg = find_assertion(idx, "procedure:radiotherapy", "radiotherapy", "prior_therapy:radiotherapy:any")
+    if neg is not None and not neg.present:
+        return Result(False, [f"no radiotherapy (stated): no {what}"], [used_fact("no radiotherapy", neg.source)])
+    if "procedures" in p.sources:
+        return Result(False, [f"no radiotherapy in her recorded procedures: no {what}"],
+                      [used_fact("procedures recorded, none radiotherapy", p.sources["procedures"])])
+    return Result(None, ["radiotherapy history not recorded"], [],
+                  [missing_fact("radiotherapy", "prior radiotherapy, with the share of bone marrow in its fields")])
