@@ -193,7 +193,7 @@ def test_cli_json_is_the_report_method_output(db, fixture_report):
     data = json.loads(_cli(db, "json"))
     assert data == json.loads(json.dumps(fixture_report.to_output_json()))
     # the structure of `--format json` (as before the methods moved onto the class)
-    assert list(data) == ["patient", "as_of", "results", "warnings"]
+    assert list(data) == ["patient", "as_of", "as_of_from", "results", "warnings"]
     assert data["patient"] == {"id": "p1_anlotinib_not_palbo"}
     assert len(data["results"]) == len(fixture_report.results) == 5
     for i, x in enumerate(data["results"], 1):
@@ -222,3 +222,18 @@ def test_cli_html_is_the_report_method_output(db, fixture_report):
     assert text.count("<section>") == len(fixture_report.results)
     rows = _rows(text)
     assert len(rows) == sum(1 + len(m.criteria) for m in fixture_report.results)  # a header row per trial
+
+
+def test_the_report_says_where_its_as_of_date_comes_from(tmp_path):
+    import datetime as dt
+
+    from trialmatch.matching import match_patient
+    from trialmatch.patients import read_patient_bytes
+
+    note = b"Summary date: 2026-11-01.\n61-year-old woman, ER positive metastatic breast cancer.\n"
+    p = read_patient_bytes(note, "n.txt", fmt="text")
+    assert match_patient(p, []).as_of_from == "text: Summary date: 2026-11-01."
+    given = match_patient(p, [], as_of=dt.date(2026, 12, 1))
+    assert given.as_of == dt.date(2026, 12, 1) and given.as_of_from.startswith("derived: given (2026-12-01")
+    undated = read_patient_bytes(b"61-year-old woman, ER positive breast cancer.", "u.txt", fmt="text")
+    assert "states no date of its own" in match_patient(undated, []).as_of_from

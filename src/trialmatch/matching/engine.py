@@ -51,7 +51,7 @@ from trialmatch.matching.model import VERDICT_ORDER, CriterionOutcome, MatchRepo
 from trialmatch.matching.options import MatchOptions
 from trialmatch.matching.plan import criterion_plan, plan_count
 from trialmatch.matching.targets import target_atom_keys
-from trialmatch.patients.asof import patient_as_of
+from trialmatch.patients.asof import patient_as_of, with_as_of_origin
 from trialmatch.patients.model import Patient
 from trialmatch.trials.model import STATUS_VALUES, CLOSED_STATUSES, OPEN_STATUSES, Trial
 
@@ -563,6 +563,7 @@ def match_trial(trial: Trial, compiled: cm.CompiledCriteria, patient: Patient, a
         ``ineligible`` if any criterion fails, else ``uncertain`` if any is unknown, else
         ``eligible`` (``to_confirm`` lists what a person must still confirm).
     """
+    patient = with_as_of_origin(patient, as_of)
     as_of = as_of or patient.as_of or dt.date.today()
     patient = patient_as_of(patient, as_of)
     return match_with_index(trial, compiled, build_index(patient, as_of), options)
@@ -646,7 +647,10 @@ def _report(patient: Patient, as_of: dt.date, idx: PatientIndex, options: MatchO
     if ids is not None and top is None:
         found = {r.trial_id.upper() for r in results}
         warnings.extend(f"trial {t} is not in the trial set (or filtered out by status)" for t in sorted(ids - found))
-    return MatchReport(patient={"id": patient.id}, as_of=as_of, results=results, warnings=warnings)
+    src = patient.as_of_source
+    return MatchReport(patient={"id": patient.id}, as_of=as_of, results=results, warnings=warnings,
+                       as_of_from=(f"{src.kind}: {src.locator}" if src is not None else None))
+
 
 
 def match_patient(patient: Patient, trials: Iterable[tuple[Trial, cm.CompiledCriteria]], as_of: dt.date | None = None, *,
@@ -678,6 +682,7 @@ def match_patient(patient: Patient, trials: Iterable[tuple[Trial, cm.CompiledCri
     --------
     rank_patient : the same ranking kept for many views (filters, top N) and trial-set updates.
     """
+    patient = with_as_of_origin(patient, as_of)
     as_of = as_of or patient.as_of or dt.date.today()
     patient = patient_as_of(patient, as_of)  # once per patient, not per trial
     idx = build_index(patient, as_of)
@@ -823,7 +828,8 @@ class PatientRanking:
                 if frag is None:
                     frag = self._fragments[m.trial_id] = dumps(trial_json(m))
                 parts.append(f'{{"rank":{rank},' + frag[1:])  # a result's JSON is never empty
-        head = {"patient": {"id": report.patient.get("id")}, "as_of": report.as_of.isoformat()}
+        head = {"patient": {"id": report.patient.get("id")}, "as_of": report.as_of.isoformat(),
+                "as_of_from": report.as_of_from}
         return (dumps(head)[:-1] + ',"results":[' + ",".join(parts) + '],"warnings":'
                 + dumps(report.warnings) + "}").encode("utf-8")
 
@@ -881,6 +887,7 @@ def rank_patient(patient: Patient, trials: Iterable[tuple[Trial, cm.CompiledCrit
         :class:`MatchReport` as :func:`match_patient` with those arguments, explaining only the
         results it returns; ``ranking.refresh(new_trials)`` re-evaluates only changed trials.
     """
+    patient = with_as_of_origin(patient, as_of)
     as_of = as_of or patient.as_of or dt.date.today()
     patient = patient_as_of(patient, as_of)
     options = options or DEFAULT_OPTIONS

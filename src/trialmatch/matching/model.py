@@ -116,6 +116,9 @@ class MatchReport(BaseModel):
     as_of: dt.date
     results: list[TrialMatch] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
+    #: where the as-of date comes from: the record's own date (the note's sentence, the FHIR element, the
+    #: JSON path), a date the caller gave, or today's
+    as_of_from: str | None = None
 
     def to_json_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

@@ -49,6 +49,7 @@ def report_json(report: MatchReport) -> dict[str, Any]:
     return {
         "patient": {"id": report.patient.get("id")},
         "as_of": report.as_of.isoformat(),
+        "as_of_from": report.as_of_from,
         "results": [trial_json(m, i + 1) for i, m in enumerate(report.results)],
         "warnings": report.warnings,
     }
@@ -75,7 +76,8 @@ def print_summary(report: MatchReport, console=None, max_rows: int | None = None
     from rich.text import Text
 
     console = console or Console()
-    table = Table(title=f"Trials for patient {report.patient.get('id')} (as of {report.as_of})", show_lines=False)
+    table = Table(title=f"Trials for patient {report.patient.get('id')} (as of {report.as_of})", show_lines=False,
+                  caption=f"as-of date from {report.as_of_from}" if report.as_of_from else None)
     for col, kw in (("#", {"justify": "right"}), ("trial", {}), ("status", {}), ("verdict", {}),
                     ("score", {"justify": "right"}), ("deciding criterion", {"overflow": "fold", "ratio": 3}),
                     ("missing facts", {"overflow": "fold", "ratio": 2})):

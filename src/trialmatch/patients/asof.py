@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from trialmatch.patients.model import Patient, Treatment
+from trialmatch.patients.model import Patient, Source, Treatment
 
 __all__ = ["patient_as_of"]
 
@@ -112,3 +112,16 @@ def patient_as_of(patient: Patient, as_of: dt.date, *, note_undated: bool = Fals
         as_of=as_of,
         warnings=warnings,
     ))
+
+
+def with_as_of_origin(patient: Patient, given: dt.date | None) -> Patient:
+    """``patient`` with ``as_of_source`` saying where the matching date comes from when it is not
+    the date her record states: a date given by the caller (``--as-of``), or today's."""
+    if given is not None and given != patient.as_of:
+        stated = patient.as_of.isoformat() if patient.as_of else "none"
+        locator = f"given ({given.isoformat()}; the record's own date: {stated})"
+    elif given is None and patient.as_of is None:
+        locator = "today's date: the record states no date of its own"
+    else:
+        return patient
+    return patient.model_copy(update={"as_of_source": Source(kind="derived", locator=locator)})
