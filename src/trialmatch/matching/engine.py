@@ -53,7 +53,7 @@ from trialmatch.matching.plan import criterion_plan, plan_count
 from trialmatch.matching.targets import target_atom_keys
 from trialmatch.patients.asof import patient_as_of, with_as_of_origin
 from trialmatch.patients.model import Patient
-from trialmatch.trials.model import STATUS_VALUES, CLOSED_STATUSES, OPEN_STATUSES, Trial
+from trialmatch.trials.model import CLOSED_STATUSES, Trial, status_filter
 
 BAND = {"eligible": 2.0, "uncertain": 1.0, "ineligible": 0.0}
 
@@ -569,24 +569,6 @@ def match_trial(trial: Trial, compiled: cm.CompiledCriteria, patient: Patient, a
     return match_with_index(trial, compiled, build_index(patient, as_of), options)
 
 
-def _status_filter(statuses: list[str] | None):
-    if not statuses:
-        return None
-    wanted: set[str] = set()
-    for s in statuses:
-        k = s.strip().upper().replace("-", "_").replace(" ", "_")
-        if k == "OPEN":
-            wanted |= OPEN_STATUSES
-        elif k == "CLOSED":
-            wanted |= CLOSED_STATUSES
-        elif k in STATUS_VALUES:
-            wanted.add(k)
-        else:
-            raise ValueError(f"unknown trial status {s!r}: use open, closed or one of "
-                             + ", ".join(sorted(STATUS_VALUES)).lower())
-    return wanted
-
-
 def rank_key(m: TrialMatch):
     return (VERDICT_ORDER[m.verdict], -m.score, m.trial_id)
 
@@ -686,7 +668,7 @@ def match_patient(patient: Patient, trials: Iterable[tuple[Trial, cm.CompiledCri
     as_of = as_of or patient.as_of or dt.date.today()
     patient = patient_as_of(patient, as_of)  # once per patient, not per trial
     idx = build_index(patient, as_of)
-    wanted = _status_filter(statuses)
+    wanted = status_filter(statuses)
     ids = {t.strip().upper() for t in trial_ids} if trial_ids else None
     options = options or DEFAULT_OPTIONS
     # every trial gets its verdict and score (what ranking needs); the full explanation
@@ -841,7 +823,7 @@ class PatientRanking:
                 and (include_closed or not m.plan.closed)]
 
     def _view(self, statuses, trial_ids, top, verdicts, include_closed) -> tuple[MatchReport, int]:
-        wanted = _status_filter(statuses)
+        wanted = status_filter(statuses)
         ids = {t.strip().upper() for t in trial_ids} if trial_ids else None
         if verdicts:
             bad = [v for v in verdicts if v not in VERDICT_ORDER]

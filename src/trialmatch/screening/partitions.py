@@ -20,7 +20,7 @@ import math
 import zlib
 from dataclasses import dataclass, field
 
-from trialmatch.trials.model import CLOSED_STATUSES, OPEN_STATUSES, STATUS_VALUES
+from trialmatch.trials.model import status_filter  # noqa: F401  (re-exported: screening's --status)
 
 
 @dataclass(frozen=True)
@@ -95,29 +95,6 @@ class Layout:
         return {"patient_blocks": self.patient_blocks, "trial_blocks": self.trial_blocks}
 
 
-def status_filter(statuses: list[str] | None) -> set[str] | None:
-    """The trial statuses kept by ``--status`` values (``recruiting``, ``open``, ``closed``, ...).
-
-    Raises
-    ------
-    ValueError
-        An unknown status; the message lists the allowed ones.
-    """
-    if not statuses:
-        return None
-    wanted: set[str] = set()
-    for s in statuses:
-        k = s.strip().upper().replace("-", "_").replace(" ", "_")
-        if k == "OPEN":
-            wanted |= OPEN_STATUSES
-        elif k == "CLOSED":
-            wanted |= CLOSED_STATUSES
-        elif k in STATUS_VALUES:
-            wanted.add(k)
-        else:
-            raise ValueError(f"unknown trial status {s!r}: use open, closed or one of "
-                             + ", ".join(sorted(STATUS_VALUES)).lower())
-    return wanted
 
 
 def choose_layout(n_patients: int, n_trials: int, patient_block: int, trial_block: int) -> Layout:

@@ -216,3 +216,28 @@ class Trial(_Model):
             "secondary": data.pop("secondary_outcomes"),
         }
         return data
+
+
+def status_filter(statuses: list[str] | None) -> set[str] | None:
+    """The trial statuses kept by ``--status`` values (``recruiting``, ``open``, ``closed``, ...).
+
+    Raises
+    ------
+    ValueError
+        An unknown status; the message lists the allowed ones.
+    """
+    if not statuses:
+        return None
+    wanted: set[str] = set()
+    for s in statuses:
+        k = s.strip().upper().replace("-", "_").replace(" ", "_")
+        if k == "OPEN":
+            wanted |= OPEN_STATUSES
+        elif k == "CLOSED":
+            wanted |= CLOSED_STATUSES
+        elif k in STATUS_VALUES:
+            wanted.add(k)
+        else:
+            raise ValueError(f"unknown trial status {s!r}: use open, closed or one of "
+                             + ", ".join(sorted(STATUS_VALUES)).lower())
+    return wanted
