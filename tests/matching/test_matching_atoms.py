@@ -324,19 +324,27 @@ def test_renderers_escape_and_csv():
 
 
 def test_every_atom_kind_has_an_evaluator():
-    from trialmatch.matching.evaluate import _EVALUATORS
+    from trialmatch.matching.atoms import EVALUATORS
 
-    assert set(cm.ATOM_KINDS) <= set(_EVALUATORS), set(cm.ATOM_KINDS) - set(_EVALUATORS)
+    assert set(cm.ATOM_KINDS) <= set(EVALUATORS), set(cm.ATOM_KINDS) - set(EVALUATORS)
 
 
 def test_unhandled_kind_is_unknown_never_pass():
-    from trialmatch.matching.evaluate import build_index, evaluate_atom, DEFAULT_OPTIONS
+    from trialmatch.matching.atoms import evaluate_atom
+    from trialmatch.matching.context import EvalContext
+    from trialmatch.matching.evaluate import DEFAULT_OPTIONS
+    from trialmatch.matching.facts import build_index
 
     class Strange:
         kind = "strange_new_kind"
 
-    res = evaluate_atom(Strange(), build_index(patient(), AS_OF), DEFAULT_OPTIONS)
+    res = evaluate_atom(Strange(), EvalContext(build_index(patient(), AS_OF), DEFAULT_OPTIONS))
     assert res.value is None and "not handled" in res.reasons[0]
+    with pytest.raises(ValueError, match="already has an evaluator"):
+        from trialmatch.matching.atoms import evaluates
+
+        evaluates("lab")(lambda a, ctx: None)  # one evaluator per kind
+    assert evaluate_atom(Strange(), EvalContext(build_index(patient(), AS_OF), DEFAULT_OPTIONS)).value is None
 
 
 def test_measurement_bmi():

@@ -10,6 +10,14 @@ prepare_trials(trials) -> int   (optional: per-process trial plans up front)
 evaluate_criterion(criterion, patient, as_of, options=None) -> CriterionOutcome
 MatchOptions, MatchReport, TrialMatch, CriterionOutcome, Evidence, MissingFact, StepOutcome
 MatchReport.print_summary() / .to_html() / .to_csv() / .to_output_json()
+
+Modules
+-------
+logic (Kleene values and operators), context (EvalContext, Result, content keys), plan (each
+distinct criterion compiled once into plan nodes: ``eval(ctx)`` gives the value, stopping early;
+``eval(ctx, trace)`` the explanation too), atoms (the atom evaluators by family, registered by
+atom kind), targets (atoms naming the trial's own condition), evaluate (criterion outcomes),
+engine (verdicts, scores, ranking), steps (protocol steps).
 """
 
 from trialmatch.matching.model import (

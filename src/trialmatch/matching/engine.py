@@ -31,15 +31,17 @@ from functools import lru_cache
 
 from trialmatch.criteria import model as cm
 from trialmatch.evidence import summarize_evidence
-from trialmatch.matching.evaluate import (
-    DEFAULT_OPTIONS, _dedup_missing, cancer_core, crit_cache_for, decide, evaluate_with_index, fast_model,
-    her2_category, is_static, measurement_analyte, node_key, outcome_from, patient_extents, same_cancer,
-    target_atom_keys, _new, _oset, _set_extra, _set_fields_set, _set_private,
-)
+from trialmatch.matching.atoms.biomarkers import her2_category
+from trialmatch.matching.atoms.disease import cancer_core, patient_extents, same_cancer
+from trialmatch.matching.atoms.labs import measurement_analyte
+from trialmatch.matching.context import EvalContext, criterion_outcome, fast_model, node_key
+from trialmatch.matching.evaluate import DEFAULT_OPTIONS, crit_cache_for, evaluate_with_index, is_static
 from trialmatch.matching.facts import PatientIndex, build_index
+from trialmatch.matching.logic import outcome_from
 from trialmatch.matching.model import VERDICT_ORDER, CriterionOutcome, MatchReport, TrialMatch
 from trialmatch.matching.options import MatchOptions
-from trialmatch.matching.programs import atom_memo_for, criterion_program, own_condition_program
+from trialmatch.matching.plan import criterion_plan, dedup_missing, plan_count
+from trialmatch.matching.targets import target_atom_keys
 from trialmatch.patients.asof import patient_as_of
 from trialmatch.patients.model import Patient
 from trialmatch.trials.model import STATUS_VALUES, CLOSED_STATUSES, OPEN_STATUSES, Trial
@@ -88,11 +90,11 @@ class TrialPlan:
     target_keys: list[tuple]  # per criterion: its atoms that name the trial's own condition
     static: list  # per criterion: its patient-independent outcome, or None
     keys: list  # per criterion: its content key (node key, kind, target key), None when static
-    dynamic: list  # (index, criterion, key, counts for entry) of the patient-dependent criteria
-    entry_dynamic: list  # (index, criterion, key, key id, value program) of those that count for entry
+    dynamic: list  # (index, criterion, key, counts for entry, criterion plan) of the patient-dependent criteria
+    entry_dynamic: list  # (index, criterion, key, plan id, criterion plan) of those that count for entry
     entry_idx: tuple  # their indexes,
-    entry_kids: tuple  # ... their key ids
-    entry_target: tuple  # key ids of the entries with an atom naming the trial's own condition
+    entry_kids: tuple  # ... their plan ids
+    entry_target: tuple  # plan ids of the entries with an atom naming the trial's own condition
     static_unknown: list  # indexes of entry criteria whose static outcome is unknown
     static_confirm: list  # ... and confirm
     targets: frozenset  # all of them
@@ -105,14 +107,6 @@ class TrialPlan:
     status_key: str = "UNKNOWN"  # the status, upper case (view filters)
     id_key: str = ""  # the id, upper case (view filters)
 
-
-#: content key of a criterion check -> a small integer (per process): the per-patient memo of
-#: outcomes is keyed by it (cheaper to hash than the key itself)
-_KEY_IDS: dict[tuple, int] = {}
-#: key id -> the criterion's value program (see trialmatch.matching.programs)
-_PROGRAMS: list = []
-#: key id -> whether its open outcome comes from naming the trial's own condition (criteria with such atoms)
-_OWN_PROGRAMS: dict = {}
 
 #: id(compiled) -> plan; an entry goes when its compiled-criteria object does (weak reference)
 _PLANS: dict[int, TrialPlan] = {}
@@ -154,15 +148,10 @@ def trial_plan(trial: Trial, compiled: cm.CompiledCriteria) -> TrialPlan:
     for i, (c, k, st) in enumerate(zip(criteria, keys, static)):
         entry = c.step is None or c.step <= 1
         if st is None:
-            dynamic.append((i, c, k, entry))
+            cplan = criterion_plan(c.expression, c.kind, k[2], key=k)  # once per distinct criterion
+            dynamic.append((i, c, k, entry, cplan))
             if entry:
-                kid = _KEY_IDS.get(k)
-                if kid is None:
-                    kid = _KEY_IDS[k] = len(_KEY_IDS)
-                    _PROGRAMS.append(criterion_program(c.expression, c.kind, k[2]))
-                    if k[2]:
-                        _OWN_PROGRAMS[kid] = own_condition_program(c.expression, c.kind, k[2])
-                entry_dynamic.append((i, c, k, kid, _PROGRAMS[kid]))
+                entry_dynamic.append((i, c, k, cplan.id, cplan))
         elif entry and st.outcome == "unknown":
             static_unknown.append(i)
         elif entry and st.outcome == "confirm":
@@ -342,10 +331,12 @@ def trial_plan_for_fit(trial: Trial) -> TrialPlan:
 
 
 # ---------------------------------------------------------------------------- one trial
-def _outcome_memo(idx: PatientIndex, options: MatchOptions) -> tuple[list, set, dict]:
-    """This patient's memos under ``options``: outcomes by criterion key id (None: not decided
-    yet), the key ids whose unknown comes from naming the trial's own condition, and atom values."""
-    return idx.memo("outcomes", options, lambda: ([], set(), atom_memo_for(idx, options)))
+def _outcome_memo(idx: PatientIndex, options: MatchOptions) -> tuple[list, set, EvalContext]:
+    """This patient's memos under ``options``: outcomes by criterion plan id (None: not decided
+    yet) and the plan ids whose unknown comes from naming the trial's own condition; and the
+    evaluation context (patient, options, her memo of atom results)."""
+    vals, owns = idx.memo("outcomes", options, lambda: ([], set()))
+    return vals, owns, EvalContext(idx, options)
 
 
 def _structured_criteria(trial: Trial, compiled: cm.CompiledCriteria) -> list[cm.Criterion]:
@@ -378,23 +369,6 @@ class _Compact:
         self.unknown_i, self.confirms = unknown_i, confirms
 
 
-_CO_FIELDS = set(CriterionOutcome.model_fields)  # shared, as fast_model does (always complete)
-
-
-def _criterion_outcome(c: cm.Criterion, hit: tuple) -> CriterionOutcome:
-    """``fast_model(CriterionOutcome, ...)`` inlined for the hot loop (every field given, none
-    validated: the values are the matcher's own)."""
-    obj = _new(CriterionOutcome)
-    _oset(obj, "__dict__", {
-        "criterion_id": c.id, "kind": c.kind, "text": c.text, "outcome": hit[0],
-        "reason": hit[1], "evidence": hit[2], "missing": hit[3], "step": c.step,
-    })
-    _set_fields_set(obj, _CO_FIELDS)
-    _set_extra(obj, None)
-    _set_private(obj, None)
-    return obj
-
-
 def _compact(trial: Trial, compiled: cm.CompiledCriteria, idx: PatientIndex, options: MatchOptions,
              full: bool, memo: tuple | None = None) -> _Compact:
     """Verdict and score of one trial (what ranking needs). ``full``: decide every criterion with
@@ -403,7 +377,7 @@ def _compact(trial: Trial, compiled: cm.CompiledCriteria, idx: PatientIndex, opt
     patient's :func:`_outcome_memo` (looked up here otherwise)."""
     plan = trial_plan(trial, compiled)
     if full:
-        counts = _explained_counts(plan, idx, options)
+        counts = _explained_counts(plan, idx, options, memo[2] if memo else EvalContext(idx, options))
     elif plan.entry_kids:
         counts = _outcome_counts(plan, idx, options, memo or _outcome_memo(idx, options))
     else:
@@ -428,56 +402,59 @@ def _compact(trial: Trial, compiled: cm.CompiledCriteria, idx: PatientIndex, opt
                     [crit[i].id for i in confirm_i])
 
 
-def _explained_counts(plan: TrialPlan, idx: PatientIndex, options: MatchOptions) -> tuple:
+def _explained_counts(plan: TrialPlan, idx: PatientIndex, options: MatchOptions, ctx: EvalContext) -> tuple:
     """``(n_pass, n_own, fail_i, unknown_i, confirm_i)`` of the entry criteria, each decided
     with its explanation (memoised for :func:`_materialise`)."""
-    cache = idx.cache
-    cache["_targets"] = plan.targets
     crit_cache = crit_cache_for(idx, options)
     fail_i: list[int] = []
     unknown_i: list[int] = []
     confirm_i: list[int] = []
     n_pass = n_own = 0
-    try:
-        for i, c, k, _kid, _prog in plan.entry_dynamic:
-            hit = crit_cache.get(k)
-            if hit is None:
-                hit = crit_cache[k] = decide(c.kind, c.expression, idx, options)
-            oc = hit[0]
-            if oc == "pass":
-                n_pass += 1
-            elif oc == "fail":
-                fail_i.append(i)
-            elif oc == "unknown":
-                unknown_i.append(i)
-                if hit[4]:
-                    n_own += 1
-            elif oc == "confirm":
-                confirm_i.append(i)
-    finally:
-        cache["_targets"] = None
+    for i, _c, k, _pid, cplan in plan.entry_dynamic:
+        hit = crit_cache.get(k)
+        if hit is None:
+            hit = crit_cache[k] = cplan.decide(ctx)
+        oc = hit[0]
+        if oc == "pass":
+            n_pass += 1
+        elif oc == "fail":
+            fail_i.append(i)
+        elif oc == "unknown":
+            unknown_i.append(i)
+            if hit[4]:
+                n_own += 1
+        elif oc == "confirm":
+            confirm_i.append(i)
     return n_pass, n_own, fail_i, unknown_i, confirm_i
 
 
 def _outcome_counts(plan: TrialPlan, idx: PatientIndex, options: MatchOptions, memo: tuple) -> tuple:
-    """The same counts from outcomes alone (value programs, no explanation), memoised per
-    patient by key id in a flat list; a trial's outcomes are gathered and counted with list
-    operations (only the ones not decided yet are visited one by one)."""
-    vals, owns, amemo = memo
+    """The same counts from outcomes alone (plans evaluated without a trace), memoised per
+    patient by plan id in a flat list; a trial's outcomes are gathered and counted with list
+    operations (only the ones not decided yet are visited one by one). An open criterion with
+    an atom naming the trial's own condition is explained (and memoised for
+    :func:`_materialise`) to tell whether that atom left it open."""
+    vals, owns, ctx = memo
     kids = plan.entry_kids
-    if len(vals) < len(_KEY_IDS):  # key ids of trials prepared since
-        vals.extend([None] * (len(_KEY_IDS) - len(vals)))
+    n_plans = plan_count()
+    if len(vals) < n_plans:  # plan ids of trials prepared since
+        vals.extend([None] * (n_plans - len(vals)))
     outs = [vals[k] for k in kids]
     if None in outs:
         j = -1
         for _ in range(outs.count(None)):  # each position not decided yet
             j = outs.index(None, j + 1)
-            _i, c, k, kid, prog = plan.entry_dynamic[j]
-            oc = vals[kid]
+            _i, c, k, pid, cplan = plan.entry_dynamic[j]
+            oc = vals[pid]
             if oc is None:
-                oc = vals[kid] = outcome_from(c.kind, prog(idx, options, amemo))
-                if oc == "unknown" and k[2] and _OWN_PROGRAMS[kid](idx, options, amemo):
-                    owns.add(kid)  # open because it names the trial's own condition
+                oc = vals[pid] = outcome_from(c.kind, cplan.root.eval(ctx))
+                if oc == "unknown" and cplan.has_targets:
+                    crit_cache = crit_cache_for(idx, options)
+                    hit = crit_cache.get(k)
+                    if hit is None:
+                        hit = crit_cache[k] = cplan.decide(ctx)
+                    if hit[4]:
+                        owns.add(pid)  # open because it names the trial's own condition
             outs[j] = oc
     ei = plan.entry_idx
     fail_i = [ei[j] for j, o in enumerate(outs) if o == "fail"] if "fail" in outs else []
@@ -492,24 +469,20 @@ def _outcome_counts(plan: TrialPlan, idx: PatientIndex, options: MatchOptions, m
     return outs.count("pass"), n_own, fail_i, unknown_i, confirm_i
 
 
-def _materialise(m: _Compact, idx: PatientIndex, options: MatchOptions) -> TrialMatch:
+def _materialise(m: _Compact, idx: PatientIndex, options: MatchOptions, ctx: EvalContext | None = None) -> TrialMatch:
     """The full :class:`TrialMatch` (every criterion's outcome, reason, evidence, missing facts,
-    protocol steps) of a compact result."""
+    protocol steps) of a compact result (``ctx``: the patient's evaluation context under
+    ``options``, made here when not given)."""
     plan, trial = m.plan, m.trial
-    cache = idx.cache
-    cache["_targets"] = plan.targets
     crit_cache = crit_cache_for(idx, options)
     outcomes: list[CriterionOutcome] = list(plan.static)  # patient-independent ones already there
-    try:
-        for i, c, k, _entry in plan.dynamic:
-            hit = crit_cache.get(k)
-            if hit is None:
-                hit = crit_cache[k] = decide(c.kind, c.expression, idx, options)
-            outcomes[i] = _criterion_outcome(c, hit)
-    finally:
-        cache["_targets"] = None
+    for i, c, k, _entry, cplan in plan.dynamic:
+        hit = crit_cache.get(k)
+        if hit is None:
+            hit = crit_cache[k] = cplan.decide(ctx or (ctx := EvalContext(idx, options)))
+        outcomes[i] = criterion_outcome(c, hit)
     unknown_i = m.unknown_i
-    missing = _dedup_missing([x for i in unknown_i for x in outcomes[i].missing]) if unknown_i else []
+    missing = dedup_missing([x for i in unknown_i for x in outcomes[i].missing]) if unknown_i else []
     steps = []
     if trial.steps:
         try:
@@ -590,7 +563,7 @@ def _rank(idx: PatientIndex, trials: Iterable[tuple[Trial, cm.CompiledCriteria]]
           full: bool, wanted: set[str] | None = None, ids: set[str] | None = None) -> list[_Compact]:
     """Every (kept) trial's compact result, ranked."""
     compact: list[_Compact] = []
-    memo = None if full else _outcome_memo(idx, options)
+    memo = _outcome_memo(idx, options)
     for trial, compiled in trials:
         if wanted is not None and (trial.status or "UNKNOWN").upper() not in wanted:
             continue
@@ -623,15 +596,16 @@ def _report(patient: Patient, as_of: dt.date, idx: PatientIndex, options: MatchO
     (``explained``: a memo of explained results by trial id, used and filled)."""
     if top is not None:
         ranked = ranked[: max(top, 0)]
+    ctx = EvalContext(idx, options)
     with _GcPaused():
         if explained is None:
-            results = [_materialise(m, idx, options) for m in ranked]
+            results = [_materialise(m, idx, options, ctx) for m in ranked]
         else:
             results = []
             for m in ranked:
                 tm = explained.get(m.trial.id)
                 if tm is None:
-                    tm = explained[m.trial.id] = _materialise(m, idx, options)
+                    tm = explained[m.trial.id] = _materialise(m, idx, options, ctx)
                 results.append(tm)
     warnings = list(patient.warnings)
     if ids is not None and top is None:

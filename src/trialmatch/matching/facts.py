@@ -112,8 +112,8 @@ class PatientIndex:
     treatments: list[TreatmentInfo] = field(default_factory=list)
     medication_generics: list[tuple[object, str | None, frozenset[str]]] = field(default_factory=list)
     cache: dict = field(default_factory=dict)
-    #: memoised results for this patient: atoms and whole criteria, keyed on their content
-    atom_cache: dict = field(default_factory=dict)
+    #: memoised results for this patient, per options (see :meth:`memo`): atom results, decided
+    #: criteria and outcomes, keyed on their content
     crit_cache: dict = field(default_factory=dict)
 
     def source_of(self, name: str) -> Source | None:
@@ -131,7 +131,6 @@ class PatientIndex:
     def clear(self) -> None:
         """Forget the memoised results (the index itself stays usable)."""
         self.cache.clear()
-        self.atom_cache.clear()
         self.crit_cache.clear()
 
 

@@ -1,0 +1,272 @@
+"""Atom evaluators: the disease (diagnosis, extent and stage, metastases, measurable disease,
+other malignancies), and the cancer-name matching they share.
+
+* Metastases at a site: true when recorded; false only after an explicit negative assertion
+  ("metastasis:<site>" or "metastasis:any" present=False) or for a patient whose disease is
+  recorded as early (non-metastatic); otherwise unknown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from functools import lru_cache
+
+from trialmatch.criteria import model as cm
+from trialmatch.matching.atoms.common import closed_world_ok, find_assertion, qualifier_value, readable
+from trialmatch.matching.atoms.registry import evaluates
+from trialmatch.matching.context import EvalContext, Result, missing_fact, used_fact
+from trialmatch.matching.facts import PatientIndex, norm_key, site_members
+from trialmatch.matching.logic import kleene_or
+from trialmatch.matching.model import Evidence
+
+
+# ---------------------------------------------------------------------------- disease
+_CANCER_WORDS = re.compile(r"\b(cancers?|carcinomas?|neoplasms?|tumou?rs?|malignan\w*|adenocarcinomas?|"
+                           r"malignant|primary|invasive|disease)\b")
+
+
+@lru_cache(maxsize=65536)
+def cancer_core(text: str) -> str:
+    """"breast_cancer" / "Breast Carcinoma" / "Breast Neoplasms" -> "breast"."""
+    t = text.lower().replace("_", " ").replace("-", " ")
+    t = _CANCER_WORDS.sub(" ", t)
+    t = re.sub(r"[^a-z0-9 ]", " ", t)
+    return " ".join(w.rstrip("s") if len(w) > 4 else w for w in t.split())
+
+
+@lru_cache(maxsize=262144)
+def same_cancer(a: str, b: str) -> bool:
+    from rapidfuzz import fuzz
+
+    ca, cb = cancer_core(a), cancer_core(b)
+    if not ca or not cb:
+        return norm_key(a) == norm_key(b)
+    if ca == cb:
+        return True
+    return fuzz.token_set_ratio(ca, cb) >= 90
+
+
+GENERIC_CANCERS = {"solid_tumor", "solid_tumour", "cancer", "malignancy", "any", "advanced_cancer", "solid_cancer"}
+
+
+def _dx_ev(d) -> Evidence:
+    txt = d.cancer_type.replace("_", " ") + (f", {d.histology.replace('_', ' ')}" if d.histology else "")
+    if d.stage:
+        txt += f", stage {d.stage}"
+    return used_fact(txt, d.source, d.cancer_type)
+
+
+@evaluates("diagnosis")
+def diagnosis(a: cm.Diagnosis, ctx: EvalContext) -> Result:
+    idx = ctx.idx
+    dxs = [d for d in ([idx.primary] if idx.primary else []) + idx.others]
+    if not dxs:
+        return Result(None, ["no cancer diagnosis recorded"], [], [missing_fact("diagnosis", "cancer diagnosis (type, histology)")])
+    generic = norm_key(a.cancer_type) in GENERIC_CANCERS
+    matches = [d for d in dxs if generic or same_cancer(d.cancer_type, a.cancer_type)]
+    if not matches:
+        return Result(False, [f"her cancer ({', '.join(readable(d.cancer_type) for d in dxs)}) is not {readable(a.cancer_type)}"],
+                      [_dx_ev(d) for d in dxs])
+    d = matches[0]
+    ev = [_dx_ev(d)]
+    if a.histology:
+        if not d.histology:
+            return Result(None, [f"{readable(a.cancer_type)}; histology not recorded"], ev,
+                          [missing_fact("diagnosis:histology", "histology of the cancer")])
+        if not any(histology_matches(h, d.histology) for h in a.histology):
+            return Result(False, [f"histology {readable(d.histology)} is not {'/'.join(map(readable, a.histology))}"], ev)
+    return Result(True, [f"diagnosis: {readable(d.cancer_type)}" + (f" ({readable(d.histology)})" if d.histology else "")], ev)
+
+
+#: broader histology words and the specific types they include
+_HISTOLOGY_BROADER = {
+    "carcinoma": {"invasive_ductal", "invasive_lobular", "ductal", "lobular", "adenocarcinoma", "mixed_ductal_lobular",
+                  "ductal_carcinoma", "lobular_carcinoma", "mucinous", "tubular", "metaplastic"},
+    "adenocarcinoma": {"invasive_ductal", "invasive_lobular", "ductal", "lobular", "mixed_ductal_lobular",
+                       "ductal_carcinoma", "lobular_carcinoma", "mucinous", "tubular"},
+    "invasive": {"invasive_ductal", "invasive_lobular", "mixed_ductal_lobular", "invasive_carcinoma"},
+}
+
+
+def histology_matches(wanted: str, have: str) -> bool:
+    w, h = norm_key(wanted), norm_key(have)
+    if w == h or h in _HISTOLOGY_BROADER.get(w, ()):
+        return True
+    wt, ht = set(w.split("_")) - {"carcinoma", "cancer"}, set(h.split("_")) - {"carcinoma", "cancer"}
+    if wt and wt <= ht:
+        return True
+    return same_cancer(wanted, have) if cancer_core(wanted) and cancer_core(have) else False
+
+
+_STAGE_RE = re.compile(r"^\s*(?:stage\s*)?([0IV]+)([ABC]?)", re.I)
+
+
+def _stage_group(stage: str | None) -> tuple[str, str] | None:
+    if not stage:
+        return None
+    m = _STAGE_RE.match(stage.strip())
+    if not m:
+        return None
+    return m.group(1).upper(), m.group(2).upper()
+
+
+def patient_extents(idx: PatientIndex) -> tuple[set[str] | None, list[Evidence]]:
+    """The extents her disease is at (``None`` when the record does not say)."""
+    d = idx.primary
+    if d is None:
+        return None, []
+    ev = []
+    out: set[str] = set()
+    sg = _stage_group(d.stage)
+    if d.extent:
+        out.add(d.extent)
+        ev.append(used_fact(f"disease extent {d.extent.replace('_', ' ')}", d.source))
+    if sg and sg[0] == "IV" or d.metastatic_date and d.metastatic_date <= idx.as_of or idx.metastases \
+            or (d.tnm and re.search(r"M1", d.tnm)):
+        out.add("metastatic")
+        if sg and sg[0] == "IV":
+            ev.append(used_fact(f"stage {d.stage}", d.source))
+        if idx.metastases:
+            ev.append(used_fact("metastases: " + ", ".join(sorted(idx.met_sites)), idx.metastases[0].source))
+    if sg and sg[0] == "III" and sg[1] in ("B", "C") and "metastatic" not in out:
+        out.add("locally_advanced")
+        ev.append(used_fact(f"stage {d.stage}", d.source))
+    if sg and sg[0] in ("0", "I", "II") and not out:
+        out.add("early")
+        ev.append(used_fact(f"stage {d.stage}", d.source))
+    if "metastatic" in out or "locally_advanced" in out:
+        out.add("advanced")
+    if not out:
+        return None, ev
+    return out, ev
+
+
+@evaluates("disease_extent")
+def disease_extent(a: cm.DiseaseExtent, ctx: EvalContext) -> Result:
+    idx = ctx.idx
+    ext, ev = patient_extents(idx)
+    d = idx.primary
+    allowed = {norm_key(x) for x in a.allowed}
+    if "stage_iv" in allowed:
+        allowed.add("metastatic")
+    sg = _stage_group(d.stage) if d else None
+    if a.stages and sg:
+        for s in a.stages:
+            want = _stage_group(s)
+            if want and want[0] == sg[0] and (not want[1] or want[1] == sg[1]):
+                return Result(True, [f"stage {d.stage} is among {', '.join(a.stages)}"], ev)
+        if not allowed:
+            return Result(False, [f"stage {d.stage} is not {', '.join(a.stages)}"], ev)
+    if ext is None:
+        return Result(None, ["stage / extent of disease not recorded"], ev,
+                      [missing_fact("disease_extent", "stage or extent of disease (early, locally advanced, metastatic)")])
+    if a.stages and not allowed:
+        if "metastatic" in ext and any((_stage_group(s) or ("",))[0] == "IV" for s in a.stages):
+            return Result(True, ["metastatic disease = stage IV"], ev)
+        return Result(None, [f"stage not recorded (extent: {', '.join(sorted(ext))})"], ev,
+                      [missing_fact("stage", "AJCC stage group")])
+    if "inoperable" in allowed and not (allowed - {"inoperable"}):
+        if "metastatic" in ext:
+            return Result(True, ["metastatic disease is not operable with curative intent"], ev)
+        return Result(None, ["operability not recorded"], ev, [missing_fact("disease_extent:operability", "whether the disease is operable")])
+    if "recurrent" in allowed and "recurrent" not in ext and d and d.metastatic_date and d.date \
+            and d.metastatic_date > d.date + dt.timedelta(days=90):
+        ext = set(ext) | {"recurrent"}
+    hit = ext & allowed
+    if hit:
+        return Result(True, [f"{'/'.join(sorted(hit)).replace('_', ' ')} disease"], ev)
+    return Result(False, [f"her disease is {', '.join(sorted(ext)).replace('_', ' ')}, not {' or '.join(sorted(allowed)).replace('_', ' ')}"], ev)
+
+
+@evaluates("metastasis")
+def metastasis(a: cm.Metastasis, ctx: EvalContext) -> Result:
+    idx = ctx.idx
+    members = site_members(a.site)
+    site = norm_key(a.site)
+    found = [m for m in idx.metastases if norm_key(m.site) in members]
+    ev = [used_fact(f"{m.site} metastasis" + (f" ({', '.join(m.status)})" if m.status else "") + (f", {m.date}" if m.date else ""),
+              m.source) for m in found]
+    if a.only:
+        if not idx.metastases:
+            return Result(None, ["metastatic sites not recorded"], [], [missing_fact("metastasis:sites", "sites of metastases")])
+        others = [m for m in idx.metastases if norm_key(m.site) not in members]
+        v = bool(found) and not others
+        return Result(v, [f"{readable(site)}-only disease" if v else
+                          f"sites: {', '.join(sorted(idx.met_sites))} (not {readable(site)}-only)"],
+                      [used_fact("metastases: " + ", ".join(sorted(idx.met_sites)), idx.metastases[0].source)])
+    if found:
+        if not a.qualifiers:
+            return Result(True, [f"{readable(site)} metastases recorded"], ev)
+        vals = [qualifier_value(a.qualifiers, m.status) for m in found]
+        v = kleene_or(vals)
+        if v is True:
+            return Result(True, [f"{readable(site)} metastases that are {'/'.join(a.qualifiers)}"], ev)
+        if v is False:
+            sts = sorted({s for m in found for s in m.status})
+            return Result(False, [f"{readable(site)} metastases are {', '.join(sts)}, not {'/'.join(a.qualifiers)}"], ev)
+        return Result(None, [f"{readable(site)} metastases: whether {'/'.join(a.qualifiers)} is not recorded"], ev,
+                      [missing_fact(f"metastasis:{site}:status", f"status of the {readable(site)} metastases ({'/'.join(a.qualifiers)})")])
+    neg = find_assertion(idx, *(f"metastasis:{s}" for s in sorted(members | {site})), "metastasis:any", "metastases")
+    if neg is not None and not neg.present:
+        return Result(False, [f"no {readable(site)} metastases (stated)"], [used_fact(f"no {neg.subject.split(':')[-1]} metastases", neg.source)])
+    if neg is not None and neg.present:
+        return Result(True if not a.qualifiers else None, [f"{readable(site)} metastases (stated)"],
+                      [used_fact(f"{neg.subject}", neg.source)])
+    ext, eev = patient_extents(idx)
+    if ext is not None and "metastatic" not in ext and "early" in ext:
+        return Result(False, [f"non-metastatic disease: no {readable(site)} metastases"], eev)
+    return Result(None, [f"{readable(site)} metastases: not recorded either way"], [],
+                  [missing_fact(f"metastasis:{site}", f"whether she has {readable(site)} metastases (imaging)")])
+
+
+@evaluates("measurable_disease")
+def measurable_disease(a: cm.MeasurableDisease, ctx: EvalContext) -> Result:
+    idx = ctx.idx
+    d = idx.primary
+    if d is None or d.measurable_disease is None:
+        if a.allow_bone_only_evaluable and idx.metastases and idx.met_sites <= site_members("bone"):
+            return Result(True, ["bone-only disease is evaluable"], [])
+        return Result(None, ["measurable disease (RECIST 1.1) not recorded"], [],
+                      [missing_fact("measurable_disease", "measurable disease per RECIST 1.1")])
+    ev = [used_fact(f"measurable disease: {'yes' if d.measurable_disease else 'no'}", d.source, d.measurable_disease)]
+    if not d.measurable_disease and a.allow_bone_only_evaluable and idx.metastases and idx.met_sites <= site_members("bone"):
+        return Result(True, ["bone-only evaluable disease is allowed"], ev)
+    return Result(d.measurable_disease, [("measurable" if d.measurable_disease else "no measurable") +
+                                         f" disease ({a.standard or 'RECIST 1.1'})"], ev)
+
+
+@evaluates("other_malignancy")
+def other_malignancy(a: cm.OtherMalignancy, ctx: EvalContext) -> Result:
+    idx = ctx.idx
+    others = idx.others
+    hits, unsure, ev = [], [], []
+    for d in others:
+        ev.append(_dx_ev(d))
+        if any(same_cancer(d.cancer_type, x) or norm_key(d.cancer_type) == norm_key(x) for x in a.exceptions):
+            continue
+        if a.active_only and d.status in ("in_remission", "resolved"):
+            continue
+        if a.within is not None:
+            if d.date is None:
+                unsure.append(d)
+                continue
+            if (idx.as_of - d.date).days > a.within.days:
+                continue
+        if a.active_only and d.status is None:
+            unsure.append(d)
+            continue
+        hits.append(d)
+    if hits:
+        return Result(True, [f"other cancer: {', '.join(readable(d.cancer_type) for d in hits)}"], ev)
+    if unsure:
+        return Result(None, [f"other cancer {', '.join(readable(d.cancer_type) for d in unsure)}: date or activity not recorded"],
+                      ev, [missing_fact("other_malignancy", "date and status of her other cancer")])
+    if others:
+        return Result(False, ["other cancers recorded do not count (excepted, outside the window or inactive)"], ev)
+    neg = find_assertion(idx, "other_malignancy", "malignancy:other")
+    if neg is not None and not neg.present:
+        return Result(False, ["no other malignancy (stated)"], [used_fact("no other malignancy", neg.source)])
+    if closed_world_ok(ctx) and idx.primary is not None:
+        return Result(False, ["no other malignancy in her record"], [])
+    return Result(None, ["other malignancies not recorded"], [], [missing_fact("other_malignancy", "history of other cancers")])

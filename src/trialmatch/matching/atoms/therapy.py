@@ -1,0 +1,327 @@
+"""Atom evaluators: prior and recent therapy (treatment history and current medications) and
+concomitant medications.
+
+* Treatment history: a patient whose record lists treatments is taken to list all of them. A
+  record with no treatment at all is *unknown* (not "zero lines") unless an assertion says so
+  ("prior_therapy:<agent>[:<setting>]" present=False, or "prior_therapy:any" present=False) or
+  the structured source stated an explicit empty list (``patient.sources["treatments"]``).
+* Current medications follow :attr:`MatchOptions.closed_world_history`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from trialmatch.criteria import model as cm
+from trialmatch.matching.atoms.common import closed_world_ok, fmt_number, range_text, readable
+from trialmatch.matching.atoms.registry import evaluates
+from trialmatch.matching.context import EvalContext, Result, missing_fact, used_fact
+from trialmatch.matching.facts import PatientIndex, norm_key, partial_class_match
+from trialmatch.matching.logic import kleene_and
+from trialmatch.matching.model import Evidence
+from trialmatch.vocab import class_ancestors, drug_classes, drug_matches
+
+
+# ---------------------------------------------------------------------------- therapy
+_ADVANCED = {"metastatic", "locally_advanced"}
+
+
+def _setting_of(t, idx: PatientIndex) -> str:
+    s = t.setting
+    if s != "unknown":
+        return s
+    if t.line is not None:
+        return "metastatic"
+    d = idx.primary
+    if d is not None and t.start is not None:
+        if d.metastatic_date is not None and t.start >= d.metastatic_date:
+            return "metastatic"
+    return "unknown"
+
+
+def _setting_match(setting: str, wanted: list[str]) -> Any:
+    if not wanted or "any" in wanted:
+        return True
+    allowed: set[str] = set()
+    for w in wanted:
+        allowed |= _ADVANCED if w == "advanced" else {w}
+    if setting == "unknown":
+        return None
+    return setting in allowed
+
+
+#: classes that make a drug a systemic anti-cancer therapy even where the class vocabulary does
+#: not link them to "systemic_therapy" (the matcher's own rule, kept beside the vocabulary)
+SYSTEMIC_CLASSES = frozenset({
+    "systemic_therapy", "endocrine_therapy", "chemotherapy", "targeted_therapy", "immunotherapy", "anti_her2",
+    "antibody_drug_conjugate", "cdk46_inhibitor", "mtor_inhibitor", "pi3k_inhibitor", "akt_inhibitor",
+    "parp_inhibitor", "tyrosine_kinase_inhibitor", "antiangiogenic", "immune_checkpoint_inhibitor",
+    "bone_targeted_therapy", "ovarian_function_suppression", "gnrh_agonist", "serd", "serm", "aromatase_inhibitor",
+})
+
+
+def drug_is(generic: str, classes: frozenset[str], key: str) -> bool:
+    """``generic`` (with its ``classes``) is the agent or class ``key``."""
+    if drug_matches(generic, key):
+        return True
+    if key in ("systemic_therapy", "anticancer_therapy", "anti_cancer_therapy"):
+        return bool(classes & SYSTEMIC_CLASSES)
+    return False
+
+
+def _drug_match(ti, agents: list[str], excluded: list[str] | None = None) -> Any:
+    def drug_matches(g, k):
+        return drug_is(g, drug_classes(g), k)
+
+    keys = [norm_key(a) for a in agents]
+    exc = [norm_key(x) for x in excluded or []]
+    for g in ti.generics:
+        if exc and any(drug_matches(g, x) for x in exc):
+            continue
+        for k in keys:
+            if drug_matches(g, k) or g == k.replace("_", " "):
+                return True
+    if not ti.known:
+        # unknown drug names: a class like "systemic_therapy"/"chemotherapy" may still include them
+        if any(k in ("systemic_therapy", "anticancer_therapy", "any") for k in keys):
+            return True
+        return None
+    return False
+
+
+def _duration_days(t, as_of: dt.date) -> float | None:
+    if t.duration_months is not None:
+        return t.duration_months * 30.4375
+    if t.start is not None:
+        end = t.end or (as_of if (t.ongoing or t.end is None) else None)
+        if end is not None:
+            return (end - t.start).days
+    return None
+
+
+def _assert_no_therapy(idx: PatientIndex, agents: list[str], settings: list[str]):
+    """An assertion like "prior_therapy:chemotherapy:metastatic" present=False that covers the atom."""
+    for key, a in idx.assertions.items():
+        if a.present:
+            continue
+        parts = re.split(r"[:]", key)
+        if parts[0] not in ("prior_therapy", "treatment", "therapy", "treatment_history"):
+            continue
+        agent = norm_key(parts[1]) if len(parts) > 1 else "any"
+        setting = norm_key(parts[2]) if len(parts) > 2 else "any"
+        if setting in ("advanced_setting", "advanced_disease"):
+            setting = "advanced"
+        agent_ok = agent in ("any", "systemic_therapy", "anticancer_therapy") or all(
+            agent == norm_key(x) or agent in class_ancestors(norm_key(x)) for x in agents)
+        want = set(settings) if settings else {"any"}
+        d = idx.primary
+        # "advanced" is metastatic or locally advanced: a statement about therapy for her
+        # metastatic disease covers it; for de novo metastatic disease (metastatic at diagnosis)
+        # there was no earlier (adjuvant/neoadjuvant) setting, so it covers "any" too
+        de_novo = bool(d and d.date and d.metastatic_date and (d.metastatic_date - d.date).days <= 90)
+        if setting in ("metastatic", "advanced") and de_novo:
+            setting = "any"
+        setting_ok = setting == "any" or "any" not in want and all(
+            s == setting or (setting in ("advanced", "metastatic") and s in ("advanced", "metastatic")) for s in want)
+        if agent_ok and setting_ok:
+            return a
+    return None
+
+
+@evaluates("prior_therapy")
+def prior_therapy(a: cm.PriorTherapy, ctx: EvalContext, excluded: list[str] | None = None) -> Result:
+    """Prior (or recent) therapy: her treatment history, and her current medications (a drug she
+    takes now is one she has had, within any window up to today)."""
+    idx = ctx.idx
+    o = ctx.options
+    res = _prior_treatments(a, idx, o, excluded)
+    if res.value is True or a.lines.high is not None or not idx.medication_generics:
+        return res
+    sure, maybe = _current_medication_therapy(a, idx, excluded)
+    if not sure and not maybe:
+        return res
+    agents_txt = ", ".join(readable(x) for x in a.agents)
+    if sure and a.lines.contains(1):
+        return Result(True, [f"currently takes {', '.join(sure)} ({agents_txt})"],
+                      [e for e in res.evidence if e.fact.startswith("medication")] or
+                      [used_fact(f"medication {m.name}", m.source, g) for m, g, _c in idx.medication_generics if g in sure])
+    names = sure + maybe
+    return Result(None, [*res.reasons, f"currently takes {', '.join(names)}: whether it counts as {agents_txt} "
+                         "here (setting, route, duration) needs a person"],
+                  [*res.evidence, *(used_fact(f"medication {m.name}", m.source, g) for m, g, _c in idx.medication_generics
+                                    if g in names)],
+                  res.missing or [missing_fact("medications", f"whether her medication counts as prior {agents_txt}")])
+
+
+_BROAD_THERAPY = frozenset({"systemic_therapy", "anticancer_therapy", "anti_cancer_therapy", "any"})
+
+
+def _current_medication_therapy(a: cm.PriorTherapy, idx: PatientIndex, excluded: list[str] | None):
+    """Her current medications that are (``sure``) or may be (``maybe``) the therapy of ``a``."""
+    # a current medication counts by its own drug or class, not through the broad "any
+    # anti-cancer therapy" classes (supportive drugs such as bisphosphonates are listed as
+    # medications; anti-cancer regimens belong to the treatment history)
+    keys = [k for k in (norm_key(x) for x in a.agents) if k not in _BROAD_THERAPY]
+    exc = [norm_key(x) for x in excluded or []]
+    in_history = {g for ti in idx.treatments for g in ti.generics}
+    sure: list[str] = []
+    maybe: list[str] = []
+    for _m, g, classes in idx.medication_generics:
+        if not g or g in in_history:
+            continue
+        if exc and any(drug_is(g, classes, x) or x in classes for x in exc):
+            continue
+        if any(drug_is(g, classes, k) or k in classes for k in keys):
+            dm = True
+        elif any(partial_class_match(classes, k) for k in keys):
+            dm = None
+        else:
+            continue
+        vals = [dm]
+        if a.settings and "any" not in a.settings:
+            vals.append(None)  # a current medication states no cancer-therapy setting
+        if a.ongoing is False or a.min_duration is not None or a.progressed is not None \
+                or a.relapse_within_after_end is not None:
+            vals.append(None)  # not stated for a current medication
+        v = kleene_and(vals)
+        if v is True:
+            sure.append(g)
+        elif v is None:
+            maybe.append(g)
+    return sure, maybe
+
+
+def _prior_treatments(a: cm.PriorTherapy, idx: PatientIndex, o, excluded: list[str] | None = None) -> Result:
+    p = idx.patient
+    agents_txt = ", ".join(readable(x) for x in a.agents)
+    setting_txt = "" if (not a.settings or "any" in a.settings) else " (" + "/".join(a.settings) + " setting)"
+    neg = _assert_no_therapy(idx, a.agents, a.settings)
+    if not idx.treatments:
+        explicit = "treatments" in p.sources
+        if neg is not None or explicit:
+            ok = a.lines.contains(0)
+            src = neg.source if neg is not None else p.sources.get("treatments")
+            return Result(ok, [f"no prior {agents_txt}{setting_txt} ({'stated' if neg else 'empty treatment list'}): "
+                               f"0 lines; the check counts {range_text(a.lines)} line(s)"],
+                          [used_fact(f"no prior {neg.subject.split(':', 1)[-1] if neg else 'treatment'}", src)])
+        key = "treatment_history:advanced_setting" if any(s in ("advanced", "metastatic") for s in a.settings) \
+            else "treatment_history"
+        return Result(None, ["treatment history not recorded"], [],
+                      [missing_fact(key, "prior anti-cancer treatments" + (" for advanced disease" if "advanced" in key else "")
+                           + " (drugs, setting, dates)")])
+    sure: list = []
+    maybe: list = []
+    ev: list[Evidence] = []
+    reasons: list[str] = []
+    for ti in idx.treatments:
+        t = ti.treatment
+        dm = _drug_match(ti, a.agents, excluded)
+        if dm is False:
+            continue
+        setting = _setting_of(t, idx)
+        sm = _setting_match(setting, a.settings)
+        if sm is False:
+            continue
+        vals = [dm, sm]
+        if a.within is not None:
+            end = t.end if t.end is not None else (idx.as_of if (t.ongoing or t.start) else None)
+            if end is None:
+                vals.append(None)
+            else:
+                vals.append((idx.as_of - end).days <= a.within.days)
+        if a.ongoing is not None:
+            on = t.ongoing if t.ongoing is not None else (t.end is None and t.start is not None or None)
+            vals.append(None if on is None else on == a.ongoing)
+        if a.min_duration is not None:
+            dd = _duration_days(t, idx.as_of)
+            vals.append(None if dd is None else dd >= a.min_duration.days - 0.5)
+        if a.progressed is not None:
+            prog = t.progressed
+            if prog is None and (t.best_response == "PD" or t.progression_date is not None):
+                prog = True
+            vals.append(None if prog is None else prog == a.progressed)
+        if a.relapse_within_after_end is not None:
+            d = idx.primary
+            rec = (d.metastatic_date if d and d.metastatic_date else None) or t.progression_date
+            if t.end is None or rec is None:
+                vals.append(None)
+            else:
+                gap = (rec - t.end).days
+                vals.append(0 <= gap <= a.relapse_within_after_end.days or (gap < 0 and t.progressed is True))
+        v = kleene_and(vals)
+        if v is False:
+            continue
+        desc = f"{', '.join(t.drugs)} ({setting.replace('_', ' ')}"
+        if t.start:
+            desc += f", from {t.start}"
+        if t.end:
+            desc += f" to {t.end}"
+        elif t.duration_months is not None:
+            desc += f", {fmt_number(t.duration_months)} months"
+        if t.progressed:
+            desc += ", progressed"
+        desc += ")"
+        ev.append(used_fact(desc, t.source))
+        (sure if v is True else maybe).append(ti)
+    # count lines: treatments sharing a line number or a start date are one line
+    def lines(items) -> int:
+        keys = set()
+        for ti in items:
+            t = ti.treatment
+            keys.add(("line", t.line) if t.line is not None else (("start", t.start) if t.start else ("i", ti.index)))
+        return len(keys)
+    n_sure = lines(sure)
+    n_all = lines(sure + maybe)
+    if neg is not None and not sure:
+        n_all = 0
+    possible = [a.lines.contains(k) for k in range(n_sure, n_all + 1)]
+    if all(possible):
+        v = True
+    elif not any(possible):
+        v = False
+    else:
+        v = None
+    desc = f"{n_sure} line(s) of {agents_txt}{setting_txt}"
+    if n_all > n_sure:
+        desc += f" (up to {n_all} not certain)"
+    qualifiers = "".join(q for q, on in ((", lasting long enough", a.min_duration is not None),
+                                         (", with progression", a.progressed is True)) if on)
+    reasons.append(f"{desc}{qualifiers}; the check counts {range_text(a.lines)} line(s)")
+    missing = []
+    if v is None:
+        missing.append(missing_fact("treatment_history:advanced_setting" if any(s in ("advanced", "metastatic") for s in a.settings)
+                           else "treatment_history", f"details of prior {agents_txt} (setting, dates, duration, progression)"))
+    if not ev:
+        ev.append(used_fact(f"treatments recorded: {'; '.join(', '.join(t.treatment.drugs) for t in idx.treatments)}",
+                      idx.treatments[0].treatment.source))
+    return Result(v, reasons, ev, missing)
+
+
+@evaluates("concomitant_medication")
+def concomitant_medication(a: cm.ConcomitantMedication, ctx: EvalContext) -> Result:
+    idx = ctx.idx
+    keys = [norm_key(c) for c in a.classes]
+    hits = []
+    maybe = []
+    for m, g, classes in idx.medication_generics:
+        if g and any(drug_matches(g, k) or k in classes for k in keys):
+            hits.append(used_fact(f"medication {m.name}", m.source, g))
+        elif g and any(partial_class_match(classes, k) for k in keys):
+            maybe.append(used_fact(f"medication {m.name} (possibly what the criterion means)", m.source, g))
+    for ti in idx.treatments:
+        t = ti.treatment
+        if t.ongoing or (t.end is None and t.start is not None):
+            if any(k in ti.classes or k in ti.generics for k in keys):
+                hits.append(used_fact(f"current treatment {', '.join(t.drugs)}", t.source))
+    what = ", ".join(readable(k) for k in keys)
+    if hits:
+        return Result(True, [f"takes {what}"], hits)
+    if maybe:
+        return Result(None, [f"takes {', '.join(e.value for e in maybe)}: whether it counts as {what} needs a person"],
+                      maybe, [missing_fact("medications", f"whether her medication counts as {what}")])
+    if closed_world_ok(ctx):
+        n = len(idx.medication_generics)
+        return Result(False, [f"no {what} among her {n} current medication(s)" if n else f"no {what} in her record"], [])
+    return Result(None, ["current medications not recorded"], [], [missing_fact("medications", "current medications")])
