@@ -114,8 +114,18 @@ def test_order_file_must_list_every_concept(monkeypatch, tmp_path):
 
 
 # ---------------------------------------------------------------------------- accessors == old data
-def test_compiler_condition_vocabulary_is_the_old_file():
-    assert _same_with_order(condition_vocabulary_for_compiler(), _old("vocab/data/conditions.json")["conditions"])
+def test_matcher_reads_the_registry():
+    # the matcher keeps no copy of its own: site groups, condition names and event kinds come from here
+    from trialmatch.matching.atoms import history
+    from trialmatch.matching.facts import site_members
+
+    for word, members in site_groups_for_matcher().items():
+        assert site_members(word) == members
+    syns = condition_synonyms_for_matcher()
+    assert all(k in syns for k in condition_vocabulary_for_compiler())
+    assert all(set(v) <= set(syns[k]) for k, v in matcher_condition_fallbacks().items())
+    assert "condition_synonyms_for_matcher" in history.condition_matches.__wrapped__.__code__.co_names
+    assert "event_procedure_kinds" in history.recent_event.__code__.co_names
 
 
 def test_compiler_cancer_vocabulary_is_the_old_file():
@@ -125,29 +135,6 @@ def test_compiler_cancer_vocabulary_is_the_old_file():
 def test_criteria_rule_tables_are_the_old_tables():
     old = _old("vocab/data/criteria_rules.json")
     assert _same_with_order(criteria_rule_tables(), {t: old[t] for t in ("events", "infections", "qualifiers")})
-
-
-def test_matcher_fallbacks_are_the_old_file():
-    assert _same_with_order(matcher_condition_fallbacks(), _old("matching/data/conditions.json")["conditions"])
-
-
-def test_matcher_condition_synonyms_are_what_the_matcher_builds():
-    from trialmatch.matching import evaluate
-
-    assert _same_with_order(condition_synonyms_for_matcher(), evaluate._condition_synonyms())
-
-
-def test_event_procedure_kinds_are_the_matchers():
-    from trialmatch.matching import evaluate
-
-    assert event_procedure_kinds() == evaluate._EVENT_PROC
-
-
-def test_site_groups_are_the_matchers():
-    from trialmatch.matching import facts
-
-    assert site_groups_for_matcher() == facts.SITE_GROUPS
-    assert list(site_groups_for_matcher()) == list(facts.SITE_GROUPS)
 
 
 def test_text_terms_are_the_old_file():
@@ -197,10 +184,8 @@ def test_fhir_procedure_kind_is_the_fhir_readers_rule(text):
 def test_radiotherapy_is_one_concept_with_every_consumers_terms():
     rt = radiotherapy_terms()
     old_rules = _old("vocab/data/criteria_rules.json")
-    from trialmatch.matching import evaluate
-
     assert rt["criterion_cues"] == old_rules["events"]["radiotherapy"]
-    assert rt["procedure_kinds"] == evaluate._EVENT_PROC["radiotherapy"]
+    assert rt["procedure_kinds"] == event_procedure_kinds()["radiotherapy"]
     assert rt["snomed"] == {c: v[1] for c, v in _old("patients/codes/snomed.json")["procedure"].items() if v[0] == "radiotherapy"}
     assert "|".join(rt["text_patterns"]) in _TEXT_READER_PROCEDURES
     assert rt["fhir_text"] == ["radiat", "radiother", "brachy"]

@@ -16,22 +16,7 @@ from functools import lru_cache
 from trialmatch.patients.model import (
     Assertion, Biomarker, Diagnosis, LabResult, Patient, PerformanceStatus, Source, Treatment,
 )
-
-#: metastatic sites grouped under the words criteria use
-SITE_GROUPS: dict[str, frozenset[str]] = {
-    "brain": frozenset({"brain", "cns", "central_nervous_system", "leptomeningeal", "leptomeninges", "meninges"}),
-    "cns": frozenset({"brain", "cns", "central_nervous_system", "leptomeningeal", "leptomeninges", "meninges"}),
-    "liver": frozenset({"liver", "hepatic"}),
-    "lung": frozenset({"lung", "pulmonary"}),
-    "bone": frozenset({"bone", "osseous", "skeletal", "bone_marrow"}),
-    "visceral": frozenset({"liver", "hepatic", "lung", "pulmonary", "pleura", "pleural", "peritoneum",
-                           "peritoneal", "adrenal", "brain", "cns", "visceral", "pericardium", "kidney",
-                           "spleen", "pancreas", "ovary"}),
-    "lymph_node": frozenset({"lymph_node", "lymph_nodes", "nodal", "node", "lymph node"}),
-    "skin": frozenset({"skin", "cutaneous", "soft_tissue", "chest_wall"}),
-    "pleura": frozenset({"pleura", "pleural"}),
-    "peritoneum": frozenset({"peritoneum", "peritoneal"}),
-}
+from trialmatch.vocab.concepts import site_groups_for_matcher
 
 
 @lru_cache(maxsize=1)
@@ -79,8 +64,10 @@ def _norm_key(text: str) -> str:
 
 
 def site_members(site: str) -> frozenset[str]:
+    """The patient site keys a criterion's site word covers (the concept registry's site groups,
+    :func:`~trialmatch.vocab.concepts.site_groups_for_matcher`; a word not grouped covers itself)."""
     key = norm_key(site)
-    return SITE_GROUPS.get(key, frozenset({key}))
+    return site_groups_for_matcher().get(key, frozenset({key}))
 
 
 @dataclass

@@ -19,46 +19,16 @@ from trialmatch.matching.facts import PatientIndex, norm_key
 from trialmatch.matching.logic import kleene_or
 from trialmatch.matching.model import Evidence
 from trialmatch.vocab import drug_matches, normalize_drug
+from trialmatch.vocab.concepts import condition_synonyms_for_matcher, event_procedure_kinds
 
 
 # ---------------------------------------------------------------------------- conditions
-@lru_cache(maxsize=1)
-def _condition_synonyms() -> dict[str, list[str]]:
-    """Condition / infection key -> names; from the package vocabulary when present."""
-    out: dict[str, list[str]] = {}
-    try:
-        from trialmatch.vocab import load_json
-
-        for name in ("conditions.json",):
-            try:
-                data = load_json(name)
-            except (FileNotFoundError, OSError):
-                continue
-            items = data.get("conditions", data)
-            for key, entry in items.items():
-                if isinstance(entry, dict):
-                    out[key] = [key.replace("_", " "), *entry.get("synonyms", [])]
-    except Exception:  # noqa: BLE001
-        pass
-    import json
-    from importlib import resources
-
-    try:
-        with resources.files("trialmatch.matching").joinpath("data", "conditions.json").open("r", encoding="utf-8") as fh:
-            for key, syns in json.load(fh)["conditions"].items():
-                out.setdefault(key, [key.replace("_", " ")])
-                out[key] = list(dict.fromkeys(out[key] + syns))
-    except (FileNotFoundError, OSError, KeyError):
-        pass
-    return out
-
-
 @lru_cache(maxsize=262144)
 def condition_matches(patient_name: str, key: str, threshold: int = 90) -> bool:
     from rapidfuzz import fuzz
 
     pn = patient_name.strip().lower().replace("_", " ")
-    names = _condition_synonyms().get(key, [key.replace("_", " ")])
+    names = condition_synonyms_for_matcher().get(key, [key.replace("_", " ")])
     if norm_key(patient_name) == norm_key(key):
         return True
     for n in names:
@@ -168,21 +138,13 @@ def allergy(a: cm.Allergy, ctx: EvalContext) -> Result:
 
 
 # ---------------------------------------------------------------------------- events
-_EVENT_PROC = {
-    "major_surgery": {"major_surgery"},
-    "surgery": {"surgery", "major_surgery", "minor_surgery"},
-    "radiotherapy": {"radiotherapy", "radiation", "radiation_therapy", "rt", "srs", "stereotactic_radiosurgery", "wbrt"},
-    "transfusion": {"transfusion", "blood_transfusion"},
-}
-
-
 @evaluates("recent_event")
 def recent_event(a: cm.RecentEvent, ctx: EvalContext) -> Result:
     idx = ctx.idx
     o = ctx.options
     key = norm_key(a.event)
     events: list[tuple[dt.date | None, Evidence, bool]] = []  # (date, evidence, certain kind)
-    kinds = _EVENT_PROC.get(key)
+    kinds = event_procedure_kinds().get(key)
     for pr in idx.patient.procedures:
         if pr.date is not None and pr.date > idx.as_of:
             continue
