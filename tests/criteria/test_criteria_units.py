@@ -63,3 +63,16 @@ def test_unreadable_unit():
         normalize_unit_text("furlongs per fortnight?")
     with pytest.raises(UnitError):
         normalize_unit_text("")
+
+
+@pytest.mark.parametrize("unit", ["10**999999/L", "x10^99999/L", "mg**12345", "10**-99999 g", "g/" + "d" * 200])
+def test_a_unit_with_a_huge_exponent_is_refused_at_once(unit):
+    """pint computes powers exactly: '10**999999' took minutes (found by fuzzing patient JSON)."""
+    import time
+
+    from trialmatch.vocab.units import UnitError, normalize_unit_text
+
+    t0 = time.perf_counter()
+    with pytest.raises(UnitError):
+        normalize_unit_text(unit)
+    assert time.perf_counter() - t0 < 1.0

@@ -204,8 +204,15 @@ def _check(unit: str, original: str) -> None:
         raise UnitError(f"cannot read unit {original!r} (normalised {unit!r})") from None
 
 
+#: an exponent or a number of more than 3 digits in a unit ("10**999999", "mg**12345") is no unit a
+#: record states, and pint would compute it exactly (a huge power takes minutes): refused up front
+_HUGE_UNIT_NUMBER = re.compile(r"(?:\*\*|\^)\s*[-+(]*\s*\d{3,}|\d{7,}")
+
+
 @lru_cache(maxsize=4096)
 def _parse_unit(unit: str):
+    if len(unit) > 100 or _HUGE_UNIT_NUMBER.search(unit):
+        raise UnitError(f"cannot read unit {unit[:60]!r}: too long, or an exponent beyond any unit's")
     try:
         q = ureg.parse_expression(unit)
         if not isinstance(q, ureg.Quantity):
