@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from enum import Enum
@@ -43,3 +44,13 @@ def print_json(data: Any) -> None:
 def fail(message: str, code: int = 1) -> "typer.Exit":
     err_console.print(f"[bold red]error:[/] {message}")
     raise typer.Exit(code)
+
+
+def parse_as_of(value: Optional[str]) -> "dt.date | None":
+    """The ``--as-of`` option as a date, or exit with a clear message (code 2)."""
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        fail(f"--as-of: {value!r} is not a date (YYYY-MM-DD)", code=2)

@@ -7,7 +7,6 @@ Warnings about the patient (implausible or contradictory values) go to stderr an
 
 from __future__ import annotations
 
-import datetime as dt
 from enum import Enum
 from pathlib import Path
 from typing import List, Optional
@@ -15,7 +14,7 @@ from typing import List, Optional
 import typer
 from rich.markup import escape
 
-from trialmatch.cli.common import DbOption, err_console, fail, open_store, print_json
+from trialmatch.cli.common import DbOption, err_console, fail, open_store, parse_as_of, print_json
 
 
 class MatchFormat(str, Enum):
@@ -24,15 +23,6 @@ class MatchFormat(str, Enum):
     html = "html"
     csv = "csv"
     fhir = "fhir"
-
-
-def _parse_date(value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value.strip())
-    except ValueError:
-        fail(f"--as-of: {value!r} is not a date (YYYY-MM-DD)", code=2)
 
 
 def match_command(
@@ -48,7 +38,7 @@ def match_command(
     """Match a patient against the stored trials: a verdict per trial, explained criterion by criterion."""
     from trialmatch.patients import PatientReadError, read_patient
 
-    when = _parse_date(as_of)
+    when = parse_as_of(as_of)
     if not patient_file.exists():
         fail(f"{patient_file}: no such file", code=2)
     if patient_file.is_dir():

@@ -10,7 +10,6 @@ the field) or a malformed ``--as-of``.
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Optional
 
@@ -18,18 +17,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from trialmatch.cli.common import OutputFormat, console, err_console, fail, print_json
+from trialmatch.cli.common import OutputFormat, console, err_console, fail, parse_as_of, print_json
 
 patient_app = typer.Typer(help="Patient records: what the readers take from them.", no_args_is_help=True)
-
-
-def _parse_date(value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value.strip())
-    except ValueError:
-        fail(f"--as-of: {value!r} is not a date (YYYY-MM-DD)", code=2)
 
 
 def _where(src) -> str:
@@ -52,7 +42,7 @@ def show_command(
     from trialmatch.patients import PatientReadError
     from trialmatch.patients.report import read_patient_with_report
 
-    when = _parse_date(as_of)
+    when = parse_as_of(as_of)
     if not patient_file.exists():
         fail(f"{patient_file}: no such file", code=2)
     if patient_file.is_dir():
