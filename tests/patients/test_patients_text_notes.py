@@ -171,7 +171,10 @@ def test_treatment_course_details() -> None:
     assert any(t.best_response == "PR" and t.response_ongoing and t.ongoing for t in let)
     assert any(t.setting == "adjuvant" and t.start == dt.date(2019, 1, 1) and t.end == dt.date(2024, 12, 31) for t in let)
     ec = next(t for t in p.treatments if "epirubicin" in t.drugs)
-    assert {"epirubicin", "cyclophosphamide", "docetaxel"} <= set(ec.drugs) and ec.setting == "adjuvant"
+    assert {"epirubicin", "cyclophosphamide"} <= set(ec.drugs) and ec.setting == "adjuvant"
+    # "EC x4 then docetaxel x4": two courses one after the other, both adjuvant
+    doc = next(t for t in p.treatments if "docetaxel" in t.drugs)
+    assert doc is not ec and doc.setting == "adjuvant" and doc.cycles == 4
 
 
 def test_negation_stays_in_its_clause_and_plans_are_not_history() -> None:

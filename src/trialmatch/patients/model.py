@@ -151,6 +151,9 @@ class Treatment(_Fact):
     relapse_months_after_end: float | None = None
     #: months on this therapy before progression ("progressed on anastrozole after 21 months")
     months_to_progression: float | None = None
+    #: further sentences of a note this course was completed from ("Partial response to letrozole
+    #: ongoing at 8 months" after "Started letrozole + ribociclib 2 February 2026")
+    also_from: list[Source] = Field(default_factory=list)
 
 
 class HistoryStatement(_Fact):

@@ -305,8 +305,9 @@ def read_therapy_absences(reader, s) -> None:
             found.append((therapy_key(mm.group("th")), m.start(), other))
             end = mm.end()
     # "Prior treatment: none", "Adjuvant: nil (de novo)", "Chemo: none"
-    for m in re.finditer(r"(?:^|(?<=[.;]\s))(?P<lab>[A-Za-z][A-Za-z0-9 /&+-]{1,40}?)\s*:\s*(?:none|nil|never)\b", t, re.I):
-        lab = m.group("lab")
+    for m in re.finditer(r"(?:^|(?<=[.;]\s))(?P<lab>[A-Za-z][A-Za-z0-9 /&+-]{1,40}?)\s*:\s*(?:none|nil|never)\b|"
+                         r"(?:^|(?<=[.;]\s))\s*(?P<lab2>(?:neo-?)?adjuvant|chemo(?:therapy)?|endocrine therapy)\s+(?:none|nil)\b", t, re.I):
+        lab = m.group("lab") or m.group("lab2")
         key = next((k for k, rx in sorted(r["therapies"].items(), key=lambda kv: kv[0] == "any")
                     if re.search(r"(?<![\w-])(?:" + rx.pattern + r")(?![\w-])", lab, re.I)), None)
         setting = setting_of(lab)

@@ -25,6 +25,8 @@ class FactLine(BaseModel):
     group: str  # "person", "diagnosis", "metastasis", "biomarker", "lab", "treatment", "absence", ...
     fact: str
     source: Source | None = None
+    #: further sentences the fact was completed from (a course's response, progression or end)
+    also_from: list[Source] = Field(default_factory=list)
 
 
 class SentenceRead(BaseModel):
@@ -72,7 +74,8 @@ class PatientReadReport(BaseModel):
             "as_of_source": src(self.as_of_source),
             "record_date": self.record_date.isoformat() if self.record_date else None,
             "record_date_source": src(self.record_date_source),
-            "facts": [{"group": f.group, "fact": f.fact, "source": src(f.source)} for f in self.facts],
+            "facts": [{"group": f.group, "fact": f.fact, "source": src(f.source),
+                       "also_from": [src(x) for x in f.also_from]} for f in self.facts],
             "absences": [{"group": f.group, "fact": f.fact, "source": src(f.source)} for f in self.absences],
             "sentences": [s.model_dump(mode="json") for s in self.sentences],
             "unread_sentences": [{"text": s.text, "span": list(s.span)} for s in self.unread],
@@ -165,7 +168,7 @@ def fact_lines(p: Patient) -> tuple[list[FactLine], list[FactLine]]:
                         + (f" after {t.months_to_progression:g} months" if t.months_to_progression is not None else ""))
         if t.relapse_months_after_end is not None:
             bits.append(f"relapse {t.relapse_months_after_end:g} months after the end")
-        add("treatment", ", ".join(bits), t.source)
+        facts.append(FactLine(group="treatment", fact=", ".join(bits), source=t.source, also_from=list(t.also_from)))
     for pr in p.procedures:
         add("procedure", f"{pr.name or pr.kind}" + (f" to {pr.site}" if pr.site else "") + _when(pr.date), pr.source)
     for c in p.conditions:
@@ -198,15 +201,15 @@ def _sentence_facts(sentences: list[tuple[int, int, str]], lines: list[FactLine]
     if as_of_source is not None and as_of_source.kind == "text":
         tagged.append(FactLine(group="record date", fact="the record's date", source=as_of_source))
     for line in tagged:
-        src = line.source
-        if src is None or src.kind != "text" or src.span is None:
-            continue
-        a, b = src.span
-        for s in out:
-            if s.span[0] < b and a < s.span[1]:  # the fact's sentence overlaps this one
-                label = f"{line.group}: {line.fact}"
-                if label not in s.facts:
-                    s.facts.append(label)
+        for src in [line.source, *line.also_from]:
+            if src is None or src.kind != "text" or src.span is None:
+                continue
+            a, b = src.span
+            for s in out:
+                if s.span[0] < b and a < s.span[1]:  # the fact's sentence overlaps this one
+                    label = f"{line.group}: {line.fact}"
+                    if label not in s.facts:
+                        s.facts.append(label)
     return out
 
 

@@ -85,6 +85,11 @@ def sentence_starts(text: str) -> list[int]:
     for m in _BOUNDARY.finditer(text):
         if m.group(0).startswith(("\n",)) is False and _ABBREV.search(text[max(0, m.start() - 8):m.start()]):
             continue
+        if m.start() > 0 and text[m.start() - 1] == ";":
+            # "(liver, bone; CT 20/08/2026)": a semicolon inside brackets does not end the sentence
+            line = text[text.rfind("\n", 0, m.start()) + 1:m.start()]
+            if line.count("(") > line.count(")"):
+                continue
         starts.append(m.end())
     return sorted(set(starts))
 
@@ -255,12 +260,14 @@ def _months(n: float, unit: str) -> float:
 
 
 class _Sentence:
-    __slots__ = ("text", "start", "end", "low", "ents")
+    __slots__ = ("text", "start", "end", "low", "ents", "hints")
 
     def __init__(self, text: str, start: int, end: int) -> None:
         self.text, self.start, self.end = text, start, end
         self.low = text.lower()
         self.ents: list = []
+        #: what a course segment takes from its sentence: "setting", "line", "progressed", "prior"
+        self.hints: dict = {}
 
 
 NEG_LOCAL = re.compile(r"\b(no|not|without|negative for|denies|denied|absence of|free of|ruled out|never)\b", re.I)
@@ -363,6 +370,7 @@ class _TextReader:
     # -- pipeline ----------------------------------------------------------------------------
     def run(self) -> Patient:
         self._pending: list[Biomarker] = []
+        self._assessed: dict[int, dt.date] = {}  # a course's scan or assessment date, by id(course)
         nlp = _nlp()
         doc = nlp.make_doc(self.text)
         _set_sentences(doc, self.text)
@@ -438,6 +446,11 @@ class _TextReader:
 
         for s in sents:
             try:
+                self.metastatic_since(s)
+            except Exception as exc:  # noqa: BLE001
+                self.warnings.append(f"text: sentence at {s.start}-{s.end} not fully read ({type(exc).__name__}: {exc})")
+        for s in sents:
+            try:
                 self.measurable(s)
                 self.metastatic_onset(s)
             except Exception as exc:  # noqa: BLE001
@@ -450,6 +463,10 @@ class _TextReader:
         for b in self._pending:
             if not any(x.name == b.name for x in self.p.biomarkers) or b.date is not None:
                 self.p.biomarkers.append(b)
+        try:
+            self._settle_settings()
+        except Exception as exc:  # noqa: BLE001
+            self.warnings.append(f"text: treatment settings not settled ({type(exc).__name__}: {exc})")
         self.p.warnings.extend(self.warnings)
         if self.stated_as_of is None:
             self.p.warnings.append("as_of: the note states no date of its own; relative dates counted from "
@@ -457,6 +474,32 @@ class _TextReader:
         if self.date_order_reason and "assumed" in self.date_order_reason:
             self.p.warnings.append(f"dates: numeric dates read {self.date_order_reason}")
         return self.p
+
+    def _settle_settings(self) -> None:
+        """A course whose setting the note does not name is metastatic when the disease was de
+        novo metastatic, or when the course began on or after the metastatic date (its start, or
+        else its progression, end or scan date less the months it ran)."""
+        dx = self.p.primary_diagnosis
+        if dx is None:
+            return
+        met = dx.metastatic_date
+        de_novo = dx.extent == "metastatic" and bool(
+            re.search(r"(?<!not )\bde novo\b|\bmetasta\w*[^.;]{0,40}\bat (?:presentation|diagnosis)\b", self.text, re.I))
+        for t in self.p.treatments:
+            if t.setting != "unknown" or not any(set(drug_classes(g)) & ANTICANCER for g in t.drugs):
+                continue
+            if de_novo:
+                t.setting = "metastatic"
+                continue
+            if met is None:
+                continue
+            began = t.start
+            if began is None:
+                later = [d for d in (t.progression_date, t.end, self._assessed.get(id(t))) if d is not None]
+                if later:
+                    began = _add_months(min(later), -(t.months_to_progression or t.duration_months or 0))
+            if began is not None and began >= met:
+                t.setting = "metastatic"
 
     # -- demographics --------------------------------------------------------------------------
     #: the age patterns, most reliable first; ``_AGE_MONTHS`` counts months/weeks/days
@@ -529,6 +572,13 @@ class _TextReader:
             self.p.ovarian_suppression = True
             self.p.sources["ovarian_suppression"] = self.src(sent)
             break
+        if self.p.ovarian_suppression is None:
+            for m in note_rules()["ofs"].finditer(text):
+                # "not on ovarian suppression", "No ovarian suppression": stated absent
+                if re.search(r"\b(?:not on|no|without|never had|never on)\s+(?:any\s+)?$", text[max(0, m.start() - 20):m.start()], re.I):
+                    self.p.ovarian_suppression = False
+                    self.p.sources["ovarian_suppression"] = self.src(self._sent_at(m.start()))
+                    break
         for m in re.finditer(r"\b(pregnan\w*|breast[- ]?feeding|lactating|nursing)\b", text, re.I):
             s = self._sent_at(m.start())
             neg = bool(re.search(r"\b(not|no|negative|denies|non)\b", s.low))
@@ -598,6 +648,11 @@ class _TextReader:
             if negated and _THERAPY_FOR.search(self.text[max(s.start, ent.start_char - 60):ent.start_char]):
                 # "no prior treatment for breast cancer": the treatment is negated, not the cancer
                 negated = False
+            if negated and re.search(r"\b(?:other|another|second|further|new)\s+(?:\w+\s+)?$",
+                                     self.text[max(s.start, ent.start_char - 25):ent.start_char], re.I):
+                continue  # "no other malignancy": the other-malignancy rule's, not an absent cancer
+            if negated and key and any(d.cancer_type == key for d in self.p.diagnoses):
+                continue  # "No prior breast cancer history" in a note about her breast cancer
             if negated or ent._.is_family or ent._.is_hypothetical:
                 if negated and key:
                     self.p.assertions.append(Assertion(subject=f"cancer:{key}", present=False, source=self.src(s)))
@@ -616,7 +671,8 @@ class _TextReader:
                 self.p.diagnoses.append(existing)
             self._dx_details(existing, s)
         # stage / extent words in sentences without a cancer mention refer to the primary
-        if not self._ents(s, "CANCER") and self.p.diagnoses and re.search(r"\bstage\s+(?:[0IV]|[1-4])|metastatic|de novo|locally advanced|measurable", s.text, re.I):
+        if not self._ents(s, "CANCER") and self.p.diagnoses and re.search(r"\bstage\s+(?:[0IV]|[1-4])|metastatic|de novo|locally advanced|measurable|"
+                                                                       r"metasta\w*[^.;]{0,40}\bat (?:presentation|diagnosis)", s.text, re.I):
             self._dx_details(self.p.primary_diagnosis or self.p.diagnoses[0], s)
 
     def _dx_details(self, dx: Diagnosis, s: _Sentence) -> None:
@@ -656,16 +712,26 @@ class _TextReader:
             dx.measurable_disease = not re.search(r"\b(no|non-?measurable|without|not)\b[^.]{0,20}measurable", low)
         elif re.search(r"\bnon-?measurable\b|bone[- ]only (?:non-?measurable )?disease", low):
             dx.measurable_disease = False if "non" in low else dx.measurable_disease
-        d = self._date_in(s, r"\b(?:diagnosed|diagnosis)\b")
+        d = self._date_in(s, r"\b(?:diagnosed|diagnosis|dx)\b")
+        if d is None and dx.date is None:
+            # "Right breast cancer 2013 (pT2 pN0 ...)", "IDC L breast, T2N1 2018", "left breast IDC 2023"
+            for a, b, dd, _ in self._find_dates(t):
+                if re.search(r"(?:\b(?:cancer|carcinoma|IDC|ILC|tumou?r)|\bT[0-4x]\w*\s*N[0-3x][abc]?(?:\s*M[01x])?)[,:]?\s*(?:in\s+)?$",
+                             t[max(0, a - 30):a]) and not re.match(r"\s*(?:-|–|to)\s*\d", t[b:b + 4]):
+                    d = dd
+                    break
         if d and dx.date is None:
             dx.date = d
-        if re.search(r"\bde novo\b", low):
+        mm = re.search(r"\b(?:metastatic|mbc)\b[^.;]{0,60}?\b(?:diagnosed|dx)\b", t, re.I)
+        if mm and d and dx.metastatic_date is None and not re.search(r"\b(?:no|not|without|prior|previous)\b", t[max(0, mm.start() - 15):mm.start()], re.I):
+            dx.metastatic_date = d  # "metastatic breast cancer to liver and bone diagnosed August 2026"
+        if re.search(r"\bde novo\b|\bmetasta\w*[^.;]{0,40}\bat (?:presentation|diagnosis)\b", low):
             dx.extent = "metastatic"
             if dx.date and dx.metastatic_date is None:
                 dx.metastatic_date = dx.date
         m = re.search(r"\b(?:metastatic (?:disease|recurrence|relapse)|metastases|recurrence|relapse)\s+(?:was |were )?"
                       r"(?:diagnosed |detected |found |confirmed )?(?:in|on|since)\s", s.text, re.I)
-        if m and dx.metastatic_date is None:
+        if m and dx.metastatic_date is None and not re.search(r"\b(?:no|without)\s+(?:\w+\s+)?$", s.text[max(0, m.start() - 25):m.start()], re.I):
             d = self._date_in(_Sentence(s.text[m.end():m.end() + 30], 0, 0))
             if d:
                 dx.metastatic_date = d
@@ -674,17 +740,37 @@ class _TextReader:
                             r"mets to|metastases (?:to|in|diagnosed|found|detected)|mbc(?: dx| diagnosed)?|"
                             r"de novo (?:stage iv |metastatic )?(?:breast cancer|mbc|disease)?)\b", re.I)
 
+    #: "metastatic breast cancer (bone, liver) since 2024", "Metastatic since 2023", "metastatic to
+    #: bone and liver since 2022", "Metastatic breast cancer to bone only since 2025"
+    _MET_SINCE = re.compile(r"\b(?:metastatic|mbc|metastases|mets)\b(?:\s+(?:breast\s+)?(?:cancer|disease|carcinoma))?"
+                            r"(?:\s*\([^)]{0,60}\))?(?:\s+to\s+[\w ,/&-]{1,60}?)?\s+since\s+", re.I)
+
+    def metastatic_since(self, s: _Sentence) -> None:
+        """The metastatic date a sentence states outright ("metastatic ... since 2024"): it
+        outweighs a date the reader inferred."""
+        dx = self.p.primary_diagnosis
+        if dx is None:
+            return
+        for m in self._MET_SINCE.finditer(s.text):
+            ds = [d for d in self._find_dates(s.text[m.end():m.end() + 20]) if d[0] == 0]
+            if ds and ds[0][2] <= self.as_of:
+                dx.metastatic_date = ds[0][2]
+                if dx.extent in (None, "early", "locally_advanced", "recurrent"):
+                    dx.extent = "metastatic"
+                return
+
     def metastatic_onset(self, s: _Sentence) -> None:
         """ "relapsed ... (March 2025) with lung metastases", "Mets to bone/liver Apr 2025",
         "MBC dx 2022", "Metastatic relapse 2021 (liver, bone)": the date metastatic disease began."""
         dx = self.p.primary_diagnosis
         if dx is None or dx.metastatic_date is not None or not (dx.extent == "metastatic" or dx.metastases):
             return
-        m = self._MET_ONSET.search(s.text)
+        m = next((mm for mm in self._MET_ONSET.finditer(s.text)
+                  if not re.search(r"\b(?:since|at|after)\s+(?:her|the|his)\s+(?:\w+\s+)?$", s.text[:mm.start()], re.I)), None)
         if not m or re.search(r"\b(?:no|without)\s+(?:\w+\s+)?(?:relapse|recurrence|metasta)", s.low):
             return
         after = [d for d in self._find_dates(s.text) if d[0] >= m.start()]
-        if after and (after[0][0] - m.end()) <= 60:
+        if after and (after[0][0] - m.end()) <= 100:
             d = after[0][2]
             if d <= self.as_of and (dx.date is None or d >= dx.date):
                 dx.metastatic_date = d
@@ -763,8 +849,11 @@ class _TextReader:
                 if dx.extent in (None, "early", "locally_advanced"):
                     dx.extent = "metastatic"
             if key in ("brain", "leptomeninges"):
-                for q in re.findall(r"\b(untreated|treated|stable|unstable|active|progressing|progressive|"
-                                    r"symptomatic|asymptomatic|leptomeningeal|controlled|uncontrolled)\b", s.low):
+                for qm in re.finditer(r"\b(untreated|treated|stable|unstable|active|progressing|progressive|"
+                                      r"symptomatic|asymptomatic|leptomeningeal|controlled|uncontrolled)\b", s.low):
+                    if re.search(r"\b(?:no|without|not)\s+$", s.low[max(0, qm.start() - 10):qm.start()]):
+                        continue  # "no leptomeningeal disease"
+                    q = qm.group(1)
                     q = {"progressive": "progressing", "uncontrolled": "active", "controlled": "stable",
                          "unstable": "active"}.get(q, q)
                     if q not in met.status:
@@ -788,7 +877,7 @@ class _TextReader:
 
         def get(name: str) -> Biomarker:
             if name not in found:
-                found[name] = Biomarker(name=name, source=self.src(s), date=self._date_in(s) if re.search(r"\b(?:biopsy|tested|assessed|on)\b", s.low) else None)
+                found[name] = Biomarker(name=name, source=self.src(s), date=self._date_in(s) if re.search(r"\b(?:biopsy|tested|assessed|sample|specimen)\b", s.low) else None)
             return found[name]
 
         for m in re.finditer(r"(?<![\w-])" + self._REC + r"(?:\s*(?:status|expression|staining))?\s*(?:\(IHC\)|IHC)?\s*(?:[:=]|of|was|is|in)?\s*"
@@ -930,6 +1019,8 @@ class _TextReader:
             before = t[max(0, m.start() - 40):m.start()]
             if gene == "HER2" and not re.search(r"amplif|mutat", after[:20], re.I):
                 continue
+            if gene == "HER2" and re.search(r"\b(?:not|non-?|no|un)\s*amplif", after[:25], re.I):
+                continue  # "HER2 2+, FISH not amplified": the receptor's ISH result, read with the biomarker
             win = (before + " " + m.group(0) + after).lower()
             if not re.search(r"mutat|variant|alteration|amplif|fusion|wild[- ]?type|pathogenic|deletion|rearrang|"
                              r"\b[A-Z]\d{2,4}[A-Z*]\b|detected|carrier|positive|negative", before + after, re.I):
@@ -939,7 +1030,7 @@ class _TextReader:
                 status = "amplified"
             if re.search(r"fusion|rearrang", after[:25], re.I):
                 status = "fusion"
-            if re.search(r"wild[- ]?type|not detected|no (?:\w+ )?mutation|negative", after[:40], re.I) or \
+            if re.search(r"wild[- ]?type|not detected|no (?:\w+ )?(?:mutations?|variants?|alterations?)|negative", after[:45], re.I) or \
                     re.search(r"\bno\s+(?:\w+\s+)?$", before, re.I):
                 status = "wildtype"
             vm = re.search(r"\(?\b(?:p\.)?([A-Z]\d{2,4}(?:[A-Z*]|del|fs\w*)|[A-Z][a-z]{2}\d{2,4}[A-Z][a-z]{2})\b", after[:40])
@@ -961,7 +1052,7 @@ class _TextReader:
         pats = _patterns()
         t = s.text
         date = None
-        if re.search(r"\blab|blood|cbc|chemistry|panel|count|hemoglobin|platelet", s.low):
+        if re.search(r"\blab|blood|cbc|chemistry|panel|count|hemoglobin|platelet|\becho|\bmuga\b|\blvef\b", s.low):
             date = self._date_in(s)
             if date is None:
                 date = getattr(self, "_lab_date", None)
@@ -1034,55 +1125,118 @@ class _TextReader:
     # -- treatments and medications -------------------------------------------------------------
     def drugs(self, s: _Sentence) -> None:
         """The treatments of a sentence; a list of courses ("anastrozole + palbo 2022-24 (PD),
-        fulv 2024-25 (PD on fulv), cape 2025-26 PD") is read course by course."""
+        fulv 2024-25 (PD on fulv), cape 2025-26 PD", "Prior lines for MBC: A + B, C, D",
+        "X since July 2026 (second line after PD on Y)", "AC x4 then tamoxifen 2019-2021") is
+        read course by course; a later segment with no setting of its own takes the sentence
+        label's ("Adjuvant 2018: ...", "Treatment for MBC: ...") or, after "then", the one before."""
         ents = self._ents(s, "DRUG")
         if len(ents) >= 2:
             segments = self._course_segments(s, ents)
             if len(segments) >= 2:
+                label = re.match(r"\s*([^:]{1,40}):", s.text)
+                label_setting = _setting_words(label.group(1)) if label else None
+                prev_setting = None
                 for seg in segments:
+                    own = _setting_words(seg.text)
+                    inherit = own
+                    if own is None:
+                        if label_setting is not None:
+                            inherit = label_setting
+                        elif prev_setting is not None and (_SEQUENCE_START.match(seg.text) or seg.hints.get("prior")
+                                                           or prev_setting == "metastatic"):
+                            # after "then", or anything after a course for metastatic disease
+                            inherit = prev_setting
+                    seg.hints.setdefault("setting", inherit)
+                    n_before = len(self.p.treatments)
                     self._drugs_in(seg)
+                    if len(self.p.treatments) > n_before:
+                        prev_setting = self.p.treatments[-1].setting if self.p.treatments[-1].setting != "unknown" \
+                            else prev_setting
                 return
         self._drugs_in(s)
 
     def _course_segments(self, s: _Sentence, ents) -> list[_Sentence]:
-        """Split at "," or ";" where each part holds its own drugs and its own dates or outcome."""
+        """Split at "," or ";" (outside brackets), at "then", "followed by", "->", and at
+        "after PD on", "previously" (also inside brackets), where each part holds its own drugs
+        and its own dates or outcome (or the sentence is a list: "Prior lines for MBC: ...")."""
         cuts = [0]
+        prior_at: set[int] = set()
         depth = 0
         for i, ch in enumerate(s.text):
             depth += ch == "("
             depth -= ch == ")" and depth > 0
             if ch in ",;" and depth == 0:
                 cuts.append(i + 1)
+        for m in _SEQUENCE_CUT.finditer(s.text):
+            before = s.text[:m.start()]
+            if before.count("(") <= before.count(")"):
+                cuts.append(m.start())
+        for m in _PRIOR_CUT.finditer(s.text):
+            cuts.append(m.start())
+            prior_at.add(m.start())
+        if re.search(r"\bboth (?:PD|progressed)\b|\ball (?:PD|progressed)\b", s.text):
+            # "previously letrozole + palbociclib and fulvestrant, both PD": two courses
+            for m in re.finditer(r"\s+and\s+", s.text):
+                if any(p < m.start() for p in prior_at) and re.search(r"[+/]", s.text[max(prior_at):m.start()]):
+                    cuts.append(m.start())
+        cuts = sorted(set(cuts))
         cuts.append(len(s.text))
         parts = []
         for a, b in zip(cuts, cuts[1:]):
+            if a == b:
+                continue
             seg_ents = [(e, k) for e, k in s.ents if s.start + a <= e.start_char < s.start + b]
-            parts.append([a, b, seg_ents])
+            parts.append([a, b, seg_ents, a in prior_at])
         # merge a part without a drug into the one before ("letrozole 2019-2024, no chemo")
         merged: list[list] = []
-        for a, b, se in parts:
+        for a, b, se, prior in parts:
             if merged and not any(e.label_ == "DRUG" for e, _ in se):
                 merged[-1][1] = b
                 merged[-1][2] += se
             else:
-                merged.append([a, b, list(se)])
-        with_course = [m for m in merged if any(e.label_ == "DRUG" for e, _ in m[2]) and
+                merged.append([a, b, list(se), prior])
+        names = _patterns()["drug_names"]
+
+        def drugset(m) -> set[str]:
+            return {names.get(k, k) for e, k in m[2] if e.label_ == "DRUG"}
+
+        # a part that goes on with the drugs of the part before ("letrozole from April 2023,
+        # progressed on letrozole after 21 months") is the same course
+        joined: list[list] = []
+        for m in merged:
+            if joined and drugset(m) and drugset(joined[-1]) and drugset(m) <= drugset(joined[-1]) \
+                    and not _SEQUENCE_START.match(s.text[m[0]:m[1]]) and not m[3] \
+                    and not _START_CUE.search(s.text[m[0]:m[1]]):
+                joined[-1][1] = m[1]
+                joined[-1][2] += m[2]
+            else:
+                joined.append(m)
+        merged = joined
+        with_drug = [m for m in merged if drugset(m)]
+        count = re.search(r"\((\d+) lines\b", s.text)
+        # "Prior lines for MBC: anastrozole + ribociclib, capecitabine, eribulin": a list of courses
+        # when the writer joins a combination with "+" (so a comma separates courses) or counts them
+        listed = bool(_COURSE_LIST.match(s.text)) and (
+            bool(count and int(count.group(1)) == len(with_drug)) or
+            any(re.search(r"[+/]|\bwith\b", s.text[m[0]:m[1]]) and len(drugset(m)) >= 2 for m in with_drug))
+        with_course = [m for m in with_drug if m[3] or listed or
                        re.search(r"(?:19|20)\d{2}|\bPD\b|progress|\bSD\b|\bPR\b|response|stable|cycles?|\bx\s*\d|months?|years?",
                                  s.text[m[0]:m[1]], re.I)]
-        if len(with_course) < 2 or len(with_course) != sum(1 for m in merged if any(e.label_ == "DRUG" for e, _ in m[2])):
+        if len(with_course) < 2 or len(with_course) != len(with_drug):
             return []
-        # courses of different drugs only: "started letrozole ...; progressed on letrozole ..." is one course
-        names = _patterns()["drug_names"]
-        seen: set[str] = set()
-        for m in with_course:
-            drugs = {names.get(k, k) for e, k in m[2] if e.label_ == "DRUG"}
-            if drugs & seen:
-                return []
-            seen |= drugs
+        if len({frozenset(drugset(m)) for m in with_drug}) < len(with_drug) and not listed:
+            return []  # the same drugs twice, not one after the other: not a list of courses
+        both = re.search(r"\bboth (?:PD|progressed)\b|\ball (?:PD|progressed)\b", s.text)
         out = []
-        for a, b, se in merged:
+        for i, (a, b, se, prior) in enumerate(merged):
             seg = _Sentence(s.text[a:b], s.start + a, s.start + b)
             seg.ents = se
+            if prior or prior_at and a >= min(prior_at) and both:
+                seg.hints["prior"] = True
+            if both and prior_at and a >= min(prior_at):
+                seg.hints["progressed"] = True
+            if count and listed and int(count.group(1)) == len(with_drug) and drugset([a, b, se]):
+                seg.hints["line"] = with_drug.index(next(m for m in with_drug if m[0] == a)) + 1
             out.append(seg)
         return out
 
@@ -1091,17 +1245,13 @@ class _TextReader:
         ents = self._ents(s, "DRUG")
         classes = self._ents(s, "TXCLASS")
         low = s.low
-        setting = "unknown"
-        if re.search(r"\bneo-?adjuvant\b", low):
-            setting = "neoadjuvant"
-        elif re.search(r"\badjuvant\b", low):
-            setting = "adjuvant"
-        elif re.search(r"\b(metastatic|advanced|first[- ]line|second[- ]line|third[- ]line|\d(?:st|nd|rd|th)[- ]line|palliative|salvage)\b", low):
-            setting = "metastatic"
-        line = None
-        lm = re.search(r"\b(first|second|third|fourth|1st|2nd|3rd|4th)[- ]line\b", low)
-        if lm:
+        setting = _setting_words(low) or s.hints.get("setting") or "unknown"
+        line = s.hints.get("line")
+        for lm in re.finditer(r"\b(first|second|third|fourth|1st|2nd|3rd|4th)[- ]line\b", low):
+            if re.search(r"\b(?:start|starting|due|plan\w*|consider\w*|discuss\w*|for|options?|to)\s+(?:\w+\s+)?$", low[:lm.start()]):
+                continue  # "now due to start second-line therapy": the line to come, not this course's
             line = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4}[lm.group(1)]
+            break
         if re.match(r"\s*(?:plan|recommendations?|proposed|proposal|next steps?|options?|to discuss)\s*[:\-–]", low):
             return  # "Plan: letrozole with ribociclib": what is to come, not her history
         is_med_list = bool(re.match(r"\s*(?:current |home |active )?(?:medications|meds|drugs)\b", low))
@@ -1157,37 +1307,69 @@ class _TextReader:
                                                    source=self.src(s)))
             return
         cancer_drugs += [g for g in companions if g not in cancer_drugs]
+        if any(not e._.is_negated for e, _ in self._ents(s, "CONDITION")) and not s.hints and not re.search(
+                r"cancer|carcinoma|metasta|\bmets\b|\bmbc\b|tumou?r|breast|\blines?\b|adjuvant|chemo|cycles?|\bPD\b|progress", low):
+            # "rheumatoid arthritis on methotrexate": a drug for another condition, a medication
+            for generic in cancer_drugs:
+                if not any(mm.name == generic for mm in self.p.medications):
+                    self.p.medications.append(Medication(name=generic, source=self.src(s)))
+            return
+        if len(pats["lab_re"].findall(s.text)) >= 2 and all(any(g in t.drugs for t in self.p.treatments) for g in cancer_drugs):
+            return  # "ANC 1.3 x 10^9/L (ribociclib)": a lab put down to a drug she is on, not a course
         start = end = pd = None
         duration = None
-        rm = re.search(r"\(?\b((?:19|20)\d{2})\s*(?:-|–|to|until|through)\s*((?:19|20)\d{2}|\d{2})\b(?![/.-]\d)\)?", s.text)
-        if rm and not re.search(r"\d{4}-\d{1,2}-\d{1,2}", s.text[rm.start():rm.end() + 6]):
+        # "since her relapse", "since diagnosis": when a course began, not a progression on it
+        ptext = re.sub(r"\b(?:since|at|after)\s+(?:her|the|his)\s+(?:\w+\s+)?(?:relapse|recurrence|progression|diagnosis)\b",
+                       lambda m: " " * len(m.group(0)), s.text, flags=re.I)
+        prog_m = re.search(r"\bprogress\w*|\bPD\b|recurr\w*|relapse\w*", ptext, re.I)
+        mr = _MONTH_RANGE.search(s.text)
+        rm = None if mr else re.search(r"\(?\b((?:19|20)\d{2})\s*(?:-|–|to|until|through)\s*((?:19|20)\d{2}|\d{2})\b(?![/.-]\d)\)?", s.text)
+        if mr:
+            # "Jul-Nov 2026", "April-September 2026", "Nov 2020 - Nov 2025", "2024 - Sept 2026"
+            y2 = int(mr.group("y2"))
+            m1 = MONTHS.get((mr.group("m1") or "jan").lower()[:3], 1)
+            m2 = MONTHS[mr.group("m2").lower()[:3]]
+            y1 = int(mr.group("y1") or mr.group("y1b") or (y2 if m1 <= m2 else y2 - 1))
+            d1, d2 = _mkdate(y1, m1), _mkdate(y2, m2)
+            if d1 and d2 and d2 >= d1:
+                start, end = d1, min(d2, self.as_of)
+        elif rm and not re.search(r"\d{4}-\d{1,2}-\d{1,2}", s.text[rm.start():rm.end() + 6]):
             y1, y2 = int(rm.group(1)), rm.group(2)
             y2 = int(y2) if len(y2) == 4 else (y1 // 100) * 100 + int(y2)  # "2022-24"
             if y2 >= y1:
                 # a year is its last day at the latest, and no later than the note's own date
                 start, end = dt.date(y1, 1, 1), min(dt.date(y2, 12, 31), self.as_of)
         ds = self._find_dates(s.text)
-        prog_m = re.search(r"\bprogress\w*|\bPD\b|recurr\w*|relapse\w*", s.text, re.I)
-        if start is None:
-            for (a, b, d, prec) in ds:
-                before = s.text[max(0, a - 25):a].lower()
-                if prog_m and a > prog_m.start() and re.search(r"progress|pd|recurr|relapse|in|on", before):
-                    pd = pd or d
-                elif re.search(r"(?:until|to|through|stopped|ended|discontinued|completed)\s*(?:in|on)?\s*$", before):
-                    end = end or d
-                elif start is None:
-                    start = d
-                elif end is None and not prog_m:
-                    end = d
-        ctext = _number_words(s.text)
+        assessed = None
+        range_span = (mr or rm).span() if (mr or rm) else None
+        for (a, b, d, prec) in ds:
+            if range_span and range_span[0] <= a < range_span[1]:
+                continue
+            before = s.text[max(0, a - 25):a].lower()
+            if prog_m and a > prog_m.start() and re.search(r"progress|pd|recurr|relapse|in|on|metasta|\bmets\b|lesions?|disease", before):
+                pd = pd or d
+            elif _ASSESSED_BEFORE.search(s.text[max(0, a - 40):a]):
+                assessed = assessed or d  # "partial response after 4 cycles on CT 27/10/2026": a scan's date
+            elif range_span:
+                continue
+            elif re.search(r"(?:until|to|through|stopped|ended|discontinued|completed|last\s+(?:[\w-]+\s+){0,2}dose)\s*(?:in|on|:)?\s*$", before):
+                end = end or d
+            elif start is None:
+                start = d
+            elif end is None and not prog_m:
+                end = d
+        ctext = _compound_durations(_number_words(s.text))
         relapse_after = None
         rl = _RELAPSE_AFTER.search(ctext)
         if rl:
             relapse_after = round(_months(float(rl.group(1)), rl.group(2)), 2)
             ctext = ctext[:rl.start()] + " " * (rl.end(2) - rl.start()) + ctext[rl.end(2):]
+        drug_alt = "|".join(re.escape(d) for d in cancer_drugs)
         dm = re.search(r"\b(\d+(?:\.\d+)?)\s*(days?|weeks?|months?|mos?|years?|yrs?)\s+of\s+(?:[\w/-]+\s+){0,3}?"
-                       r"(?:" + "|".join(re.escape(d) for d in cancer_drugs) + r"|therapy|treatment)\b", ctext, re.I) or \
-            re.search(r"\b(?:for|after|x|over|of)\s+(\d+(?:\.\d+)?)\s*(days?|weeks?|months?|mos?|years?|yrs?)\b", ctext, re.I)
+                       r"(?:" + drug_alt + r"|therapy|treatment)\b", ctext, re.I) or \
+            re.search(r"\b(?:for|after|x|over|of)\s+(\d+(?:\.\d+)?)\s*(days?|weeks?|months?|mos?|years?|yrs?)\b", ctext, re.I) or \
+            re.search(r"\b(?:" + drug_alt + r")\s+(\d+(?:\.\d+)?)\s*(weeks?|months?|mos?|years?|yrs?)\b", ctext, re.I) or \
+            re.search(r"[(,]\s*(\d+(?:\.\d+)?)\s*(months?|mos?|years?|yrs?)\s*(?=[),])", ctext, re.I)
         if dm:
             duration = round(_months(float(dm.group(1)), dm.group(2)), 2)
         cm_ = re.search(r"\b(\d{1,2})\s*(?:cycles?|courses?)\b|\bx\s*(\d{1,2})\s*(?:cycles?|courses?)?\b(?!\s*(?:10|ULN|day|week|month|year|mg))", ctext, re.I)
@@ -1196,16 +1378,23 @@ class _TextReader:
 
         response = response_in(s.text)
         progressed = True if prog_m and not re.search(r"\bno (?:disease )?progression|without progression", low) else None
+        if s.hints.get("progressed"):
+            progressed = True
         if response == "PD":
             progressed = True
         to_progression = None
-        tp = re.search(r"\b(?:progress\w*|PD|relapse\w*)\b[^.;]{0,40}?\bafter\s+(\d+(?:\.\d+)?)\s*(weeks?|months?|mos?|years?|yrs?)\b", ctext, re.I) \
+        tp = re.search(r"\b(?:progress\w*|PD|relapse\w*)\b[^.;]{0,40}?\b(?:after|at)\s+(\d+(?:\.\d+)?)\s*(weeks?|months?|mos?|years?|yrs?)\b", ctext, re.I) \
             or re.search(r"\b(?:PFS|TTP|time to progression)\s*(?:of|was|:|=)?\s*(\d+(?:\.\d+)?)\s*(weeks?|months?|mos?|years?)\b", ctext, re.I)
         if tp and progressed and relapse_after is None:
             to_progression = round(_months(float(tp.group(1)), tp.group(2)), 2)
+        if relapse_after is not None and response != "PD":
+            # "relapsed 8 months after finishing tamoxifen": the relapse came after the course, not on it
+            progressed, pd = False, None
         if progressed and pd is None and end is None and start and duration:
             pd = _add_months(start, duration)
-        ongoing = True if re.search(r"\b(currently|ongoing|continues|continuing|remains on|still on|since)\b", low) or is_med_list else None
+        ongoing = True if re.search(r"\b(currently|current|ongoing|continues|continuing|remains on|still on|since)\b", low) or is_med_list else None
+        if re.search(r"\b(?:now )?off (?:treatment|therapy)\b", low):
+            ongoing = False
         if progressed or end or relapse_after is not None or re.search(r"\b(?:completed|finished|stopped|discontinued)\b", low):
             ongoing = False if ongoing is None or progressed or relapse_after is not None else ongoing
         response_ongoing = None
@@ -1217,11 +1406,42 @@ class _TextReader:
                 progressed = False  # "partial response to letrozole ongoing": no progression on it (yet)
         if progressed is None and ongoing and not prog_m and re.search(r"\b(?:now|currently|still|remains|continues|continuing)\b", low):
             progressed = False  # "now on maintenance letrozole": she has not progressed on what she still takes
-        self.p.treatments.append(Treatment(drugs=cancer_drugs, setting=setting, line=line, start=start, end=end,
-                                           duration_months=duration, ongoing=ongoing, progressed=progressed,
-                                           progression_date=pd, best_response=response, response_ongoing=response_ongoing,
-                                           cycles=cycles, relapse_months_after_end=relapse_after,
-                                           months_to_progression=to_progression, source=self.src(s)))
+        course = Treatment(drugs=cancer_drugs, setting=setting, line=line, start=start, end=end,
+                           duration_months=duration, ongoing=ongoing, progressed=progressed,
+                           progression_date=pd, best_response=response, response_ongoing=response_ongoing,
+                           cycles=cycles, relapse_months_after_end=relapse_after,
+                           months_to_progression=to_progression, source=self.src(s))
+        if assessed is not None:
+            self._assessed[id(course)] = assessed
+        self._add_course(course, s)
+
+    def _add_course(self, course: Treatment, s: _Sentence) -> None:
+        """Add a course, or complete the one it goes on with.
+
+        A sentence whose drugs are all of an earlier course's, with no start of its own ("Partial
+        response to letrozole ongoing at 8 months", "PD on goserelin/tamoxifen Oct 2026",
+        "relapsed eight years after completing tamoxifen", "Last eribulin dose 10/11/2026"), tells
+        more of that course; a course that adds drugs to a single-drug course begun the same month
+        ("on goserelin since Nov 2025" ... "goserelin + anastrozole + abemaciclib from Nov 2025")
+        takes its place."""
+        drugs = set(course.drugs)
+        if course.start is None and not _START_CUE.search(s.text):
+            for prev in reversed(self.p.treatments):
+                if drugs <= set(prev.drugs) and (course.setting == "unknown" or prev.setting in ("unknown", course.setting)):
+                    _complete_course(prev, course)
+                    if id(course) in self._assessed:
+                        self._assessed.setdefault(id(prev), self._assessed[id(course)])
+                    return
+        if course.start is not None:
+            for i, prev in enumerate(self.p.treatments):
+                if set(prev.drugs) < drugs and prev.start is not None and prev.end is None and \
+                        (prev.start.year, prev.start.month) == (course.start.year, course.start.month):
+                    course.also_from.append(prev.source)
+                    if course.setting == "unknown":
+                        course.setting = prev.setting
+                    del self.p.treatments[i]
+                    break
+        self.p.treatments.append(course)
 
     def _course_details_elsewhere(self, s: _Sentence) -> None:
         """"Best response: partial response." in a sentence of its own: the last treatment's."""
@@ -1308,9 +1528,13 @@ class _TextReader:
             before = t[max(0, m.start() - 30):m.start()]
             if re.search(r"\b(no|never|not|without|denies)\b(?:\s+\w+){0,3}\s*$", before, re.I):
                 continue
-            if re.search(r"\b(plan(?:ned)?|will|candidate|consider|offered|recommend\w*|scheduled)\b", s.low):
-                continue
+            if re.search(r"\b(plan(?:ned)?|will|candidate|consider|offered|recommend\w*|scheduled|referral|referred|"
+                         r"question|asks?|asked|interested|trial|discuss\w*)\b", s.low):
+                continue  # "Radiotherapy referral", "Question from patient about the surgery trial": not done
             word = m.group(1).lower()
+            if re.search(r"\b(?:previous|prior|earlier|after)\s+$", before, re.I) and \
+                    any(x.name == word for x in self.p.procedures):
+                continue  # "CNS progression after previous SRS": the SRS already read
             kind = procedure_text_kind(word) or "surgery"
             if word.startswith("major"):
                 kind = "major_surgery"
@@ -1318,6 +1542,10 @@ class _TextReader:
             sm = re.search(r"\bto the (\w+(?: \w+)?)", t[m.end():m.end() + 30], re.I)
             if sm:
                 site = _site_key(sm.group(1))
+                win = t[m.end():m.end() + 50]
+                known = _known_site(win)
+                if known or re.search(r"\bbreast\b", win, re.I):
+                    site = known or "breast"  # "to the fungating left breast primary"
             if word in ("wbrt", "whole-brain radiotherapy", "whole brain radiotherapy", "srs", "stereotactic radiosurgery", "gamma knife"):
                 site = "brain"
             date = None
@@ -1330,11 +1558,83 @@ class _TextReader:
             self.p.procedures.append(Procedure(kind=kind, name=word, site=site, date=date, source=self.src(s)))
 
 
+_SETTING_RES = (
+    ("neoadjuvant", re.compile(r"\bneo-?adj(?:uvant)?\b", re.I)),
+    ("adjuvant", re.compile(r"\badj(?:uvant)?\b", re.I)),
+    ("metastatic", re.compile(r"\b(?:metastatic|advanced|mbc|abc|first[- ]line|second[- ]line|third[- ]line|"
+                              r"\d(?:st|nd|rd|th)[- ]line|palliative|salvage)\b", re.I)),
+)
+
+
+def _setting_words(text: str) -> str | None:
+    """The setting a course's words name ("adjuvant", "Adj", "neoadjuvant", "for MBC", "second
+    line"), or None."""
+    for key, rx in _SETTING_RES:
+        if rx.search(text):
+            return key
+    return None
+
+
+#: where a sentence goes on to the next course: "then", "followed by", "->"
+_SEQUENCE_CUT = re.compile(r"(?<=\S)\s+(?=(?:then|followed by|subsequently|->|→)\s)", re.I)
+_SEQUENCE_START = re.compile(r"\s*[,;]?\s*(?:then|followed by|subsequently|->|→)\s", re.I)
+#: an earlier course named inside a sentence about the current one: "(second line after PD on
+#: anastrozole + abemaciclib)", "(third line; previously letrozole + palbociclib and fulvestrant)"
+_PRIOR_CUT = re.compile(r"\b(?:after (?:PD|progression|progressive disease|progressing|relapse|failure) (?:on|of|with)|"
+                        r"previously(?! (?:untreated|treated for|diagnosed))(?= [a-z]))", re.I)
+#: a sentence that starts a course (rather than telling more of one already read)
+_START_CUE = re.compile(r"\b(?:start(?:ed|ing|s)?|commenced|began|begun|initiated|restarted|from|since|rechallenge\w*)\b|"
+                        r"\b(?:first|second|third|fourth|1st|2nd|3rd|4th)[- ]line\b", re.I)
+#: "Prior lines for MBC:", "Rx:", "Treatment for MBC:", "MBC lines:": a list of courses follows
+_COURSE_LIST = re.compile(r"\s*(?:[A-Za-z][\w/ -]{0,30}?\s)?(?:lines?|treatments?|therapies|regimens|rx)\b[\w/ ()-]{0,25}:", re.I)
+#: "Jul-Nov 2026", "April-September 2026", "Nov 2020 - Nov 2025", "2024 - Sept 2026"
+_MONTH_RANGE = re.compile(r"\b(?:(?P<m1>" + _MON + r")\.?\s*(?P<y1>(?:19|20)\d{2})?|(?P<y1b>(?:19|20)\d{2}))\s*(?:-|–|to|until)\s*"
+                          r"(?P<m2>" + _MON + r")\.?\s+(?P<y2>(?:19|20)\d{2})\b", re.I)
+#: the words before a scan's or an assessment's date ("on CT 27/10/2026", "stable disease after 6 cycles (Oct 2025)")
+_ASSESSED_BEFORE = re.compile(r"(?:\b(?:CT|MRI|PET(?:-CT)?|scans?|imaging|restaging|x-?ray|ultrasound|echo)\b[^()]{0,15}|"
+                              r"\b(?:response|disease|responding)\b[^()]{0,30}\(\s*)$", re.I)
+_COMPOUND_DURATION = re.compile(r"\b(\d+)\s*(?:years?|yrs?)\s*(?:and\s+)?(\d+)\s*(?:months?|mos?)\b", re.I)
+
+
+def _compound_durations(text: str) -> str:
+    """ "3 years 10 months" -> "46 months" padded to the same length (offsets stay)."""
+    def one(m: re.Match) -> str:
+        n = int(m.group(1)) * 12 + int(m.group(2))
+        out = f"{n} months" if len(f"{n} months") <= len(m.group(0)) else f"{n} mo"
+        return out.ljust(len(m.group(0)))
+
+    return _COMPOUND_DURATION.sub(one, text)
+
+
+def _complete_course(prev: Treatment, new: Treatment) -> None:
+    """Complete ``prev`` with what a later sentence ``new`` tells of the same course."""
+    if new.best_response and prev.best_response is None:
+        prev.best_response = new.best_response
+    if new.response_ongoing is not None:
+        prev.response_ongoing = new.response_ongoing
+    if new.progressed is True:
+        prev.progressed = True
+    elif new.progressed is False and prev.progressed is None:
+        prev.progressed = False
+    for field in ("progression_date", "months_to_progression", "relapse_months_after_end", "cycles", "duration_months",
+                  "end", "line"):
+        if getattr(prev, field) is None and getattr(new, field) is not None:
+            setattr(prev, field, getattr(new, field))
+    if prev.setting == "unknown" and new.setting != "unknown":
+        prev.setting = new.setting
+    if new.progressed or new.end is not None or new.relapse_months_after_end is not None:
+        prev.ongoing = False
+    elif new.ongoing and prev.ongoing is None:
+        prev.ongoing = True
+    if new.source is not None:
+        prev.also_from.append(new.source)
+
+
 _THERAPY_FOR = re.compile(r"\b(?:treatments?|therapy|therapies|chemo(?:therapy)?|surgery|systemic \w+|"
                           r"radiotherapy|inhibitors?)\s+(?:for|of|against|directed at|targeting)\s+(?:her\s+|the\s+|this\s+)?"
                           r"(?:metastatic\s+|advanced\s+|early\s+)?$", re.I)
 _RELAPSE_AFTER = re.compile(r"\b(?:relapse[ds]?|relapsing|recurr\w*|progress\w*|metastatic (?:relapse|recurrence)|"
-                            r"metastases (?:appeared|developed|diagnosed))\s+(?:\w+\s+)?(\d+(?:\.\d+)?)\s*(weeks?|months?|mos?|years?|yrs?)\s+"
+                            r"metastases (?:appeared|developed|diagnosed))\s+(?:[^.;]{0,60}?[\s(,])?(\d+(?:\.\d+)?)\s*(weeks?|months?|mos?|years?|yrs?)\s+"
                             r"(?:after|following|post|off)\s+(?:finishing|completing|completion of|stopping|the end of|end of|"
                             r"cessation of|discontinuing|discontinuation of|she (?:finished|completed|stopped))?", re.I)
 _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
@@ -1354,6 +1654,18 @@ _PAST_COURSE = re.compile(r"\b(?:initially|previously|formerly|originally|first|
                           r"(?:treated|managed|given|started|placed)\b|\bfollowed\s+by\b")
 _STILL_ON = re.compile(r"\b(?:currently|now|still|continues?|continuing|remains?|ongoing|will\s+continue|since)\b")
 _REGIMEN_WITH = re.compile(r"\b(?:treated|received|receiving|regimen|combination|cycles?|therapy)\b")
+
+
+def _known_site(text: str) -> str | None:
+    """The first metastatic site of the vocabulary named in ``text``, or None."""
+    low = text.lower()
+    best = None
+    for key, pats in text_terms()["metastasis_sites"].items():
+        for p in pats:
+            m = re.search(r"\b(?:" + p + r")\b", low)
+            if m and (best is None or m.start() < best[0]):
+                best = (m.start(), key)
+    return best[1] if best else None
 
 
 def _site_key(text: str) -> str | None:
