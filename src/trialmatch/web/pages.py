@@ -78,10 +78,10 @@ def home(request: Request, user: UserDep, state: StateDep) -> HTMLResponse:
 
 
 def _intake(request: Request, user: User, status_code: int = 200, error: str | None = None,
-            error_field: str | None = None, values: dict | None = None) -> HTMLResponse:
+            error_field: str | None = None, values: dict | None = None, read_report=None) -> HTMLResponse:
     return _page(request, "intake.html", status_code, user=user, error=error, error_field=error_field,
                  v=values or {}, labs=forms.LABS, met_sites=forms.MET_SITES, genes=forms.GENES,
-                 settings=forms.SETTINGS, rows=range(forms.THERAPY_ROWS))
+                 settings=forms.SETTINGS, rows=range(forms.THERAPY_ROWS), read_report=read_report)
 
 
 @router.get("/patients/new", response_class=HTMLResponse)
@@ -94,6 +94,14 @@ async def intake_submit(request: Request, user: UserDep, state: StateDep):
     form = await _form_checked(request)
     values = {k: v for k, v in form.items() if isinstance(v, str) and k != CSRF_FIELD}
     mode = values.get("mode", "form")
+    if mode == "summary" and values.get("action") == "read":
+        # "Show what is read": the report of `trialmatch patient show`, nothing saved
+        try:
+            report = services.read_summary_report(values.get("summary", "").strip())
+        except InputError as exc:
+            return _intake(request, user, exc.status_code if 400 <= exc.status_code < 500 else 422,
+                           exc.message, exc.field, values)
+        return _intake(request, user, values=values, read_report=report)
     try:
         if mode == "summary":
             text = values.get("summary", "").strip()

@@ -131,6 +131,24 @@ def read_patient(data: bytes, fmt: str, file_name: str = "upload"):
     return patient
 
 
+def read_summary_report(text: str, file_name: str = "summary"):
+    """What the text reader takes from a pasted summary: the same
+    :class:`~trialmatch.patients.report.PatientReadReport` that ``trialmatch patient show``
+    prints (facts with their sentences, stated absences, the as-of date and where it came from,
+    the sentences nothing was read from). Raise InputError (with field) on any problem."""
+    if not text or not text.strip():
+        raise InputError("paste a clinical summary first", field="summary")
+    from trialmatch.patients.errors import PatientReadError
+    from trialmatch.patients.report import read_patient_with_report
+
+    try:
+        return read_patient_with_report(data=text.encode("utf-8"), file_name=file_name, fmt="text")
+    except PatientReadError as exc:
+        raise InputError(f"{exc.field}: {exc.message}", 422, field="summary") from None
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        raise InputError(f"the summary could not be read ({exc.__class__.__name__})", 422, field="summary") from None
+
+
 def check_patient(patient) -> None:
     """Refuse a patient with impossible values (InputError naming the field)."""
     from trialmatch.patients.validate import impossible_values
