@@ -500,6 +500,14 @@ class _TextReader:
                     began = _add_months(min(later), -(t.months_to_progression or t.duration_months or 0))
             if began is not None and began >= met:
                 t.setting = "metastatic"
+        # a course named after a course for metastatic disease in the same sentence ("Treatment:
+        # letrozole + ribociclib 2023-2025 (PD), fulvestrant 3 months (PD)") is for metastatic disease too
+        for before, t in zip(self.p.treatments, self.p.treatments[1:]):
+            if t.setting == "unknown" and before.setting == "metastatic" and t.source and before.source and \
+                    t.source.span and before.source.span and \
+                    self._sent_at(t.source.span[0]) is self._sent_at(before.source.span[0]) and \
+                    any(set(drug_classes(g)) & ANTICANCER for g in t.drugs):
+                t.setting = "metastatic"
 
     # -- demographics --------------------------------------------------------------------------
     #: the age patterns, most reliable first; ``_AGE_MONTHS`` counts months/weeks/days
@@ -1030,7 +1038,7 @@ class _TextReader:
                 status = "amplified"
             if re.search(r"fusion|rearrang", after[:25], re.I):
                 status = "fusion"
-            if re.search(r"wild[- ]?type|not detected|no (?:\w+ )?(?:mutations?|variants?|alterations?)|negative", after[:45], re.I) or \
+            if re.search(r"wild[- ]?type|not detected|no (?:\w+ )?(?:mutations?|variants?|alterations?)|negative", after[:60], re.I) or \
                     re.search(r"\bno\s+(?:\w+\s+)?$", before, re.I):
                 status = "wildtype"
             vm = re.search(r"\(?\b(?:p\.)?([A-Z]\d{2,4}(?:[A-Z*]|del|fs\w*)|[A-Z][a-z]{2}\d{2,4}[A-Z][a-z]{2})\b", after[:40])
@@ -1219,7 +1227,7 @@ class _TextReader:
         listed = bool(_COURSE_LIST.match(s.text)) and (
             bool(count and int(count.group(1)) == len(with_drug)) or
             any(re.search(r"[+/]|\bwith\b", s.text[m[0]:m[1]]) and len(drugset(m)) >= 2 for m in with_drug))
-        with_course = [m for m in with_drug if m[3] or listed or
+        with_course = [m for m in with_drug if m[3] or listed or _SEQUENCE_START.match(s.text[m[0]:m[1]]) or
                        re.search(r"(?:19|20)\d{2}|\bPD\b|progress|\bSD\b|\bPR\b|response|stable|cycles?|\bx\s*\d|months?|years?",
                                  s.text[m[0]:m[1]], re.I)]
         if len(with_course) < 2 or len(with_course) != len(with_drug):
