@@ -311,7 +311,8 @@ def read_therapy_absences(reader, s) -> None:
         key = next((k for k, rx in sorted(r["therapies"].items(), key=lambda kv: kv[0] == "any")
                     if re.search(r"(?<![\w-])(?:" + rx.pattern + r")(?![\w-])", lab, re.I)), None)
         setting = setting_of(lab)
-        if key is None and setting == "any":
+        if key is None and setting == "any" and not re.fullmatch(r"\s*(?:rx|tx|treatments?|(?:prior|previous) (?:rx|treatments?))\s*",
+                                                                  lab, re.I):
             continue
         if key is None and not re.search(r"\b(?:adjuvant|neo-?adjuvant|treatments?|therapy|rx|systemic)\b", lab, re.I):
             continue

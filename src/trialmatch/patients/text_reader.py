@@ -724,7 +724,7 @@ class _TextReader:
         if d is None and dx.date is None:
             # "Right breast cancer 2013 (pT2 pN0 ...)", "IDC L breast, T2N1 2018", "left breast IDC 2023"
             for a, b, dd, _ in self._find_dates(t):
-                if re.search(r"(?:\b(?:cancer|carcinoma|IDC|ILC|tumou?r)|\bT[0-4x]\w*\s*N[0-3x][abc]?(?:\s*M[01x])?)[,:]?\s*(?:in\s+)?$",
+                if re.search(r"(?:\b(?:cancer|carcinoma|IDC|ILC|tumou?r|breast)|\bT[0-4x]\w*\s*N[0-3x][abc]?(?:\s*M[01x])?)[,:]?\s*(?:in\s+)?$",
                              t[max(0, a - 30):a]) and not re.match(r"\s*(?:-|–|to)\s*\d", t[b:b + 4]):
                     d = dd
                     break
@@ -745,7 +745,7 @@ class _TextReader:
                 dx.metastatic_date = d
 
     _MET_ONSET = re.compile(r"(?<!local )(?<!locoregional )\b(?:metastatic (?:relapse|recurrence|disease)|relapse[ds]?|recurrence|"
-                            r"mets to|metastases (?:to|in|diagnosed|found|detected)|mbc(?: dx| diagnosed)?|"
+                            r"mets to|metastases (?:to|in|on|diagnosed|found|detected)|new (?:\w+ )?metastas[ie]s|mbc(?: dx| diagnosed)?|"
                             r"de novo (?:stage iv |metastatic )?(?:breast cancer|mbc|disease)?)\b", re.I)
 
     #: "metastatic breast cancer (bone, liver) since 2024", "Metastatic since 2023", "metastatic to
@@ -997,6 +997,9 @@ class _TextReader:
                 continue
             if re.search(r"\b(?:not (?:reported|known|available|done|tested|assessed)|unknown|pending)\b", s.low) and b.status is None:
                 continue
+            if b.percent is None and b.ihc_score is None and b.ish is None and b.date is None and \
+                    any(x.name == b.name and x.status == b.status for x in self.p.biomarkers):
+                continue  # "no endocrine therapy (ER-low)": the result already read, named again
             self.p.biomarkers.append(b)
         # "HER2 testing pending", "PR awaited": unknown, not negative (kept so the reader shows it)
         for m in re.finditer(r"(?<![\w-])" + self._REC + r"(?:\s+(?:status|testing|test|result|results|staining|IHC|FISH|ISH))*"
@@ -1634,6 +1637,8 @@ def _complete_course(prev: Treatment, new: Treatment) -> None:
         prev.ongoing = False
     elif new.ongoing and prev.ongoing is None:
         prev.ongoing = True
+    if prev.progressed is None and prev.ongoing and new.best_response in ("CR", "PR", "SD") and not new.progressed:
+        prev.progressed = False  # "Stable disease on ribociclib at 8 months" of a course she is still on
     if new.source is not None:
         prev.also_from.append(new.source)
 
