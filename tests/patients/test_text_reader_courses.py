@@ -248,3 +248,10 @@ def test_report_cites_every_sentence_a_course_was_completed_from():
     line = next(f for f in r.facts if f.group == "treatment")
     assert [a.locator for a in line.also_from] == ["Partial response to letrozole ongoing."]
     assert r.to_json()["facts"][-1]["also_from"][0]["locator"] == "Partial response to letrozole ongoing."
+
+
+def test_no_radiotherapy_is_a_stated_absence_but_not_when_a_site_is_named():
+    p = read("Mastectomy 2019, no radiotherapy, no chemotherapy.\n")
+    assert any(a.subject == "procedure:radiotherapy" and not a.present for a in p.assertions)
+    p = read("Painful rib metastasis, no previous radiotherapy to that site.\n")
+    assert not any(a.subject == "procedure:radiotherapy" for a in p.assertions)
