@@ -255,3 +255,12 @@ def test_no_radiotherapy_is_a_stated_absence_but_not_when_a_site_is_named():
     assert any(a.subject == "procedure:radiotherapy" and not a.present for a in p.assertions)
     p = read("Painful rib metastasis, no previous radiotherapy to that site.\n")
     assert not any(a.subject == "procedure:radiotherapy" for a in p.assertions)
+
+
+def test_report_cites_the_sentence_that_dated_the_metastatic_disease():
+    note = (HEAD + "Left breast cancer 2015, ER 90%, HER2 0.\nRelapse 2023.\nLiver lesions measurable (seg VI 31 mm).\n").encode()
+    r = read_patient_with_report(data=note, file_name="n.txt", fmt="text")
+    dx = r.patient.primary_diagnosis
+    assert dx.metastatic_date == dt.date(2023, 1, 1) and dx.measurable_disease is True
+    assert [s.text for s in r.unread] == []
+    assert {a.locator for a in dx.also_from} == {"Relapse 2023.", "Liver lesions measurable (seg VI 31 mm)."}

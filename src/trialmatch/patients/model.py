@@ -74,6 +74,9 @@ class Diagnosis(_Fact):
     measurable_disease: bool | None = None  # per RECIST 1.1
     status: Literal["active", "in_remission", "resolved"] | None = None
     code: str | None = None  # SNOMED / ICD code as given
+    #: further sentences of a note this diagnosis was completed from ("Relapse 2023." giving the
+    #: metastatic date, "Liver lesions measurable")
+    also_from: list[Source] = Field(default_factory=list)
 
 
 class PerformanceStatus(_Fact):

@@ -119,7 +119,7 @@ def fact_lines(p: Patient) -> tuple[list[FactLine], list[FactLine]]:
                 bits.append(f"{label} {v}")
         if d.measurable_disease is not None:
             bits.append("measurable disease" if d.measurable_disease else "no measurable disease")
-        add("diagnosis", ", ".join(bits), d.source)
+        facts.append(FactLine(group="diagnosis", fact=", ".join(bits), source=d.source, also_from=list(d.also_from)))
         for m in d.metastases:
             add("metastasis", f"{m.site.replace('_', ' ')} metastasis" + (f" ({', '.join(m.status)})" if m.status else "")
                 + _when(m.date), m.source)

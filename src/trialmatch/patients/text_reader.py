@@ -17,6 +17,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Iterable
 
@@ -431,6 +432,10 @@ class _TextReader:
         for s in sents:
             for fn in (self.cancer, self.receptors, self.genes, self.labs, self.performance, self.misc):
                 try:
+                    if fn == self.cancer:
+                        with self._citing(s):
+                            fn(s)
+                        continue
                     fn(s)
                 except Exception as exc:  # noqa: BLE001 - one bad sentence must not lose the note
                     self.warnings.append(f"text: sentence at {s.start}-{s.end} not fully read ({type(exc).__name__}: {exc})")
@@ -446,13 +451,15 @@ class _TextReader:
 
         for s in sents:
             try:
-                self.metastatic_since(s)
+                with self._citing(s):
+                    self.metastatic_since(s)
             except Exception as exc:  # noqa: BLE001
                 self.warnings.append(f"text: sentence at {s.start}-{s.end} not fully read ({type(exc).__name__}: {exc})")
         for s in sents:
             try:
-                self.measurable(s)
-                self.metastatic_onset(s)
+                with self._citing(s):
+                    self.measurable(s)
+                    self.metastatic_onset(s)
             except Exception as exc:  # noqa: BLE001
                 self.warnings.append(f"text: sentence at {s.start}-{s.end} not fully read ({type(exc).__name__}: {exc})")
             for fn in (read_therapy_absences, read_absences, read_site_only):
@@ -474,6 +481,20 @@ class _TextReader:
         if self.date_order_reason and "assumed" in self.date_order_reason:
             self.p.warnings.append(f"dates: numeric dates read {self.date_order_reason}")
         return self.p
+
+    @contextmanager
+    def _citing(self, s: _Sentence):
+        """Cite ``s`` on the primary diagnosis when what runs inside changes it from a sentence
+        other than its own (so the report does not list that sentence as unread)."""
+        dx = self.p.primary_diagnosis
+        before = dx.model_dump(exclude={"also_from", "metastases", "source"}) if dx is not None else None
+        yield
+        dx2 = self.p.primary_diagnosis
+        if dx2 is None or dx2 is not dx or dx2.source is None or dx2.source.span == (s.start, s.end):
+            return
+        if dx2.model_dump(exclude={"also_from", "metastases", "source"}) != before and \
+                not any(x.span == (s.start, s.end) for x in dx2.also_from):
+            dx2.also_from.append(self.src(s))
 
     def _settle_settings(self) -> None:
         """A course whose setting the note does not name is metastatic when the disease was de
