@@ -264,3 +264,14 @@ def test_report_cites_the_sentence_that_dated_the_metastatic_disease():
     assert dx.metastatic_date == dt.date(2023, 1, 1) and dx.measurable_disease is True
     assert [s.text for s in r.unread] == []
     assert {a.locator for a in dx.also_from} == {"Relapse 2023.", "Liver lesions measurable (seg VI 31 mm)."}
+
+
+def test_ec_t_regimen_and_a_bare_pr_as_the_response():
+    p = read("Adj EC-T 2018. MBC since 2024. 2nd line docetaxel x 6 (Jan-Jun 2025), PR, now off treatment.\n")
+    ec = next(t for t in p.treatments if "epirubicin" in t.drugs)
+    assert set(ec.drugs) == {"epirubicin", "cyclophosphamide", "docetaxel"} and ec.setting == "adjuvant"
+    doc = next(t for t in p.treatments if t.drugs == ["docetaxel"])
+    assert (doc.best_response, doc.ongoing, doc.cycles, doc.line) == ("PR", False, 6, 2)
+    # "ER 90%, PR 40%": the receptor, not a response
+    q = read("ER 90%, PR 40%, HER2 0. Letrozole since 2024, stable.\n")
+    assert q.treatments[0].best_response != "PR"
