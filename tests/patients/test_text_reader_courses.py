@@ -275,3 +275,16 @@ def test_ec_t_regimen_and_a_bare_pr_as_the_response():
     # "ER 90%, PR 40%": the receptor, not a response
     q = read("ER 90%, PR 40%, HER2 0. Letrozole since 2024, stable.\n")
     assert q.treatments[0].best_response != "PR"
+
+
+def test_a_course_from_a_date_with_a_response_is_ongoing_and_not_progressed():
+    p = read("De novo MBC (liver) dx May 2026. First-line letrozole + abemaciclib from June 2026: partial response "
+             "at 4 months (CT 20/10/2026).\n")
+    t = p.treatments[0]
+    assert (t.ongoing, t.progressed, t.best_response, t.end) == (True, False, "PR", None)
+
+
+def test_response_now_off_treatment_is_no_progression():
+    p = read("MBC since 2025. 2nd line paclitaxel x 12 (Jan-Apr 2026), partial response, now off treatment.\n")
+    t = p.treatments[0]
+    assert (t.ongoing, t.progressed, t.best_response) == (False, False, "PR")

@@ -1425,6 +1425,9 @@ class _TextReader:
         if progressed and pd is None and end is None and start and duration:
             pd = _add_months(start, duration)
         ongoing = True if re.search(r"\b(currently|current|ongoing|continues|continuing|remains on|still on|since)\b", low) or is_med_list else None
+        if ongoing is None and start is not None and end is None and not progressed and relapse_after is None and \
+                re.search(r"\bfrom\s+(?:\d{1,2}\s+)?(?:" + _MON + r"|\d{1,2}[/.])", low) and not _PAST_COURSE.search(low):
+            ongoing = True  # "First-line anastrozole + ribociclib from June 2026: partial response": open-ended
         if re.search(r"\b(?:now )?off (?:treatment|therapy)\b", low):
             ongoing = False
         if progressed or end or relapse_after is not None or re.search(r"\b(?:completed|finished|stopped|discontinued)\b", low):
@@ -1436,6 +1439,8 @@ class _TextReader:
                 ongoing = True
             if progressed is None and (response_ongoing or ongoing) and not prog_m:
                 progressed = False  # "partial response to letrozole ongoing": no progression on it (yet)
+        if progressed is None and response in ("CR", "PR", "SD") and not prog_m and re.search(r"\bnow\b|\bcurrently\b|\bat present\b", low):
+            progressed = False  # "PR, now off treatment": the response is where she stands now
         if progressed is None and ongoing and not prog_m and re.search(r"\b(?:now|currently|still|remains|continues|continuing)\b", low):
             progressed = False  # "now on maintenance letrozole": she has not progressed on what she still takes
         course = Treatment(drugs=cancer_drugs, setting=setting, line=line, start=start, end=end,
