@@ -288,3 +288,11 @@ def test_response_now_off_treatment_is_no_progression():
     p = read("MBC since 2025. 2nd line paclitaxel x 12 (Jan-Apr 2026), partial response, now off treatment.\n")
     t = p.treatments[0]
     assert (t.ongoing, t.progressed, t.best_response) == (False, False, "PR")
+
+
+def test_a_course_and_its_progression_written_with_shorthand_stay_one_sentence_source():
+    p = read("1st line anastrozole + palbociclib from May 2025, PD on anastrozole/palbo Oct 2026 (new liver lesions).\n")
+    assert len(p.treatments) == 1
+    t = p.treatments[0]
+    assert t.source.locator.endswith("(new liver lesions).") and not t.also_from
+    assert (t.line, t.progressed, t.progression_date) == (1, True, dt.date(2026, 10, 1))

@@ -1228,9 +1228,16 @@ class _TextReader:
             else:
                 merged.append([a, b, list(se), prior])
         names = _patterns()["drug_names"]
+        from .note_rules import note_rules
+
+        regimens = note_rules()["regimens"]
 
         def drugset(m) -> set[str]:
-            return {names.get(k, k) for e, k in m[2] if e.label_ == "DRUG"}
+            out: set[str] = set()
+            for e, k in m[2]:
+                if e.label_ == "DRUG":
+                    out |= set(regimens.get(k[8:], [])) if k and k.startswith("regimen:") else {names.get(k, k)}
+            return out
 
         # a part that goes on with the drugs of the part before ("letrozole from April 2023,
         # progressed on letrozole after 21 months") is the same course
