@@ -61,6 +61,7 @@ from trialmatch.criteria.extractors.common import (
 from trialmatch.criteria.extractors.confirm import _PLACEHOLDER, _is_permission, _maybe_placeholder
 from trialmatch.criteria.extractors.person import _age, _age_gate
 from trialmatch.criteria.extractors.therapy import _FREE_AGENT_STOP
+from trialmatch.criteria.headings import demote_labels, value_labels
 from trialmatch.criteria.model import (
     Age, AllOf, Allergy, AnyOf, CompiledCriteria, ConcomitantMedication, Condition, Criterion, Diagnosis, Except,
     IfThen, LabThreshold, LifeExpectancy, Measurement, MenopausalStatus, NeedsConfirmation, Not, PerformanceStatus,
@@ -516,6 +517,7 @@ def _construct(cls, **values):
 def _build(splits: list[SplitCriterion], trial_id: str, source: str, source_text: str) -> CompiledCriteria:
     crits = []
     texts = {sc.id: sc.text for sc in splits}
+    labelled = value_labels(splits)  # "Age" / "18 and over": the value read with its label (criteria/headings.py)
     for sc in splits:
         if _maybe_placeholder(sc.text) and _PLACEHOLDER.match(sc.text):
             crits.append(Criterion.model_construct(
@@ -531,6 +533,10 @@ def _build(splits: list[SplitCriterion], trial_id: str, source: str, source_text
             expr, status, reason = _compile_alternatives(sc, source_text)
         else:
             expr, status, reason = compile_criterion_text(sc.text, sc.kind)
+        if sc.id in labelled:
+            e2, s2, r2 = compile_criterion_text(f"{labelled[sc.id]} {sc.text}", sc.kind)
+            if s2 != "unsupported":
+                expr, status, reason = e2, s2, r2
         if status == "unsupported" and sc.parent is not None and not sc.children and not sc.alternatives:
             # PDQ-style lists put the subject in the heading and the value in the item ("Age:" /
             # "18 to 70", "Life expectancy:" / "More than 2 months"): read the item with its heading
@@ -571,6 +577,7 @@ def _build(splits: list[SplitCriterion], trial_id: str, source: str, source_text
         crits.append(_construct(Criterion, id=sc.id, kind=sc.kind, text=sc.text, span=tuple(sc.span),
                                 parent=sc.parent, expression=expr, status=status, reason=reason))
     _demote_list_headers(crits)
+    demote_labels(crits, labelled)
     _listed_types_as_alternatives(crits)
     _alternative_lists(crits, source_text)  # the list and cohort structure stages: criteria/structure.py
     _listed_exceptions(crits)

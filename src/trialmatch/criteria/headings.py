@@ -1,0 +1,110 @@
+"""Labels and section headings written as list items: which lines are not criteria of their own.
+
+Two layouts put a line in a criteria list that only names what follows:
+
+* a label whose value is the next line (PDQ-style lists: "Age" / "18 and over", "Total bilirubin:" /
+  "<= 1.5 x ULN"): :func:`value_labels` pairs the value with its label, so the compiler reads
+  "Age 18 and over" (a typed check), and :func:`demote_labels` marks the label itself as a heading;
+* a section heading with no words of a requirement ("Hematologic", "Renal:", "Inclusion Criteria
+  Phase 1", "Concomitant Medications"): the lines after it carry the checks.
+
+The label words and the words a bare value may hold are data: ``section_labels``,
+``section_label_suffixes`` and ``value_words`` under ``"cues"`` in ``extractors/data/confirm.json``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from trialmatch.criteria.extractors.registry import family_data
+from trialmatch.criteria.model import Criterion
+
+__all__ = ["demote_labels", "is_section_label", "value_labels"]
+
+_CUES = family_data("confirm").cues
+_SECTION_LABELS = frozenset(_CUES.words("section_labels"))
+_LABEL_SUFFIX = re.compile(r"(?i)\s+(?:" + "|".join(map(re.escape, _CUES.words("section_label_suffixes"))) + r")$")
+_VALUE_WORDS = frozenset(_CUES.words("value_words"))
+_PHASE_TAIL = re.compile(r"(?i)\s*(?:\(\s*)?(?:for\s+)?(?:phases?|parts?|cohorts?|arms?|stages?|steps?)\s+"
+                         r"[\w-]+(?:\s*(?:,|and|&|/|-)\s*[\w-]+)*(?:\s+(?:portions?|only))?\s*\)?$")
+_LABEL_SHAPE = re.compile(r"^[A-Za-z][A-Za-z /&,'-]*$")
+
+
+def _label_words(text: str) -> str | None:
+    """The words of a short label ("Hematologic", "Age:", "Inclusion Criteria Phase 1"), lower-cased
+    with the phase or cohort tail and a trailing ":" removed; None when the text is not label-shaped."""
+    t = re.sub(r"\s+", " ", text.strip(" \t\n-*•.;")).rstrip(":").strip()
+    t = _PHASE_TAIL.sub("", t).strip()
+    t = re.sub(r"\s*\([^()]{0,40}\)\s*", " ", t).strip()  # "System (Laboratory Values)"
+    if not t or len(t) > 50 or len(t.split()) > 6 or not _LABEL_SHAPE.match(t):
+        return None
+    return t.lower()
+
+
+def is_section_label(text: str) -> bool:
+    """A line that is only a section heading ("Hematologic", "Renal:", "Exclusion Criteria (Phases 1
+    and 2)", "Concomitant Medications"): no requirement of its own."""
+    words = _label_words(text)
+    if words is None:
+        return False
+    words = _LABEL_SUFFIX.sub("", words)
+    return words in _SECTION_LABELS
+
+
+def _is_bare_value(text: str) -> bool:
+    """A line that is only a value ("18 and over", "<= 1.5 x ULN", ">= 1.5 x 10^9/L", "60 mL/min"):
+    a number, comparators and unit or bound words, nothing naming what is measured."""
+    t = text.strip()
+    if not re.search(r"\d", t) or len(t) > 60:
+        return False
+    words = re.findall(r"[^\W\d_]+", t.lower())
+    return all(w in _VALUE_WORDS for w in words)
+
+
+def value_labels(splits) -> dict[str, str]:
+    """Criterion id -> the label to read it with, for a bare value right after a childless label
+    ("Age" / "18 and over"): the label is the line before it in the list, at its level or above."""
+    out: dict[str, str] = {}
+    for prev, sc in zip(splits, splits[1:]):
+        if prev.children or sc.alternatives or prev.kind != sc.kind or not _is_bare_value(sc.text):
+            continue
+        if not _at_or_above(sc.parent, prev.parent, splits):
+            continue  # the value at the label's level or above ("Age" the last item of a sub-list, PDQ layout)
+        words = _label_words(prev.text)
+        if words is not None and not re.search(r"\d", prev.text):
+            out[sc.id] = prev.text.strip(" \t\n-*•.;").rstrip(":").strip()
+    return out
+
+
+def _at_or_above(parent: str | None, label_parent: str | None, splits) -> bool:
+    """Is ``parent`` the label's parent or one of its ancestors (None: the top level)?"""
+    parents = {sc.id: sc.parent for sc in splits}
+    p = label_parent
+    while True:
+        if p == parent:
+            return True
+        if p is None:
+            return False
+        p = parents.get(p)
+
+
+def demote_labels(crits: list[Criterion], labelled: dict[str, str]) -> None:
+    """Mark as headings the labels whose value line was read with them, and the section headings
+    written as items; only criteria that compiled to nothing (unsupported) and have no sub-criteria."""
+    parents = {c.parent for c in crits if c.parent is not None}
+    by_id = {c.id: c for c in crits}
+    order = [c.id for c in crits]
+    label_ids = set()
+    for cid in labelled:
+        i = order.index(cid)
+        if i > 0 and by_id[cid].status != "unsupported":
+            label_ids.add(order[i - 1])
+    for i, c in enumerate(crits):
+        if c.status != "unsupported" or c.id in parents:
+            continue
+        if c.id in label_ids:
+            c.expression, c.status = None, "compiled"
+            c.reason = f"a label: its value is the next line ({crits[i + 1].id}), read with it"
+        elif i + 1 < len(crits) and is_section_label(c.text):
+            c.expression, c.status = None, "compiled"
+            c.reason = "section heading: the criteria that follow carry the checks"
