@@ -82,3 +82,11 @@ def test_a_lone_label_with_a_checkable_name_stays_unsupported():
     by = _by_text("Exclusion Criteria:\n- Prior treatment with any of the following:\n   * Fooxyzumabine\n"
                   "- Renal failure requiring dialysis\n")
     assert not by["Fooxyzumabine"].is_header
+
+
+def test_a_value_that_compiles_alone_keeps_its_own_reading_and_the_line_before_stays():
+    # "Federated boxers" / "Over 18 years" (an LCT document): the age needs no label, and the line before
+    # it is a criterion of its own, not a label to demote
+    by = _by_text("Inclusion Criteria:\n- Federated boxers\n- Over 18 years\n")
+    assert by["Over 18 years"].expression.kind == "age"
+    assert not by["Federated boxers"].is_header

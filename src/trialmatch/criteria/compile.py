@@ -517,7 +517,7 @@ def _construct(cls, **values):
 def _build(splits: list[SplitCriterion], trial_id: str, source: str, source_text: str) -> CompiledCriteria:
     crits = []
     texts = {sc.id: sc.text for sc in splits}
-    labelled = value_labels(splits)  # "Age" / "18 and over": the value read with its label (criteria/headings.py)
+    labelled, read_with_label = value_labels(splits), set()  # "Age" / "18 and over" (criteria/headings.py)
     for sc in splits:
         if _maybe_placeholder(sc.text) and _PLACEHOLDER.match(sc.text):
             crits.append(Criterion.model_construct(
@@ -533,10 +533,11 @@ def _build(splits: list[SplitCriterion], trial_id: str, source: str, source_text
             expr, status, reason = _compile_alternatives(sc, source_text)
         else:
             expr, status, reason = compile_criterion_text(sc.text, sc.kind)
-        if sc.id in labelled:
+        if sc.id in labelled and status == "unsupported":
             e2, s2, r2 = compile_criterion_text(f"{labelled[sc.id]} {sc.text}", sc.kind)
             if s2 != "unsupported":
                 expr, status, reason = e2, s2, r2
+                read_with_label.add(sc.id)
         if status == "unsupported" and sc.parent is not None and not sc.children and not sc.alternatives:
             # PDQ-style lists put the subject in the heading and the value in the item ("Age:" /
             # "18 to 70", "Life expectancy:" / "More than 2 months"): read the item with its heading
@@ -577,7 +578,7 @@ def _build(splits: list[SplitCriterion], trial_id: str, source: str, source_text
         crits.append(_construct(Criterion, id=sc.id, kind=sc.kind, text=sc.text, span=tuple(sc.span),
                                 parent=sc.parent, expression=expr, status=status, reason=reason))
     _demote_list_headers(crits)
-    demote_labels(crits, labelled)
+    demote_labels(crits, read_with_label)
     _listed_types_as_alternatives(crits)
     _alternative_lists(crits, source_text)  # the list and cohort structure stages: criteria/structure.py
     _listed_exceptions(crits)

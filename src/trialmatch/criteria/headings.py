@@ -63,7 +63,8 @@ def _is_bare_value(text: str) -> bool:
 
 def value_labels(splits) -> dict[str, str]:
     """Criterion id -> the label to read it with, for a bare value right after a childless label
-    ("Age" / "18 and over"): the label is the line before it in the list, at its level or above."""
+    ("Age" / "18 and over"): the label is the line before it in the list, at its level or above. The
+    compiler uses it only for a value that compiles to nothing alone ("Over 18 years" needs no label)."""
     out: dict[str, str] = {}
     for prev, sc in zip(splits, splits[1:]):
         if prev.children or sc.alternatives or prev.kind != sc.kind or not _is_bare_value(sc.text):
@@ -88,17 +89,13 @@ def _at_or_above(parent: str | None, label_parent: str | None, splits) -> bool:
         p = parents.get(p)
 
 
-def demote_labels(crits: list[Criterion], labelled: dict[str, str]) -> None:
-    """Mark as headings the labels whose value line was read with them, and the section headings
-    written as items; only criteria that compiled to nothing (unsupported) and have no sub-criteria."""
+def demote_labels(crits: list[Criterion], read_with_label: set[str]) -> None:
+    """Mark as headings the labels whose value line was read with them (``read_with_label``: the ids of
+    the values, which compiled only with their label), and the section headings written as items; only
+    criteria that compiled to nothing (unsupported) and have no sub-criteria."""
     parents = {c.parent for c in crits if c.parent is not None}
-    by_id = {c.id: c for c in crits}
     order = [c.id for c in crits]
-    label_ids = set()
-    for cid in labelled:
-        i = order.index(cid)
-        if i > 0 and by_id[cid].status != "unsupported":
-            label_ids.add(order[i - 1])
+    label_ids = {order[order.index(cid) - 1] for cid in read_with_label if order.index(cid) > 0}
     for i, c in enumerate(crits):
         if c.status != "unsupported" or c.id in parents:
             continue
