@@ -90,3 +90,34 @@ def test_a_value_that_compiles_alone_keeps_its_own_reading_and_the_line_before_s
     by = _by_text("Inclusion Criteria:\n- Federated boxers\n- Over 18 years\n")
     assert by["Over 18 years"].expression.kind == "age"
     assert not by["Federated boxers"].is_header
+
+
+def test_a_pdq_label_over_a_placeholder_is_a_heading():
+    by = _by_text("PRIOR CONCURRENT THERAPY:\nBiologic therapy\n- Not specified\nChemotherapy\n"
+                  "- No prior chemotherapy\n")
+    assert by["Biologic therapy"].is_header and "placeholder" in by["Biologic therapy"].reason
+    assert by["No prior chemotherapy"].expression is not None
+
+
+def test_list_introductions_are_headings_only_where_a_flat_list_means_the_same():
+    by = _by_text("Inclusion Criteria:\n- Age 18 or over\nExclusion Criteria:\n"
+                  "- Subject has any of the following cardiac abnormalities\n- Severe conduction abnormality\n"
+                  "- History of any one or more of the following cardiovascular conditions within the past 6 months:\n"
+                  "- Myocardial infarction\n")
+    assert by["Subject has any of the following cardiac abnormalities"].is_header
+    # a window in the introduction belongs to its items: not dropped as a heading
+    windowed = by["History of any one or more of the following cardiovascular conditions within the past 6 months:"]
+    assert not (windowed.reason or "").startswith("introduces the criteria that follow")
+    by = _by_text("Inclusion Criteria:\n- Cardiac function satisfies either of the below.\n- LVEF >= 50%\n")
+    assert not by["Cardiac function satisfies either of the below."].is_header  # alternatives: not a flat list
+
+
+def test_formula_lines_are_not_criteria():
+    text = ("Exclusion Criteria:\n- Creatinine clearance < 60 mL/min\n- Cockcroft and Gault Equation:\n"
+            "- (140 - age [yrs]) (body wt [kg])\n- Creatinine clearance for females = 0.85 x male value\n"
+            "- History of persistent Grade >= 2 hematologic toxicity\n")
+    by = _by_text(text)
+    for t in ("Cockcroft and Gault Equation:", "(140 - age [yrs]) (body wt [kg])",
+              "Creatinine clearance for females = 0.85 x male value"):
+        assert by[t].is_header and "formula" in by[t].reason, t
+    assert not by["History of persistent Grade >= 2 hematologic toxicity"].is_header

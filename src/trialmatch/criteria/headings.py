@@ -6,10 +6,13 @@ Two layouts put a line in a criteria list that only names what follows:
   "<= 1.5 x ULN"): :func:`value_labels` pairs the value with its label, so the compiler reads
   "Age 18 and over" (a typed check), and :func:`demote_labels` marks the label itself as a heading;
 * a section heading with no words of a requirement ("Hematologic", "Renal:", "Inclusion Criteria
-  Phase 1", "Concomitant Medications"): the lines after it carry the checks.
+  Phase 1", "Concomitant Medications"), a label whose content is a placeholder ("Biologic therapy" /
+  "Not specified"), or a sentence that only introduces the items after it ("Subject has any of the
+  following cardiac abnormalities"): the lines after it carry the checks;
+* a line of a formula ("Creatinine clearance for females = 0.85 x male value"): not a requirement.
 
 The label words and the words a bare value may hold are data: ``section_labels``,
-``section_label_suffixes`` and ``value_words`` under ``"cues"`` in ``extractors/data/confirm.json``.
+``section_label_prefixes``, ``section_label_suffixes`` and ``value_words`` under ``"cues"`` in ``extractors/data/confirm.json``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import re
 from trialmatch.criteria.extractors.registry import family_data
 from trialmatch.criteria.model import Criterion
 
-__all__ = ["demote_labels", "is_section_label", "value_labels"]
+__all__ = ["demote_labels", "is_formula", "is_list_intro", "is_section_label", "value_labels"]
 
 _CUES = family_data("confirm").cues
 _SECTION_LABELS = frozenset(_CUES.words("section_labels"))
@@ -28,6 +31,17 @@ _VALUE_WORDS = frozenset(_CUES.words("value_words"))
 _PHASE_TAIL = re.compile(r"(?i)\s*(?:\(\s*)?(?:for\s+)?(?:phases?|parts?|cohorts?|arms?|stages?|steps?)\s+"
                          r"[\w-]+(?:\s*(?:,|and|&|/|-)\s*[\w-]+)*(?:\s+(?:portions?|only))?\s*\)?$")
 _LABEL_SHAPE = re.compile(r"^[A-Za-z][A-Za-z /&,'-]*$")
+_SECTION_PREFIXES = tuple(_CUES.words("section_label_prefixes"))
+# a sentence that only introduces the items after it: "Any potential patient who meets any of the following criteria
+# has to be excluded", "Subject has any of the following cardiac abnormalities" (exclusions: any item excludes, as a
+# flat list does), "... satisfies all the conditions below" (inclusions: every item is required, as a flat list is)
+_INTRO = re.compile(r"(?i)\b(?:meet(?:s|ing)?|satisf(?:y|ies|ying)|ha(?:s|ve)|with|of)\s+(?P<q>any|all|each)\s+(?:one\s+)?"
+                    r"(?:or\s+more\s+)?(?:of\s+)?(?:the|these)\s+(?:following|below)\b|\b(?P<q2>any|all)\s+of\s+the\s+below\b")
+_INTRO_SECTION = re.compile(r"(?i)\b(?:following|below)\s+(?:exclusion|inclusion)\s+criteria\s+(?:are|is)\s+(?:not\s+)?eligible\b")
+# a formula or a definition line of a calculation ("Creatinine clearance for females = 0.85 x male value",
+# "(140 - age [yrs]) (body wt [kg])", "The creatinine clearance is determined by the Cockcroft-Gault formula:")
+_FORMULA = re.compile(r"(?i)(?:^\W*\(?\s*\d+\s*-\s*age\b|(?<![<>≤≥=/])=\s*(?:\d|[—–-]{3,})|\b(?:equation|formula)\s*:?\s*$|"
+                      r"^\W*\(\s*\d+\s*\)\s*\(|^\W*[†‡*]\s*\w[^.]{0,60}\b(?:calculated|defined as)\b)")
 
 
 def _label_words(text: str) -> str | None:
@@ -48,7 +62,26 @@ def is_section_label(text: str) -> bool:
     if words is None:
         return False
     words = _LABEL_SUFFIX.sub("", words)
-    return words in _SECTION_LABELS
+    return words in _SECTION_LABELS or words.startswith(_SECTION_PREFIXES)
+
+
+def is_list_intro(text: str, kind: str) -> bool:
+    """A sentence with no check of its own that introduces the items after it (no number in it: a window
+    such as "within the past 6 months:" belongs to its items and is not dropped)."""
+    if re.search(r"\d", text) or len(text) > 160:
+        return False
+    if _INTRO_SECTION.search(text):
+        return True
+    m = _INTRO.search(text)
+    if m is None:
+        return False
+    q = (m.group("q") or m.group("q2")).lower()
+    return q == "any" and kind == "exclusion" or q in ("all", "each") and kind == "inclusion"
+
+
+def is_formula(text: str) -> bool:
+    """A line of a formula or the definition of a calculation, not a requirement."""
+    return len(text) <= 120 and _FORMULA.search(text.strip()) is not None
 
 
 def _is_bare_value(text: str) -> bool:
@@ -105,3 +138,14 @@ def demote_labels(crits: list[Criterion], read_with_label: set[str]) -> None:
         elif i + 1 < len(crits) and is_section_label(c.text):
             c.expression, c.status = None, "compiled"
             c.reason = "section heading: the criteria that follow carry the checks"
+        elif i + 1 < len(crits) and (crits[i + 1].reason or "").startswith("not a criterion: placeholder") \
+                and _label_words(c.text) is not None and len(c.text.split()) <= 4:
+            c.expression, c.status = None, "compiled"  # PDQ "Biologic therapy" / "Not specified"
+            c.reason = f"a label whose content is a placeholder ({crits[i + 1].id})"
+        elif i + 1 < len(crits) and (crits[i + 1].kind == c.kind or _INTRO_SECTION.search(c.text)) \
+                and is_list_intro(c.text, c.kind):
+            c.expression, c.status = None, "compiled"
+            c.reason = "introduces the criteria that follow, which carry the checks"
+        elif is_formula(c.text):
+            c.expression, c.status = None, "compiled"
+            c.reason = "not a criterion: a formula or the definition of a calculation"
