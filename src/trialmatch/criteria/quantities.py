@@ -138,6 +138,7 @@ _OP_GROUPS = tuple((n, p.replace(r"than", r"th[ae]n"), op) for n, p, op in _OP_G
 _OP_GATE = r"(?=[≥≤<>=＞＜˃˂≧≦⩾⩽±+]|\b[abdefghilmnosuwy])"
 _OP_RX = _OP_GATE + "(?:" + "|".join(f"(?P<{n}>{p})" for n, p, _ in _OP_GROUPS) + ")"
 _OP_OF = {n: op for n, _, op in _OP_GROUPS}
+_LIMIT_MULTIPLE = re.compile(r"(?i)\s*(?:x|×|times)\s*(?:of\s+)?(?:the\s+)?(?:institution(?:'?s|al)?\s+)?(?:i?uln|i?lln|upper|lower)\b")
 
 # ----------------------------------------------------------------------------- numbers and units
 _NUM = r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?|\.\d+)"
@@ -397,7 +398,8 @@ def find_quantities(text: str) -> tuple[Quantity, ...]:
             om = _OR_MORE_AFTER.match(text, e)
             if om:
                 op, e = (">=" if om.group("ge") else "<="), om.end()
-        window = optext.startswith("within") or _window(text, m.start(), e) and tunit is not None
+        window = optext.startswith("within") and not _LIMIT_MULTIPLE.match(text, m.end("a")) \
+            or _window(text, m.start(), e) and tunit is not None  # "within 1.5 x ULN" is a limit, not a window
         age = bool(m.group("agew")) or "older" in optext or "younger" in optext or bool(_AGE_AFTER.match(text[e:e + 12]))
         # a suffix "or more" / "or older" after an operator changes nothing
         add(Quantity(op, v, None, unit, utext, tunit, m.start(), e, m.start("a"), window=window, age_cue=age,
