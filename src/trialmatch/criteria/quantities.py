@@ -200,7 +200,8 @@ _RANGE_RE = re.compile(
     re.IGNORECASE,
 )
 _OP_NUM_RE = re.compile(
-    r"(?P<op>" + _OP_RX + r")\s*(?:than\s+)?(?:(?P<agew>(?:the\s+)?ages?\s*:?\s*(?:of\s+)?)|of\s+)?"
+    r"(?P<op>" + _OP_RX + r")\s*(?:than\s+)?(?:\(\s*(?:[<>≤≥]=?|=[<>])\s*\)\s*|to\s+(?=\d))?"  # "equal to or less than (<=) 1", ">= to 80"
+    r"(?:(?P<agew>(?:the\s+)?ages?\s*:?\s*(?:of\s+)?)|of\s+)?"
     + r"(?:(?P<sign>[-−+])(?=\.?\d)|(?<![\d.,/^*-]))(?P<a>" + _NUMW + r")" + _AFTER_NUM  # "greater than100 g/L": letters may touch
     + r"(?:\s*/\s*(?P<pair>\d{1,3}(?:[.,]\d+)?)(?![\d]|[.,]\d))?" + _u("ua"),
     re.IGNORECASE,
