@@ -43,7 +43,8 @@ def _infections(t: str) -> list:
 # a grading scale with its grade right after (or before) a condition: "arrhythmia Lown III/IV", "heart failure
 # (NYHA class ≥ III)", "grade 3 or 4 neuropathy": the condition counts only at those grades
 _SEVERITY_SCALE = r"(?:lown|nyha|ccs|gold|child[- ]?pugh|ctcae|grade|class)\s*(?:class\s*)?(?:of\s*)?(?:[≥>]=?\s*)?(?P<g>iv|i{1,3}|[1-5])\b"
-_SEVERITY_AFTER = re.compile(r"(?i)\s*(?:\(\s*)?(?:\w+\s*)?" + _SEVERITY_SCALE)
+_SEVERITY_AFTER = re.compile(r"(?i)\s*(?:\(\s*)?(?:of\s+(?:a\s+)?severity\s*|of\s+any\s+cause\s*)?"  # "diarrhea ≥ CTCAE grade 2"
+                             r"(?:[≥>]=?\s*|greater\s+than\s+(?:or\s+equal\s+to\s+)?)?(?:\w+\s*)?" + _SEVERITY_SCALE)
 _SEVERITY_BEFORE = re.compile(r"(?i)" + _SEVERITY_SCALE + r"(?:\s*(?:-|–|/|,|or|and|to|through|or\s+higher|or\s+greater|"
                               r"or\s+more|\+|(?:iv|i{1,3}|[1-5])\b))*\s*(?:\w+\s+)?$")
 _SEVERITY_IN = re.compile(r"(?i)" + _SEVERITY_SCALE)
