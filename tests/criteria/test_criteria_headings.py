@@ -121,3 +121,12 @@ def test_formula_lines_are_not_criteria():
               "Creatinine clearance for females = 0.85 x male value"):
         assert by[t].is_header and "formula" in by[t].reason, t
     assert not by["History of persistent Grade >= 2 hematologic toxicity"].is_header
+
+
+def test_a_colon_introduction_over_flat_items_is_a_heading_but_not_a_cohort_or_alternatives():
+    by = _by_text("Inclusion Criteria:\n- Adequate bone marrow as evidenced by:\n- Absolute neutrophil count >= 1500/mm3\n"
+                  "- Platelets >= 100,000/mm3\n- Part B (dose expansion):\n- Age 18 or over\n"
+                  "- One of the following:\n- Age 18 or over\n")
+    assert by["Adequate bone marrow as evidenced by:"].is_header
+    assert not (by["Part B (dose expansion):"].reason or "").startswith("introduces the criteria that follow")
+    assert not (by["One of the following:"].reason or "").startswith("introduces the criteria that follow")

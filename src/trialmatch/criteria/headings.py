@@ -79,6 +79,19 @@ def is_list_intro(text: str, kind: str) -> bool:
     return q == "any" and kind == "exclusion" or q in ("all", "each") and kind == "inclusion"
 
 
+_COHORT_WORD = re.compile(r"(?i)\b(?:part|cohort|arm|phase|stage|step|group|portion)s?\b")
+
+
+def _is_colon_intro(text: str, kind: str) -> bool:
+    """A line ending with ":" that compiled to nothing, with no number (a window belongs to its items) and,
+    for an inclusion, no word of alternatives ("one of", "either"): its items, listed flat after it, carry
+    the checks as a flat list does."""
+    t = text.strip()
+    if not t.endswith(":") or len(t) > 120 or re.search(r"\d", t) or _COHORT_WORD.search(t):
+        return False  # a cohort heading ("Part B (dose expansion):") is the structure stage's
+    return kind == "exclusion" or not re.search(r"(?i)\b(?:one|either|any)\s+of\b|\bat\s+least\b|\bor\b", t)
+
+
 def is_formula(text: str) -> bool:
     """A line of a formula or the definition of a calculation, not a requirement."""
     return len(text) <= 120 and _FORMULA.search(text.strip()) is not None
@@ -149,3 +162,7 @@ def demote_labels(crits: list[Criterion], read_with_label: set[str]) -> None:
         elif is_formula(c.text):
             c.expression, c.status = None, "compiled"
             c.reason = "not a criterion: a formula or the definition of a calculation"
+        elif i + 1 < len(crits) and crits[i + 1].kind == c.kind and crits[i + 1].parent == c.parent \
+                and _is_colon_intro(c.text, c.kind):
+            c.expression, c.status = None, "compiled"  # "Adequate bone marrow as evidenced by:" over flat items
+            c.reason = "introduces the criteria that follow, which carry the checks"

@@ -366,7 +366,7 @@ def _conmeds(t: str) -> list:
 _CURRENT_MED = re.compile(
     r"(?i)\b(?:current(?:ly)?\s+(?:use|using|taking|receiving|treat\w*|on)|(?:concomitant|concurrent|ongoing|chronic|regular)"
     r"\s+(?:use|treatment|therapy|administration|medications?)|(?:is|are|be)\s+(?:currently\s+)?(?:taking|receiving|on)\b|"
-    r"(?:patients?|subjects?|participants?|those)\s+(?:currently\s+)?(?:taking|receiving|on)\b)")
+    r"(?:patients?|subjects?|participants?|those)\s+(?:currently\s+)?(?:taking|receiving|on)\b|^\W*(?:currently\s+)?taking\b)")
 
 
 def _non_oncology_agents(t: str) -> list[str]:
