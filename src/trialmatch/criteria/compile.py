@@ -61,7 +61,7 @@ from trialmatch.criteria.extractors.common import (
 from trialmatch.criteria.extractors.confirm import _PLACEHOLDER, _is_permission, _maybe_placeholder
 from trialmatch.criteria.extractors.person import _age, _age_gate
 from trialmatch.criteria.extractors.therapy import _FREE_AGENT_STOP
-from trialmatch.criteria.headings import demote_labels, value_labels
+from trialmatch.criteria.headings import demote_labels, negate_dose_items, value_labels
 from trialmatch.criteria.model import (
     Age, AllOf, Allergy, AnyOf, CompiledCriteria, ConcomitantMedication, Condition, Criterion, Diagnosis, Except,
     IfThen, LabThreshold, LifeExpectancy, Measurement, MenopausalStatus, NeedsConfirmation, Not, PerformanceStatus,
@@ -75,7 +75,7 @@ from trialmatch.criteria.structure import (
 
 __all__ = ["COMPILER_VERSION", "compile_criteria", "compile_text", "compile_criterion_text"]
 
-COMPILER_VERSION = "0.5.0"
+COMPILER_VERSION = "0.6.0"
 
 
 _NUMERIC_KINDS = (Age, LabThreshold, PerformanceStatus, LifeExpectancy, Measurement)
@@ -579,6 +579,7 @@ def _build(splits: list[SplitCriterion], trial_id: str, source: str, source_text
                                 parent=sc.parent, expression=expr, status=status, reason=reason))
     _demote_list_headers(crits)
     demote_labels(crits, read_with_label)
+    negate_dose_items(crits)
     _listed_types_as_alternatives(crits)
     _alternative_lists(crits, source_text)  # the list and cohort structure stages: criteria/structure.py
     _listed_exceptions(crits)

@@ -20,9 +20,10 @@ from __future__ import annotations
 import re
 
 from trialmatch.criteria.extractors.registry import family_data
-from trialmatch.criteria.model import Criterion
+from trialmatch.criteria.extractors.common import _negated
+from trialmatch.criteria.model import CumulativeDose, Criterion, Not, iter_atoms
 
-__all__ = ["demote_labels", "is_formula", "is_list_intro", "is_section_label", "value_labels"]
+__all__ = ["demote_labels", "is_formula", "is_list_intro", "is_section_label", "negate_dose_items", "value_labels"]
 
 _CUES = family_data("confirm").cues
 _SECTION_LABELS = frozenset(_CUES.words("section_labels"))
@@ -166,3 +167,18 @@ def demote_labels(crits: list[Criterion], read_with_label: set[str]) -> None:
                 and _is_colon_intro(c.text, c.kind):
             c.expression, c.status = None, "compiled"  # "Adequate bone marrow as evidenced by:" over flat items
             c.reason = "introduces the criteria that follow, which carry the checks"
+
+
+def negate_dose_items(crits: list[Criterion]) -> None:
+    """Inclusion items that are only cumulative-dose limits under a negated heading ("No prior therapy with
+    anthracyclines exceeding the following doses:" / "Doxorubicin > 450 mg/m^2"): the heading's "no" applies to
+    each item (she must not have had more than that dose)."""
+    by_id = {c.id: c for c in crits}
+    for c in crits:
+        head = by_id.get(c.parent) if c.parent else None
+        if c.kind != "inclusion" or head is None or c.expression is None or not _negated(head.text):
+            continue
+        atoms = list(iter_atoms(c.expression))
+        if atoms and all(isinstance(a, CumulativeDose) for a in atoms):
+            c.expression = Not(item=c.expression)
+            c.reason = f"under the negated heading {head.id}: none of these doses"

@@ -110,7 +110,7 @@ _GE = (r"≥\s*/?\s*=|>\s*/\s*=|>\s*or\s*=(?:\s*to\b)?|>\s+=(?!\s*<)|=\s*/?\s*>|
        r"equal\s+(?:to\s+)?or\s+(?:above|over)|"
        r"at\s+least|no\s+less\s+than|not\s+less\s+than|not\s+lower\s+than|no\s+lower\s+than|no\s+fewer\s+than|"
        r"not\s+fewer\s+than|(?:a\s+)?minimum\s+(?:of\s+)?|not\s+below|no\s+younger\s+than|not\s+younger\s+than|"
-       r"not\s+under|over\s+or\s+equal\s+to|from\s+the\s+age\s+of")
+       r"not\s+under|over\s+or\s+equal(?:\s+to)?|from\s+the\s+age\s+of")
 _LE = (r"≤\s*/?\s*=|<\s*/\s*=|<\s*or\s*=(?:\s*to\b)?|<\s+=(?!\s*>)|=\s*/?\s*<|≤|<=|=<|≦|⩽|"
        r"(?:less|lower|smaller|fewer|younger)(?:\s+than)?\s*(?:or|and/or)\s*equal(?:s)?(?:\s+to)?|"
        r"equal\s+to\s+or\s+(?:less|lower|smaller|younger)(?:\s+than)?|equal\s+or\s+(?:less|lower|smaller)(?:\s+than)?|"

@@ -322,7 +322,7 @@ def _performance_as_written(t: str) -> list:
 def _life_expectancy(t: str) -> list:
     """"life expectancy ≥ 12 weeks" -> LifeExpectancy(12 weeks); "life expectancy < 3 months"
     -> Not(LifeExpectancy(3 months)) (the predicate stays "she is expected to live at least ...")."""
-    m = re.search(r"(?i)life expectancy|expectancy of (?:life|survival)|expected (?:life[- ]?time|lifetime)|expected survival|estimated (?:patient )?survival|survival expectancy|expected to (?:live|survive)|predicted survival|prognosis", t)
+    m = re.search(r"(?i)life expectancy|expectancy of (?:life|survival)|expected (?:life[- ]?time|lifetime|life[- ]?span)|expected survival|estimated (?:patient )?survival|survival expectancy|expected to (?:live|survive)|predicted survival|prognosis", t)
     if not m:
         return []
     rest = t[m.end():m.end() + 80]
