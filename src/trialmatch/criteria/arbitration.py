@@ -37,7 +37,7 @@ __all__ = ["ORDER", "RULES", "Rule", "pipeline", "yields_to"]
 #: every extractor, in the order it runs
 ORDER = (
     # guards
-    "local_rule", "paren_permission", "therapy_response", "event_interval", "marrow_radiotherapy", "unsupported_pattern", "start_window", "protocol_defined", "vague_function",
+    "local_rule", "paren_permission", "therapy_response", "event_interval", "marrow_radiotherapy", "cumulative_dose", "unsupported_pattern", "start_window", "protocol_defined", "vague_function",
     "since_window", "confirm",
     # main
     "age", "men_or_menopausal_women", "men_or_nonpregnant_women", "sex", "menopause", "pregnancy", "performance",
@@ -137,9 +137,13 @@ def _receptor_percent(c):
                                               and (a.unit or "").lower() in ("%", "percent"))]
 
 
+_EVENT_NOT_CONDITION = ("myocardial_infarction", "coronary_revascularization")  # a recent event, read once as the event
+
+
 def _mi_event_not_condition(c, out: list) -> list:
-    if any(isinstance(a, RecentEvent) and a.event == "myocardial_infarction" for a in c.atoms):
-        return [x for x in out if x.condition != "myocardial_infarction"]
+    events = {a.event for a in c.atoms if isinstance(a, RecentEvent) and a.event in _EVENT_NOT_CONDITION}
+    if events:
+        return [x for x in out if x.condition not in events]
     return out
 
 
@@ -298,7 +302,7 @@ RULES: tuple[Rule, ...] = (
     skip_when_kinds("infection_is_not_a_condition", "conditions", ("infection",),
                     "an infection clause: its words are the infection's"),
     Rule("myocardial_infarction_event_is_not_a_condition", "output", "conditions",
-         "\"myocardial infarction within 6 months\": the recent event, not also the condition", _mi_event_not_condition),
+         "\"myocardial infarction (or coronary angioplasty) within 6 months\": the recent event, not also the condition", _mi_event_not_condition),
     Rule("whole_condition_list", "output", "conditions",
          "\"History of asthma, COPD or chronic bronchitis\": the whole list, not only its vocabulary items (when "
          "nothing else was found and the list names more conditions)", _whole_condition_list),

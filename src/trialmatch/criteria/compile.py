@@ -61,6 +61,7 @@ from trialmatch.criteria.extractors.common import (
 from trialmatch.criteria.extractors.confirm import _PLACEHOLDER, _is_permission, _maybe_placeholder
 from trialmatch.criteria.extractors.person import _age, _age_gate
 from trialmatch.criteria.extractors.therapy import _FREE_AGENT_STOP
+from trialmatch.criteria.headings import demote_labels, negate_dose_items, value_labels
 from trialmatch.criteria.model import (
     Age, AllOf, Allergy, AnyOf, CompiledCriteria, ConcomitantMedication, Condition, Criterion, Diagnosis, Except,
     IfThen, LabThreshold, LifeExpectancy, Measurement, MenopausalStatus, NeedsConfirmation, Not, PerformanceStatus,
@@ -74,7 +75,7 @@ from trialmatch.criteria.structure import (
 
 __all__ = ["COMPILER_VERSION", "compile_criteria", "compile_text", "compile_criterion_text"]
 
-COMPILER_VERSION = "0.5.0"
+COMPILER_VERSION = "0.6.0"
 
 
 _NUMERIC_KINDS = (Age, LabThreshold, PerformanceStatus, LifeExpectancy, Measurement)
@@ -516,6 +517,7 @@ def _construct(cls, **values):
 def _build(splits: list[SplitCriterion], trial_id: str, source: str, source_text: str) -> CompiledCriteria:
     crits = []
     texts = {sc.id: sc.text for sc in splits}
+    labelled, read_with_label = value_labels(splits), set()  # "Age" / "18 and over" (criteria/headings.py)
     for sc in splits:
         if _maybe_placeholder(sc.text) and _PLACEHOLDER.match(sc.text):
             crits.append(Criterion.model_construct(
@@ -531,6 +533,11 @@ def _build(splits: list[SplitCriterion], trial_id: str, source: str, source_text
             expr, status, reason = _compile_alternatives(sc, source_text)
         else:
             expr, status, reason = compile_criterion_text(sc.text, sc.kind)
+        if sc.id in labelled and status == "unsupported":
+            e2, s2, r2 = compile_criterion_text(f"{labelled[sc.id]} {sc.text}", sc.kind)
+            if s2 != "unsupported":
+                expr, status, reason = e2, s2, r2
+                read_with_label.add(sc.id)
         if status == "unsupported" and sc.parent is not None and not sc.children and not sc.alternatives:
             # PDQ-style lists put the subject in the heading and the value in the item ("Age:" /
             # "18 to 70", "Life expectancy:" / "More than 2 months"): read the item with its heading
@@ -571,6 +578,8 @@ def _build(splits: list[SplitCriterion], trial_id: str, source: str, source_text
         crits.append(_construct(Criterion, id=sc.id, kind=sc.kind, text=sc.text, span=tuple(sc.span),
                                 parent=sc.parent, expression=expr, status=status, reason=reason))
     _demote_list_headers(crits)
+    demote_labels(crits, read_with_label)
+    negate_dose_items(crits)
     _listed_types_as_alternatives(crits)
     _alternative_lists(crits, source_text)  # the list and cohort structure stages: criteria/structure.py
     _listed_exceptions(crits)

@@ -456,6 +456,22 @@ class MarrowRadiotherapy(_Node):
     min_percent: float
 
 
+def _describe_cumulative_dose(a) -> str:
+    return f"cumulative {a.agent.replace('_', ' ')} dose {a.comparator} {a.value:g} {a.unit}"
+
+
+@atom_kind(_describe_cumulative_dose)
+class CumulativeDose(_Node):
+    """Her lifetime (cumulative) dose of one drug compared with a limit ("Doxorubicin > 450 mg/m^2" listed
+    under prior anthracyclines): true when her cumulative dose is on that side of the limit."""
+
+    kind: Literal["cumulative_dose"] = "cumulative_dose"
+    agent: str  # a drug key of the drug vocabulary
+    comparator: Literal[">=", ">", "<=", "<"]
+    value: float
+    unit: str = "mg/m2"
+
+
 def _describe_recent_event(a) -> str:
     s = a.event.replace("_", " ")
     if a.site:

@@ -110,7 +110,7 @@ _GE = (r"≥\s*/?\s*=|>\s*/\s*=|>\s*or\s*=(?:\s*to\b)?|>\s+=(?!\s*<)|=\s*/?\s*>|
        r"equal\s+(?:to\s+)?or\s+(?:above|over)|"
        r"at\s+least|no\s+less\s+than|not\s+less\s+than|not\s+lower\s+than|no\s+lower\s+than|no\s+fewer\s+than|"
        r"not\s+fewer\s+than|(?:a\s+)?minimum\s+(?:of\s+)?|not\s+below|no\s+younger\s+than|not\s+younger\s+than|"
-       r"not\s+under|over\s+or\s+equal\s+to|from\s+the\s+age\s+of")
+       r"not\s+under|over\s+or\s+equal(?:\s+to)?|from\s+the\s+age\s+of")
 _LE = (r"≤\s*/?\s*=|<\s*/\s*=|<\s*or\s*=(?:\s*to\b)?|<\s+=(?!\s*>)|=\s*/?\s*<|≤|<=|=<|≦|⩽|"
        r"(?:less|lower|smaller|fewer|younger)(?:\s+than)?\s*(?:or|and/or)\s*equal(?:s)?(?:\s+to)?|"
        r"equal\s+to\s+or\s+(?:less|lower|smaller|younger)(?:\s+than)?|equal\s+or\s+(?:less|lower|smaller)(?:\s+than)?|"
@@ -138,6 +138,7 @@ _OP_GROUPS = tuple((n, p.replace(r"than", r"th[ae]n"), op) for n, p, op in _OP_G
 _OP_GATE = r"(?=[≥≤<>=＞＜˃˂≧≦⩾⩽±+]|\b[abdefghilmnosuwy])"
 _OP_RX = _OP_GATE + "(?:" + "|".join(f"(?P<{n}>{p})" for n, p, _ in _OP_GROUPS) + ")"
 _OP_OF = {n: op for n, _, op in _OP_GROUPS}
+_LIMIT_MULTIPLE = re.compile(r"(?i)\s*(?:x|×|times)\s*(?:of\s+)?(?:the\s+)?(?:institution(?:'?s|al)?\s+)?(?:i?uln|i?lln|upper|lower)\b")
 
 # ----------------------------------------------------------------------------- numbers and units
 _NUM = r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?|\.\d+)"
@@ -199,7 +200,8 @@ _RANGE_RE = re.compile(
     re.IGNORECASE,
 )
 _OP_NUM_RE = re.compile(
-    r"(?P<op>" + _OP_RX + r")\s*(?:than\s+)?(?:(?P<agew>(?:the\s+)?ages?\s*:?\s*(?:of\s+)?)|of\s+)?"
+    r"(?P<op>" + _OP_RX + r")\s*(?:than\s+)?(?:\(\s*(?:[<>≤≥]=?|=[<>])\s*\)\s*|to\s+(?=\d))?"  # "equal to or less than (<=) 1", ">= to 80"
+    r"(?:(?P<agew>(?:the\s+)?ages?\s*:?\s*(?:of\s+)?)|of\s+)?"
     + r"(?:(?P<sign>[-−+])(?=\.?\d)|(?<![\d.,/^*-]))(?P<a>" + _NUMW + r")" + _AFTER_NUM  # "greater than100 g/L": letters may touch
     + r"(?:\s*/\s*(?P<pair>\d{1,3}(?:[.,]\d+)?)(?![\d]|[.,]\d))?" + _u("ua"),
     re.IGNORECASE,
@@ -397,7 +399,8 @@ def find_quantities(text: str) -> tuple[Quantity, ...]:
             om = _OR_MORE_AFTER.match(text, e)
             if om:
                 op, e = (">=" if om.group("ge") else "<="), om.end()
-        window = optext.startswith("within") or _window(text, m.start(), e) and tunit is not None
+        window = optext.startswith("within") and not _LIMIT_MULTIPLE.match(text, m.end("a")) \
+            or _window(text, m.start(), e) and tunit is not None  # "within 1.5 x ULN" is a limit, not a window
         age = bool(m.group("agew")) or "older" in optext or "younger" in optext or bool(_AGE_AFTER.match(text[e:e + 12]))
         # a suffix "or more" / "or older" after an operator changes nothing
         add(Quantity(op, v, None, unit, utext, tunit, m.start(), e, m.start("a"), window=window, age_cue=age,

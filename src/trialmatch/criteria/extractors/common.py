@@ -109,7 +109,7 @@ def _negation_cues() -> dict:
     """The leading-negation cues of ``common.json`` (``rules.negation_cues``), checked: lower-case words and
     spaces only (they are joined into the regex as written)."""
     cues = family_data("common").rules["negation_cues"]
-    allowed = ("lead_cues", "no_unless_followed_by", "not_unless_followed_by", "not_a_negation")
+    allowed = ("lead_cues", "no_unless_followed_by", "not_unless_followed_by", "not_a_negation", "lead_connectives")
     bad = sorted(k for k in cues if k not in allowed and not k.startswith("_"))
     if bad:
         raise ValueError(f"common.json: rules.negation_cues: unknown keys {bad}; allowed keys: {list(allowed)}")
@@ -122,7 +122,8 @@ def _negation_cues() -> dict:
 
 _NEG_CUES = _negation_cues()
 _NEG_LEAD = re.compile(
-    r"^\s*(?:(?:the\s+)?(?:patients?|subjects?|participants?|women|men|she|he)\s+)?(?:must|should|will|may|can)?\s*"
+    r"^\s*(?:(?:" + "|".join(_NEG_CUES["lead_connectives"]) + r")\s*,\s*)?"  # "however, patients may not have had ..."
+    r"(?:(?:the\s+)?(?:patients?|subjects?|participants?|women|men|she|he)\s+)?(?:must|should|will|may|can)?\s*"
     r"(?:have|has|had|be|is|are)?\s*(?:had\s+)?"
     r"(?:no(?!\s+(?:" + "|".join(_NEG_CUES["no_unless_followed_by"]) + r")\b)|not(?!\s+(?:"
     + "|".join(_NEG_CUES["not_unless_followed_by"]) + r")\b)|" + "|".join(_NEG_CUES["lead_cues"]) + r")\b",

@@ -43,7 +43,8 @@ def _infections(t: str) -> list:
 # a grading scale with its grade right after (or before) a condition: "arrhythmia Lown III/IV", "heart failure
 # (NYHA class ≥ III)", "grade 3 or 4 neuropathy": the condition counts only at those grades
 _SEVERITY_SCALE = r"(?:lown|nyha|ccs|gold|child[- ]?pugh|ctcae|grade|class)\s*(?:class\s*)?(?:of\s*)?(?:[≥>]=?\s*)?(?P<g>iv|i{1,3}|[1-5])\b"
-_SEVERITY_AFTER = re.compile(r"(?i)\s*(?:\(\s*)?(?:\w+\s*)?" + _SEVERITY_SCALE)
+_SEVERITY_AFTER = re.compile(r"(?i)\s*(?:\(\s*)?(?:of\s+(?:a\s+)?severity\s*|of\s+any\s+cause\s*)?"  # "diarrhea ≥ CTCAE grade 2"
+                             r"(?:[≥>]=?\s*|greater\s+than\s+(?:or\s+equal\s+to\s+)?)?(?:\w+\s*)?" + _SEVERITY_SCALE)
 _SEVERITY_BEFORE = re.compile(r"(?i)" + _SEVERITY_SCALE + r"(?:\s*(?:-|–|/|,|or|and|to|through|or\s+higher|or\s+greater|"
                               r"or\s+more|\+|(?:iv|i{1,3}|[1-5])\b))*\s*(?:\w+\s+)?$")
 _SEVERITY_IN = re.compile(r"(?i)" + _SEVERITY_SCALE)
@@ -63,11 +64,21 @@ _CONDITION_WITHIN_RE = re.compile(r"(?i)within\s+(?:the\s+)?(?:last\s+|past\s+|p
 _LIST_ITEM_END = re.compile(r"(?i)[,;/]|\b(?:or|and|and/or|nor)\b")
 
 
+_NARROWING = re.compile(r"(?i)\b(?:" + "|".join(map(re.escape, family_data("conditions").cues.words("narrowing_modifiers")))
+                        + r")\s+$")
+_EXAMPLE_LESION_KEYS = frozenset(family_data("conditions").cues.words("example_lesion_keys"))
+_EXAMPLE_LESION_CONTEXT = re.compile(r"(?i)\b(?:" + "|".join(
+    map(re.escape, family_data("conditions").cues.words("example_lesion_context"))) + r")")
+
+
 def _conditions(t: str, strict: bool = False) -> list:
     out = []
+    lesion_context = _EXAMPLE_LESION_CONTEXT.search(t) is not None
     for key, s, e in vocab_find(vocab_regexes()["condition"], t):
         if key == "myocardial_infarction" and t[s:e] == "MI" and False:
             continue
+        if _NARROWING.search(t[max(0, s - 20):s]) or lesion_context and key in _EXAMPLE_LESION_KEYS:
+            continue  # "Purulent pleural effusion" (a narrower condition), "ascites ... not measurable" (an example lesion)
         # a qualifier after the mention counts only up to the next list item: "MI, stroke or unstable angina"
         # does not make the MI or the stroke unstable
         after = _LIST_ITEM_END.split(t[e:e + 40], maxsplit=1)[0]

@@ -207,8 +207,14 @@ def _protocol_defined_guard(c, t: str):
     return None
 
 
+# more requirements with no threshold of their own ("Adequate blood counts", "AST and ALT must be in the acceptable
+# range", "within the parameters specified in protocol"): ``cues.vague_requirement_patterns`` of confirm.json
+_VAGUE_MORE = re.compile("|".join(family_data("confirm").cues["vague_requirement_patterns"]), re.IGNORECASE)
+
+
 def _vague_function_guard(c, t: str):
     vm = _VAGUE_FUNCTION.search(t) if _may_match(t, _VAGUE_FUNCTION_WORDS) else None
+    vm = vm or _VAGUE_MORE.search(t)
     if vm and not _THRESHOLD_HINT.search(t):
         return [NeedsConfirmation(category="other", reason=f"no defined threshold: '{vm.group(0)}' must be judged "
                                                            "by a person against the protocol's limits")]

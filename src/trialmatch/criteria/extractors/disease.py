@@ -223,8 +223,14 @@ def _measurable(t: str) -> list:
     return []
 
 
+# more wordings of another cancer ("Other major cancer in the past 3 years", "Previous cancer (except ...)", "No
+# malignancy within the past 5 years except ..."): ``cues.other_malignancy_patterns`` of disease.json
+_OTHER_MALIGNANCY_MORE = re.compile("|".join(family_data("disease").cues["other_malignancy_patterns"]), re.IGNORECASE)
+
+
 def _other_malignancy(t: str) -> list:
-    if not _any(r"other (?:active |primary |invasive )*(?:malignan|cancers?|tumou?rs?|invasive)|second (?:primary )?(?:malignan|cancer)|prior malignan|previous malignan|another (?:primary )?(?:malignan|cancer)|history of (?:a |any )?(?:other )?(?:malignan|cancer)|concurrent malignan|additional malignan|malignancies? (?:other than|within)", t):
+    if not _any(r"other (?:active |primary |invasive )*(?:malignan|cancers?|tumou?rs?|invasive)|second (?:primary )?(?:malignan|cancer)|prior malignan|previous malignan|another (?:primary )?(?:malignan|cancer)|history of (?:a |any )?(?:other )?(?:malignan|cancer)|concurrent malignan|additional malignan|malignancies? (?:other than|within)", t) \
+            and not _OTHER_MALIGNANCY_MORE.search(t):
         return []
     within = None
     m = re.search(r"(?i)(?:within|in)\s+(?:the\s+)?(?:last|past|previous|prior)?\s*" + NUM + r"\s*" + TIME, t) or \

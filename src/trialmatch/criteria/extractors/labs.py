@@ -38,12 +38,13 @@ def _labs(t: str) -> list:
         groups.append([mt])
     results: list[tuple[list, int, int]] = []  # (atoms, start, end)
     clause_qs = find_quantities(t)  # one scan of the clause, shared by its segments
+    short = _core_length(t) <= _BARE_LIMIT_MAX_CLAUSE
     for gi, grp in enumerate(groups):
         start = grp[-1][2]
         end = groups[gi + 1][0][1] if gi + 1 < len(groups) else len(t)
         seg = t[start:end]
-        comps = _comparisons(seg, _shift_quantities(clause_qs, start, end), bare_ok=len(t) <= _BARE_LIMIT_MAX_CLAUSE)
-        if not comps and len(t) <= _BARE_LIMIT_MAX_CLAUSE and _NORMAL_BEFORE.search(t, max(0, grp[0][1] - 20), grp[0][1]) \
+        comps = _comparisons(seg, _shift_quantities(clause_qs, start, end), bare_ok=short)
+        if not comps and short and _NORMAL_BEFORE.search(t, max(0, grp[0][1] - 20), grp[0][1]) \
                 and _NORMAL_AFTER_OK.match(t, grp[-1][2]):
             # "normal left ventricular ejection fraction": the analyte's normal range
             comps = [{"op": "<=", "uln": 1.0, "condition": None, "normal": True, "start": 0, "end": 0}]
@@ -319,6 +320,17 @@ _LLN_AFTER = re.compile(r"(?i)\s*" + _LLN)
 #: longer sentence it is most often part of a definition or a condition ("anaemia with Hb below the LLN"),
 #: not a threshold of its own
 _BARE_LIMIT_MAX_CLAUSE = 110
+# how the value is measured ("as measured by MUGA scan or echocardiogram", "by ECHO or MUGA") and bracketed
+# abbreviations: not counted in that length (the words of ``cues.measurement_method_words`` of labs.json)
+_METHOD_TAIL = re.compile(r"(?i)(?:,\s*)?\b(?:(?:as\s+)?(?:measured|determined|assessed|documented|evaluated|demonstrated)\s+by|"
+                          r"by|on)\s+(?:a\s+|an\s+|the\s+)?(?:" + "|".join(
+                              map(re.escape, family_data("labs").cues.words("measurement_method_words"))) + r")\b.*$", re.S)
+
+
+def _core_length(t: str) -> int:
+    """The length of a clause less its bracketed abbreviations ("(LVEF)") and its measurement-method tail."""
+    core = re.sub(r"\([^()]{0,24}\)", "", t)
+    return len(_METHOD_TAIL.sub("", core).strip())
 
 
 def _comparisons(seg: str, qs=None, bare_ok: bool = True) -> list[dict]:

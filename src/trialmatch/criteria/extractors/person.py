@@ -285,6 +285,8 @@ def _performance_as_written(t: str) -> list:
     rest = t[m.end():m.end() + 90]
     rest = re.sub(r"\((?:ECOG|PS|KPS|WHO|[A-Z]{2,5})\)", "", rest)
     rest = re.sub(r"(?<=[<>])\s+=", "=", rest)  # "> = 4"
+    # "equal to or less than (<=) 1", ">= to 80", "Performance status of ECOG 0, 1, 2, or 3"
+    rest = re.sub(r"(?i)\(\s*(?:[<>≤≥]=?|=[<>])\s*\)|(?<=[=<>≥≤])\s*to\b|^\s*(?:of\s+)?(?:ecog|who|zubrod)\b", " ", rest)
     rest = re.sub(r"(?i)performance\s+status|performance\s+score|scores?\b|scales?\b|grades?\b|of\b|is\b|:|must be|should be|\bbe\b", " ", rest)
     rng = re.search(r"(\d{1,3})\s*%?\s*(?:-|–|~|to|through)\s*(\d{1,3})", rest)
     if rng and not re.match(r"\s*(?:≥|>|≤|<)", rest):
@@ -320,7 +322,7 @@ def _performance_as_written(t: str) -> list:
 def _life_expectancy(t: str) -> list:
     """"life expectancy ≥ 12 weeks" -> LifeExpectancy(12 weeks); "life expectancy < 3 months"
     -> Not(LifeExpectancy(3 months)) (the predicate stays "she is expected to live at least ...")."""
-    m = re.search(r"(?i)life expectancy|expectancy of (?:life|survival)|expected (?:life[- ]?time|lifetime)|expected survival|estimated (?:patient )?survival|survival expectancy|expected to (?:live|survive)|predicted survival|prognosis", t)
+    m = re.search(r"(?i)life expectancy|expectancy of (?:life|survival)|expected (?:life[- ]?time|lifetime|life[- ]?span)|expected survival|estimated (?:patient )?survival|survival expectancy|expected to (?:live|survive)|predicted survival|prognosis", t)
     if not m:
         return []
     rest = t[m.end():m.end() + 80]

@@ -11,7 +11,7 @@ from trialmatch.criteria.extractors.common import NUM, TIME, _SEP_RUN, _STOP, _a
 from trialmatch.criteria.extractors.disease import _CANCER_WORDS
 from trialmatch.criteria.extractors.registry import family_data, register
 from trialmatch.criteria.model import (
-    AllOf, ConcomitantMedication, Condition, Except, Measurement, PriorTherapy, Range, Unsupported,
+    AllOf, ConcomitantMedication, CumulativeDose, Condition, Except, Measurement, PriorTherapy, Range, Unsupported,
 )
 from trialmatch.criteria.rules import FoldedPattern, vocab_find, vocab_regexes
 
@@ -366,7 +366,7 @@ def _conmeds(t: str) -> list:
 _CURRENT_MED = re.compile(
     r"(?i)\b(?:current(?:ly)?\s+(?:use|using|taking|receiving|treat\w*|on)|(?:concomitant|concurrent|ongoing|chronic|regular)"
     r"\s+(?:use|treatment|therapy|administration|medications?)|(?:is|are|be)\s+(?:currently\s+)?(?:taking|receiving|on)\b|"
-    r"(?:patients?|subjects?|participants?|those)\s+(?:currently\s+)?(?:taking|receiving|on)\b)")
+    r"(?:patients?|subjects?|participants?|those)\s+(?:currently\s+)?(?:taking|receiving|on)\b|^\W*(?:currently\s+)?taking\b)")
 
 
 def _non_oncology_agents(t: str) -> list[str]:
@@ -542,6 +542,33 @@ for _name in ('_CURRENT_MED', '_DRUG_LIKE', '_FREE_AGENT_RE'):
 del _name
 
 
+_CUMULATIVE_DOSE = re.compile(family_data("therapy").cues["cumulative_dose"]["pattern"], re.IGNORECASE)
+_CUMULATIVE_OPS = {">": ">", ">=": ">=", "≥": ">=", "more than": ">", "greater than": ">", "exceeding": ">", "<": "<",
+                   "<=": "<=", "≤": "<=", "=<": "<=", "=>": ">=", "less than": "<"}
+
+
+def _cumulative_dose_guard(c, t: str):
+    """A line that is only drug-and-dose limits ("Doxorubicin hydrochloride > 450 mg/m^2", "Mitoxantrone > 120 mg/m^2
+    and idarubicin > 90 mg/m^2", as listed under prior anthracyclines): each a cumulative dose of a vocabulary drug
+    (a guard: the whole clause is these limits, none of them a lab or a measurement)."""
+    pos, out = 0, []
+    rx = vocab_regexes()
+    for m in _CUMULATIVE_DOSE.finditer(t):
+        if t[pos:m.start()].strip(" ,;.-*•") and not re.fullmatch(r"\s*(?:,|;|and|or)\s*", t[pos:m.start()]):
+            return None
+        op = _CUMULATIVE_OPS.get(re.sub(r"\s+", " ", m.group("op").strip().lower()))
+        names = re.split(r"\s+or\s+", re.sub(r"^(?:and|or)\s+", "", _SEP_RUN.sub(" ", m.group("drug").strip().lower())))
+        keys = [rx["agent_names"].get(n) for n in names]  # "Doxorubicin or liposomal doxorubicin > 500 mg/m^2": each
+        if op is None or None in keys:
+            return None
+        out += [CumulativeDose(agent=k, comparator=op, value=float(m.group("v"))) for k in keys]
+        pos = m.end()
+    if not out or t[pos:].strip(" .;,"):
+        return None
+    return out
+
+
+register("therapy", "cumulative_dose", _cumulative_dose_guard, takes="clause")
 register("therapy", "conmeds", _conmeds)
 register("therapy", "concurrent_medication", _concurrent_medication)
 register("therapy", "prior_therapy", _prior_therapy, takes="text_kind")

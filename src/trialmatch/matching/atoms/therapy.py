@@ -373,3 +373,19 @@ def concomitant_medication(a: cm.ConcomitantMedication, ctx: EvalContext) -> Res
         n = len(idx.medication_generics)
         return Result(False, [f"no {what} among her {n} current medication(s)" if n else f"no {what} in her record"], [])
     return Result(None, ["current medications not recorded"], [], [missing_fact("medications", "current medications")])
+
+
+@evaluates("cumulative_dose")
+def cumulative_dose(a: cm.CumulativeDose, ctx: EvalContext) -> Result:
+    """Her cumulative dose of one drug against a limit. No record gives a lifetime dose, so this is decided
+    only when she never had the drug (a dose of 0: above no limit, below every one); when she had it, or her
+    history is not recorded, it is unknown and the missing fact names the dose."""
+    limit = f"cumulative {readable(a.agent)} dose {a.comparator} {fmt_number(a.value)} {a.unit}"
+    had = prior_therapy(cm.PriorTherapy(agents=[a.agent]), ctx)
+    if had.value is False:
+        return Result(a.comparator in ("<", "<="), [f"no prior {readable(a.agent)}: cumulative dose 0 ({limit})"],
+                      had.evidence)
+    reason = f"prior {readable(a.agent)}: its cumulative dose is not recorded ({limit})" if had.value \
+        else f"{limit}: treatment history not recorded"
+    return Result(None, [reason], had.evidence,
+                  [*had.missing, missing_fact(f"cumulative_dose:{a.agent}", f"cumulative dose of {readable(a.agent)} ({a.unit})")])
