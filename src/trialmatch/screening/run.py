@@ -67,6 +67,7 @@ class ScreenResult:
     layout: Layout | None = None
     load_seconds: float = 0.0  # the workers' trial preloading (wall time, every worker at once)
     cpu_seconds: float | None = None  # CPU time of the workers (sum) during the screening
+    worker_cpu_seconds: dict[str, float] = field(default_factory=dict)  # ... of each worker
     ran_partitions: list[str] = field(default_factory=list)  # names of the partitions screened by this run
     plan: Plan | None = field(default=None, repr=False)
 
@@ -85,7 +86,16 @@ class ScreenResult:
             "layout": self.layout.to_json() if self.layout else None,
             "load_seconds": round(self.load_seconds, 3),
             "cpu_seconds": round(self.cpu_seconds, 3) if self.cpu_seconds is not None else None,
+            "cpu_bound_speedup": round(self.cpu_bound_speedup, 3) if self.cpu_bound_speedup else None,
         }
+
+    @property
+    def cpu_bound_speedup(self) -> float | None:
+        """Workers' CPU time, all of them / the busiest one's: the speed-up over one worker that
+        this run's division of the work allows when each worker has a core to itself (it does
+        not depend on how busy the machine was)."""
+        busiest = max(self.worker_cpu_seconds.values(), default=0.0)
+        return sum(self.worker_cpu_seconds.values()) / busiest if busiest > 0 else None
 
 
 # ---------------------------------------------------------------------------- inputs
@@ -308,7 +318,8 @@ def run_screen(store, patients: list[PatientItem], out: Path | str, *, statuses:
             result.seconds = time.perf_counter() - t0
             cpu1 = _worker_cpu(cluster.client)
             same = set(cpu0) & set(cpu1)
-            result.cpu_seconds = sum(cpu1[w] - cpu0[w] for w in same) if same else None
+            result.worker_cpu_seconds = {w: cpu1[w] - cpu0[w] for w in sorted(same)}
+            result.cpu_seconds = sum(result.worker_cpu_seconds.values()) if same else None
         finally:
             cluster.close()
     if not result.failed:
