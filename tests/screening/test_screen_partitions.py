@@ -51,3 +51,15 @@ def test_duplicate_patient_and_bad_status_are_errors():
     assert "COMPLETED" in status_filter(["closed"])
     with pytest.raises(ValueError, match="unknown trial status 'recruting'"):
         status_filter(["recruting"])
+
+
+def test_layout_cuts_patients_then_trials_to_reach_min_partitions():
+    # by size alone: 1 patient block x 3 trial blocks; 32 partitions wanted: patients first
+    assert choose_layout(16, 4921, 25, 2000) == Layout(11, 3)
+    assert choose_layout(16, 4921, 25, 2000, min_partitions=1) == Layout(1, 3)
+    # one patient a block is not enough: trials are cut finer
+    assert choose_layout(3, 7, 2, 3) == Layout(3, 7)
+    assert choose_layout(2, 100, 25, 2000) == Layout(2, 16)
+    # large runs are cut by size
+    assert choose_layout(1000, 500_000, 25, 2000) == Layout(40, 250)
+    assert choose_layout(0, 0, 25, 2000) == Layout(1, 1)

@@ -131,6 +131,27 @@ def test_index_backed_screen_has_the_same_verdicts(demo_store, dask_client, tmp_
     assert (a[~skipped].score - b[~skipped].score).abs().max() < 1e-9
 
 
+def test_workers_load_each_trial_once_and_the_summary_has_cpu(demo_store, dask_client, tmp_path):
+    from trialmatch.screening import worker
+
+    dask_client.run(worker.clear_cache)
+    before = dask_client.run(lambda: dict(worker.STATS))
+    items = file_patients(write_patients(tmp_path / "pts", 6))
+    res = run_screen(demo_store, items, tmp_path / "w.parquet", client=dask_client)
+    after = dask_client.run(lambda: dict(worker.STATS))
+    assert res.partitions >= 6 * 1 and res.ran == res.partitions and res.workers == 2
+    assert res.load_seconds > 0 and res.cpu_seconds and res.cpu_seconds > 0
+    # every worker read every trial of the run once, before the partitions, and never again
+    for addr in after:
+        assert after[addr]["trials_loaded"] - before[addr]["trials_loaded"] == res.trials
+    # a second run on a new output reads nothing from the store
+    again = run_screen(demo_store, items, tmp_path / "w2.parquet", client=dask_client)
+    assert dask_client.run(lambda: worker.STATS["trials_loaded"]) == {a: v["trials_loaded"] for a, v in after.items()}
+    assert again.ran == again.partitions
+    df = read_results(tmp_path / "w2.parquet")
+    assert "steps" in df.columns and all(len(s) == 0 for s in df.steps)  # the demo trials state no protocol steps
+
+
 def test_killed_worker_mid_run_completes_without_duplicates(demo_store, dask_client, tmp_path):
     files = write_patients(tmp_path / "pts", 48)
     items = file_patients(files)

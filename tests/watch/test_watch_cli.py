@@ -118,3 +118,33 @@ def test_cli_worked_example_add_patient(tmp_path, seeds_dir):
     bad.write_text("{not json")
     r4 = runner.invoke(app, ["watch", "--db", db, "--add-patient", str(bad), "--as-of", "2026-05-20"])
     assert r4.exit_code == 1 and "bad.json" in r4.output
+
+
+def test_cli_watch_screen_out_reuses_partitions(tmp_path, seeds_dir):
+    """--screen-out keeps the screening results: a second run with nothing changed screens nothing."""
+    from trialmatch.trials import read_path
+
+    try:
+        from trialmatch.criteria import compile_criteria
+    except ImportError:
+        from trialmatch.criteria.compile import compile_criteria
+    db = str(tmp_path / "so.db")
+    store = TrialStore(db)
+    trials = [r.trial for f in sorted(seeds_dir.glob("0*.txt")) for r in read_path(f) if r.trial is not None]
+    store.ingest_trials(trials, {t.id: compile_criteria(t) for t in trials})
+    runner = CliRunner()
+    out = tmp_path / "results"
+    args = ["watch", "--db", db, "--screen-out", str(out), "--as-of", "2026-03-01", "--format", "json"]
+    r1 = runner.invoke(app, args + ["--add-patient", str(FIX / "pt_esr1_before.json")])
+    assert r1.exit_code == 0, r1.output
+    rep1 = json.loads(r1.stdout)
+    n = rep1["screen"]["partitions"]
+    assert 1 < n <= len(trials) and rep1["screen"]["ran"] == n and rep1["counts"] == {"new": len(trials)}
+    assert (out / "_all.parquet" / "_watch.json").is_file()
+    r2 = runner.invoke(app, args[:-2] + ["--format", "table"])
+    assert r2.exit_code == 0, r2.output
+    text = " ".join(r2.output.split())
+    assert "0 change(s)" in text and f"screened 0 of {n} partition(s) (0 pairs), {n} reused" in text
+    # Dask workers cannot read an in-memory store: a clear error, no traceback
+    r3 = runner.invoke(app, ["watch", "--db", "sqlite:///:memory:", "--workers", "2"])
+    assert r3.exit_code == 2 and "in-memory store" in r3.output

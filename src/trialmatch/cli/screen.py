@@ -33,8 +33,10 @@ def screen_command(
     workspace: Optional[str] = typer.Option(None, "--workspace", "-w",
                                             help="Stored patients of this workspace (default: every workspace)."),
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Evaluate as of this date (YYYY-MM-DD)."),
-    patient_block: int = typer.Option(25, "--patient-block", min=1, help="Patients per partition (new output)."),
-    trial_block: int = typer.Option(2000, "--trial-block", min=1, help="Trials per partition (new output)."),
+    patient_block: int = typer.Option(25, "--patient-block", min=1, help="At most about this many patients per "
+                                      "partition (new output)."),
+    trial_block: int = typer.Option(2000, "--trial-block", min=1, help="At most about this many trials per partition "
+                                    "(new output; cut finer to make at least 32 partitions)."),
     restart: bool = typer.Option(False, "--restart", help="Forget the results already in --out and screen all."),
     use_index: bool = typer.Option(
         False, "--index/--no-index", help="Skip the trials the candidate index excludes for a patient (same verdicts; "
@@ -116,6 +118,8 @@ def screen_command(
         print_json(result.to_json())
     else:
         rate = f", {result.pairs_per_second:,.0f} pairs/s on {result.workers} worker(s)" if result.ran else ""
+        if result.load_seconds:
+            rate += f"; trials loaded by the workers first in {result.load_seconds:.1f} s"
         console.print(
             f"screened {result.patients} patient(s) x {result.trials} trial(s) = {result.pairs:,} pairs in "
             f"{result.partitions} partition(s): {result.ran} run, {result.skipped} already done, "

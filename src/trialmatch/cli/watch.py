@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 
 from trialmatch.cli.common import DbOption, OutputFormat, console, err_console, fail, open_store, print_json
 
@@ -28,12 +29,22 @@ def watch(
     add_patient: Optional[list[Path]] = typer.Option(
         None, "--add-patient", help="Store this patient file (JSON, FHIR Bundle or text summary) in the workspace "
         "first, as a new version if it changed. Repeatable."),
+    screen_out: Optional[Path] = typer.Option(
+        None, "--screen-out", help="Keep the screening results (one folder per workspace choice) under this folder "
+        "(default: STORE.watch beside a SQLite store file; other stores: a temporary folder, every pair re-screened)."),
+    workers: int = typer.Option(0, "--workers", "-j", min=0,
+                                help="Screen on an embedded Dask LocalCluster of N worker processes (0: in this process)."),
+    scheduler: Optional[str] = typer.Option(
+        None, "--scheduler", envvar="TRIALMATCH_DASK_SCHEDULER",
+        help="Screen on this Dask scheduler (tcp://host:8786; --screen-out on a shared path)."),
 ) -> None:
-    """Re-match the stored patients against the current trials and report what changed since the last run.
+    """Re-screen the stored patients where trials or patients changed and report what changed since the last run.
 
-    The first run records a baseline (every patient-trial pair is reported as new). Exit status: 0; 1 when a
-    --add-patient file could not be read (the others are stored and watched); 3 when the webhook could not be
-    reached (the changes are recorded all the same).
+    Screening goes through the batch screening of `trialmatch screen` (partitions keyed on the patients' records,
+    the trials' versions, the compiler version and the --as-of date): a run after a sync or an ingest re-screens
+    only the partitions holding a changed trial or patient. The first run records a baseline (every patient-trial
+    pair is reported as new). Exit status: 0; 1 when a --add-patient file could not be read (the others are stored
+    and watched); 3 when the webhook could not be reached (the changes are recorded all the same).
     """
     when: dt.date | None = None
     if as_of:
@@ -51,9 +62,12 @@ def watch(
             bad_files += not _store_patient(store, path, workspace or "default")
         if workspace and workspace not in store.list_workspaces():
             fail(f"no patients in workspace {workspace!r}", 2)
-        report = run_watch(store, workspace=workspace, as_of=when, webhook=webhook)
+        report = run_watch(store, workspace=workspace, as_of=when, webhook=webhook, screen_out=screen_out,
+                           workers=workers, scheduler=scheduler)
     except StoreError as exc:
         fail(str(exc))
+    except (ValueError, OSError) as exc:  # a results folder or a store the workers cannot use
+        fail(escape(str(exc)), 2 if isinstance(exc, ValueError) else 1)
     if format == OutputFormat.json:
         print_json(report.to_json_dict())
     else:
@@ -77,7 +91,11 @@ def watch(
                 table.add_row(*([c.workspace] if many else []), *row)
             console.print(table)
         for e in report.errors:
-            err_console.print(f"[yellow]warning:[/] {e}")
+            err_console.print(f"[yellow]warning:[/] {escape(e)}")
+        sc = report.screen or {}
+        if sc:
+            err_console.print(f"screened {sc['ran']} of {sc['partitions']} partition(s) ({sc['pairs_screened']:,} pairs), "
+                              f"{sc['reused']} reused, {sc['failed']} failed; {sc['pairs_compared']:,} pair(s) compared")
     if bad_files:
         err_console.print(f"[bold red]error:[/] {bad_files} patient file(s) could not be read")
     if report.webhook is not None:

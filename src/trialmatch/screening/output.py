@@ -46,9 +46,12 @@ COLUMNS: dict[str, str] = {
     "deciding_text": "the text of each deciding criterion",
     "missing_facts": "keys of the facts that would settle the unknown criteria",
     "missing_text": "their descriptions",
+    "steps": "the protocol steps' outcomes: number, name, verdict, reason (empty for a trial without steps)",
     "partition": "the partition that wrote the row",
 }
-LIST_COLUMNS = ("deciding_ids", "deciding_text", "missing_facts", "missing_text")
+LIST_COLUMNS = ("deciding_ids", "deciding_text", "missing_facts", "missing_text", "steps")
+#: the version of the row layout above: results on an output written with another are redone
+ROW_FORMAT = 2
 _SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".ndjson": "ndjson", ".jsonl": "ndjson"}
 
 
@@ -116,11 +119,13 @@ def _arrow_schema():
     import pyarrow as pa
 
     lst = pa.list_(pa.string())
+    steps = pa.list_(pa.struct([("number", pa.int64()), ("name", pa.string()), ("verdict", pa.string()),
+                                ("reason", pa.string())]))
     return pa.schema([
         ("patient_id", pa.string()), ("patient_source", pa.string()), ("trial_id", pa.string()),
         ("trial_version", pa.int64()), ("trial_status", pa.string()), ("as_of", pa.string()),
         ("verdict", pa.string()), ("score", pa.float64()), ("deciding_ids", lst), ("deciding_text", lst),
-        ("missing_facts", lst), ("missing_text", lst), ("partition", pa.string()),
+        ("missing_facts", lst), ("missing_text", lst), ("steps", steps), ("partition", pa.string()),
     ])
 
 
@@ -155,6 +160,36 @@ def write_partition_file(paths: OutputPaths, name: str, rows: list[dict[str, Any
     target = paths.part_file(name)
     atomic_write_bytes(target, encode_rows(rows, paths.fmt))
     return target
+
+
+def read_partition_rows(paths: OutputPaths, name: str, columns: list[str] | None = None) -> list[dict[str, Any]]:
+    """The rows of one partition file as dicts (list cells as lists; ``columns``: only these).
+
+    Raises
+    ------
+    FileNotFoundError
+        The partition has no file.
+    """
+    f = paths.part_file(name)
+    if paths.fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.read_table(f, columns=columns).to_pylist()
+    text = f.read_text("utf-8")
+    if paths.fmt == "ndjson":
+        rows = [json.loads(line) for line in text.splitlines() if line]
+    else:
+        import csv
+        import io
+
+        rows = []
+        for r in csv.DictReader(io.StringIO(text), fieldnames=list(COLUMNS)):
+            for col in LIST_COLUMNS:
+                r[col] = json.loads(r[col])
+            r["trial_version"] = int(r["trial_version"])
+            r["score"] = float(r["score"]) if r["score"] not in ("", None) else None
+            rows.append(r)
+    return [{k: r[k] for k in columns} for r in rows] if columns else rows
 
 
 # ---------------------------------------------------------------------------- manifest

@@ -44,9 +44,13 @@ def _store(url: str):
     return st
 
 
-def load_trials(url: str, compiler_version: str, refs) -> list[tuple]:
+def load_trials(url: str, compiler_version: str, refs, freeze: bool = True) -> list[tuple]:
     """The ``(Trial, CompiledCriteria)`` pairs of ``refs`` (TrialRef), from this process's cache
     or the store.
+
+    Trials read from the store get their matching plans at once (``prepare_trials``); with
+    ``freeze`` (a worker process) the loaded set also goes to the collector's permanent
+    generation.
 
     Raises
     ------
@@ -101,8 +105,30 @@ def load_trials(url: str, compiler_version: str, refs) -> list[tuple]:
         from trialmatch.matching import prepare_trials
 
         # their matching plans now, and the long-lived trial set out of the collector's full passes
-        prepare_trials([tc for tc in out if tc[0].id in found], freeze=True)
+        prepare_trials([tc for tc in out if tc[0].id in found], freeze=freeze)
     return out
+
+
+def preload_trials(url: str, compiler_version: str, refs) -> dict[str, Any]:
+    """Load and prepare ``refs`` into this process's cache before the partitions that need them
+    (run on every worker at the start of a run: the once-per-worker cost, timed on its own).
+
+    Returns
+    -------
+    dict
+        ``trials`` (how many are cached now), ``loaded`` (read from the store by this call),
+        ``seconds``, ``cpu_seconds``.
+    """
+    t0, c0 = time.perf_counter(), time.process_time()
+    before = STATS["trials_loaded"]
+    load_trials(url, compiler_version, refs)
+    return {"trials": len(refs), "loaded": STATS["trials_loaded"] - before,
+            "seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0}
+
+
+def process_cpu_seconds() -> float:
+    """CPU time of this process so far (all its threads): what a worker spent, read by the client."""
+    return time.process_time()
 
 
 def clear_cache() -> None:
@@ -112,18 +138,20 @@ def clear_cache() -> None:
         _STORES.clear()
 
 
-def result_rows(partition: Partition, report, item, versions: dict[str, int]) -> list[dict[str, Any]]:
-    """The result rows of one patient's :class:`~trialmatch.matching.MatchReport`."""
-    as_of = report.as_of.isoformat()
+def result_rows(partition: Partition, results, item, versions: dict[str, int], as_of: dt.date) -> list[dict[str, Any]]:
+    """The result rows of one patient's :class:`~trialmatch.matching.TrialMatch` results."""
+    when = as_of.isoformat()
     rows = []
-    for tm in report.results:
+    for tm in results:
         texts = {c.criterion_id: c.text for c in tm.criteria}
         rows.append({
             "patient_id": item.patient_id, "patient_source": item.source, "trial_id": tm.trial_id,
-            "trial_version": versions[tm.trial_id], "trial_status": tm.status, "as_of": as_of,
+            "trial_version": versions[tm.trial_id], "trial_status": tm.status, "as_of": when,
             "verdict": tm.verdict, "score": float(tm.score),
             "deciding_ids": list(tm.deciding), "deciding_text": [texts.get(i, "") for i in tm.deciding],
             "missing_facts": [m.fact for m in tm.missing], "missing_text": [m.description for m in tm.missing],
+            "steps": [{"number": st.number, "name": st.name, "verdict": st.verdict, "reason": st.reason}
+                      for st in tm.steps],
             "partition": partition.name,
         })
     return rows
@@ -156,13 +184,14 @@ def excluded_rows(partition: Partition, item, as_of: str, excluded: dict) -> lis
             "patient_id": item.patient_id, "patient_source": item.source, "trial_id": ref.trial_id,
             "trial_version": ref.version, "trial_status": ref.status, "as_of": as_of, "verdict": "ineligible",
             "score": None, "deciding_ids": [h.criterion_id for h in hits], "deciding_text": [h.text for h in hits],
-            "missing_facts": [], "missing_text": [], "partition": partition.name,
+            "missing_facts": [], "missing_text": [], "steps": [], "partition": partition.name,
         })
     return rows
 
 
 def screen_partition(partition: Partition, *, store_url: str, compiler_version: str, as_of: dt.date | None,
-                     out: str, include_evidence: bool = False, index_revision: int | None = None) -> dict[str, Any]:
+                     out: str, include_evidence: bool = False, index_revision: int | None = None,
+                     matcher=None, freeze: bool = True) -> dict[str, Any]:
     """Screen one partition and write its file (atomically); returns a summary for the client.
 
     Parameters
@@ -182,6 +211,11 @@ def screen_partition(partition: Partition, *, store_url: str, compiler_version: 
         Use the store's candidate index (synced by the client at this store revision): trials it
         excludes for a patient are not evaluated; their rows are ``ineligible`` with the index's
         failed criteria as deciding, an empty score and no missing facts.
+    matcher : callable, optional
+        ``matcher(patient, [(trial, compiled)], as_of) -> [TrialMatch]`` instead of
+        :func:`trialmatch.matching.match_patient` (the patient is given as of ``as_of``).
+    freeze : bool
+        Move newly loaded trials to the collector's permanent generation (a worker process).
 
     Returns
     -------
@@ -189,26 +223,31 @@ def screen_partition(partition: Partition, *, store_url: str, compiler_version: 
         ``name``, ``key``, ``rows``, ``seconds``, ``trials_loaded`` (read from the store by this task).
     """
     from trialmatch.matching import MatchOptions, match_patient
+    from trialmatch.patients.asof import patient_as_of
     from trialmatch.patients.model import Patient
 
     t0 = time.perf_counter()
     loaded_before = STATS["trials_loaded"]
-    pairs = load_trials(store_url, compiler_version, partition.trials)
+    pairs = load_trials(store_url, compiler_version, partition.trials, freeze=freeze)
     versions = {r.trial_id: r.version for r in partition.trials}
     options = MatchOptions(include_evidence=include_evidence)
     rows: list[dict[str, Any]] = []
     index = load_index(store_url, compiler_version, index_revision) if index_revision is not None else None
     for item in partition.patients:
         patient = Patient.model_validate_json(item.data)
-        if index is None:
-            report = match_patient(patient, pairs, as_of=as_of, options=options)
-            rows.extend(result_rows(partition, report, item, versions))
-            continue
         when = as_of or patient.as_of or dt.date.today()
-        excluded = index.excluded(patient, when, options)
-        report = match_patient(patient, [tc for tc in pairs if tc[0].id not in excluded], as_of=when, options=options)
-        rows.extend(result_rows(partition, report, item, versions))
-        rows.extend(excluded_rows(partition, item, when.isoformat(), excluded))
+        excluded: dict = {}
+        if index is not None:
+            excluded = index.excluded(patient, when, options)
+        kept = [tc for tc in pairs if tc[0].id not in excluded] if excluded else pairs
+        if matcher is None:
+            report = match_patient(patient, kept, as_of=as_of if index is None else when, options=options)
+            results, when = report.results, report.as_of
+        else:
+            results = list(matcher(patient_as_of(patient, when), kept, when))
+        rows.extend(result_rows(partition, results, item, versions, when))
+        if index is not None:
+            rows.extend(excluded_rows(partition, item, when.isoformat(), excluded))
     paths = OutputPaths.for_out(out)
     write_partition_file(paths, partition.name, rows)
     record_partition(paths, partition.name, partition.key, len(rows))  # after the file: finished

@@ -1,8 +1,15 @@
 """``trialmatch watch``: re-match the stored patients and report what changed.
 
-Each run evaluates every (workspace, patient, trial) pair against the current trials, compares
-it with the pair's last snapshot (``match_snapshots``), records the changes (``watch_changes``)
-and the new snapshots in one transaction, and optionally POSTs the report to a webhook.
+Each run screens every (workspace, patient, trial) pair with the batch screening of
+:mod:`trialmatch.screening` (one code path for matching: its partitions, patient block x trial
+block, each keyed on its patients' records, its trials' current versions, the compiler version
+and the ``as_of`` date). The screening results are kept in a folder (``screen_out``; by default
+beside a SQLite store file), so a run after a sync or an ingest re-screens only the partitions
+whose inputs changed, i.e. those holding a changed patient or a trial with a new version, and
+reuses the others. It then compares the pairs of the partitions not yet compared with their last
+snapshot (``match_snapshots``), records the changes (``watch_changes``) and the new snapshots in
+one transaction, and optionally POSTs the report to a webhook. (Another ``as_of`` date changes
+every key: age and recency windows move with it.)
 
 Change kinds
 ------------
@@ -21,7 +28,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
+import tempfile
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -85,6 +95,9 @@ class WatchReport(BaseModel):
     changes: list[Change] = Field(default_factory=list)
     errors: list[str] = Field(default_factory=list)
     webhook: WebhookResult | None = None
+    #: the screening behind the run: partitions planned / screened now / reused, pairs screened
+    #: now, pairs compared with their snapshots, the results folder (None: a temporary one)
+    screen: dict[str, Any] | None = None
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -150,11 +163,6 @@ def _diff(ws: str, pid: str, tid: str, prev: dict | None, now: dict, pv: int | N
 
 
 # ----------------------------------------------------------------------------- the run
-def _trial_versions(store: TrialStore) -> dict[str, int]:
-    with store.engine.connect() as conn:
-        return {r[0]: r[1] for r in conn.execute(select(store_schema.trials.c.id, store_schema.trials.c.current_version))}
-
-
 def _load_snapshots(store: TrialStore, workspaces: list[str]) -> dict[tuple[str, str, str], dict]:
     t = match_snapshots
     out: dict[tuple[str, str, str], dict] = {}
@@ -177,6 +185,40 @@ def _compiler_version() -> str:
     return COMPILER_VERSION
 
 
+#: the file (in the screening results folder) naming the partitions whose pairs the snapshots hold
+DIFFED_FILE = "_watch.json"
+
+
+def watch_screen_out(store: TrialStore, screen_out: Path | str | None, workspace: str | None) -> Path | None:
+    """The screening results folder of a watch run: ``screen_out/<workspace or all>.parquet``;
+    without ``screen_out`` the folder ``<store file>.watch`` beside a SQLite store file, else None
+    (a temporary folder: every run then screens every pair)."""
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", workspace) if workspace else "_all"
+    if screen_out is None:
+        from sqlalchemy.engine import make_url
+
+        url = make_url(store.url)
+        db = url.database
+        if not url.drivername.startswith("sqlite") or not db or db == ":memory:" or db.startswith("file:"):
+            return None
+        screen_out = Path(db + ".watch")
+    return Path(screen_out) / f"{name}.parquet"
+
+
+def _read_diffed(parts: Path) -> tuple[int | None, dict[str, str]]:
+    try:
+        data = json.loads((parts / DIFFED_FILE).read_text("utf-8"))
+        return int(data["run_id"]), dict(data["diffed"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None, {}
+
+
+def _write_diffed(parts: Path, run_id: int, diffed: dict[str, str]) -> None:
+    from trialmatch.screening.output import atomic_write_bytes
+
+    atomic_write_bytes(parts / DIFFED_FILE, json.dumps({"run_id": run_id, "diffed": diffed}).encode("utf-8"))
+
+
 def run_watch(
     store: TrialStore,
     workspace: str | None = None,
@@ -189,8 +231,14 @@ def run_watch(
     webhook_retries: int = 3,
     webhook_backoff: float = 0.5,
     webhook_timeout: float = 10.0,
+    screen_out: Path | str | None = None,
+    workers: int = 0,
+    scheduler: str | None = None,
+    client=None,
+    patient_block: int | None = None,
+    trial_block: int | None = None,
 ) -> WatchReport:
-    """Re-match the stored patients against the current trials and record what changed.
+    """Re-screen the stored patients against the current trials where inputs changed, and record what changed.
 
     Parameters
     ----------
@@ -204,21 +252,35 @@ def run_watch(
         POST the report (JSON, ``WatchReport.to_json_dict``) here when the run found changes.
         A failed delivery is reported in ``WatchReport.webhook``; it never raises.
     matcher : callable, optional
-        ``(patient, [(trial, compiled)], as_of) -> [TrialMatch]``; default
-        :func:`default_matcher`.
+        ``(patient, [(trial, compiled)], as_of) -> [TrialMatch]``, a module-level function;
+        default :func:`trialmatch.matching.match_patient` (what :func:`default_matcher` calls).
     compiler_version : str, optional
         Which compiled criteria to use (default: the current compiler's).
     compile : bool
         Compile the criteria of trials that lack them first (``ensure_compiled``).
+    screen_out : path, optional
+        Keep the screening results under this folder (see :func:`watch_screen_out`).
+    workers : int
+        0 (default): screen in this process; N: on an embedded Dask LocalCluster of N worker
+        processes (the store must then be a file or a server).
+    scheduler : str, optional
+        Screen on this Dask cluster (``tcp://host:8786``; the results folder must be shared).
+    client : distributed.Client, optional
+        Screen with this Dask client (left open).
+    patient_block, trial_block : int, optional
+        Partition sizes of a new results folder (see :func:`trialmatch.screening.run_screen`).
 
     Returns
     -------
     WatchReport
         The changes, in (workspace, patient, trial) order. The first run for a workspace
         records a baseline and reports every pair as ``new``; a run after which nothing changed
-        reports no changes. A patient that cannot be matched is listed in ``errors`` and its
-        last snapshots are kept.
+        reports no changes. A partition that cannot be screened is listed in ``errors`` (with
+        its patients) and the last snapshots of its patients are kept.
     """
+    from trialmatch.screening import run as screen_run
+    from trialmatch.screening.output import OutputPaths, read_partition_rows
+
     create_tables(store.engine)
     started = dt.datetime.now(dt.timezone.utc)
     as_of = as_of or dt.date.today()
@@ -233,82 +295,126 @@ def run_watch(
         except Exception as exc:  # noqa: BLE001 - report, match what is compiled
             errors.append(f"could not compile criteria ({exc.__class__.__name__}: {exc})")
     revision = store.revision()
-    pairs = store.load_for_matching(compiler_version)
-    trial_ids = {t.id for t, _ in pairs}
-    versions = _trial_versions(store)
     workspaces = [workspace] if workspace else store.list_workspaces()
+    items = []
+    owner: dict[str, tuple[str, str, int | None]] = {}  # patient key -> (workspace, patient id, version)
+    for ws in workspaces:
+        for item in screen_run.stored_patients(store, ws):
+            items.append(item)
+            owner[item.key] = (ws, item.patient_id, item.version)
+    by_source = {item.source: item.key for item in items}
+    trial_ids = {t.trial_id for t in screen_run.trial_refs(store, compiler_version)}
     previous = _load_snapshots(store, workspaces)
     baseline = not previous
-    matcher = matcher or default_matcher
-    changes: list[Change] = []
-    new_rows: dict[tuple[str, str, str], dict] = {}
-    seen: set[tuple[str, str, str]] = set()
-    failed_patients: set[tuple[str, str]] = set()
-    n_patients = 0
-    for ws in workspaces:
-        for pid in store.list_patients(ws):
-            rec = store.get_patient_record(pid, ws)
-            if rec is None:
+
+    out = watch_screen_out(store, screen_out, workspace)
+    tmp = tempfile.TemporaryDirectory(prefix="trialmatch-watch-") if out is None else None
+    try:
+        out = out or Path(tmp.name) / "watch.parquet"
+        result = screen_run.run_screen(
+            store, items, out, as_of=as_of, workers=workers, scheduler=scheduler, client=client,
+            patient_block=patient_block or screen_run.DEFAULT_PATIENT_BLOCK,
+            trial_block=trial_block or screen_run.DEFAULT_TRIAL_BLOCK, compiler_version=compiler_version,
+            matcher=matcher)
+        plan = result.plan
+        failed = dict(result.failed)
+        failed_patients: set[tuple[str, str]] = set()
+        for part in plan.partitions:
+            if part.name in failed:
+                who = ", ".join(f"{owner[i.key][0]!r}/{owner[i.key][1]!r}" for i in part.patients)
+                errors.append(f"partition {part.name} (workspace/patient {who}): could not match ({failed[part.name]})")
+                failed_patients.update((owner[i.key][0], owner[i.key][1]) for i in part.patients)
+        paths = OutputPaths.for_out(out)
+        last_run, diffed = _read_diffed(paths.parts)
+        with store.engine.connect() as conn:
+            latest = conn.execute(select(watch_runs.c.id).order_by(watch_runs.c.id.desc()).limit(1)).scalar()
+        if last_run is None or last_run != latest:
+            diffed = {}  # another run changed the snapshots since: compare every pair again
+        compare = [p for p in plan.partitions if p.name not in failed and diffed.get(p.name) != p.key]
+
+        changes: list[Change] = []
+        new_rows: dict[tuple[str, str, str], dict] = {}
+        seen: set[tuple[str, str, str]] = set()
+        for part in plan.partitions:
+            if part.name in failed:
                 continue
-            n_patients += 1
-            try:
-                patient = patient_as_of(rec.patient, as_of)
-                matches = list(matcher(patient, pairs, as_of))
-            except Exception as exc:  # noqa: BLE001 - one patient must not stop the run
-                errors.append(f"workspace {ws!r}, patient {pid!r}: could not match ({exc.__class__.__name__}: {exc})")
-                failed_patients.add((ws, pid))
-                continue
-            for tm in sorted(matches, key=lambda m: m.trial_id):
-                key = (ws, pid, tm.trial_id)
-                seen.add(key)
-                now = _state(tm)
-                tv = versions.get(tm.trial_id)
+            for item in part.patients:
+                ws, pid, _v = owner[item.key]
+                seen.update((ws, pid, t.trial_id) for t in part.trials)
+        compared = 0
+        columns = ["patient_source", "trial_id", "trial_version", "verdict", "missing_facts", "missing_text", "steps"]
+        for part in compare:
+            for row in read_partition_rows(paths, part.name, columns):
+                ws, pid, pv = owner[by_source[row["patient_source"]]]
+                tid, tv = row["trial_id"], row["trial_version"]
+                key = (ws, pid, tid)
+                now = {
+                    "verdict": row["verdict"],
+                    "steps": [{"number": st["number"], "name": st["name"], "verdict": st["verdict"],
+                               "reason": st["reason"]} for st in row["steps"] or []],
+                    "missing": sorted(({"fact": f, "description": d}
+                                       for f, d in zip(row["missing_facts"], row["missing_text"])),
+                                      key=lambda m: m["fact"]),
+                }
+                compared += 1
                 prev = previous.get(key)
-                changes.extend(_diff(ws, pid, tm.trial_id, prev, now, rec.version, tv))
+                changes.extend(_diff(ws, pid, tid, prev, now, pv, tv))
                 if prev is None or prev["verdict"] != now["verdict"] or prev["missing"] != now["missing"] \
                         or _step_verdicts(prev["steps"]) != _step_verdicts(now["steps"]) \
-                        or prev["patient_version"] != rec.version or prev["trial_version"] != tv:
-                    new_rows[key] = {**now, "patient_version": rec.version, "trial_version": tv}
-    removed: list[tuple[str, str, str]] = []
-    for key, prev in sorted(previous.items()):
-        if key in seen or (key[0], key[1]) in failed_patients:
-            continue
-        ws, pid, tid = key
-        why = "trial no longer in the store" if tid not in trial_ids else "patient no longer in the workspace"
-        if tid in trial_ids and store.get_patient_record(pid, ws) is not None:
-            why = "no longer evaluated"
-        removed.append(key)
-        changes.append(Change(workspace=ws, patient_id=pid, trial_id=tid, change="removed", before=prev["verdict"],
-                              detail=why, patient_version=prev["patient_version"], trial_version=prev["trial_version"]))
-    changes.sort(key=lambda c: (c.workspace, c.patient_id, c.trial_id))
-    finished = dt.datetime.now(dt.timezone.utc)
-    with store.transaction() as conn:
-        run_id = conn.execute(watch_runs.insert().values(
-            started_at=started, finished_at=finished, as_of=as_of, store_revision=revision,
-            compiler_version=compiler_version, workspaces=json.dumps(workspaces), baseline=baseline,
-            patients=n_patients, trials=len(pairs), changes=len(changes), errors=json.dumps(errors),
-        )).inserted_primary_key[0]
-        t = match_snapshots
-        for (ws, pid, tid), row in new_rows.items():
-            conn.execute(t.delete().where(t.c.workspace == ws, t.c.patient_id == pid, t.c.trial_id == tid))
-            conn.execute(t.insert().values(
-                workspace=ws, patient_id=pid, trial_id=tid, verdict=row["verdict"], steps=json.dumps(row["steps"]),
-                missing=json.dumps(row["missing"]), patient_version=row["patient_version"],
-                trial_version=row["trial_version"], store_revision=revision, run_id=run_id, as_of=as_of,
-                updated_at=finished))
-        for ws, pid, tid in removed:
-            conn.execute(t.delete().where(t.c.workspace == ws, t.c.patient_id == pid, t.c.trial_id == tid))
-        if changes:
-            conn.execute(watch_changes.insert(), [dict(
-                run_id=run_id, workspace=c.workspace, patient_id=c.patient_id, trial_id=c.trial_id, change=c.change,
-                before=c.before, after=c.after, step=c.step, fact=c.fact, detail=c.detail,
-                patient_version=c.patient_version, trial_version=c.trial_version, created_at=finished,
-            ) for c in changes])
+                        or prev["patient_version"] != pv or prev["trial_version"] != tv:
+                    new_rows[key] = {**now, "patient_version": pv, "trial_version": tv}
+        removed: list[tuple[str, str, str]] = []
+        present = {(o[0], o[1]) for o in owner.values()}
+        for key, prev in sorted(previous.items()):
+            if key in seen or (key[0], key[1]) in failed_patients:
+                continue
+            ws, pid, tid = key
+            why = "trial no longer in the store" if tid not in trial_ids else "patient no longer in the workspace"
+            if tid in trial_ids and (ws, pid) in present:
+                why = "no longer evaluated"
+            removed.append(key)
+            changes.append(Change(workspace=ws, patient_id=pid, trial_id=tid, change="removed",
+                                  before=prev["verdict"], detail=why, patient_version=prev["patient_version"],
+                                  trial_version=prev["trial_version"]))
+        changes.sort(key=lambda c: (c.workspace, c.patient_id, c.trial_id))
+        finished = dt.datetime.now(dt.timezone.utc)
+        with store.transaction() as conn:
+            run_id = conn.execute(watch_runs.insert().values(
+                started_at=started, finished_at=finished, as_of=as_of, store_revision=revision,
+                compiler_version=compiler_version, workspaces=json.dumps(workspaces), baseline=baseline,
+                patients=len(items), trials=result.trials, changes=len(changes), errors=json.dumps(errors),
+            )).inserted_primary_key[0]
+            t = match_snapshots
+            for (ws, pid, tid), row in new_rows.items():
+                conn.execute(t.delete().where(t.c.workspace == ws, t.c.patient_id == pid, t.c.trial_id == tid))
+                conn.execute(t.insert().values(
+                    workspace=ws, patient_id=pid, trial_id=tid, verdict=row["verdict"],
+                    steps=json.dumps(row["steps"]), missing=json.dumps(row["missing"]),
+                    patient_version=row["patient_version"], trial_version=row["trial_version"],
+                    store_revision=revision, run_id=run_id, as_of=as_of, updated_at=finished))
+            for ws, pid, tid in removed:
+                conn.execute(t.delete().where(t.c.workspace == ws, t.c.patient_id == pid, t.c.trial_id == tid))
+            if changes:
+                conn.execute(watch_changes.insert(), [dict(
+                    run_id=run_id, workspace=c.workspace, patient_id=c.patient_id, trial_id=c.trial_id,
+                    change=c.change, before=c.before, after=c.after, step=c.step, fact=c.fact, detail=c.detail,
+                    patient_version=c.patient_version, trial_version=c.trial_version, created_at=finished,
+                ) for c in changes])
+        if tmp is None:  # after the commit: the snapshots now hold every pair of these partitions
+            _write_diffed(paths.parts, run_id, {p.name: p.key for p in plan.partitions if p.name not in failed})
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
     for c in changes:
         c.run_id, c.created_at = run_id, finished
+    screen = {"out": str(result.out) if tmp is None else None, "partitions": result.partitions,
+              "ran": result.ran, "reused": result.skipped, "failed": len(result.failed),
+              "pairs_screened": result.pairs_run, "pairs_compared": compared, "workers": result.workers,
+              "seconds": round(result.seconds, 3)}
     report = WatchReport(run_id=run_id, started_at=started, finished_at=finished, as_of=as_of, baseline=baseline,
                          store_revision=revision, compiler_version=compiler_version, workspaces=workspaces,
-                         patients=n_patients, trials=len(pairs), pairs=len(seen), changes=changes, errors=errors)
+                         patients=len(items), trials=result.trials, pairs=len(seen), changes=changes,
+                         errors=errors, screen=screen)
     if webhook and changes:
         report.webhook = post_webhook(webhook, report.to_json_dict(), retries=webhook_retries,
                                       backoff=webhook_backoff, timeout=webhook_timeout)
