@@ -83,42 +83,49 @@ def _shift(value, delta, low=0.0):
 
 
 def replicate(sources, n: int, seed: int = 11):
-    """Yield ``n`` (Trial, CompiledCriteria) replicas of ``sources`` with fresh ids and perturbed values."""
+    """Yield ``n`` (Trial, CompiledCriteria, template) replicas of ``sources`` with fresh ids and
+    perturbed values; ``template`` is (source index, age shift, lab factor): replicas with the same
+    template differ only in id, status and provenance hash.
+
+    Copy on write: a replica shares its source's criteria objects except those with an age band
+    or a lab threshold value (deep-copied, then perturbed).
+    """
     from trialmatch.criteria import model as cm
-    from trialmatch.trials.model import Trial
-    from trialmatch.criteria.model import CompiledCriteria
 
     rng = random.Random(seed)
-    dumped = [(t.model_dump(mode="json", by_alias=True), c.model_dump(mode="json")) for t, c in sources]
+    perturbed_kinds = {"age", "lab"}
+    touched = [[any(a.kind in perturbed_kinds for a in cm.iter_atoms(c.expression)) if c.expression is not None else False
+                for c in comp.criteria] for _t, comp in sources]
     for i in range(n):
-        tdata, cdata = dumped[i % len(dumped)]
+        k = i % len(sources)
+        trial0, comp0 = sources[k]
         new_id = f"SYN{i + 1:08d}"
         delta = rng.choice(AGE_SHIFTS)
-        tdict = json.loads(json.dumps(tdata))
-        tdict["id"] = new_id
-        tdict["status"] = rng.choice(STATUSES)
-        el = tdict.get("eligibility") or {}
-        if el.get("min_age_years") is not None:
-            el["min_age_years"] = _shift(el["min_age_years"], delta)
-        if el.get("max_age_years") is not None:
-            el["max_age_years"] = _shift(el["max_age_years"], delta, el.get("min_age_years") or 0)
-        prov = tdict.get("provenance") or {}
-        if "sha256" in prov:
-            prov["sha256"] = f"{i:064x}"
-        trial = Trial.model_validate(tdict)
-        compiled = CompiledCriteria.model_validate(cdata)
-        compiled.trial_id = new_id
+        status = rng.choice(STATUSES)
         factor = rng.choice(LAB_FACTORS)
-        for c in compiled.criteria:
-            if c.expression is None:
-                continue
-            for a in cm.iter_atoms(c.expression):
-                if a.kind == "age":
-                    a.years.low = _shift(a.years.low, delta)
-                    a.years.high = _shift(a.years.high, delta, a.years.low or 0)
-                elif a.kind == "lab" and a.value is not None:
-                    a.value = round(a.value * factor, 3)
-        yield trial, compiled
+        el = trial0.eligibility
+        upd: dict = {}
+        if el.min_age_years is not None:
+            upd["min_age_years"] = _shift(el.min_age_years, delta)
+        if el.max_age_years is not None:
+            upd["max_age_years"] = _shift(el.max_age_years, delta, upd.get("min_age_years", el.min_age_years) or 0)
+        trial = trial0.model_copy(update={
+            "id": new_id, "status": status, "eligibility": el.model_copy(update=upd),
+            "provenance": trial0.provenance.model_copy(update={"sha256": f"{i:064x}"})})
+        criteria = []
+        for c, touch in zip(comp0.criteria, touched[k]):
+            if touch:
+                expr = c.expression.model_copy(deep=True)
+                for a in cm.iter_atoms(expr):
+                    if a.kind == "age":
+                        a.years.low = _shift(a.years.low, delta)
+                        a.years.high = _shift(a.years.high, delta, a.years.low or 0)
+                    elif a.kind == "lab" and a.value is not None:
+                        a.value = round(a.value * factor, 3)
+                c = c.model_copy(update={"expression": expr})
+            criteria.append(c)
+        compiled = comp0.model_copy(update={"trial_id": new_id, "criteria": criteria})
+        yield trial, compiled, (k, delta, factor)
 
 
 def build_registry(db: str, sources, n: int, batch: int = 2000, seed: int = 11) -> dict:
@@ -131,21 +138,29 @@ def build_registry(db: str, sources, n: int, batch: int = 2000, seed: int = 11) 
     builder = RegistryBuilder()
     t_gen = t_ingest = t_reg = 0.0
     buf = []
+    rows: dict[tuple, int] = {}  # template -> the row of its first replica
+    n_read = [0]
 
     def flush():
         nonlocal t_ingest, t_reg
         t1 = time.perf_counter()
-        store.ingest_trials([t for t, _ in buf], {t.id: c for t, c in buf})
+        store.ingest_trials([t for t, _c, _k in buf], {t.id: c for t, c, _k in buf})
         t2 = time.perf_counter()
-        for t, c in buf:
-            builder.add(t, c)
+        for t, c, k in buf:
+            row = rows.get(k)
+            if row is None:  # the first replica of its template: read from its criteria
+                rows[k] = len(builder)
+                builder.add(t, c)
+                n_read[0] += 1
+            else:  # the same criteria, conditions and titles as that one: its row copied
+                builder.add_copy(t, row)
         t_ingest += t2 - t1
         t_reg += time.perf_counter() - t2
         buf.clear()
 
     t0 = time.perf_counter()
-    for trial, compiled in replicate(sources, n, seed):
-        buf.append((trial, compiled))
+    for trial, compiled, template in replicate(sources, n, seed):
+        buf.append((trial, compiled, template))
         if len(buf) >= batch:
             t_gen += time.perf_counter() - t0
             flush()
@@ -162,6 +177,7 @@ def build_registry(db: str, sources, n: int, batch: int = 2000, seed: int = 11) 
     store.engine.dispose()
     return {"trials": n, "generate_s": t_gen, "ingest_s": t_ingest, "ingest_per_s": n / t_ingest if t_ingest else 0,
             "registry_build_s": t_reg, "registry_build_per_s": n / t_reg if t_reg else 0,
+            "registry_rows_read": n_read[0],
             "registry_mib": sum(f.stat().st_size for f in folder.iterdir()) / 2**20,
             "plans": len(reg.plan_keys), "entries": len(reg.entries), "fit_keys": len(reg.fit_keys),
             "db_mib": Path(db.replace("sqlite:///", "")).stat().st_size / 2**20}

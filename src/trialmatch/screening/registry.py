@@ -84,6 +84,7 @@ class RegistryBuilder:
         self._fit: list[int] = []
         self._static_unknown: list[int] = []
         self._lengths: list[int] = []
+        self._starts: list[int] = []
         self._entries = np.zeros(1 << 16, dtype=np.int32)
         self._n_entries = 0
 
@@ -106,20 +107,36 @@ class RegistryBuilder:
             grown[: self._n_entries] = self._entries[: self._n_entries]
             self._entries = grown
         self._entries[self._n_entries: self._n_entries + n] = rids
-        self._n_entries += n
-        self._lengths.append(n)
         fk = (tuple(plan.terms), tuple(plan.cond_lower), tuple(plan.flags[f] for f in sorted(plan.flags)))
         fid = self._fit_ids.get(fk)
         if fid is None:
             fid = self._fit_ids[fk] = len(self.fit_keys)
             self.fit_keys.append(fk)
+        self._append(trial, n, fid, len(plan.static_unknown), plan.status_key)
+
+    def add_copy(self, trial: Trial, row: int) -> None:
+        """Add a trial whose compiled criteria, conditions, titles, keywords and registry age and
+        sex limits are those of the trial added as row ``row`` (only its id and status differ):
+        its columns are copied, its criteria not read again (replicated registries)."""
+        start, n = self._starts[row], self._lengths[row]
+        if self._n_entries + n > len(self._entries):
+            grown = np.zeros(max(2 * len(self._entries), self._n_entries + n), dtype=np.int32)
+            grown[: self._n_entries] = self._entries[: self._n_entries]
+            self._entries = grown
+        self._entries[self._n_entries: self._n_entries + n] = self._entries[start: start + n]
+        self._append(trial, n, self._fit[row], self._static_unknown[row], (trial.status or "UNKNOWN").upper())
+
+    def _append(self, trial: Trial, n: int, fid: int, static_unknown: int, status_key: str) -> None:
+        self._starts.append(self._n_entries)
+        self._n_entries += n
+        self._lengths.append(n)
         self._fit.append(fid)
-        sid = self._status_ids.get(plan.status_key)
+        sid = self._status_ids.get(status_key)
         if sid is None:
-            sid = self._status_ids[plan.status_key] = len(self.statuses)
-            self.statuses.append(plan.status_key)
+            sid = self._status_ids[status_key] = len(self.statuses)
+            self.statuses.append(status_key)
         self._status.append(sid)
-        self._static_unknown.append(len(plan.static_unknown))
+        self._static_unknown.append(static_unknown)
         self.ids.append(trial.id)
 
     def finish(self, meta: dict | None = None) -> CompiledRegistry:
@@ -238,6 +255,7 @@ class CompiledRegistry:
 
     def __post_init__(self) -> None:
         self._plans: list | None = None  # engine criterion plans, per registry plan (made on first use)
+        self._every = None  # those plans as one trial's entry criteria (see _plan_outcomes)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -391,18 +409,26 @@ class CompiledRegistry:
         """The patient's outcome code of every registry plan, and whether it is open because it
         names the trial's own condition: decided by the engine's ``_outcome_counts`` (the
         function ``match_patient`` decides them with) on all the distinct plans at once."""
-        plans = self.engine_plans()
-        kinds = {"inclusion": SimpleNamespace(kind="inclusion"), "exclusion": SimpleNamespace(kind="exclusion")}
-        entry_dynamic = [(j, kinds[k[1]], k, cp.id, cp) for j, (k, cp) in enumerate(zip(self.plan_keys, plans))]
-        every = SimpleNamespace(entry_kids=tuple(cp.id for cp in plans), entry_dynamic=entry_dynamic,
-                                entry_idx=tuple(range(len(plans))),
-                                entry_target=tuple(e[3] for e in entry_dynamic if e[2][2]))
+        every = self._every
+        if every is None:
+            plans = self.engine_plans()
+            kinds = {"inclusion": SimpleNamespace(kind="inclusion"), "exclusion": SimpleNamespace(kind="exclusion")}
+            entry_dynamic = [(j, kinds[k[1]], k, cp.id, cp) for j, (k, cp) in enumerate(zip(self.plan_keys, plans))]
+            # every distinct plan as the entry criteria of one trial (what _outcome_counts reads)
+            every = self._every = SimpleNamespace(
+                entry_kids=tuple(cp.id for cp in plans), entry_dynamic=entry_dynamic,
+                entry_idx=tuple(range(len(plans))), entry_target=tuple(e[3] for e in entry_dynamic if e[2][2]),
+                targeted=[(j, pid) for j, (k, pid) in enumerate(zip(self.plan_keys, (cp.id for cp in plans))) if k[2]])
         memo = _engine._outcome_memo(idx, options)
         _engine._outcome_counts(every, idx, options, memo)
         vals, owns = memo[0], memo[1]
-        codes = np.fromiter((_CODES.get(vals[cp.id], _OTHER) for cp in plans), dtype=np.int8, count=len(plans))
-        own = np.fromiter((bool(k[2]) and cp.id in owns and vals[cp.id] == "unknown"
-                           for k, cp in zip(self.plan_keys, plans)), dtype=bool, count=len(plans))
+        codes = np.fromiter((_CODES.get(vals[pid], _OTHER) for pid in every.entry_kids), dtype=np.int8,
+                            count=len(every.entry_kids))
+        own = np.zeros(len(codes), dtype=bool)
+        if owns:
+            for j, pid in every.targeted:
+                if pid in owns and vals[pid] == "unknown":
+                    own[j] = True
         return codes, own
 
     def _trial_counts(self, codes: np.ndarray, own: np.ndarray) -> dict[str, np.ndarray]:
