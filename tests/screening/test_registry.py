@@ -164,3 +164,22 @@ def test_registry_equals_full_evaluation_on_all_real_trials(data_dir, tmp_path):
     assert n == 4921 * len(patients)
     print(f"compiled registry: {n} trial x patient verdicts and scores equal to match_patient "
           f"({len(patients)} patients; {len(registry.plan_keys)} distinct plans for {len(registry.entries)} entry criteria)")
+
+
+def test_registry_add_copy_equals_reading_the_copy(demo_store):
+    pairs = demo_store.load_for_matching(COMPILER_VERSION)
+    copies = [(t.model_copy(update={"id": f"COPY{i:03d}", "status": "COMPLETED"}),
+               c.model_copy(update={"trial_id": f"COPY{i:03d}"})) for i, (t, c) in enumerate(pairs)]
+    read, copied = RegistryBuilder(), RegistryBuilder()
+    for b in (read, copied):
+        for t, c in pairs:
+            b.add(t, c)
+    for i, (t, c) in enumerate(copies):
+        read.add(t, c)
+        copied.add_copy(t, i)
+    a, b = read.finish(), copied.finish()
+    for name in ("ids", "id_rank", "status", "fit", "static_unknown", "offsets", "entries"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    assert a.plan_keys == b.plan_keys and a.statuses == b.statuses and a.fit_keys == b.fit_keys
+    p = _demo_patients()[1]
+    assert b.rank(p).summary() == _summary(match_patient(p, pairs + copies))

@@ -469,13 +469,11 @@ class CompiledRegistry:
                 raise RegistryError("too many distinct score inputs to encode")  # never with real counts
             combo = combo * top + col
             span *= top
-        uniq, first, inverse = np.unique(combo, return_index=True, return_inverse=True)
-        scores = np.empty(len(uniq), dtype=np.float64)
-        for u, i in enumerate(first):
-            v = _VERDICTS[verdict[i]]
-            nu = int(n_unknown[i])
-            scores[u] = round(match_score(v, float(fits[self.fit[i]]), int(n_pass[i]), int(n_fail[i]),
-                                          nu + int(n_asked[i]), int(n_pass[i]) + int(n_fail[i]) + nu, int(n_own[i])), 6)
+        _uniq, first, inverse = np.unique(combo, return_index=True, return_inverse=True)
+        rows = zip(verdict[first].tolist(), fits[np.asarray(self.fit)[first]].tolist(), n_pass[first].tolist(),
+                   n_fail[first].tolist(), n_unknown[first].tolist(), n_asked[first].tolist(), n_own[first].tolist())
+        scores = np.array([round(match_score(_VERDICTS[v], fit, p, f, u + a, p + f + u, o), 6)
+                           for v, fit, p, f, u, a, o in rows], dtype=np.float64)
         return verdict, scores[inverse.reshape(-1)]
 
 
