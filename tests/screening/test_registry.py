@@ -183,3 +183,13 @@ def test_registry_add_copy_equals_reading_the_copy(demo_store):
     assert a.plan_keys == b.plan_keys and a.statuses == b.statuses and a.fit_keys == b.fit_keys
     p = _demo_patients()[1]
     assert b.rank(p).summary() == _summary(match_patient(p, pairs + copies))
+
+
+def test_registry_packed_counts_equal_prefix_sums(demo_store):
+    registry = CompiledRegistry.build(demo_store)
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        codes = rng.integers(0, 5, len(registry.plan_keys)).astype(np.int8)
+        own = (codes == 2) & (rng.random(len(codes)) < 0.5)
+        a, b = registry._trial_counts(codes, own), registry._trial_counts_cumsum(codes, own)
+        assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)

@@ -57,6 +57,8 @@ _VERDICTS = sorted(VERDICT_ORDER, key=VERDICT_ORDER.get)  # eligible, uncertain,
 #: outcome of a criterion plan -> its code in the per-patient arrays
 _CODES = {"pass": 0, "fail": 1, "unknown": 2, "confirm": 3}
 _OTHER = 4  # not_applicable (counts for nothing)
+_FIELD_BITS = 12  # per-trial counts packed in one int64: pass, fail, unknown, confirm, own (12 bits each)
+_FIELD_MAX = 1 << _FIELD_BITS
 
 
 class RegistryError(RuntimeError):
@@ -432,7 +434,29 @@ class CompiledRegistry:
         return codes, own
 
     def _trial_counts(self, codes: np.ndarray, own: np.ndarray) -> dict[str, np.ndarray]:
-        """Per trial: how many entry plans pass, fail, stay open, ask to confirm, name its own condition."""
+        """Per trial: how many entry plans pass, fail, stay open, ask to confirm, name its own condition.
+
+        Each plan's outcome is packed into one int64 (a 12-bit field per count), so one gather
+        and one segmented sum (``np.add.reduceat``) over the CSR give every count of every trial.
+        """
+        off = np.asarray(self.offsets)
+        lengths = np.diff(off)
+        if len(lengths) and int(lengths.max()) >= _FIELD_MAX:  # a count could overflow its field
+            return self._trial_counts_cumsum(codes, own)
+        packed = np.where(codes < _OTHER, np.left_shift(np.int64(1), _FIELD_BITS * codes.astype(np.int64)), 0)
+        packed = packed.astype(np.int64) + np.left_shift(own.astype(np.int64), 4 * _FIELD_BITS)
+        sums = np.zeros(len(self), dtype=np.int64)
+        if len(self.entries):
+            starts = np.minimum(off[:-1], len(self.entries) - 1)
+            sums = np.add.reduceat(packed[self.entries], starts)
+            sums[lengths == 0] = 0
+        out = {}
+        for i, name in enumerate(("pass", "fail", "unknown", "confirm", "own")):
+            out[name] = (np.right_shift(sums, _FIELD_BITS * i) & (_FIELD_MAX - 1)).astype(np.int32)
+        return out
+
+    def _trial_counts_cumsum(self, codes: np.ndarray, own: np.ndarray) -> dict[str, np.ndarray]:
+        """:meth:`_trial_counts` for trials with very many entry criteria (prefix sums)."""
         per_entry = codes[self.entries]
         off = np.asarray(self.offsets)
         out = {}
