@@ -12,8 +12,12 @@ criteria (compiling 500k criteria texts would take hours on 2 cores and measure 
 not the registry). Each size is a SQLite store written through ``TrialStore.ingest_trials`` in
 batches (the ingest rate) and its :class:`~trialmatch.screening.registry.CompiledRegistry`
 (columnar: distinct criterion plans once, per trial a CSR list of plan ids) built from the same
-objects in the same pass (the registry build rate; ``CompiledRegistry.build(store)``, reading
-the store back, is timed at the smallest size) and saved beside the store.
+objects in the same pass and saved beside the store. In that pass the first replica of each
+template (source record, age shift, lab factor) is read from its criteria (``RegistryBuilder.add``:
+the engine's ``trial_plan``); the other replicas of that template differ only in id, status and
+provenance, and their row is copied (``RegistryBuilder.add_copy``): the printed registry build
+rate is therefore that of a replicated registry; ``CompiledRegistry.build(store)``, reading every
+trial back from the store (the rate of a real registry), is timed at sizes up to ``--full-max``.
 
 The stores and registries are cached in ``--workdir`` (keyed by size, seed, compiler version
 and perturbation version) and reused by later runs: ``--reuse`` re-runs only the measurements
