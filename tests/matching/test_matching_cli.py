@@ -90,3 +90,22 @@ def test_malformed_missing_file_and_bad_date_need_no_store(tmp_path):
     assert r.exit_code == 2 and "no such file" in r.output
     r = run(str(FIXTURES / "p1_anlotinib_not_palbo.json"), "--db", db, "--as-of", "yesterday")
     assert r.exit_code == 2 and "--as-of" in r.output
+
+
+@pytest.mark.parametrize("name", ["p1_anlotinib_not_palbo.json", "p5_untreated_brain_mets.txt"])
+def test_match_registry_gives_the_same_report(db, name):
+    """``--registry`` (the compiled registry beside the store) prints what the full evaluation prints."""
+    args = (str(FIXTURES / name), "--db", db, "--format", "json", "--as-of", "2026-11-01")
+    full = run(*args)
+    fast = run(*args, "--registry")
+    assert full.exit_code == 0 and fast.exit_code == 0, fast.output
+    assert json.loads(fast.stdout) == json.loads(full.stdout)
+    assert Path(db + ".registry").is_dir()
+    top = run(*args, "--registry", "--top", "2", "--status", "open")
+    assert [x["trial_id"] for x in json.loads(top.stdout)["results"]] == [
+        x["trial_id"] for x in json.loads(run(*args, "--top", "2", "--status", "open").stdout)["results"]]
+
+
+def test_match_registry_refuses_trial_filter(db):
+    r = run(str(FIXTURES / "p1_anlotinib_not_palbo.json"), "--db", db, "--registry", "--trial", "NCT04199520")
+    assert r.exit_code == 2 and "--trial" in r.output

@@ -51,3 +51,28 @@ def dask_client():
     yield client
     client.close()
     cluster.close()
+
+
+@pytest.fixture(scope="session")
+def real_store(data_dir, tmp_path_factory):
+    """All 4,921 trials of ``../shared/data`` in one compiled SQLite store, built once per session
+    (the candidate-index and registry equivalence tests share it).
+
+    ``$TRIALMATCH_REAL_STORE``: a store already holding exactly those trials, compiled (e.g. the
+    ``base-c<compiler>.db`` that ``benchmarks/scale_bench.py --workdir`` keeps), to skip the compile.
+    """
+    import os
+
+    from trialmatch.store import TrialStore, ensure_compiled
+    from trialmatch.trials import read_path
+
+    given = os.environ.get("TRIALMATCH_REAL_STORE")
+    store = TrialStore(given or str(tmp_path_factory.mktemp("real-store") / "real.db"))
+    if not given:
+        records = []
+        for src in (data_dir / "ctgov-v2" / "breast_trials.ndjson", data_dir / "hint" / "trials.ndjson"):
+            records.extend(r.trial for r in read_path(src) if r.trial is not None)
+        store.ingest_trials(records)
+    ensure_compiled(store)
+    assert store.count_trials() == 4921
+    return store

@@ -12,7 +12,7 @@ from trialmatch.criteria import COMPILER_VERSION
 from trialmatch.matching import match_patient, rank_patient
 from trialmatch.patients import read_patient, read_patient_bytes
 from trialmatch.screening.index import CandidateIndex, match_with_index
-from trialmatch.store import TrialStore, ensure_compiled
+from trialmatch.store import TrialStore
 from trialmatch.store.candidate_index import indexable, sync_candidate_index
 
 REPO = Path(__file__).resolve().parents[2]
@@ -109,7 +109,7 @@ def test_only_trial_independent_criteria_are_indexed():
 
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
-def test_index_verdicts_equal_full_evaluation_on_all_real_trials(data_dir, tmp_path):
+def test_index_verdicts_equal_full_evaluation_on_all_real_trials(data_dir, real_store, tmp_path):
     """All 4,921 trials of ../shared/data; the TREC 2021 notes and the fixture patients (JSON, FHIR).
 
     ``$TRIALMATCH_REAL_STORE``: a store already holding exactly those trials, compiled (e.g. the
@@ -117,17 +117,7 @@ def test_index_verdicts_equal_full_evaluation_on_all_real_trials(data_dir, tmp_p
     """
     import os
 
-    from trialmatch.trials import read_path
-
-    given = os.environ.get("TRIALMATCH_REAL_STORE")
-    store = TrialStore(given or str(tmp_path / "real.db"))
-    if not given:
-        records = []
-        for src in (data_dir / "ctgov-v2" / "breast_trials.ndjson", data_dir / "hint" / "trials.ndjson"):
-            records.extend(r.trial for r in read_path(src) if r.trial is not None)
-        store.ingest_trials(records)
-    ensure_compiled(store)
-    assert store.count_trials() == 4921
+    store = real_store
     patients = [read_patient(f) for f in sorted(FIXTURES.glob("*.json"))]
     # every TREC note with $TRIALMATCH_INDEX_ALL_NOTES=1 (75 notes: ~20 min on 2 cores); else every
     # fifth note, which keeps the suite fast
