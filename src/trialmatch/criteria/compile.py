@@ -164,11 +164,27 @@ _SET = object.__setattr__
 _DEFINITION_GATE = ("consider", "defin", "regarded", "deemed")
 _DEFINITION = re.compile(
     r"(?i)^(?P<head>[^.;:()]{0,80}?)\b(?<!who )(?<!that )(?<!which )(?:is|are|will be|shall be|would be|should be|can be)\s+"
-    r"(?:considered|defined|regarded|deemed)(?:\s+as|\s+to\s+be)?\b(?!\s+(?:eligible|ineligible|(?:a\s+)?candidates?|"
+    r"(?:(?:still|also|only|generally|usually)\s+)?(?:considered|defined|regarded|deemed)(?:\s+as|\s+to\s+be)?\b(?!\s+(?:eligible|ineligible|(?:a\s+)?candidates?|"
     r"excluded|included|unfit|fit|suitable|unsuitable|not\s+eligible|appropriate|inappropriate|at\s+(?:high|increased)\s+risk))")
 # "Postmenopausal status, defined as age >= 60 or ...": the status is the requirement; the definition is
 # the matcher's own menopause rule (an age gate made of it would shut out younger postmenopausal women)
 _DEFINED_AS = re.compile(r"(?i)[\s,(]*\b(?:as\s+)?(?:defined|determined|documented|confirmed)\s+(?:as|by)\b")
+
+
+# a sentence that only says what a term means for the study ("for the purpose of this study, ...")
+_PURPOSE_DEFINITION = re.compile(r"(?i)^\W*(?:however,?\s+|note:?\s+)?for\s+(?:the\s+)?purposes?\s+of\s+(?:this|the)\s+"
+                                 r"(?:study|trial|protocol)\b(?![^.;]*\b(?:must|should|required|will\s+be\s+excluded|eligible)\b)")
+
+
+def _without_definition_sentences(t: str) -> str | None:
+    """``t`` without its definition sentences after the first ("Females of childbearing potential are defined as
+    ...", "... are still considered to be of childbearing potential if ..."): a definition says what a word of the
+    requirement means, it is no requirement of its own. None when no sentence is dropped."""
+    sentences = [x for x in _SENTENCE_SPLIT.split(t) if x.strip()]
+    kept = [x for i, x in enumerate(sentences) if i == 0 or not (_PURPOSE_DEFINITION.match(x) or (
+        (m := _DEFINITION.match(x)) and not _NEG_LEAD.match(m.group("head"))
+        and not re.search(r"(?i)\b(?:must|should|if|unless|patients?\s+with)\b", m.group("head"))))]
+    return " ".join(kept) if len(kept) < len(sentences) else None
 
 
 def _definition(t: str, kind: str):
@@ -420,6 +436,10 @@ def _compile_criterion_cached(t: str, kind: str):
     d = _definition(t, kind)
     if d is not None:
         return d
+    if ". " in t and _has_any(t.lower(), _DEFINITION_GATE + ("purpose",)):
+        kept = _without_definition_sentences(t)
+        if kept is not None:
+            return _compile_criterion_cached(kept, kind)
     d = _age_conditional(t, kind)
     if d is not None:
         return d
