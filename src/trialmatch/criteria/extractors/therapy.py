@@ -97,11 +97,18 @@ def _prior_therapy(t: str, kind: str) -> list:
     rx = vocab_regexes()
     agents = []
     t_orig, t = t, _agent_text(t)
+    spans = []
     for m in rx["agent"].finditer(t):
         folded = _SEP_RUN.sub(" ", m.group(0).lower())  # (computed once: it was written twice)
         key = rx["agent_names"][folded] if folded in rx["agent_names"] else rx["agent_names"].get(m.group(0).lower())
         if key and key not in agents:
             agents.append(key)
+            spans.append((key, m.start(), m.end()))
+    starts = [st for _k, st, _e in spans]
+    if len(spans) > 1 and " with " in t:
+        # "systemic therapy with capecitabine", "endocrine therapy with an aromatase inhibitor": the class names its member
+        headed = {k for k, _st, e in spans if (w := _WITH_MEMBER.match(t, e)) and w.end() in starts}
+        agents = [a for a in agents if a not in headed]
     # every acronym (AI, AIs, NSAI, TKI, ADC, ET, in capitals) holds "AI", "TKI", "ADC" or "ET": most clauses skip the scan
     for m in (rx["agent_acronyms"].finditer(t) if "AI" in t or "TKI" in t or "ADC" in t or "ET" in t else ()):
         key = {"AI": "aromatase_inhibitor", "AIS": "aromatase_inhibitor", "NSAI": "nonsteroidal_aromatase_inhibitor",
@@ -109,8 +116,9 @@ def _prior_therapy(t: str, kind: str) -> list:
                "ADC": "antibody_drug_conjugate", "ADCS": "antibody_drug_conjugate", "ET": "endocrine_therapy"}[m.group(1).upper()]
         if key not in agents:
             agents.append(key)
-    if _any(r"\b(?:systemic|anti-?cancer|antineoplastic|cancer)\s+(?:treatment|therapy|therapies|treatments)", t) and "systemic_therapy" not in agents:
-        agents.append("systemic_therapy")
+    sm = _BROAD_THERAPY_RE.search(t) if "systemic_therapy" not in agents else None
+    if sm and not (sm.group("with") and sm.end() in starts):
+        agents.append("systemic_therapy")  # not "systemic therapy with capecitabine": that therapy is capecitabine
     if not agents and _GENERIC_FAILED_THERAPY.search(t):
         agents.append("systemic_therapy")  # "resistant to conventional therapies": whatever standard therapy she had
     if not agents and "anti" in t.lower() and _any(r"\banti-?\s?(?:[\w]+-)?" + _CANCER_WORDS + r"\s+(?:treatments?|therap\w*|agents?|"
@@ -175,7 +183,7 @@ def _prior_therapy(t: str, kind: str) -> list:
     wm = _THERAPY_WITHIN_RE.search(t) if _may_match(t, _THERAPY_WITHIN_WORDS) else None
     if wm and not rm:
         kw["within"] = _dur(wm.group(1) or wm.group(3), wm.group(2) or wm.group(4))
-    if _any(r"\bcurrent(?:ly)?\b|\bongoing\b|concomitant|concurrent", t):
+    if _any(r"\bcurrent(?:ly)?\b|\bongoing\b|concomitant|concurrent", t) or ("receiving" in t and _RECEIVING_NOW.search(t)):
         kw["ongoing"] = True
     main = PriorTherapy(**kw)
     em = _EXCEPT_RE.search(t) if _may_match(t, ("except", "excluding", "other than", "apart from")) else None
@@ -201,6 +209,14 @@ def _prior_therapy(t: str, kind: str) -> list:
             excs = [PriorTherapy(agents=[a]) for a in exc_agents]
             return [Except(main=main, exception=_any_of(excs))]
     return [main]
+
+
+_BROAD_THERAPY_RE = re.compile(r"(?i)\b(?:systemic|anti-?cancer|antineoplastic|cancer)\s+(?:treatment|therapy|therapies|treatments)"
+                               r"(?P<with>\s+(?:with|using|consisting\s+of)\s+(?:an?\s+|the\s+)?)?")
+_WITH_MEMBER = re.compile(r"(?i)(?:\s+(?:therapy|treatment|regimen))?\s+(?:with|using|consisting\s+of)\s+(?:an?\s+|the\s+)?")
+# "Patients receiving systemic therapy with capecitabine": what she is given now (not "receiving prior ...")
+_RECEIVING_NOW = re.compile(r"(?i)\b(?:patients?|subjects?|participants?|women|who\s+are|are|is)\s+receiving\s+"
+                            r"(?!(?:prior|previous|at\s+least|no\b|any\s+prior|\d|one\b|two\b))")
 
 
 _FREE_AGENT_RE = re.compile(

@@ -168,6 +168,10 @@ def _creatinine_clearance(a: cm.LabThreshold, idx: PatientIndex, o) -> tuple[flo
     return crcl, None, ev
 
 
+#: a unitless cell-count threshold this many times above the normal range's top (in 10^9/L) is read per mm³
+_PER_MM3_RATIO = 50
+
+
 @evaluates("lab")
 def lab_threshold(a: cm.LabThreshold, ctx: EvalContext) -> Result:
     idx = ctx.idx
@@ -234,6 +238,10 @@ def lab_threshold(a: cm.LabThreshold, ctx: EvalContext) -> Result:
                              f"normal range (ULN {fmt_number(ref_high)} {entry.get('unit', '')}): a multiple of the ULN?"],
                       ev, [missing_fact("manual_review", f"a person must check the {label} threshold (its unit)")])
     target = a.unit or entry.get("unit")
+    if a.unit is None and target == "10**9/L" and ref_high and a.value > _PER_MM3_RATIO * ref_high:
+        # "ANC greater than 1500", "platelets at least 100,000" without a unit: a count per mm³ (in 10^9/L the
+        # number would lie hundreds of times above the normal range)
+        target = "1/mm**3"
     try:
         value = _to_unit(r.value, r.unit, target, analyte) if target and r.unit else r.value
         if target and not r.unit:
@@ -243,8 +251,9 @@ def lab_threshold(a: cm.LabThreshold, ctx: EvalContext) -> Result:
         return Result(None, [f"{label} {fmt_number(r.value)} {r.unit or '(no unit)'} cannot be compared with {a.unit}: {exc}"], ev,
                       [missing_fact(f"lab:{analyte}", f"{label} with its unit")])
     ok = _cmp(value, a.comparator, a.value)
-    conv = "" if (r.unit == a.unit or not a.unit) else f" (= {fmt_number(round(value, 4))} {a.unit})"
-    return Result(ok, [f"{label} {fmt_number(r.value)} {r.unit or ''}{conv} {a.comparator} {fmt_number(a.value)} {a.unit or ''}{undated}: "
+    unit = a.unit or (target if target != entry.get("unit") else None)
+    conv = "" if (r.unit == unit or not unit) else f" (= {fmt_number(round(value, 4))} {unit})"
+    return Result(ok, [f"{label} {fmt_number(r.value)} {r.unit or ''}{conv} {a.comparator} {fmt_number(a.value)} {unit or ''}{undated}: "
                        f"{'met' if ok else 'not met'}"], ev)
 
 
