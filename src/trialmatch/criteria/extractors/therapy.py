@@ -11,7 +11,7 @@ from trialmatch.criteria.extractors.common import NUM, TIME, _SEP_RUN, _STOP, _a
 from trialmatch.criteria.extractors.disease import _CANCER_WORDS
 from trialmatch.criteria.extractors.registry import family_data, register
 from trialmatch.criteria.model import (
-    AllOf, ConcomitantMedication, Condition, Except, Measurement, PriorTherapy, Range, Unsupported,
+    AllOf, ConcomitantMedication, Condition, Except, Measurement, OtherMalignancy, PriorTherapy, Range, Unsupported,
 )
 from trialmatch.criteria.rules import FoldedPattern, vocab_find, vocab_regexes
 
@@ -87,7 +87,17 @@ _AND_LINES_OF = re.compile(r"(?i)\s+and\s+(?=(?:at\s+least\s+)?(?:\d+|one|two|th
                            r"lines?\s+of\s+)")
 
 
+# "systemic treatment of any tumor other than metastatic BC", "therapy for another malignancy": a treated other
+# cancer (the therapy is not hers for the index cancer), read as an active other malignancy
+_OTHER_TUMOUR_THERAPY = re.compile(
+    r"(?i)\b(?:treatment|therapy|therapies)\s+(?:of|for)\s+(?:any|an|a)?\s*(?:other|another|second|additional)?\s*"
+    r"(?:tumou?rs?|cancers?|malignanc(?:y|ies))\s+other\s+than\b|\b(?:treatment|therapy)\s+(?:of|for)\s+(?:an?\s+)?"
+    r"(?:another|other|second|concurrent)\s+(?:tumou?r|cancer|malignancy)\b")
+
+
 def _prior_therapy(t: str, kind: str) -> list:
+    if ("other" in t or "second" in t) and _OTHER_TUMOUR_THERAPY.search(t):
+        return [OtherMalignancy(active_only=True)]
     if " and " in t and "line" in t:
         parts = _AND_LINES_OF.split(t, maxsplit=1)
         if len(parts) == 2 and kind == "inclusion":
