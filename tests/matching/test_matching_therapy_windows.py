@@ -79,3 +79,11 @@ def test_currently_receiving_needs_the_course_to_run_to_today():
     assert outcome(text, over) == "pass"
     now = patient(course(["capecitabine"], setting="metastatic", start=dt.date(2026, 7, 1), ongoing=True))
     assert outcome(text, now) == "fail"
+
+
+def test_adjuvant_course_of_a_patient_now_metastatic_is_not_still_given():
+    # no relapse date to bound it, but her disease is metastatic now: the adjuvant course is over, when is unknown
+    p = pm.Patient(id="p", birth_date=dt.date(1966, 5, 1), sex="female", as_of=AS_OF,
+                   treatments=[course(["docetaxel"], setting="adjuvant", start=dt.date(2015, 1, 1))],
+                   diagnoses=[pm.Diagnosis(cancer_type="breast_cancer", extent="metastatic", source=SRC)])
+    assert outcome(WITHIN_4W, p) == "unknown"

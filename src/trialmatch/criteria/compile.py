@@ -67,6 +67,7 @@ from trialmatch.criteria.model import (
     Pregnancy, PriorTherapy, Range, Sex, Unsupported, iter_atoms,
 )
 from trialmatch.criteria.rules import vocab_regexes
+from trialmatch.criteria.sentences import exclusion_prohibition, without_non_requirement_sentences
 from trialmatch.criteria.split import SplitCriterion, split_criteria, split_prose
 from trialmatch.criteria.structure import (
     _alternative_lists, _exclusive_statuses_as_alternatives, _listed_exceptions, _treated_or_ineligible_lists,
@@ -169,27 +170,6 @@ _DEFINITION = re.compile(
 # "Postmenopausal status, defined as age >= 60 or ...": the status is the requirement; the definition is
 # the matcher's own menopause rule (an age gate made of it would shut out younger postmenopausal women)
 _DEFINED_AS = re.compile(r"(?i)[\s,(]*\b(?:as\s+)?(?:defined|determined|documented|confirmed)\s+(?:as|by)\b")
-
-
-# sentences after the first that are no requirement: a definition ("for the purpose of this study, ..."), what is
-# allowed ("HBsAg carriers may be eligible provided ...", "does NOT exclude"), and in an exclusion what a subgroup must
-# have ("Patients with a positive HBsAg must have a negative viral load before each chemotherapy": the carve-out)
-_PURPOSE_DEFINITION = re.compile(r"(?i)^\W*(?:however,?\s+|note:?\s+)?for\s+(?:the\s+)?purposes?\s+of\s+(?:this|the)\s+"
-                                 r"(?:study|trial|protocol)\b(?![^.;]*\b(?:must|should|required|will\s+be\s+excluded|eligible)\b)")
-_ALLOWING_SENTENCE = re.compile(r"(?i)\b(?:may|can|could|will|would)\s+(?:still\s+)?be\s+(?:eligible|allowed|permitted|"
-                                r"included|enrolled)\b|\bdo(?:es)?\s+not\s+exclude\b|\b(?:is|are)\s+(?:eligible|allowed|permitted)\b")
-_SUBGROUP_MUST = re.compile(r"(?i)^\W*(?:patients?|subjects?|participants?|those)\s+(?:with|who)\b[^.;]{0,100}?\bmust\b")
-
-
-def _without_definition_sentences(t: str, kind: str) -> str | None:
-    """``t`` without the sentences after its first that are definitions (``_DEFINITION``: "Females of childbearing
-    potential are defined as ...") or allow rather than require (see above); None when none is dropped."""
-    sentences = [x for x in _SENTENCE_SPLIT.split(t) if x.strip()]
-    kept = [x for i, x in enumerate(sentences) if i == 0 or not (_PURPOSE_DEFINITION.match(x) or (
-        (m := _DEFINITION.match(x)) and not _NEG_LEAD.match(m.group("head"))
-        and not re.search(r"(?i)\b(?:must|should|if|unless|patients?\s+with)\b", m.group("head")))
-        or _ALLOWING_SENTENCE.search(x) or (kind == "exclusion" and _SUBGROUP_MUST.match(x)))]
-    return " ".join(kept) if len(kept) < len(sentences) else None
 
 
 def _definition(t: str, kind: str):
@@ -442,7 +422,7 @@ def _compile_criterion_cached(t: str, kind: str):
     if d is not None:
         return d
     if ". " in t and _has_any(t.lower(), _DEFINITION_GATE + ("purpose", "eligible", "exclude", "allowed", "permitted", "must")):
-        kept = _without_definition_sentences(t, kind)
+        kept = without_non_requirement_sentences(t, kind)
         if kept is not None:
             return _compile_criterion_cached(kept, kind)
     d = _age_conditional(t, kind)
@@ -479,6 +459,8 @@ def _compile_criterion_cached(t: str, kind: str):
             expr = confirms[0]
         else:
             expr = AnyOf(items=exprs)
+    if kind == "exclusion" and isinstance(expr, Not) and exclusion_prohibition(t):
+        expr = expr.item  # "Participants must not have received X" among the exclusions: excluded when X holds
     return expr, *_status(expr)
 
 

@@ -143,7 +143,8 @@ def end_bounds(ti, idx: PatientIndex) -> tuple[dt.date | None, dt.date]:
       date in its own year) is any day of that year from its start;
     * no end: from its start (or the day it progressed) to the earliest of: today, the start of a later course that
       shares no drug with it (the next line), and, for early disease, her metastatic relapse. A course not said
-      to be over, with no later course, nor cycles, response or progression stated, runs to today.
+      to be over, with no later course, nor cycles, response or progression stated, runs to today (unless it was
+      for early disease and hers is advanced now).
     """
     t, today = ti.treatment, idx.as_of
     if t.ongoing:
@@ -165,8 +166,10 @@ def end_bounds(ti, idx: PatientIndex) -> tuple[dt.date | None, dt.date]:
             and (t.start is None or t.start <= d.metastatic_date):
         highs.append(_latest_day(d.metastatic_date))
     high = min(today, *highs)
+    early_now_advanced = _setting_of(t, idx) in ("adjuvant", "neoadjuvant", "early") and d is not None and \
+        d.extent in ("metastatic", "recurrent", "locally_advanced")
     if len(highs) == 1 and t.start is not None and t.ongoing is None and not t.progressed and t.cycles is None \
-            and t.best_response is None:
+            and t.best_response is None and not early_now_advanced:
         return today, today  # not said to be over, and nothing after it: still given
     return (max(lows) if lows else None), high
 
