@@ -126,16 +126,21 @@ def _prior_therapy(t: str, kind: str) -> list:
                "ADC": "antibody_drug_conjugate", "ADCS": "antibody_drug_conjugate", "ET": "endocrine_therapy"}[m.group(1).upper()]
         if key not in agents:
             agents.append(key)
+    am = _ANTIBODY_THERAPY.search(t) if "ntibod" in t else None
+    if am and "monoclonal_antibody" not in agents:
+        # "antibody-based anti-cancer therapy", "antibody therapy": antibodies, not any systemic therapy
+        agents = [a for a in agents if not (a == "systemic_therapy" and any(
+            k == a and am.start() <= st < am.end() for k, st, _e in spans))] + ["monoclonal_antibody"]
     sm = _BROAD_THERAPY_RE.search(t) if "systemic_therapy" not in agents else None
-    if sm and not (sm.group("with") and sm.end() in starts):
+    if sm and not (sm.group("with") and sm.end() in starts) and not (am and am.start() <= sm.start() < am.end()):
         agents.append("systemic_therapy")  # not "systemic therapy with capecitabine": that therapy is capecitabine
     if not agents and _GENERIC_FAILED_THERAPY.search(t):
         agents.append("systemic_therapy")  # "resistant to conventional therapies": whatever standard therapy she had
     if not agents and "anti" in t.lower() and _any(r"\banti-?\s?(?:[\w]+-)?" + _CANCER_WORDS + r"\s+(?:treatments?|therap\w*|agents?|"
                                                     r"drugs?|medications?|regimens?)\b", t):
         agents.append("systemic_therapy")  # "anti-myeloma therapy": systemic therapy against that cancer
-    if _any(r"\bendocrine\b|\bhormon(?:e|al)\b", t) and not agents:
-        agents.append("endocrine_therapy")
+    if _any(r"\bendocrine\b|\bhormon(?:e|al)\b", t) and (not agents or "endocrine_therapy" not in agents and _SHARED_HEAD_ENDOCRINE.search(t)):
+        agents.insert(0, "endocrine_therapy")  # "prior oral endocrine or targeted therapy": both share "therapy"
     if not agents:
         free = _free_text_agent(t)
         if free is None:
@@ -221,6 +226,9 @@ def _prior_therapy(t: str, kind: str) -> list:
     return [main]
 
 
+_SHARED_HEAD_ENDOCRINE = re.compile(r"(?i)\b(?:endocrine|hormonal)\s*(?:,|/|\bor\b|\band\b|\band/or\b)\s*(?:[\w-]+\s+){0,2}?"
+                                    r"(?:therapy|therapies|treatments?|agents?)\b")
+_ANTIBODY_THERAPY = re.compile(r"(?i)(?<!non-)(?<!non )\bantibod(?:y|ies)(?:[- ]based)?\s+(?:anti-?cancer\s+)?(?:therap|treatment|agent)")
 _BROAD_THERAPY_RE = re.compile(r"(?i)\b(?:systemic|anti-?cancer|antineoplastic|cancer)\s+(?:treatment|therapy|therapies|treatments)"
                                r"(?P<with>\s+(?:with|using|consisting\s+of)\s+(?:an?\s+|the\s+)?)?")
 _WITH_MEMBER = re.compile(r"(?i)(?:\s+(?:therapy|treatment|regimen))?\s+(?:with|using|consisting\s+of)\s+(?:an?\s+|the\s+)?")
