@@ -95,9 +95,18 @@ _OTHER_TUMOUR_THERAPY = re.compile(
     r"(?:another|other|second|concurrent)\s+(?:tumou?r|cancer|malignancy)\b")
 
 
+# "anti-cancer therapy-related toxicities of Grade >= 2", "toxicity from prior therapy": the toxicity is the
+# requirement, the therapy only says where it comes from
+_THERAPY_TOXICITY = re.compile(r"(?i)\b(?:therap(?:y|ies)|treatments?)[- ](?:related|induced)\s+(?:toxicit|adverse|side[- ]effect)|"
+                               r"\b(?:toxicit(?:y|ies)|adverse\s+(?:events?|effects?))\s+(?:from|of|due\s+to|related\s+to)\s+"
+                               r"(?:any\s+)?(?:prior|previous)\s+(?:\w+\s+)?(?:therap|treatment)")
+
+
 def _prior_therapy(t: str, kind: str) -> list:
     if ("other" in t or "second" in t) and _OTHER_TUMOUR_THERAPY.search(t):
         return [OtherMalignancy(active_only=True)]
+    if ("toxic" in t or "adverse" in t or "side" in t) and _THERAPY_TOXICITY.search(t):
+        return [Condition(condition="treatment-related toxicity")]
     if " and " in t and "line" in t:
         parts = _AND_LINES_OF.split(t, maxsplit=1)
         if len(parts) == 2 and kind == "inclusion":
