@@ -393,7 +393,7 @@ def _compile_semicolon_parts(parts: list[str], kind: str):
 # (what she may have had, without a limit: "may have received up to 2 prior lines" is a limit and stays a check)
 _CONDITIONAL_PERMISSION = re.compile(
     r"(?i)^\W*(?:(?:any\s+)?(?:prior|previous)\s+)?[^.;:()]{1,80}?\s+(?:is\s+|are\s+|will\s+be\s+)?(?:allowed|permitted|acceptable)"
-    r"\s*,?\s+(?:as\s+long\s+as|provided|if|when|only\s+if|so\s+long\s+as|on\s+condition)\b")
+    r"\s*,?\s+(?:as\s+long\s+as|provided|if|when|only\s+if|so\s+long\s+as|on\s+condition|after)\b")
 _MAY_HAVE = re.compile(
     r"(?i)^\W*(?:(?:patients?|participants?|subjects?|women|men)\s+)?(?:may|can|could)\s+have\s+(?:received|had|undergone|been\s+treated)\b"
     r"(?![^.;]*(?:\bup\s+to\b|\bno\s+more\s+than\b|\bat\s+most\b|\bmaximum\b|\bnot\s+more\s+than\b|≤|<|\bfewer\b|\bless\s+than\b|"
@@ -421,7 +421,7 @@ def _compile_criterion_cached(t: str, kind: str):
     d = _definition(t, kind)
     if d is not None:
         return d
-    if ". " in t and _has_any(t.lower(), _DEFINITION_GATE + ("purpose", "eligible", "exclude", "allowed", "permitted", "must")):
+    if ". " in t and _has_any(t.lower(), _DEFINITION_GATE + ("purpose", "eligible", "exclude", "allowed", "permitted", "must", "may")):
         kept = without_non_requirement_sentences(t, kind)
         if kept is not None:
             return _compile_criterion_cached(kept, kind)

@@ -21,20 +21,25 @@ _PURPOSE_DEFINITION = re.compile(r"(?i)^\W*(?:however,?\s+|note:?\s+)?for\s+(?:t
                                  r"(?:study|trial|protocol)\b(?![^.;]*\b(?:must|should|required|will\s+be\s+excluded|eligible)\b)")
 _ALLOWING_SENTENCE = re.compile(r"(?i)\b(?:may|can|could|will|would)\s+(?:still\s+)?be\s+(?:eligible|allowed|permitted|"
                                 r"included|enrolled)\b|\bdo(?:es)?\s+not\s+exclude\b|\b(?:is|are)\s+(?:eligible|allowed|permitted)\b")
+# a first sentence that only says what she may have had, before the requirement ("Patients may have received
+# non-anthracycline based adjuvant chemotherapy, completed ... Patients must not have had previous chemotherapy ...")
+_MAY_HAVE_RECEIVED = re.compile(r"(?i)^\W*(?:(?:patients?|participants?|subjects?|women)\s+)?(?:may|can|could)\s+have\s+"
+                                r"(?:received|had|undergone|been\s+treated)\b")
 _SUBGROUP_MUST = re.compile(r"(?i)^\W*(?:patients?|subjects?|participants?|those)\s+(?:with|who)\b[^.;]{0,100}?\bmust\b")
 
 
 def without_non_requirement_sentences(t: str, kind: str) -> str | None:
     """``t`` without the sentences after its first that are definitions (``_DEFINITION``: "Females of childbearing
-    potential are defined as ...") or allow rather than require (see above); None when none is dropped."""
+    potential are defined as ...") or allow rather than require (see above), and without a first sentence that only
+    says what she may have had (``_MAY_HAVE_RECEIVED``); None when none is dropped (or nothing would be left)."""
     from trialmatch.criteria.compile import _DEFINITION, _SENTENCE_SPLIT  # the compiler imports this module
 
     sentences = [x for x in _SENTENCE_SPLIT.split(t) if x.strip()]
-    kept = [x for i, x in enumerate(sentences) if i == 0 or not (_PURPOSE_DEFINITION.match(x) or (
+    kept = [x for i, x in enumerate(sentences) if not _MAY_HAVE_RECEIVED.match(x) if i == 0 or not (_PURPOSE_DEFINITION.match(x) or (
         (m := _DEFINITION.match(x)) and not _NEG_LEAD.match(m.group("head"))
         and not re.search(r"(?i)\b(?:must|should|if|unless|patients?\s+with)\b", m.group("head")))
         or _ALLOWING_SENTENCE.search(x) or (kind == "exclusion" and _SUBGROUP_MUST.match(x)))]
-    return " ".join(kept) if len(kept) < len(sentences) else None
+    return " ".join(kept) if len(kept) < len(sentences) and kept else None
 
 
 # "Participants must not have received nitrosoureas within 42 days" listed among the exclusions: the exclusion is
