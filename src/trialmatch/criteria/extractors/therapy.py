@@ -11,7 +11,7 @@ from trialmatch.criteria.extractors.common import NUM, TIME, _SEP_RUN, _STOP, _a
 from trialmatch.criteria.extractors.disease import _CANCER_WORDS
 from trialmatch.criteria.extractors.registry import family_data, register
 from trialmatch.criteria.model import (
-    AllOf, ConcomitantMedication, Condition, Except, Measurement, OtherMalignancy, PriorTherapy, Range, Unsupported,
+    AllOf, ConcomitantMedication, Condition, Except, Measurement, Not, OtherMalignancy, PriorTherapy, Range, Unsupported,
 )
 from trialmatch.criteria.rules import FoldedPattern, vocab_find, vocab_regexes
 
@@ -232,11 +232,15 @@ def _prior_therapy(t: str, kind: str) -> list:
             # treatments"): it is excused whatever setting it was given in
             excs = [PriorTherapy(agents=[a]) for a in exc_agents]
             return [Except(main=main, exception=_any_of(excs))]
+    if "within" in kw and ("stop" in t or "discontinu" in t) and _WASHOUT_STOP.search(t):
+        return [Not(item=main)]  # "Immunotherapy must stop a minimum of 4 weeks prior to randomization": a washout
     return [main]
 
 
 _SHARED_HEAD_ENDOCRINE = re.compile(r"(?i)\b(?:endocrine|hormonal)\s*(?:,|/|\bor\b|\band\b|\band/or\b)\s*(?:[\w-]+\s+){0,2}?"
                                     r"(?:therapy|therapies|treatments?|agents?)\b")
+_WASHOUT_STOP = re.compile(r"(?i)\b(?:must|should|shall|has\s+to|have\s+to)\s+(?:be\s+|have\s+been\s+)?(?:stop(?:ped)?|discontinued)\s+"
+                           r"(?:(?:a\s+minimum\s+of|at\s+least|for|≥|>=)\s*)?\d")
 _ANTIBODY_THERAPY = re.compile(r"(?i)(?<!non-)(?<!non )\bantibod(?:y|ies)(?:[- ]based)?\s+(?:anti-?cancer\s+)?(?:therap|treatment|agent)")
 _BROAD_THERAPY_RE = re.compile(r"(?i)\b(?:systemic|anti-?cancer|antineoplastic|cancer)\s+(?:treatment|therapy|therapies|treatments)"
                                r"(?P<with>\s+(?:with|using|consisting\s+of)\s+(?:an?\s+|the\s+)?)?")
