@@ -154,6 +154,17 @@ def test_unitless_cell_count_far_above_the_normal_range_reads_per_mm3():
     assert out(cm.LabThreshold(analyte="platelets", comparator=">=", value=80)).outcome == "pass"
 
 
+def test_hormone_receptor_high_without_a_cut_off():
+    high = cm.Receptor(receptor="ER", status="high")
+
+    def er(pct):
+        return patient(biomarkers=[pm.Biomarker(name="ER", percent=pct, status="positive", source=SRC)])
+    assert out(high, er(95)).outcome == "pass"
+    assert out(high, er(60)).outcome == "unknown"  # no cut-off stated: a person decides
+    assert out(high, er(5)).outcome == "fail"  # ER-low is not high
+    assert out(cm.Receptor(receptor="ER", status="high", min_percent=50), er(60)).outcome == "pass"
+
+
 def test_creatinine_clearance_cockcroft_gault():
     expr = cm.LabThreshold(analyte="creatinine_clearance", comparator=">=", value=60, unit="mL/min")
     # (140-60)*65/(72*1.0)*0.85 = 61.4
