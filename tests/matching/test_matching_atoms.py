@@ -152,6 +152,9 @@ def test_unitless_cell_count_far_above_the_normal_range_reads_per_mm3():
     assert out(cm.LabThreshold(analyte="anc", comparator=">", value=1.5), p).outcome == "pass"  # a 10^9/L number
     assert out(cm.LabThreshold(analyte="platelets", comparator=">=", value=100000)).outcome == "fail"  # 85 x 10^9/L
     assert out(cm.LabThreshold(analyte="platelets", comparator=">=", value=80)).outcome == "pass"
+    normal = patient(labs=[], lab_statements=[pm.LabStatement(analyte="anc", finding="normal", date=dt.date(2026, 10, 2),
+                                                               source=SRC)])
+    assert out(cm.LabThreshold(analyte="anc", comparator=">=", value=1500), normal).outcome == "pass"  # "CBC normal"
 
 
 def test_hormone_receptor_high_without_a_cut_off():

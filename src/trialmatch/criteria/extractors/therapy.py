@@ -102,11 +102,18 @@ _THERAPY_TOXICITY = re.compile(r"(?i)\b(?:therap(?:y|ies)|treatments?)[- ](?:rel
                                r"(?:any\s+)?(?:prior|previous)\s+(?:\w+\s+)?(?:therap|treatment)")
 
 
+_REQUIRING_THERAPY = re.compile(r"(?i)\b(?:requir(?:ing|es?)|needing|in\s+need\s+of|warrant(?:ing|s)?)\s+(?:immediate\s+|urgent\s+|"
+                                r"systemic\s+)?(?:chemo|therap|treatment)")
+_HISTORY_WORDS = re.compile(r"(?i)\b(?:prior|previous(?:ly)?|received|treated|history|had|pretreated|exposure|since|within)\b")
+
+
 def _prior_therapy(t: str, kind: str) -> list:
     if ("other" in t or "second" in t) and _OTHER_TUMOUR_THERAPY.search(t):
         return [OtherMalignancy(active_only=True)]
     if ("toxic" in t or "adverse" in t or "side" in t) and _THERAPY_TOXICITY.search(t):
         return [Condition(condition="treatment-related toxicity")]
+    if ("requir" in t or "need" in t or "warrant" in t) and _REQUIRING_THERAPY.search(t) and not _HISTORY_WORDS.search(t):
+        return []  # "visceral crisis requiring chemotherapy": what the condition calls for, not a therapy she had
     if " and " in t and "line" in t:
         parts = _AND_LINES_OF.split(t, maxsplit=1)
         if len(parts) == 2 and kind == "inclusion":
