@@ -119,6 +119,9 @@ def _prior_therapy(t: str, kind: str) -> list:
         if len(parts) == 2 and kind == "inclusion":
             first, second = _prior_therapy(parts[0], kind), _prior_therapy("prior " + parts[1], kind)
             if first and second and all(isinstance(a, PriorTherapy) for a in first + second):
+                # "progressed on ... and 1 prior line of chemotherapy": a count of what she had, at least that many
+                second = [a.model_copy(update={"lines": Range(low=a.lines.low)}) if a.lines.high == a.lines.low else a
+                          for a in second]
                 return first + second
     rx = vocab_regexes()
     agents = []
