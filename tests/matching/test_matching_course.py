@@ -103,3 +103,6 @@ def test_progression_on_or_after_most_recent_therapy():
     assert outcome(text, patient([pd_after_pr])).outcome == "pass"
     assert outcome(text, patient([LETROZOLE_SD])).outcome == "fail"
     assert outcome(text, patient([PACLI_PR_6, PACLI_PD_2])).outcome == "pass"  # the most recent progressed
+    no_pd = pm.Treatment(drugs=["letrozole"], setting="metastatic", start=dt.date(2026, 3, 1), ongoing=True,
+                         progressed=False, source=SRC)
+    assert outcome(text, patient([no_pd])).outcome == "fail"
