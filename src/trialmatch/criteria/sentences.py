@@ -37,9 +37,21 @@ def without_non_requirement_sentences(t: str, kind: str) -> str | None:
     sentences = [x for x in _SENTENCE_SPLIT.split(t) if x.strip()]
     kept = [x for i, x in enumerate(sentences) if not _MAY_HAVE_RECEIVED.match(x) if i == 0 or not (_PURPOSE_DEFINITION.match(x) or (
         (m := _DEFINITION.match(x)) and not _NEG_LEAD.match(m.group("head"))
-        and not re.search(r"(?i)\b(?:must|should|if|unless|patients?\s+with)\b", m.group("head")))
+        and not re.search(r"(?i)\b(?:must|should|if|unless|patients?\s+with)\b", m.group("head")) and not _measured(x))
         or _ALLOWING_SENTENCE.search(x) or (kind == "exclusion" and _SUBGROUP_MUST.match(x)))]
     return " ".join(kept) if len(kept) < len(sentences) and kept else None
+
+
+def _measured(sentence: str) -> bool:
+    """Does the sentence hold a measured value or a comparison ("CST > 300 microns", "+3 or more by dipstick")? A definition
+    with one gives the required condition its threshold ("CI-DME will be defined as CST > 300 microns"): kept."""
+    from trialmatch.criteria.quantities import find_quantities
+
+    return any(q.time_unit is None and (q.unit_text or q.op) and not _TIME_AFTER.match(sentence, q.end)
+               for q in find_quantities(sentence))
+
+
+_TIME_AFTER = re.compile(r"(?i)\s*(?:days?|weeks?|months?|years?)\b")  # "12 or more months": a duration
 
 
 # "Participants must not have received nitrosoureas within 42 days" listed among the exclusions: the exclusion is

@@ -284,7 +284,8 @@ def split_criteria(text: str, default_kind: str = "inclusion") -> list[SplitCrit
         # "Exclusion Criteria Subjects who meet any of the following criteria will be excluded ...:": the same,
         # with its introduction on the line
         if hm and (hm.end() >= len(content) or content[:hm.end()].rstrip().endswith(":") or (
-                content.rstrip().endswith(":") and re.match(r"(?i)\W*(?:inclusion|exclusion)\s+criteria\b", content))):
+                content.rstrip().endswith(":") and re.match(r"(?i)\W*(?:inclusion|exclusion)\s+criteria\b", content)
+                and len(content[hm.end():].split()) >= 6)):
             word = hm.group("kind").lower()
             rest_start = ln.start + hm.end()
             if "exclu" in word or "cannot" in word or "can not" in word or "inelig" in word or "non" in word:

@@ -102,8 +102,8 @@ _THERAPY_TOXICITY = re.compile(r"(?i)\b(?:therap(?:y|ies)|treatments?)[- ](?:rel
                                r"(?:any\s+)?(?:prior|previous)\s+(?:\w+\s+)?(?:therap|treatment)")
 
 
-_REQUIRING_THERAPY = re.compile(r"(?i)\b(?:requir(?:ing|es?)|needing|in\s+need\s+of|warrant(?:ing|s)?)\s+(?:immediate\s+|urgent\s+|"
-                                r"systemic\s+)?(?:chemo|therap|treatment)")
+_REQUIRING_THERAPY = re.compile(r"(?i)\b(?:requir(?:ing|es?)|needing|in\s+need\s+of|warrant(?:ing|s)?)\s+(?:[\w-]+\s+)?"
+                                r"(?:chemo|therap|treatment)")
 _HISTORY_WORDS = re.compile(r"(?i)\b(?:prior|previous(?:ly)?|received|treated|history|had|pretreated|exposure|since|within)\b")
 
 
