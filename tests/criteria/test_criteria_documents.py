@@ -319,3 +319,13 @@ def test_therapies_had_or_not_possible_are_therapy_or_judgement():
         assert isinstance(c.expression, cm.AnyOf)
         kinds = {type(x) for x in c.expression.items}
         assert cm.NeedsConfirmation in kinds and any(isinstance(a, cm.PriorTherapy) for a in iter_atoms(c.expression))
+
+
+def test_exclusion_header_with_its_introduction_on_the_line_switches_the_kind():
+    text = ("Inclusion Criteria\n\n1. ECOG 0-2.\n\nExclusion Criteria Subjects who meet any of the following criteria will be "
+            "excluded from participation in the treatment protocol:\n\n1. Females who are pregnant or breastfeeding.\n"
+            "2. Known HIV infection.\n")
+    cc = compile_text(text, "T")
+    kinds = {c.text.split()[0]: c.kind for c in cc.criteria}
+    assert kinds["ECOG"] == "inclusion"
+    assert kinds["Females"] == "exclusion" and kinds["Known"] == "exclusion"

@@ -144,6 +144,30 @@ def test_labs_units_staleness_and_uln_source():
     assert o.outcome == "pass" and "reference ULN" in o.reason
 
 
+def test_unitless_cell_count_far_above_the_normal_range_reads_per_mm3():
+    # "ANC greater than 1500", "platelets at least 100,000": counts per mm³, not 10^9/L
+    p = patient(labs=[pm.LabResult(analyte="anc", value=3.2, unit="10**9/L", date=dt.date(2026, 10, 2), source=SRC)])
+    o = out(cm.LabThreshold(analyte="anc", comparator=">", value=1500), p)
+    assert o.outcome == "pass" and "3200" in o.reason
+    assert out(cm.LabThreshold(analyte="anc", comparator=">", value=1.5), p).outcome == "pass"  # a 10^9/L number
+    assert out(cm.LabThreshold(analyte="platelets", comparator=">=", value=100000)).outcome == "fail"  # 85 x 10^9/L
+    assert out(cm.LabThreshold(analyte="platelets", comparator=">=", value=80)).outcome == "pass"
+    normal = patient(labs=[], lab_statements=[pm.LabStatement(analyte="anc", finding="normal", date=dt.date(2026, 10, 2),
+                                                               source=SRC)])
+    assert out(cm.LabThreshold(analyte="anc", comparator=">=", value=1500), normal).outcome == "pass"  # "CBC normal"
+
+
+def test_hormone_receptor_high_without_a_cut_off():
+    high = cm.Receptor(receptor="ER", status="high")
+
+    def er(pct):
+        return patient(biomarkers=[pm.Biomarker(name="ER", percent=pct, status="positive", source=SRC)])
+    assert out(high, er(95)).outcome == "pass"
+    assert out(high, er(60)).outcome == "unknown"  # no cut-off stated: a person decides
+    assert out(high, er(5)).outcome == "fail"  # ER-low is not high
+    assert out(cm.Receptor(receptor="ER", status="high", min_percent=50), er(60)).outcome == "pass"
+
+
 def test_creatinine_clearance_cockcroft_gault():
     expr = cm.LabThreshold(analyte="creatinine_clearance", comparator=">=", value=60, unit="mL/min")
     # (140-60)*65/(72*1.0)*0.85 = 61.4

@@ -94,3 +94,15 @@ def test_atoms_describe_and_round_trip():
     assert cm.expression_from_dict(a.to_dict()) == a
     r = cm.TherapyResponse(responses=["CR", "PR"], min_cycles=4)
     assert cm.expression_from_dict(r.to_dict()) == r
+
+
+def test_progression_on_or_after_most_recent_therapy():
+    text = "Has documented radiologic progression (during or after most recent treatment)"
+    pd_after_pr = pm.Treatment(drugs=["letrozole", "palbociclib"], setting="metastatic", line=1, start=dt.date(2025, 2, 1),
+                               best_response="PR", progressed=True, progression_date=dt.date(2026, 9, 1), source=SRC)
+    assert outcome(text, patient([pd_after_pr])).outcome == "pass"
+    assert outcome(text, patient([LETROZOLE_SD])).outcome == "fail"
+    assert outcome(text, patient([PACLI_PR_6, PACLI_PD_2])).outcome == "pass"  # the most recent progressed
+    no_pd = pm.Treatment(drugs=["letrozole"], setting="metastatic", start=dt.date(2026, 3, 1), ongoing=True,
+                         progressed=False, source=SRC)
+    assert outcome(text, patient([no_pd])).outcome == "fail"

@@ -68,6 +68,7 @@ from trialmatch.criteria.model import (
     Pregnancy, PriorTherapy, Range, Sex, Unsupported, iter_atoms,
 )
 from trialmatch.criteria.rules import vocab_regexes
+from trialmatch.criteria.sentences import exclusion_prohibition, without_non_requirement_sentences
 from trialmatch.criteria.split import SplitCriterion, split_criteria, split_prose
 from trialmatch.criteria.structure import (
     _alternative_lists, _exclusive_statuses_as_alternatives, _listed_exceptions, _treated_or_ineligible_lists,
@@ -165,7 +166,7 @@ _SET = object.__setattr__
 _DEFINITION_GATE = ("consider", "defin", "regarded", "deemed")
 _DEFINITION = re.compile(
     r"(?i)^(?P<head>[^.;:()]{0,80}?)\b(?<!who )(?<!that )(?<!which )(?:is|are|will be|shall be|would be|should be|can be)\s+"
-    r"(?:considered|defined|regarded|deemed)(?:\s+as|\s+to\s+be)?\b(?!\s+(?:eligible|ineligible|(?:a\s+)?candidates?|"
+    r"(?:(?:still|also|only|generally|usually)\s+)?(?:considered|defined|regarded|deemed)(?:\s+as|\s+to\s+be)?\b(?!\s+(?:eligible|ineligible|(?:a\s+)?candidates?|"
     r"excluded|included|unfit|fit|suitable|unsuitable|not\s+eligible|appropriate|inappropriate|at\s+(?:high|increased)\s+risk))")
 # "Postmenopausal status, defined as age >= 60 or ...": the status is the requirement; the definition is
 # the matcher's own menopause rule (an age gate made of it would shut out younger postmenopausal women)
@@ -393,7 +394,7 @@ def _compile_semicolon_parts(parts: list[str], kind: str):
 # (what she may have had, without a limit: "may have received up to 2 prior lines" is a limit and stays a check)
 _CONDITIONAL_PERMISSION = re.compile(
     r"(?i)^\W*(?:(?:any\s+)?(?:prior|previous)\s+)?[^.;:()]{1,80}?\s+(?:is\s+|are\s+|will\s+be\s+)?(?:allowed|permitted|acceptable)"
-    r"\s*,?\s+(?:as\s+long\s+as|provided|if|when|only\s+if|so\s+long\s+as|on\s+condition)\b")
+    r"\s*,?\s+(?:as\s+long\s+as|provided|if|when|only\s+if|so\s+long\s+as|on\s+condition|after)\b")
 _MAY_HAVE = re.compile(
     r"(?i)^\W*(?:(?:patients?|participants?|subjects?|women|men)\s+)?(?:may|can|could)\s+have\s+(?:received|had|undergone|been\s+treated)\b"
     r"(?![^.;]*(?:\bup\s+to\b|\bno\s+more\s+than\b|\bat\s+most\b|\bmaximum\b|\bnot\s+more\s+than\b|≤|<|\bfewer\b|\bless\s+than\b|"
@@ -421,6 +422,10 @@ def _compile_criterion_cached(t: str, kind: str):
     d = _definition(t, kind)
     if d is not None:
         return d
+    if ". " in t and _has_any(t.lower(), _DEFINITION_GATE + ("purpose", "eligible", "exclude", "allowed", "permitted", "must", "may")):
+        kept = without_non_requirement_sentences(t, kind)
+        if kept is not None:
+            return _compile_criterion_cached(kept, kind)
     d = _age_conditional(t, kind)
     if d is not None:
         return d
@@ -455,6 +460,8 @@ def _compile_criterion_cached(t: str, kind: str):
             expr = confirms[0]
         else:
             expr = AnyOf(items=exprs)
+    if kind == "exclusion" and isinstance(expr, Not) and exclusion_prohibition(t):
+        expr = expr.item  # "Participants must not have received X" among the exclusions: excluded when X holds
     return expr, *_status(expr)
 
 

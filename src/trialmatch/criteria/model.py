@@ -227,14 +227,15 @@ class Receptor(_Node):
     """Receptor status.
 
     ``receptor``: "ER", "PR", "HR" (ER or PR positive), "HER2". ``status``: "positive",
-    "negative", "low" (HER2-low: IHC 1+ or 2+/ISH-), "known" (status has been tested).
+    "negative", "low" (HER2-low: IHC 1+ or 2+/ISH-), "ultralow" (HER2-ultralow: IHC 0 with faint staining in
+    ≤ 10% of cells), "known" (status has been tested).
     ``min_percent``: minimum share of stained cells ("at least 10%"). ``her2_ihc``: allowed IHC
     scores ("0", "1+", "2+", "3+") when stated; ``ish``: required ISH result.
     """
 
     kind: Literal["receptor"] = "receptor"
     receptor: Literal["ER", "PR", "HR", "HER2", "AR"]
-    status: Literal["positive", "negative", "low", "high", "known"]
+    status: Literal["positive", "negative", "low", "ultralow", "high", "known"]
     min_percent: float | None = None
     her2_ihc: list[Literal["0", "1+", "2+", "3+"]] = Field(default_factory=list)
     ish: Literal["positive", "negative"] | None = None
@@ -340,7 +341,7 @@ class PriorTherapy(_Node):
 
 
 
-_RESPONSE_WORDS = {"CR": "complete response", "PR": "partial response", "SD": "stable disease"}
+_RESPONSE_WORDS = {"CR": "complete response", "PR": "partial response", "SD": "stable disease", "PD": "progression"}
 
 
 def _describe_therapy_response(a) -> str:
@@ -370,9 +371,10 @@ class TherapyResponse(_Node):
     agents : list of str
         Drug or class vocabulary keys of the therapy ("endocrine_therapy", "chemotherapy",
         "cdk46_inhibitor", ...), as in :class:`PriorTherapy`; empty: any anti-cancer therapy.
-    responses : list of {"CR", "PR", "SD"}
+    responses : list of {"CR", "PR", "SD", "PD"}
         The best responses that satisfy it (RECIST): "responding or stable" is CR, PR and SD;
-        "responding" CR and PR.
+        "responding" CR and PR; "documented progression during or after the most recent therapy" PD
+        (a course that progressed, whatever its best response before).
     settings : list of str
         As in :class:`PriorTherapy` ("adjuvant", "neoadjuvant", "advanced", "metastatic", "any").
     lines : Range or None
@@ -389,7 +391,7 @@ class TherapyResponse(_Node):
 
     kind: Literal["therapy_response"] = "therapy_response"
     agents: list[str] = Field(default_factory=list)
-    responses: list[Literal["CR", "PR", "SD"]]
+    responses: list[Literal["CR", "PR", "SD", "PD"]]
     settings: list[Literal["adjuvant", "neoadjuvant", "advanced", "metastatic", "any"]] = Field(
         default_factory=lambda: ["any"]
     )

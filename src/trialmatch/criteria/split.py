@@ -281,7 +281,11 @@ def split_criteria(text: str, default_kind: str = "inclusion") -> list[SplitCrit
         hm = _HEADER_RE.match(content) if (ln.marker is None or len(content) < 60) and _maybe_header(content) else None
         # "Exclusion Criteria:" alone on its line, or followed by text ("Exclusion Criteria: All of the following
         # questions must be answered 'No'"): the colon may be followed by spaces the header pattern consumed
-        if hm and (hm.end() >= len(content) or content[:hm.end()].rstrip().endswith(":")):
+        # "Exclusion Criteria Subjects who meet any of the following criteria will be excluded ...:": the same,
+        # with its introduction on the line
+        if hm and (hm.end() >= len(content) or content[:hm.end()].rstrip().endswith(":") or (
+                content.rstrip().endswith(":") and re.match(r"(?i)\W*(?:inclusion|exclusion)\s+criteria\b", content)
+                and len(content[hm.end():].split()) >= 6)):
             word = hm.group("kind").lower()
             rest_start = ln.start + hm.end()
             if "exclu" in word or "cannot" in word or "can not" in word or "inelig" in word or "non" in word:

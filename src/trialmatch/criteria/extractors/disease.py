@@ -281,6 +281,8 @@ _COURSE = family_data("disease").cues
 _RESPONSE_CUE = re.compile(_COURSE["response_cue"]["pattern"])
 _RESPONSE_CUE_WORDS = tuple(_COURSE["response_cue"]["words"])
 _RESPONSE_TERMS = [(re.compile(p, re.IGNORECASE), tuple(codes)) for p, codes in _COURSE["response_terms"].items()]
+_PROGRESSION_ON_RECENT = re.compile(_COURSE["progression_on_recent_cue"]["pattern"])
+_PROGRESSION_ON_RECENT_WORDS = tuple(_COURSE["progression_on_recent_cue"]["words"])
 _RESPONSE_AGENTS = [(re.compile(p, re.IGNORECASE), key) for p, key in _COURSE["response_agents"].items()]
 
 
@@ -358,6 +360,9 @@ _RESPONSE_PARTS = re.compile(r"(?i);|(?<=[a-z)])\.\s+|,?\s+\bor\b\s+(?=(?:at lea
 
 
 def _therapy_response_guard(c, t: str):
+    if _may_match(t, _PROGRESSION_ON_RECENT_WORDS) and _PROGRESSION_ON_RECENT.search(t):
+        # "documented radiologic progression (during or after most recent treatment)"
+        return [TherapyResponse(responses=["PD"], most_recent=True)]
     if not (_may_match(t, _RESPONSE_CUE_WORDS) and _RESPONSE_CUE.search(t)):
         return None
     atoms = _response_parts(t)

@@ -11,7 +11,8 @@ from trialmatch.criteria.extractors.common import NUM, TIME, _SEP_RUN, _STOP, _a
 from trialmatch.criteria.extractors.disease import _CANCER_WORDS
 from trialmatch.criteria.extractors.registry import family_data, register
 from trialmatch.criteria.model import (
-    AllOf, ConcomitantMedication, CumulativeDose, Condition, Except, Measurement, PriorTherapy, Range, Unsupported,
+    AllOf, ConcomitantMedication, CumulativeDose, Condition, Except, Measurement, Not, OtherMalignancy, PriorTherapy,
+    Range, Unsupported,
 )
 from trialmatch.criteria.rules import FoldedPattern, vocab_find, vocab_regexes
 
@@ -87,21 +88,57 @@ _AND_LINES_OF = re.compile(r"(?i)\s+and\s+(?=(?:at\s+least\s+)?(?:\d+|one|two|th
                            r"lines?\s+of\s+)")
 
 
+# "systemic treatment of any tumor other than metastatic BC", "therapy for another malignancy": a treated other
+# cancer (the therapy is not hers for the index cancer), read as an active other malignancy
+_OTHER_TUMOUR_THERAPY = re.compile(
+    r"(?i)\b(?:treatment|therapy|therapies)\s+(?:of|for)\s+(?:any|an|a)?\s*(?:other|another|second|additional)?\s*"
+    r"(?:tumou?rs?|cancers?|malignanc(?:y|ies))\s+other\s+than\b|\b(?:treatment|therapy)\s+(?:of|for)\s+(?:an?\s+)?"
+    r"(?:another|other|second|concurrent)\s+(?:tumou?r|cancer|malignancy)\b")
+
+
+# "anti-cancer therapy-related toxicities of Grade >= 2", "toxicity from prior therapy": the toxicity is the
+# requirement, the therapy only says where it comes from
+_THERAPY_TOXICITY = re.compile(r"(?i)\b(?:therap(?:y|ies)|treatments?)[- ](?:related|induced)\s+(?:toxicit|adverse|side[- ]effect)|"
+                               r"\b(?:toxicit(?:y|ies)|adverse\s+(?:events?|effects?))\s+(?:from|of|due\s+to|related\s+to)\s+"
+                               r"(?:any\s+)?(?:prior|previous)\s+(?:\w+\s+)?(?:therap|treatment)")
+
+
+_REQUIRING_THERAPY = re.compile(r"(?i)\b(?:requir(?:ing|es?)|needing|in\s+need\s+of|warrant(?:ing|s)?)\s+(?:[\w-]+\s+)?"
+                                r"(?:chemo|therap|treatment)")
+_HISTORY_WORDS = re.compile(r"(?i)\b(?:prior|previous(?:ly)?|received|treated|history|had|pretreated|exposure|since|within)\b")
+
+
 def _prior_therapy(t: str, kind: str) -> list:
+    if ("other" in t or "second" in t) and _OTHER_TUMOUR_THERAPY.search(t):
+        return [OtherMalignancy(active_only=True)]
+    if ("toxic" in t or "adverse" in t or "side" in t) and _THERAPY_TOXICITY.search(t):
+        return [Condition(condition="treatment-related toxicity")]
+    if ("requir" in t or "need" in t or "warrant" in t) and _REQUIRING_THERAPY.search(t) and not _HISTORY_WORDS.search(t):
+        return []  # "visceral crisis requiring chemotherapy": what the condition calls for, not a therapy she had
     if " and " in t and "line" in t:
         parts = _AND_LINES_OF.split(t, maxsplit=1)
         if len(parts) == 2 and kind == "inclusion":
             first, second = _prior_therapy(parts[0], kind), _prior_therapy("prior " + parts[1], kind)
             if first and second and all(isinstance(a, PriorTherapy) for a in first + second):
+                # "progressed on ... and 1 prior line of chemotherapy": a count of what she had, at least that many
+                second = [a.model_copy(update={"lines": Range(low=a.lines.low)}) if a.lines.high == a.lines.low else a
+                          for a in second]
                 return first + second
     rx = vocab_regexes()
     agents = []
     t_orig, t = t, _agent_text(t)
+    spans = []
     for m in rx["agent"].finditer(t):
         folded = _SEP_RUN.sub(" ", m.group(0).lower())  # (computed once: it was written twice)
         key = rx["agent_names"][folded] if folded in rx["agent_names"] else rx["agent_names"].get(m.group(0).lower())
         if key and key not in agents:
             agents.append(key)
+            spans.append((key, m.start(), m.end()))
+    starts = [st for _k, st, _e in spans]
+    if len(spans) > 1 and " with " in t:
+        # "systemic therapy with capecitabine", "endocrine therapy with an aromatase inhibitor": the class names its member
+        headed = {k for k, _st, e in spans if (w := _WITH_MEMBER.match(t, e)) and w.end() in starts}
+        agents = [a for a in agents if a not in headed]
     # every acronym (AI, AIs, NSAI, TKI, ADC, ET, in capitals) holds "AI", "TKI", "ADC" or "ET": most clauses skip the scan
     for m in (rx["agent_acronyms"].finditer(t) if "AI" in t or "TKI" in t or "ADC" in t or "ET" in t else ()):
         key = {"AI": "aromatase_inhibitor", "AIS": "aromatase_inhibitor", "NSAI": "nonsteroidal_aromatase_inhibitor",
@@ -109,15 +146,21 @@ def _prior_therapy(t: str, kind: str) -> list:
                "ADC": "antibody_drug_conjugate", "ADCS": "antibody_drug_conjugate", "ET": "endocrine_therapy"}[m.group(1).upper()]
         if key not in agents:
             agents.append(key)
-    if _any(r"\b(?:systemic|anti-?cancer|antineoplastic|cancer)\s+(?:treatment|therapy|therapies|treatments)", t) and "systemic_therapy" not in agents:
-        agents.append("systemic_therapy")
+    am = _ANTIBODY_THERAPY.search(t) if "ntibod" in t else None
+    if am and "monoclonal_antibody" not in agents:
+        # "antibody-based anti-cancer therapy", "antibody therapy": antibodies, not any systemic therapy
+        agents = [a for a in agents if not (a == "systemic_therapy" and any(
+            k == a and am.start() <= st < am.end() for k, st, _e in spans))] + ["monoclonal_antibody"]
+    sm = _BROAD_THERAPY_RE.search(t) if "systemic_therapy" not in agents else None
+    if sm and not (sm.group("with") and sm.end() in starts) and not (am and am.start() <= sm.start() < am.end()):
+        agents.append("systemic_therapy")  # not "systemic therapy with capecitabine": that therapy is capecitabine
     if not agents and _GENERIC_FAILED_THERAPY.search(t):
         agents.append("systemic_therapy")  # "resistant to conventional therapies": whatever standard therapy she had
     if not agents and "anti" in t.lower() and _any(r"\banti-?\s?(?:[\w]+-)?" + _CANCER_WORDS + r"\s+(?:treatments?|therap\w*|agents?|"
                                                     r"drugs?|medications?|regimens?)\b", t):
         agents.append("systemic_therapy")  # "anti-myeloma therapy": systemic therapy against that cancer
-    if _any(r"\bendocrine\b|\bhormon(?:e|al)\b", t) and not agents:
-        agents.append("endocrine_therapy")
+    if _any(r"\bendocrine\b|\bhormon(?:e|al)\b", t) and (not agents or "endocrine_therapy" not in agents and _SHARED_HEAD_ENDOCRINE.search(t)):
+        agents.insert(0, "endocrine_therapy")  # "prior oral endocrine or targeted therapy": both share "therapy"
     if not agents:
         free = _free_text_agent(t)
         if free is None:
@@ -175,7 +218,7 @@ def _prior_therapy(t: str, kind: str) -> list:
     wm = _THERAPY_WITHIN_RE.search(t) if _may_match(t, _THERAPY_WITHIN_WORDS) else None
     if wm and not rm:
         kw["within"] = _dur(wm.group(1) or wm.group(3), wm.group(2) or wm.group(4))
-    if _any(r"\bcurrent(?:ly)?\b|\bongoing\b|concomitant|concurrent", t):
+    if _any(r"\bcurrent(?:ly)?\b|\bongoing\b|concomitant|concurrent", t) or ("receiving" in t and _RECEIVING_NOW.search(t)):
         kw["ongoing"] = True
     main = PriorTherapy(**kw)
     em = _EXCEPT_RE.search(t) if _may_match(t, ("except", "excluding", "other than", "apart from")) else None
@@ -200,7 +243,22 @@ def _prior_therapy(t: str, kind: str) -> list:
             # treatments"): it is excused whatever setting it was given in
             excs = [PriorTherapy(agents=[a]) for a in exc_agents]
             return [Except(main=main, exception=_any_of(excs))]
+    if "within" in kw and ("stop" in t or "discontinu" in t) and _WASHOUT_STOP.search(t):
+        return [Not(item=main)]  # "Immunotherapy must stop a minimum of 4 weeks prior to randomization": a washout
     return [main]
+
+
+_SHARED_HEAD_ENDOCRINE = re.compile(r"(?i)\b(?:endocrine|hormonal)\s*(?:,|/|\bor\b|\band\b|\band/or\b)\s*(?:[\w-]+\s+){0,2}?"
+                                    r"(?:therapy|therapies|treatments?|agents?)\b")
+_WASHOUT_STOP = re.compile(r"(?i)\b(?:must|should|shall|has\s+to|have\s+to)\s+(?:be\s+|have\s+been\s+)?(?:stop(?:ped)?|discontinued)\s+"
+                           r"(?:(?:a\s+minimum\s+of|at\s+least|for|≥|>=)\s*)?\d")
+_ANTIBODY_THERAPY = re.compile(r"(?i)(?<!non-)(?<!non )\bantibod(?:y|ies)(?:[- ]based)?\s+(?:anti-?cancer\s+)?(?:therap|treatment|agent)")
+_BROAD_THERAPY_RE = re.compile(r"(?i)\b(?:systemic|anti-?cancer|antineoplastic|cancer)\s+(?:treatment|therapy|therapies|treatments)"
+                               r"(?P<with>\s+(?:with|using|consisting\s+of)\s+(?:an?\s+|the\s+)?)?")
+_WITH_MEMBER = re.compile(r"(?i)(?:\s+(?:therapy|treatment|regimen))?\s+(?:with|using|consisting\s+of)\s+(?:an?\s+|the\s+)?")
+# "Patients receiving systemic therapy with capecitabine": what she is given now (not "receiving prior ...")
+_RECEIVING_NOW = re.compile(r"(?i)\b(?:patients?|subjects?|participants?|women|who\s+are|are|is)\s+receiving\s+"
+                            r"(?!(?:prior|previous|at\s+least|no\b|any\s+prior|\d|one\b|two\b))")
 
 
 _FREE_AGENT_RE = re.compile(

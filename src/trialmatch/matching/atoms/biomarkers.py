@@ -131,9 +131,11 @@ def _receptor_one(name: str, a: cm.Receptor, idx: PatientIndex) -> Result:
     if a.status == "negative":
         return Result(not pos, [f"{name} {'positive' if pos else 'negative'}"], ev)
     if a.status in ("positive", "high", "low"):
-        need = a.min_percent if a.min_percent is not None else (50.0 if a.status == "high" else None)
+        need = a.min_percent
         if not pos:
             return Result(False, [f"{name} negative"], ev)
+        if a.status == "high" and need is None:
+            return _high_expression(name, b, ev)
         if a.status == "low" and a.min_percent is None:
             if b.percent is None:
                 return Result(None, [f"{name} percent not recorded"], ev, [missing_fact(f"biomarker:{name}", _BM_DESC.get(name, name))])
@@ -146,6 +148,25 @@ def _receptor_one(name: str, a: cm.Receptor, idx: PatientIndex) -> Result:
             return Result(ok, [f"{name} {fmt_number(b.percent)}% {'≥' if ok else '<'} {fmt_number(need)}%"], ev)
         return Result(True, [f"{name} positive" + (f" ({fmt_number(b.percent)}%)" if b.percent is not None else "")], ev)
     return Result(None, [f"{name} status {a.status!r} not handled"], ev, [missing_fact("manual_review", "a person must check")])
+
+
+#: "hormone receptor-high expressed" states no cut-off: at least this share of stained cells is high by any reading
+#: (Allred 8/8 territory), below the second it is low-positive (ER-low) and not high; in between a person decides
+HIGH_EXPRESSION_SURE_PERCENT = 80.0
+HIGH_EXPRESSION_NOT_BELOW_PERCENT = 10.0
+
+
+def _high_expression(name: str, b, ev: list) -> Result:
+    """A receptor "high expressed" without a stated cut-off (see ``HIGH_EXPRESSION_SURE_PERCENT``)."""
+    if b.percent is None:
+        return Result(None, [f"{name} positive but % of stained cells not recorded (high expression wanted)"], ev,
+                      [missing_fact(f"biomarker:{name}", _BM_DESC.get(name, name))])
+    if b.percent >= HIGH_EXPRESSION_SURE_PERCENT:
+        return Result(True, [f"{name} {fmt_number(b.percent)}%: high (≥ {fmt_number(HIGH_EXPRESSION_SURE_PERCENT)}%)"], ev)
+    if b.percent < HIGH_EXPRESSION_NOT_BELOW_PERCENT:
+        return Result(False, [f"{name} {fmt_number(b.percent)}%: low-positive, not high"], ev)
+    return Result(None, [f"{name} {fmt_number(b.percent)}%: whether this is 'high' expression the criterion does not say "
+                         f"(no cut-off stated)"], ev, [missing_fact("manual_review", f"whether {name} {fmt_number(b.percent)}% counts as high")])
 
 
 @evaluates("receptor")

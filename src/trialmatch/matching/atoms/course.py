@@ -86,6 +86,10 @@ def evaluate_therapy_response(a: cm.TherapyResponse, ctx: EvalContext) -> Result
         resp = t.best_response
         if resp is None and t.progressed is True and t.months_to_progression is None:
             resp = "PD"
+        if "PD" in a.responses and (t.progressed is True or t.progression_date is not None):
+            resp = "PD"  # progression during or after it, whatever its best response before
+        elif "PD" in a.responses and resp is None and t.progressed is False:
+            resp = "no progression"  # "stable on it, no progression": not PD
         if resp is None:
             vals.append(None)
             missing["treatment_history:best_response"] = f"the best response to {', '.join(t.drugs)} ({wanted} wanted)"

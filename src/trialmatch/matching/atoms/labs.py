@@ -112,13 +112,14 @@ def _statement_result(a: cm.LabThreshold, st, idx: PatientIndex, o: MatchOptions
         if a.value is None or low is None or high is None or not unit:
             return Result(None, [f"{label} stated normal; the threshold cannot be compared with a normal range"], ev,
                           [missing_fact(f"lab:{a.analyte}", f"{label} (the value)")])
+        thr_unit = a.unit or _unitless_count_unit(a, entry)
         try:
-            limit = _to_unit(a.value, a.unit, unit, a.analyte) if a.unit else a.value
+            limit = _to_unit(a.value, thr_unit, unit, a.analyte) if thr_unit else a.value
         except Exception as exc:  # noqa: BLE001
             return Result(None, [f"{label} stated normal; threshold unit {a.unit!r} cannot be compared ({exc})"], ev,
                           [missing_fact(f"lab:{a.analyte}", f"{label} (the value)")])
         v = _range_decides(low, high, a.comparator, limit)
-        thr = f"{a.comparator} {fmt_number(a.value)} {a.unit or unit}"
+        thr = f"{a.comparator} {fmt_number(a.value)} {thr_unit or unit}"
     rng = f"normal range {fmt_number(low)}-{fmt_number(high)} {unit or ''}".rstrip()
     if v is None:
         return Result(None, [f"{label} normal, but the threshold is stricter than the normal range ({thr}; {rng})"], ev,
@@ -166,6 +167,19 @@ def _creatinine_clearance(a: cm.LabThreshold, idx: PatientIndex, o) -> tuple[flo
     crcl = (140 - idx.age) * p.weight_kg / (72 * scr) * (0.85 if p.sex == "female" else 1.0)
     ev.append(used_fact(f"weight {fmt_number(p.weight_kg)} kg", p.sources.get("weight_kg"), p.weight_kg))
     return crcl, None, ev
+
+
+#: a unitless cell-count threshold this many times above the normal range's top (in 10^9/L) is read per mm³
+_PER_MM3_RATIO = 50
+
+
+def _unitless_count_unit(a: cm.LabThreshold, entry: dict) -> str | None:
+    """"1/mm**3" for "ANC greater than 1500", "platelets at least 100,000" written without a unit (in 10^9/L the
+    number would lie hundreds of times above the normal range), else None."""
+    high = (entry.get("normal") or {}).get("high")
+    if a.unit is None and a.value is not None and entry.get("unit") == "10**9/L" and high and a.value > _PER_MM3_RATIO * high:
+        return "1/mm**3"
+    return None
 
 
 @evaluates("lab")
@@ -233,7 +247,7 @@ def lab_threshold(a: cm.LabThreshold, ctx: EvalContext) -> Result:
         return Result(None, [f"{label} threshold {a.comparator} {fmt_number(a.value)} has no unit and lies far below the "
                              f"normal range (ULN {fmt_number(ref_high)} {entry.get('unit', '')}): a multiple of the ULN?"],
                       ev, [missing_fact("manual_review", f"a person must check the {label} threshold (its unit)")])
-    target = a.unit or entry.get("unit")
+    target = a.unit or _unitless_count_unit(a, entry) or entry.get("unit")
     try:
         value = _to_unit(r.value, r.unit, target, analyte) if target and r.unit else r.value
         if target and not r.unit:
@@ -243,8 +257,9 @@ def lab_threshold(a: cm.LabThreshold, ctx: EvalContext) -> Result:
         return Result(None, [f"{label} {fmt_number(r.value)} {r.unit or '(no unit)'} cannot be compared with {a.unit}: {exc}"], ev,
                       [missing_fact(f"lab:{analyte}", f"{label} with its unit")])
     ok = _cmp(value, a.comparator, a.value)
-    conv = "" if (r.unit == a.unit or not a.unit) else f" (= {fmt_number(round(value, 4))} {a.unit})"
-    return Result(ok, [f"{label} {fmt_number(r.value)} {r.unit or ''}{conv} {a.comparator} {fmt_number(a.value)} {a.unit or ''}{undated}: "
+    unit = a.unit or (target if target != entry.get("unit") else None)
+    conv = "" if (r.unit == unit or not unit) else f" (= {fmt_number(round(value, 4))} {unit})"
+    return Result(ok, [f"{label} {fmt_number(r.value)} {r.unit or ''}{conv} {a.comparator} {fmt_number(a.value)} {unit or ''}{undated}: "
                        f"{'met' if ok else 'not met'}"], ev)
 
 

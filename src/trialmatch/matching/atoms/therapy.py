@@ -124,6 +124,67 @@ def _duration_days(t, as_of: dt.date) -> float | None:
     return None
 
 
+def _latest_day(d: dt.date) -> dt.date:
+    """The last day a date may stand for: a date on the 1st may be a month ("from Nov 2025"), on 1 January a year."""
+    if d.day != 1:
+        return d
+    if d.month == 1:
+        return dt.date(d.year, 12, 31)
+    nxt = dt.date(d.year + (d.month == 12), d.month % 12 + 1, 1)
+    return nxt - dt.timedelta(days=1)
+
+
+def end_bounds(ti, idx: PatientIndex) -> tuple[dt.date | None, dt.date]:
+    """``(earliest, latest)`` day the course ``ti`` may have ended (ongoing: today, both); earliest None when
+    nothing bounds it from below.
+
+    * an ongoing course ends today;
+    * a stated end is that day; an end written as a year ("2024-2026": 1 January to 31 December, or to the record's
+      date in its own year) is any day of that year from its start;
+    * no end: from its start (or the day it progressed) to the earliest of: today, the start of a later course that
+      shares no drug with it (the next line), and, for early disease, her metastatic relapse. A course not said
+      to be over, with no later course, nor cycles, response or progression stated, runs to today (unless it was
+      for early disease and hers is advanced now).
+    """
+    t, today = ti.treatment, idx.as_of
+    if t.ongoing:
+        return today, today
+    if t.end is not None:
+        year_range = t.start is not None and (t.start.month, t.start.day) == (1, 1) and t.ongoing is False and (
+            (t.end.month, t.end.day) == (12, 31) or (t.end == today and t.end.year >= t.start.year))
+        if year_range:
+            return max(t.start, dt.date(t.end.year, 1, 1)), t.end
+        return t.end, min(today, _latest_day(t.end))
+    lows = [d for d in (t.start, t.progression_date) if d is not None]
+    highs = [today]
+    if t.start is not None:
+        mine = set(ti.generics)
+        highs += [_latest_day(o.treatment.start) for o in idx.treatments if o is not ti and o.treatment.start is not None
+                  and o.treatment.start > t.start and not (mine & set(o.generics))]
+    d = idx.primary
+    if d is not None and d.metastatic_date is not None and _setting_of(t, idx) in ("adjuvant", "neoadjuvant", "early") \
+            and (t.start is None or t.start <= d.metastatic_date):
+        highs.append(_latest_day(d.metastatic_date))
+    high = min(today, *highs)
+    early_now_advanced = _setting_of(t, idx) in ("adjuvant", "neoadjuvant", "early") and d is not None and \
+        d.extent in ("metastatic", "recurrent", "locally_advanced")
+    if len(highs) == 1 and t.start is not None and t.ongoing is None and not t.progressed and t.cycles is None \
+            and t.best_response is None and not early_now_advanced:
+        return today, today  # not said to be over, and nothing after it: still given
+    return (max(lows) if lows else None), high
+
+
+def ended_within(ti, idx: PatientIndex, days: int):
+    """Was the course ``ti`` given within the last ``days`` days (its end, see :func:`end_bounds`, inside the
+    window)? None when its bounds straddle the window's start."""
+    low, high = end_bounds(ti, idx)
+    if low is not None and (idx.as_of - low).days <= days:
+        return True
+    if (idx.as_of - high).days > days:
+        return False
+    return None
+
+
 def _setting_covers(stated: str, wanted: list[str]) -> bool:
     """A closed history statement in setting ``stated`` covers a check of ``wanted`` settings:
     "any" covers all; "advanced" and "metastatic" cover each other; "early" covers adjuvant and
@@ -263,16 +324,12 @@ def _prior_treatments(a: cm.PriorTherapy, idx: PatientIndex, o, excluded: list[s
             continue
         vals = [dm, sm]
         if a.within is not None:
-            # a course with no end date runs to today when it is ongoing (or not said to be over); one
-            # said to be over (or that progressed) with no end date has an unknown end: the window stays open
-            end = t.end if t.end is not None else (
-                idx.as_of if (t.ongoing or (t.start and t.ongoing is not False and not t.progressed)) else None)
-            if end is None:
-                vals.append(None)
-            else:
-                vals.append((idx.as_of - end).days <= a.within.days)
+            vals.append(ended_within(ti, idx, a.within.days))
         if a.ongoing is not None:
-            on = t.ongoing if t.ongoing is not None else (t.end is None and t.start is not None or None)
+            on = t.ongoing
+            if on is None:
+                low, high = end_bounds(ti, idx)
+                on = True if low == high == idx.as_of else (False if high < idx.as_of else None)
             vals.append(None if on is None else on == a.ongoing)
         if a.min_duration is not None:
             dd = _duration_days(t, idx.as_of)
