@@ -76,3 +76,22 @@ def real_store(data_dir, tmp_path_factory):
     ensure_compiled(store)
     assert store.count_trials() == 4921
     return store
+
+
+def real_patients(data_dir: Path, every: int) -> list:
+    """The fixture patients (tests/fixtures/patients/*.json) and every ``every``-th TREC 2021 note
+    of ``../shared/data`` read as a text summary (``$TRIALMATCH_INDEX_ALL_NOTES=1``: every note)."""
+    import os
+
+    from trialmatch.patients import read_patient, read_patient_bytes
+
+    if os.environ.get("TRIALMATCH_INDEX_ALL_NOTES") == "1":
+        every = 1
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "patients"
+    patients = [read_patient(f) for f in sorted(fixtures.glob("*.json"))]
+    with open(data_dir / "trec2021" / "queries.jsonl", encoding="utf-8") as fh:
+        for i, line in enumerate(fh):
+            if i % every == 0:
+                rec = json.loads(line)
+                patients.append(read_patient_bytes(rec["text"].encode("utf-8"), f"{rec['_id']}.txt", fmt="text"))
+    return patients

@@ -3,7 +3,6 @@ explained top N is the very report ``match_patient(top=N)`` gives."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -11,10 +10,11 @@ import pytest
 
 from trialmatch.criteria import COMPILER_VERSION
 from trialmatch.matching import match_patient
-from trialmatch.patients import read_patient, read_patient_bytes
+from trialmatch.patients import read_patient
 from trialmatch.screening import CompiledRegistry, RegistryBuilder, RegistryError, rank_registry
 from trialmatch.screening.registry import registry_path
 from trialmatch.store import TrialStore
+from conftest import real_patients  # noqa: E402  (tests/screening/conftest.py)
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "patients"
@@ -132,22 +132,13 @@ def test_registry_equals_full_evaluation_on_all_real_trials(data_dir, real_store
     2021 note (every note with ``$TRIALMATCH_INDEX_ALL_NOTES=1``); the store is the session's
     ``real_store`` (see conftest: ``$TRIALMATCH_REAL_STORE`` skips its compile).
     """
-    import os
-
     store = real_store
     registry = CompiledRegistry.build(store)
     registry.save(tmp_path / "real.registry")
     registry = CompiledRegistry.load(tmp_path / "real.registry")
     assert len(registry) == 4921
-    patients = [read_patient(f) for f in sorted(FIXTURES.glob("*.json"))]
-    every = 1 if os.environ.get("TRIALMATCH_INDEX_ALL_NOTES") == "1" else 10
-    with open(data_dir / "trec2021" / "queries.jsonl", encoding="utf-8") as fh:
-        for i, line in enumerate(fh):
-            if i % every:
-                continue
-            rec = json.loads(line)
-            patients.append(read_patient_bytes(rec["text"].encode("utf-8"), f"{rec['_id']}.txt", fmt="text"))
-    assert len(patients) >= (80 if every == 1 else 20)
+    patients = real_patients(data_dir, every=10)
+    assert len(patients) >= 20
     n = _check_equal(store, registry, patients, top=20)
     assert n == 4921 * len(patients)
     print(f"compiled registry: {n} trial x patient verdicts and scores equal to match_patient "

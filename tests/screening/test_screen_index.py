@@ -10,9 +10,10 @@ import pytest
 
 from trialmatch.criteria import COMPILER_VERSION
 from trialmatch.matching import match_patient, rank_patient
-from trialmatch.patients import read_patient, read_patient_bytes
+from trialmatch.patients import read_patient
 from trialmatch.screening.index import CandidateIndex, match_with_index
 from trialmatch.store import TrialStore
+from conftest import real_patients  # noqa: E402  (tests/screening/conftest.py)
 from trialmatch.store.candidate_index import indexable, sync_candidate_index
 
 REPO = Path(__file__).resolve().parents[2]
@@ -115,20 +116,9 @@ def test_index_verdicts_equal_full_evaluation_on_all_real_trials(data_dir, real_
     ``$TRIALMATCH_REAL_STORE``: a store already holding exactly those trials, compiled (e.g. the
     ``base.db`` that ``benchmarks/scale_bench.py --workdir`` keeps), to skip the compile.
     """
-    import os
-
     store = real_store
-    patients = [read_patient(f) for f in sorted(FIXTURES.glob("*.json"))]
-    # every TREC note with $TRIALMATCH_INDEX_ALL_NOTES=1 (75 notes: ~20 min on 2 cores); else every
-    # fifth note, which keeps the suite fast
-    every = 1 if os.environ.get("TRIALMATCH_INDEX_ALL_NOTES") == "1" else 5
-    with open(data_dir / "trec2021" / "queries.jsonl", encoding="utf-8") as fh:
-        for i, line in enumerate(fh):
-            if i % every:
-                continue
-            rec = json.loads(line)
-            patients.append(read_patient_bytes(rec["text"].encode("utf-8"), f"{rec['_id']}.txt", fmt="text"))
-    assert len(patients) >= (80 if every == 1 else 25)
+    patients = real_patients(data_dir, every=5)
+    assert len(patients) >= 25
     n, n_ex = _check_same_verdicts(store, patients)
     assert n == 4921 * len(patients)
     print(f"candidate index: {n_ex} of {n} pairs excluded ({n_ex / n:.1%})")
