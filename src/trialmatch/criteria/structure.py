@@ -187,7 +187,9 @@ def _alternative_lists(crits: list[Criterion], source_text: str | None = None) -
 _EXCEPTIONS_HEAD = re.compile(
     r"(?i)(?:[.;:]\s*|^)(?:the\s+following\s+(?:are|is|will\s+be)\s+(?:(?:the\s+)?exceptions?|exempt|allowed|permitted|eligible|"
     r"not\s+excluded)(?:\s+(?:to|from)\s+this\s+(?:criterion|exclusion))?|exceptions?(?:\s+to\s+this\s+criterion)?(?:\s+are|\s+include)?"
-    r"|(?:with\s+the\s+)?except(?:ion)?(?:\s+of)?\s+the\s+following)\s*:\s*$")
+    r"|(?:with\s+the\s+)?except(?:ion)?(?:\s+of)?\s+the\s+following)\s*:\s*$"
+    # "No prior malignancy with the exceptions listed below:", "... with the exception of the following:"
+    r"|\bwith\s+the\s+(?:exceptions?\s+(?:listed\s+)?(?:below|as\s+follows)|exceptions?\s+of\s+the\s+following)\s*:\s*$")
 
 
 def _listed_exceptions(crits: list[Criterion]) -> None:
