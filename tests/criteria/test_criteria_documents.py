@@ -320,6 +320,11 @@ def test_exceptions_listed_below_mid_sentence_are_allowed():
     assert len(items) == 2
     for c in items:
         assert c.expression is None and "exception" in c.reason
+    # exceptions to a requirement are no permissions: that heading keeps its items
+    text = ("Inclusion Criteria:\n\n1. Patients are required to have prior treatment with pertuzumab with the exceptions "
+            "listed below:\n\n   * Patients who have not received prior pertuzumab are eligible if heavily pretreated\n")
+    cc = compile_text(text, "T")
+    assert not any("exception" in (c.reason or "") for c in cc.criteria)
 
 
 def test_therapies_had_or_not_possible_are_therapy_or_judgement():
