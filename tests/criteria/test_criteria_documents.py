@@ -309,6 +309,24 @@ def test_items_listed_as_exceptions_are_allowed_not_excluded():
             assert c.expression is None and "exception" in c.reason
 
 
+def test_exceptions_listed_below_mid_sentence_are_allowed():
+    text = ("Inclusion Criteria:\n\n1. ECOG 0-2.\n2. No prior malignancy with the exceptions listed below:\n\n"
+            "   * Adequately treated non-melanomatous skin cancer or lentigo maligna melanoma without current evidence of "
+            "disease\n   * Adequately treated cervical carcinoma in situ without current evidence of disease\n")
+    cc = compile_text(text, "T")
+    head = next(c for c in cc.criteria if c.text.startswith("No prior malignancy"))
+    assert head.expression is not None and any(a.kind == "other_malignancy" for a in iter_atoms(head.expression))
+    items = [c for c in cc.criteria if c.parent == head.id]
+    assert len(items) == 2
+    for c in items:
+        assert c.expression is None and "exception" in c.reason
+    # exceptions to a requirement are no permissions: that heading keeps its items
+    text = ("Inclusion Criteria:\n\n1. Patients are required to have prior treatment with pertuzumab with the exceptions "
+            "listed below:\n\n   * Patients who have not received prior pertuzumab are eligible if heavily pretreated\n")
+    cc = compile_text(text, "T")
+    assert not any("exception" in (c.reason or "") for c in cc.criteria)
+
+
 def test_therapies_had_or_not_possible_are_therapy_or_judgement():
     text = ("Inclusion Criteria\n\n1. Prior treatment with, ineligibility for, or commercial unavailability of each of the "
             "following therapies:\n\n   * Anthracyclines, taxanes, and capecitabine.\n   * Ixabepilone.\n2. ECOG 0-2.\n")

@@ -176,6 +176,14 @@ def test_a_drug_for_another_condition_is_a_medication():
     assert not p.treatments and [m.name for m in p.medications] == ["methotrexate"]
 
 
+def test_abbreviated_and_brand_drug_names_are_read():
+    # "IFN" is interferon (hepatitis C notes), Sinemet is levodopa (a dopaminergic therapy)
+    p = read("53-year-old man with chronic HCV infection. He is on IFN plus ribavirin for the past 9 months.\n")
+    assert [t.drugs for t in p.treatments] == [["interferon"]]
+    p = read("57-year-old man with Parkinson disease. He is on Sinemet and trihexyphenidyl.\n")
+    assert [m.name for m in p.medications] == ["levodopa"]
+
+
 def test_planned_line_is_not_this_courses_line():
     p = read("Letrozole + palbociclib 2024 - Oct 2026, then PD in bone; now due to start second-line therapy.\n")
     t = p.treatments[0]

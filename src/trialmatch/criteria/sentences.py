@@ -57,9 +57,15 @@ _TIME_AFTER = re.compile(r"(?i)\s*(?:days?|weeks?|months?|years?)\b")  # "12 or 
 # "Participants must not have received nitrosoureas within 42 days" listed among the exclusions: the exclusion is
 # the thing prohibited (a Not would exclude every patient who did NOT receive it)
 _PROHIBITION = re.compile(r"(?i)^\W*(?:(?:the\s+)?(?:patients?|subjects?|participants?|women|men)\s+)?"
-                          r"(?:must|should|shall|may|can)\s*(?:not|n't)\s+(?:have|be|receive|take|undergo|use)\b")
+                          r"(?:must|should|shall|may|can)\s*(?:not|n't)\s+(?:have|be|receive|take|undergo|use)\b"
+                          # "No immunosuppressant therapy", "No active brain metastases" listed among the exclusions:
+                          # the leading "No" repeats the exclusion's own negation (not "No more than 3 regimens")
+                          r"|^\W*no\s+(?!(?:more|less|fewer|greater|later|longer|sooner|earlier)\s+than\b)"
+                          # "Nitrosoureas must be discontinued 6 weeks prior to Cycle 1 Day 1": the drug is prohibited
+                          r"|^\W*[^.;:]{1,80}?\bmust\s+(?:have\s+)?(?:be(?:en)?\s+)?(?:discontinued|stopped)\b")
 
 
 def exclusion_prohibition(t: str) -> bool:
-    """Is the exclusion ``t`` written as a prohibition ("must not have received ...")?"""
+    """Is the exclusion ``t`` written as a prohibition ("must not have received ...", "No X", "X must be discontinued
+    ... prior")?"""
     return _PROHIBITION.match(t) is not None

@@ -188,6 +188,11 @@ _EXCEPTIONS_HEAD = re.compile(
     r"(?i)(?:[.;:]\s*|^)(?:the\s+following\s+(?:are|is|will\s+be)\s+(?:(?:the\s+)?exceptions?|exempt|allowed|permitted|eligible|"
     r"not\s+excluded)(?:\s+(?:to|from)\s+this\s+(?:criterion|exclusion))?|exceptions?(?:\s+to\s+this\s+criterion)?(?:\s+are|\s+include)?"
     r"|(?:with\s+the\s+)?except(?:ion)?(?:\s+of)?\s+the\s+following)\s*:\s*$")
+# a prohibition with its exceptions after it in the sentence: "No prior malignancy with the exceptions listed below:"
+# (the exceptions to a requirement, "required to have prior pertuzumab with the exceptions listed below:", are not
+# permissions: that heading keeps its items)
+_PROHIBITION_EXCEPTIONS_HEAD = re.compile(r"(?i)^\W*no\s+[^:]*?\s(?P<exc>with\s+the\s+exceptions?\s+(?:(?:listed\s+)?(?:below|as\s+follows)"
+                                          r"|of\s+the\s+following))\s*:\s*$")
 
 
 def _listed_exceptions(crits: list[Criterion]) -> None:
@@ -204,9 +209,12 @@ def _listed_exceptions(crits: list[Criterion]) -> None:
         if c.id not in kids:
             continue
         m = _EXCEPTIONS_HEAD.search(c.text.strip())
+        start = m.start() if m is not None else None
+        if m is None and (m := _PROHIBITION_EXCEPTIONS_HEAD.match(c.text.strip())) is not None:
+            start = m.start("exc")
         if m is None:
             continue
-        own_text = c.text.strip()[:m.start()].strip(" .;:")
+        own_text = c.text.strip()[:start].strip(" .;:")
         if own_text:
             e, st, why = compile_criterion_text(own_text, c.kind)
             c.expression, c.status, c.reason = e, st, why

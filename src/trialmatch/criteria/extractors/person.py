@@ -40,6 +40,22 @@ _AGE_CUE_RIGHT_BEFORE = re.compile(r"(?i)\b(?:aged?|ages)\s*(?:of\s+|:\s*|betwee
 _WINDOW_CUE_BEFORE = re.compile(r"(?i)\b(?:within|past|last|previous|prior|for|since|during|after|before)\b[^.;]{0,20}$")
 
 
+# "... a 200 mL increase from baseline FEV1 (patients age 18 and older)": the parenthesis says whom a requirement about
+# something else applies to, it requires no age (but "Adults (patients aged 18 or older)" does: an age word before it)
+_AGE_SCOPE_OPEN = re.compile(r"(?i)\((?:\s*(?:for|in|only)\s+)?\s*(?:patients?|subjects?|participants?|those)\s+"
+                             r"(?:aged?|ages|who\s+are|≥|>=|>)[^()]*$")
+_AGE_WORD_BEFORE = re.compile(r"(?i)\b(?:aged?|ages|adults?|years?|old|older|younger|children|adolescents?|pediatric)\b")
+
+
+def _age_scope(t: str, start: int) -> bool:
+    """Is the comparison at ``start`` inside a parenthesis that scopes another requirement by age (``_AGE_SCOPE_OPEN``),
+    after text that names no age?"""
+    open_at = t.rfind("(", 0, start)
+    if open_at < 0 or not _AGE_SCOPE_OPEN.match(t, open_at, start) or _AGE_WORD_BEFORE.search(t, 0, open_at):
+        return False
+    return _LETTER.search(t, 0, open_at) is not None
+
+
 def _age_quantities(t: str) -> list:
     """The comparisons of ``t`` that are ages (see :mod:`trialmatch.criteria.quantities`)."""
     out = []
@@ -49,6 +65,9 @@ def _age_quantities(t: str) -> list:
         before = t[max(0, q.start - 45):q.start]
         if q.window and not (_AGE_CUE_RIGHT_BEFORE.search(before) and not _WINDOW_CUE_BEFORE.search(before)):
             continue  # "aged 55 to 74 years from the NEDICES study" is an age, "within 5 years from" is not
+        if _age_scope(t, q.start):
+            _consume(t, q.start, q.end)  # read: no other extractor takes it for a value
+            continue
         lead = _LETTER.search(t, 0, q.start) is None
         tu = q.time_unit
         prev = out[-1] if out else None

@@ -131,6 +131,8 @@ def _prior_therapy(t: str, kind: str) -> list:
     for m in rx["agent"].finditer(t):
         folded = _SEP_RUN.sub(" ", m.group(0).lower())  # (computed once: it was written twice)
         key = rx["agent_names"][folded] if folded in rx["agent_names"] else rx["agent_names"].get(m.group(0).lower())
+        if key and _EXACERBATED_BY.search(t, max(0, m.start() - 40), m.start()):
+            continue  # "autoimmune disease ... that might be exacerbated by therapy with alfa interferon": not had
         if key and key not in agents:
             agents.append(key)
             spans.append((key, m.start(), m.end()))
@@ -159,7 +161,7 @@ def _prior_therapy(t: str, kind: str) -> list:
     if not agents and "anti" in t.lower() and _any(r"\banti-?\s?(?:[\w]+-)?" + _CANCER_WORDS + r"\s+(?:treatments?|therap\w*|agents?|"
                                                     r"drugs?|medications?|regimens?)\b", t):
         agents.append("systemic_therapy")  # "anti-myeloma therapy": systemic therapy against that cancer
-    if _any(r"\bendocrine\b|\bhormon(?:e|al)\b", t) and (not agents or "endocrine_therapy" not in agents and _SHARED_HEAD_ENDOCRINE.search(t)):
+    if _any(r"\bendocrine\b|(?<!non )(?<!non-)\bhormon(?:e|al)\b(?!\s+(?:methods?|contracepti|birth))", t) and (not agents or "endocrine_therapy" not in agents and _SHARED_HEAD_ENDOCRINE.search(t)):
         agents.insert(0, "endocrine_therapy")  # "prior oral endocrine or targeted therapy": both share "therapy"
     if not agents:
         free = _free_text_agent(t)
@@ -250,6 +252,8 @@ def _prior_therapy(t: str, kind: str) -> list:
 
 _SHARED_HEAD_ENDOCRINE = re.compile(r"(?i)\b(?:endocrine|hormonal)\s*(?:,|/|\bor\b|\band\b|\band/or\b)\s*(?:[\w-]+\s+){0,2}?"
                                     r"(?:therapy|therapies|treatments?|agents?)\b")
+_EXACERBATED_BY = re.compile(r"(?i)\b(?:exacerbated|aggravated|worsened|made\s+worse)\s+by\s+(?:(?:the\s+)?(?:therapy|treatment)\s+with\s+)?"
+                             r"(?:the\s+)?(?:[\w-]+\s+)?$")
 _WASHOUT_STOP = re.compile(r"(?i)\b(?:must|should|shall|has\s+to|have\s+to)\s+(?:be\s+|have\s+been\s+)?(?:stop(?:ped)?|discontinued)\s+"
                            r"(?:(?:a\s+minimum\s+of|at\s+least|for|≥|>=)\s*)?\d")
 _ANTIBODY_THERAPY = re.compile(r"(?i)(?<!non-)(?<!non )\bantibod(?:y|ies)(?:[- ]based)?\s+(?:anti-?cancer\s+)?(?:therap|treatment|agent)")
