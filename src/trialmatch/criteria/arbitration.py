@@ -219,10 +219,17 @@ _TOXICITY_CAUSE = re.compile(
     r"radiotherap(?:y|ies)|radiation|surgery|interventions?)\b")
 
 
+_RESOLVED = re.compile(r"(?<!un)resol")
+
+
 def _therapy_as_cause(c, t: str) -> str:
     if "tox" not in c.tl and "advers" not in c.tl and "side" not in c.tl and "AE" not in t:
         return t
-    return _TOXICITY_CAUSE.sub(lambda m: m.group("head") + m.group("gap"), t)
+    if c.conf is not None or "recover" in c.tl or _RESOLVED.search(c.tl):
+        # "recovered from (not resolved) toxicities of prior therapy to grade 1": a recovery, not a toxicity she has
+        return _TOXICITY_CAUSE.sub(lambda m: m.group("head") + m.group("gap"), t)
+    # the cause is kept as "therapy-related": the toxicity itself is the requirement (a treatment-related toxicity)
+    return _TOXICITY_CAUSE.sub(lambda m: "therapy-related " + m.group("head") + m.group("gap"), t)
 
 
 # "eligible for T-DXd treatment", "suitable for treatment with epirubicin and cyclophosphamide", "scheduled for

@@ -59,6 +59,7 @@ from trialmatch.criteria.extractors.common import (
     NUM, TIME, _NEG_LEAD, _SEP_RUN, _STOP, _VAGUE_HEADS, _any, _dur, _has_any, _negated,
 )
 from trialmatch.criteria.extractors.confirm import _PLACEHOLDER, _is_permission, _maybe_placeholder
+from trialmatch.criteria.symbols import normalise_operators
 from trialmatch.criteria.extractors.person import _age, _age_gate
 from trialmatch.criteria.extractors.therapy import _FREE_AGENT_STOP
 from trialmatch.criteria.headings import demote_labels, negate_dose_items, value_labels
@@ -115,7 +116,7 @@ def _apply_negation(expr, t: str):
     return Not(item=expr)
 
 
-_CLAUSE_OR = re.compile(r",\s*or\s+(?=(?:the\s+)?(?:patient|disease|subject|have|has|had|any|if|when|previous|prior|participants?|known|on\s+(?:one|two|three|a|an|\d|at least)\b|[a-z]+\s+(?:progress|relapse|after)))|;\s*or\s+", re.IGNORECASE)
+_CLAUSE_OR = re.compile(r",\s*or\s+(?=(?:the\s+)?(?:patient|disease|subject|have|has|had|any|if|when|previous|prior|participants?|known|on\s+(?:one|two|three|a|an|\d|at least)\b|(?!actively\s)[a-z]+\s+(?:progress|relapse|after)))|;\s*or\s+", re.IGNORECASE)
 
 
 def compile_criterion_text(text: str, kind: str = "inclusion"):
@@ -130,7 +131,7 @@ def compile_criterion_text(text: str, kind: str = "inclusion"):
     tuple
         ``(expression or None, status, reason)`` following the module's status rule.
     """
-    expr, status, reason = _compile_criterion_cached(text.strip(), kind)
+    expr, status, reason = _compile_criterion_cached(normalise_operators(text.strip()), kind)
     return (_clone(expr) if expr is not None else None), status, reason
 
 

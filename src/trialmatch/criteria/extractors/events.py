@@ -15,7 +15,7 @@ from trialmatch.criteria.rules import rules
 
 # an event's window: "within the last 6 months", "6 months prior", "less than 6 months" (compiled once)
 _EVENT_WINDOW_RES = (
-    re.compile(r"(?i)(?:within|in|during)\s+(?:the\s+)?(?:last\s+|past\s+|previous\s+|prior\s+)?" + NUM + r"\s*" + TIME),
+    re.compile(r"(?i)(?:within|in|during)\s+(?:the\s+)?(?:last\s+|past\s+|previous\s+|prior\s+|preceding\s+)?" + NUM + r"\s*" + TIME),
     re.compile(r"(?i)" + NUM + r"\s*" + TIME + r"\s*(?:prior|before|of|preceding)"),
     re.compile(r"(?i)(?:less than|<|≤)\s*" + NUM + r"\s*" + TIME),
 )

@@ -203,7 +203,7 @@ def _men_or_nonpregnant_women(t: str, kind: str) -> list:
 
 
 # a criterion that is only a sex ("Males.", "Male patients", "Are females"): she is that sex, whatever its kind
-_BARE_SEX = re.compile(r"(?i)^\W*(?:(?:gender|sex)\s*:\s*)?(?:(?:are|is|be|was|were)\s+(?:an?\s+)?)?(?:(?P<m>males?|men|man)|(?P<f>females?|women|woman))"
+_BARE_SEX = re.compile(r"(?i)^\W*(?:(?:gender|sex)\s*:\s*)?(?:(?:are|is|be|was|were)\s+(?:an?\s+)?)?(?:biological(?:ly)?\s+)?(?:(?P<m>males?|men|man)|(?P<f>females?|women|woman))"
                        r"(?:\s+(?:patients?|subjects?|participants?|only))?(?:\s*[,(]\s*as\s+no\b[^;]*)?\W*$")
 
 
