@@ -70,16 +70,20 @@ def _distinct_cancers(c: Criterion) -> set[str]:
     return {a.cancer_type for a in iter_atoms(c.expression) if isinstance(a, Diagnosis)}
 
 
+def _with_descendants(items: list[Criterion], kids: dict):
+    """Each of ``items`` and every criterion listed under it, at any depth."""
+    stack = list(items)
+    while stack:
+        k = stack.pop()
+        yield k
+        stack.extend(kids.get(k.id, ()))
+
+
 def _cover(holder: Criterion, items: list[Criterion], kids: dict, source_text: str | None) -> None:
     """The holder of a list of alternatives is the whole list: its span (and text) run to the end of its last item."""
     if not source_text:
         return
-    end = holder.span[1]
-    stack = list(items)
-    while stack:
-        k = stack.pop()
-        end = max(end, k.span[1])
-        stack.extend(kids.get(k.id, ()))
+    end = max([holder.span[1], *(k.span[1] for k in _with_descendants(items, kids))])
     if end > holder.span[1]:
         holder.span = (holder.span[0], end)
         holder.text = source_text[holder.span[0]:end]
@@ -118,13 +122,10 @@ def _alternative_lists(crits: list[Criterion], source_text: str | None = None) -
         holder.status, holder.reason = _status(holder.expression)
         holder.reason = (holder.reason + "; " if holder.reason else "") + why
         _cover(holder, items, kids, source_text)
-        stack = list(items)
-        while stack:
-            k = stack.pop()
+        for k in _with_descendants(items, kids):
             if k is not holder:
                 k.expression, k.status = None, "compiled"
                 k.reason = f"an alternative listed under {holder.id}: checked there"
-            stack.extend(kids.get(k.id, ()))
 
     depth_first = sorted((c for c in crits if c.kind == "inclusion"), key=lambda c: -c.id.count(_DEPTH_SEP))
     done: set[str] = set()
@@ -166,14 +167,10 @@ def _alternative_lists(crits: list[Criterion], source_text: str | None = None) -
                 alts = [e for e in (_subtree_expr(r, kids) for r in run) if e is not None]
                 if len(alts) >= 2:
                     holder = run[0]
-                    for r in run:
-                        stack = [r]
-                        while stack:
-                            x = stack.pop()
-                            if x is not holder:
-                                x.expression, x.status = None, "compiled"
-                                x.reason = f"an alternative cohort, checked under {holder.id}"
-                            stack.extend(kids.get(x.id, ()))
+                    for x in _with_descendants(run, kids):
+                        if x is not holder:
+                            x.expression, x.status = None, "compiled"
+                            x.reason = f"an alternative cohort, checked under {holder.id}"
                     _cover(holder, run, kids, source_text)
                     holder.expression = AnyOf(items=[_clone(e) for e in alts])
                     holder.status, holder.reason = _status(holder.expression)
@@ -221,12 +218,9 @@ def _listed_exceptions(crits: list[Criterion]) -> None:
         else:
             c.expression, c.status, c.reason = None, "compiled", None
         c.reason = (c.reason + "; " if c.reason else "") + f"its {len(kids[c.id])} listed exceptions are allowed"
-        stack = list(kids[c.id])
-        while stack:
-            k = stack.pop()
+        for k in _with_descendants(kids[c.id], kids):
             k.expression, k.status = None, "compiled"
             k.reason = f"not a requirement: an exception to {c.id} (states what is allowed)"
-            stack.extend(kids.get(k.id, ()))
 
 
 # "Prior treatment with, ineligibility for, or commercial unavailability of each of the following therapies:": each
