@@ -585,6 +585,9 @@ class NeedsConfirmation(_Node):
     kind: Literal["confirm"] = "confirm"
     category: str
     reason: str | None = None
+    #: an alternative only a person can grant ("prior treatment with, *or ineligibility for*, ..."): it does
+    #: not hold unless the record states it (the record names no such judgement), so the factual part decides
+    absent_unless_stated: bool = False
 
 
 @atom_kind(lambda a: f"unsupported: {a.reason}")

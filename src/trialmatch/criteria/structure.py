@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 from trialmatch.criteria.model import (
-    AllOf, AnyOf, Criterion, Diagnosis, NeedsConfirmation, PriorTherapy, Receptor, iter_atoms,
+    AllOf, AnyOf, Criterion, Diagnosis, IfThen, NeedsConfirmation, PriorTherapy, Receptor, iter_atoms,
 )
 
 __all__ = ["_alternative_lists", "_exclusive_statuses_as_alternatives", "_listed_exceptions", "_treated_or_ineligible_lists"]
@@ -231,6 +231,26 @@ _TREATED_OR_INELIGIBLE_HEAD = re.compile(
     r"(?:candidates?|suitable|eligible))\b[^:]{0,120}:\s*$")
 
 
+# an item whose availability or extent only a person can judge: "Ixabepilone in countries where this agent is
+# marketed", "where available", "All other marketed therapies, eg, gemcitabine or vinorelbine"
+_OPEN_ITEM = re.compile(
+    r"(?i)\b(?:in\s+(?:the\s+)?(?:countries|regions?)\s+where|where\s+(?:(?:it|this\s+(?:agent|drug|therapy))\s+is\s+)?"
+    r"(?:available|marketed|approved|licensed)|if\s+(?:available|marketed|approved))\b|^\W*(?:all|any)\s+other\b")
+
+
+def _for_subtype_only(e, alternative):
+    """``AnyOf(therapy, alternative)``; "Trastuzumab for HER2-positive disease" in a list of therapies she must have
+    had asks it of that subtype only: ``IfThen(receptor status, AnyOf(therapy, alternative))``."""
+    if isinstance(e, AllOf):
+        rec = [x for x in e.items if isinstance(x, Receptor)]
+        rest = [x for x in e.items if not isinstance(x, Receptor)]
+        if rec and rest and any(isinstance(a, PriorTherapy) for x in rest for a in iter_atoms(x)):
+            cond = rec[0] if len(rec) == 1 else AllOf(items=rec)
+            then = rest[0] if len(rest) == 1 else AllOf(items=rest)
+            return IfThen(condition=cond, then=AnyOf(items=[then, alternative]))
+    return AnyOf(items=[e, alternative])
+
+
 def _treated_or_ineligible_lists(crits: list[Criterion]) -> None:
     """Items under a heading that asks for each therapy she had *or* could not have (``_TREATED_OR_INELIGIBLE_HEAD``)
     hold by that therapy in her history or by a person's judgement: ``AnyOf(prior therapy, NeedsConfirmation)``
@@ -250,10 +270,19 @@ def _treated_or_ineligible_lists(crits: list[Criterion]) -> None:
                 e = k.expression
                 if e is None or not any(isinstance(a, PriorTherapy) for a in iter_atoms(e)):
                     continue
-            conf = NeedsConfirmation(category="investigator_judgement",
-                                     reason=f"or she is ineligible for it / it is unavailable (as {c.id} allows): "
-                                            "a person must judge")
-            k.expression = AnyOf(items=[e, conf])
+            if _OPEN_ITEM.search(item):
+                # "in countries where this agent is marketed", "all other marketed therapies": whether it is
+                # available to her, or what "all other" takes in, is a person's call
+                conf = NeedsConfirmation(category="investigator_judgement",
+                                         reason=f"or she is ineligible for it / it is unavailable (as {c.id} allows): "
+                                                "a person must judge")
+            else:
+                # the record names no judgement that she cannot have it: the therapy she had decides, and a
+                # person may still grant the alternative
+                conf = NeedsConfirmation(category="investigator_judgement", absent_unless_stated=True,
+                                         reason=f"that she is ineligible for it or it is unavailable (as {c.id} "
+                                                "allows; a person may still judge so)")
+            k.expression = _for_subtype_only(e, conf)
             k.status, k.reason = _status(k.expression)
             k.reason = (k.reason + "; " if k.reason else "") + f"treated with it, or unable to have it ({c.id})"
         c.expression, c.status = None, "compiled"

@@ -13,6 +13,9 @@ from trialmatch.matching.logic import CONFIRM
 # ---------------------------------------------------------------------------- confirm / unsupported
 @evaluates("confirm")
 def needs_confirmation(a: cm.NeedsConfirmation, ctx: EvalContext) -> Result:
+    if a.absent_unless_stated:
+        # the record states no such judgement: the alternative does not hold, and a person may still grant it
+        return Result(False, [f"not recorded: {a.reason}" if a.reason else "no such judgement is recorded"])
     return Result(CONFIRM, [f"needs confirmation by a person ({readable(a.category)})" + (f": {a.reason}" if a.reason else "")])
 
 
