@@ -28,7 +28,7 @@ def test_untreated_patient_fails_the_therapy_item_and_the_reason_names_the_alter
     item = next(c for c in cc.criteria if c.text.strip().startswith("Anthracyclines"))
     out = evaluate_criterion(item, p, p.as_of)
     assert out.outcome == "fail"
-    assert "a person may still judge" in out.reason
+    assert "stated" in out.reason and "cannot have it" in out.reason
 
 
 def test_availability_and_open_ended_items_stay_with_a_person():
@@ -51,3 +51,14 @@ def test_pretreated_patient_passes_the_therapy_item():
     got = _outcomes("Seen 1 Nov 2026. 55-year-old woman, ER+ HER2-negative metastatic breast cancer. "
                     "Adjuvant AC x4 then paclitaxel x12 (2019). Capecitabine 2024-2026 (PD).")
     assert got["Anthracyclines,"] == "pass"
+
+
+def test_a_therapy_her_history_only_leaves_out_is_a_persons_call():
+    # AC and paclitaxel had; capecitabine not listed (not stated absent): she may have been unable to have it
+    got = _outcomes("Seen 1 Nov 2026. 55-year-old woman, ER+ HER2-negative metastatic breast cancer. "
+                    "Adjuvant AC x4 then paclitaxel x12 (2019). Letrozole + palbociclib 2021-2026 (PD).")
+    assert got["Anthracyclines,"] == "confirm"
+    # stated: "never had an anthracycline" settles it
+    got = _outcomes("Seen 1 Nov 2026. 55-year-old woman, ER+ HER2-negative metastatic breast cancer. "
+                    "Paclitaxel 2023-24, capecitabine 2024-26 (PD). Never had an anthracycline.")
+    assert got["Anthracyclines,"] == "fail"

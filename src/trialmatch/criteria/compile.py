@@ -413,6 +413,14 @@ def _conditional_permission(t: str) -> bool:
         len([x for x in _SENTENCE_SPLIT.split(t) if x.strip()]) == 1
 
 
+# a reason given for a criterion: ", because the neutropenia caused by ... may make such subjects ..."
+_RATIONALE = re.compile(r"(?i),?\s+\bbecause\b[^.;]*")
+# unfit for a therapy to come: "medically unfit to receive eribulin", "not a candidate for chemotherapy"
+_UNFIT_FOR = re.compile(r"(?i)\b(?:medically\s+)?(?:unfit|not\s+fit|unsuitable|not\s+suitable|not\s+(?:a\s+)?candidates?)\s+"
+                        r"(?:to\s+(?:receive|be\s+treated\s+with|undergo|take)|for)\s+")
+_PRIOR_WORDS = re.compile(r"(?i)\b(?:prior|previous(?:ly)?|received|pretreated|history\s+of|treated\s+with)\b")
+
+
 @lru_cache(maxsize=65536)
 def _compile_criterion_cached(t: str, kind: str):
     """:func:`compile_criterion_text` on stripped text; cached, so never mutate what it returns."""
@@ -427,6 +435,17 @@ def _compile_criterion_cached(t: str, kind: str):
         kept = without_non_requirement_sentences(t, kind)
         if kept is not None:
             return _compile_criterion_cached(kept, kind)
+    if "because" in t:
+        # "known to be HIV positive because the neutropenia caused by the eribulin treatment may make them
+        # susceptible to infection": the reason given is not a requirement
+        kept = _RATIONALE.sub("", t).strip()
+        if kept and kept != t:
+            return _compile_criterion_cached(kept, kind)
+    if _UNFIT_FOR.search(t) and not _PRIOR_WORDS.search(t):
+        # "the investigator believes her medically unfit to receive eribulin": a judgement of fitness for a
+        # therapy to come, not a therapy she had
+        return (NeedsConfirmation(category="investigator_judgement", reason="fitness for a therapy: a person judges"),
+                "needs_confirmation", "fitness for a therapy: a person judges")
     d = _age_conditional(t, kind)
     if d is not None:
         return d

@@ -301,6 +301,8 @@ def _describe_prior_therapy(a) -> str:
         s += f", for ≥ {fmt_dur(a.min_duration)}"
     if a.progressed:
         s += ", with progression"
+    if a.most_recent:
+        s += ", the most recent therapy"
     if a.relapse_within_after_end:
         s += f", relapse within {fmt_dur(a.relapse_within_after_end)} after end"
     if a.within:
@@ -324,7 +326,7 @@ class PriorTherapy(_Node):
     at least one). ``min_duration``: each counted line lasted at least this long.
     ``progressed``: True -> she progressed on it; ``relapse_within_after_end``: the disease
     recurred within this time after the therapy ended. ``within``: therapy given within this time
-    before today (washout windows).
+    before today (washout windows). ``most_recent``: only her latest line counts.
     """
 
     kind: Literal["prior_therapy"] = "prior_therapy"
@@ -338,6 +340,8 @@ class PriorTherapy(_Node):
     relapse_within_after_end: Duration | None = None
     within: Duration | None = None
     ongoing: bool | None = None
+    #: only her most recent line counts ("progressed on or after the last anti-cancer therapy")
+    most_recent: bool | None = None
 
 
 
@@ -585,9 +589,11 @@ class NeedsConfirmation(_Node):
     kind: Literal["confirm"] = "confirm"
     category: str
     reason: str | None = None
-    #: an alternative only a person can grant ("prior treatment with, *or ineligibility for*, ..."): it does
-    #: not hold unless the record states it (the record names no such judgement), so the factual part decides
-    absent_unless_stated: bool = False
+    #: therapy keys this judgement is an alternative to ("prior treatment with, *or ineligibility for*, each of
+    #: the following"): where the record states she had none of one of them ("never had an anthracycline",
+    #: "no chemotherapy to date"), the statement settles it and the judgement does not hold; where her history
+    #: only leaves it out, a person judges
+    alternative_to: list[str] = Field(default_factory=list)
 
 
 @atom_kind(lambda a: f"unsupported: {a.reason}")

@@ -238,6 +238,16 @@ _OPEN_ITEM = re.compile(
     r"(?:available|marketed|approved|licensed)|if\s+(?:available|marketed|approved))\b|^\W*(?:all|any)\s+other\b")
 
 
+def _each_listed_agent(e, item: str):
+    """"Anthracyclines, taxanes, and capecitabine." under "each of the following therapies": each class is asked
+    for (``AllOf`` of one ``PriorTherapy`` per agent), not any one of them; an item that says "or" keeps them as
+    alternatives."""
+    if (isinstance(e, PriorTherapy) and len(e.agents) > 1 and re.search(r"(?i)\band\b|&", item)
+            and not re.search(r"(?i)\b(?:or|and/or|either|any)\b", item)):
+        return AllOf(items=[e.model_copy(update={"agents": [a]}) for a in e.agents])
+    return e
+
+
 def _for_subtype_only(e, alternative):
     """``AnyOf(therapy, alternative)``; "Trastuzumab for HER2-positive disease" in a list of therapies she must have
     had asks it of that subtype only: ``IfThen(receptor status, AnyOf(therapy, alternative))``."""
@@ -270,6 +280,7 @@ def _treated_or_ineligible_lists(crits: list[Criterion]) -> None:
                 e = k.expression
                 if e is None or not any(isinstance(a, PriorTherapy) for a in iter_atoms(e)):
                     continue
+            e = _each_listed_agent(e, item)
             if _OPEN_ITEM.search(item):
                 # "in countries where this agent is marketed", "all other marketed therapies": whether it is
                 # available to her, or what "all other" takes in, is a person's call
@@ -279,9 +290,11 @@ def _treated_or_ineligible_lists(crits: list[Criterion]) -> None:
             else:
                 # the record names no judgement that she cannot have it: the therapy she had decides, and a
                 # person may still grant the alternative
-                conf = NeedsConfirmation(category="investigator_judgement", absent_unless_stated=True,
-                                         reason=f"that she is ineligible for it or it is unavailable (as {c.id} "
-                                                "allows; a person may still judge so)")
+                conf = NeedsConfirmation(category="investigator_judgement",
+                                         alternative_to=sorted({g for x in iter_atoms(e) if isinstance(x, PriorTherapy)
+                                                                for g in x.agents}),
+                                         reason=f"or she is ineligible for it / it is unavailable (as {c.id} allows): "
+                                                "a person must judge")
             k.expression = _for_subtype_only(e, conf)
             k.status, k.reason = _status(k.expression)
             k.reason = (k.reason + "; " if k.reason else "") + f"treated with it, or unable to have it ({c.id})"

@@ -35,7 +35,7 @@ STATIC_KINDS = frozenset({"unsupported", "confirm"})
 def is_static(expr) -> bool:
     """True when the criterion's outcome cannot depend on the patient (only ``unsupported``
     and ``confirm`` atoms): it is worked out once per process, not per patient."""
-    return all(a.kind in STATIC_KINDS for a in cm.iter_atoms(expr))
+    return all(a.kind in STATIC_KINDS and not getattr(a, "alternative_to", None) for a in cm.iter_atoms(expr))
 
 
 def decide(kind: str, expr, idx: PatientIndex, options: MatchOptions, target_keys: tuple = ()) -> tuple:

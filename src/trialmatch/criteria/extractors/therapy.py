@@ -108,6 +108,13 @@ _REQUIRING_THERAPY = re.compile(r"(?i)\b(?:requir(?:ing|es?)|needing|in\s+need\s
 _HISTORY_WORDS = re.compile(r"(?i)\b(?:prior|previous(?:ly)?|received|treated|history|had|pretreated|exposure|since|within)\b")
 
 
+# "progressed on or after the last anti-cancer therapy", "progression during or after the most recent line"
+_LAST_THERAPY_RE = re.compile(
+    r"(?i)\b(?:on|after|during|following|on\s*/\s*after|on\s+or\s+after|during\s+or\s+after)\s+(?:the\s+|her\s+|their\s+|his\s+)?"
+    r"(?:last|latest|most\s+recent|immediately\s+preceding)\s+(?:prior\s+)?(?:line|regimen|anti-?\s?cancer|systemic|therapy|"
+    r"treatment|endocrine|chemotherapy)")
+
+
 def _prior_therapy(t: str, kind: str) -> list:
     if ("other" in t or "second" in t) and _OTHER_TUMOUR_THERAPY.search(t):
         return [OtherMalignancy(active_only=True)]
@@ -213,6 +220,8 @@ def _prior_therapy(t: str, kind: str) -> list:
         kw["min_duration"] = _dur(dm.group(1), dm.group(2))
     if _any(r"progress|resistan|refractory|failure|failed|relapse|recurr", t):
         kw["progressed"] = True
+        if _LAST_THERAPY_RE.search(t):
+            kw["most_recent"] = True  # "progressed on or after the last anti-cancer therapy"
     rm = _RELAPSE_WITHIN_RE.search(t) if _may_match(t, ("within",)) else None
     if rm:
         kw["relapse_within_after_end"] = _dur(rm.group(1), rm.group(2))

@@ -6,16 +6,22 @@ from __future__ import annotations
 from trialmatch.criteria import model as cm
 from trialmatch.matching.atoms.common import readable
 from trialmatch.matching.atoms.registry import evaluates
-from trialmatch.matching.context import EvalContext, Result, missing_fact
+from trialmatch.matching.context import EvalContext, Result, missing_fact, used_fact
 from trialmatch.matching.logic import CONFIRM
 
 
 # ---------------------------------------------------------------------------- confirm / unsupported
 @evaluates("confirm")
 def needs_confirmation(a: cm.NeedsConfirmation, ctx: EvalContext) -> Result:
-    if a.absent_unless_stated:
-        # the record states no such judgement: the alternative does not hold, and a person may still grant it
-        return Result(False, [f"not recorded: {a.reason}" if a.reason else "no such judgement is recorded"])
+    if a.alternative_to:
+        from trialmatch.matching.atoms.therapy import stated_absent_therapies
+
+        absent = stated_absent_therapies(ctx.idx, a.alternative_to)
+        if absent:
+            # "never had an anthracycline": the record settles it; a person may still grant the alternative
+            return Result(False, [f"she had no {', '.join(readable(x) for x in absent)} (stated), and no judgement "
+                                  f"that she cannot have it is recorded" + (f": {a.reason}" if a.reason else "")],
+                          [used_fact(f"no prior {readable(x)}", src) for x, src in absent.items()])
     return Result(CONFIRM, [f"needs confirmation by a person ({readable(a.category)})" + (f": {a.reason}" if a.reason else "")])
 
 

@@ -226,6 +226,33 @@ def _assert_no_therapy(idx: PatientIndex, agents: list[str], settings: list[str]
     return None
 
 
+def _latest_line(treatments: list) -> list | None:
+    """Her most recent line of anti-cancer therapy: the treatments sharing the latest start date (or the highest
+    line number); None when that cannot be told (a treatment without a start date, and no line numbers)."""
+    systemic = treatments
+    if all(ti.treatment.start for ti in systemic):
+        last = max(ti.treatment.start for ti in systemic)
+        return [ti for ti in systemic if ti.treatment.start == last]
+    if all(ti.treatment.line is not None for ti in systemic):
+        last = max(ti.treatment.line for ti in systemic)
+        return [ti for ti in systemic if ti.treatment.line == last]
+    return None
+
+
+def stated_absent_therapies(idx: PatientIndex, agents: list[str]) -> dict:
+    """Of ``agents``, those she has not had by an explicit statement of the record ("never had an anthracycline",
+    "no chemotherapy to date", "treatment-naive"), by agent with the statement's source; a therapy her listed
+    history merely leaves out is not among them, nor one she had."""
+    out = {}
+    for g in agents:
+        if any(_drug_match(ti, [g], None) for ti in idx.treatments):
+            continue
+        neg = _assert_no_therapy(idx, [g], ["any"])
+        if neg is not None:
+            out[g] = neg.source
+    return out
+
+
 @evaluates("prior_therapy")
 def prior_therapy(a: cm.PriorTherapy, ctx: EvalContext, excluded: list[str] | None = None) -> Result:
     """Prior (or recent) therapy: her treatment history, and her current medications (a drug she
@@ -271,6 +298,9 @@ def _current_medication_therapy(a: cm.PriorTherapy, idx: PatientIndex, excluded:
             continue
         if any(drug_is(g, classes, k) or k in classes for k in keys):
             dm = True
+            if "immunosuppressant" in classes and not any(g == k.replace("_", " ") for k in keys):
+                # methotrexate for her rheumatoid arthritis: an anti-cancer class only perhaps (its use is not said)
+                dm = None
         elif any(partial_class_match(classes, k) for k in keys):
             dm = None
         else:
@@ -313,7 +343,14 @@ def _prior_treatments(a: cm.PriorTherapy, idx: PatientIndex, o, excluded: list[s
     maybe: list = []
     ev: list[Evidence] = []
     reasons: list[str] = []
-    for ti in idx.treatments:
+    treatments = idx.treatments
+    if a.most_recent:
+        treatments = _latest_line(idx.treatments)
+        if treatments is None:
+            return Result(None, ["which therapy was her most recent is not recorded (start dates)"], [],
+                          [missing_fact("treatment_history", "start dates of her prior anti-cancer treatments")])
+        reasons.append("her most recent therapy: " + "; ".join(", ".join(ti.treatment.drugs) for ti in treatments))
+    for ti in treatments:
         t = ti.treatment
         dm = _drug_match(ti, a.agents, excluded)
         if dm is False:
@@ -338,6 +375,13 @@ def _prior_treatments(a: cm.PriorTherapy, idx: PatientIndex, o, excluded: list[s
             prog = t.progressed
             if prog is None and (t.best_response == "PD" or t.progression_date is not None):
                 prog = True
+            if prog is None and t.best_response in ("CR", "PR", "SD") and (
+                    (t.ongoing and t.end is None) or (t.start and all(u.treatment.start and u.treatment.start <= t.start
+                                                                      for u in idx.treatments))):
+                # her latest therapy (or one she is still on) with a response as its last word: "first-line
+                # docetaxel-trastuzumab-pertuzumab, partial response after 4 cycles", "paclitaxel x 12, PR, now off
+                # treatment": her disease has not progressed on it (nor since: no later progression is recorded)
+                prog = False
             if prog is None:
                 prog = _early_progression(t, idx, setting)
             vals.append(None if prog is None else prog == a.progressed)

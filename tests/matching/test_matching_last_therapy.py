@@ -1,0 +1,75 @@
+"""Criteria about her most recent therapy, judgements of fitness, reasons given in a criterion, and current
+medications with non-cancer uses."""
+
+from __future__ import annotations
+
+from trialmatch.criteria import model as cm
+from trialmatch.criteria.compile import compile_criterion_text
+from trialmatch.criteria.model import iter_atoms
+from trialmatch.matching import evaluate_criterion
+from trialmatch.patients import read_patient_bytes
+
+_LAST = "Metastatic breast cancer that has progressed on or after the last anti-cancer therapy."
+
+
+def _note(text):
+    return read_patient_bytes(text.encode(), "n.txt", fmt="text")
+
+
+def _crit(text, kind="inclusion"):
+    expr, status, reason = compile_criterion_text(text, kind)
+    return cm.Criterion(id="I1", kind=kind, text=text, span=(0, len(text)), expression=expr, status=status,
+                        reason=reason)
+
+
+def test_last_therapy_criterion_compiles_to_the_most_recent_line():
+    c = _crit(_LAST)
+    pt = [a for a in iter_atoms(c.expression) if isinstance(a, cm.PriorTherapy)]
+    assert pt and pt[0].most_recent and pt[0].progressed
+    other = _crit("Progressed on prior endocrine therapy.")
+    assert not any(getattr(a, "most_recent", None) for a in iter_atoms(other.expression))
+
+
+def test_response_on_her_latest_line_means_no_progression_on_it():
+    p = _note("Clinic letter 13 Oct 2026\n56F pmp. De novo MBC Jan 2026 - mets to liver/lung, ER 99% PR 80% HER2 1+.\n"
+              "1st line letrozole alone Feb 2026 -> PD on letrozole at 4 months (June 2026).\n"
+              "2nd line paclitaxel weekly x 12 (Jul-Sep 2026), PR, now off treatment.\nECOG 1.")
+    out = evaluate_criterion(_crit(_LAST), p, p.as_of)
+    assert out.outcome == "fail", out.reason
+    # progression on her latest line passes
+    p = _note("Clinic letter 13 Oct 2026\n56F pmp. De novo MBC Jan 2026 - mets to liver, ER 99% HER2 1+.\n"
+              "1st line letrozole + palbociclib Feb 2026, PD on letrozole/palbo Sep 2026.\nECOG 1.")
+    assert evaluate_criterion(_crit(_LAST), p, p.as_of).outcome == "pass"
+
+
+def test_ongoing_first_line_with_partial_response_has_not_progressed():
+    p = _note("Seen on 2 Nov 2026. 55-year-old woman with metastatic breast cancer diagnosed August 2026. ER 70%, "
+              "HER2 3+. First-line docetaxel, trastuzumab and pertuzumab started 25 August 2026, partial response "
+              "after 4 cycles on CT 27/10/2026.")
+    out = evaluate_criterion(_crit(_LAST), p, p.as_of)
+    assert out.outcome == "fail", out.reason
+
+
+def test_fitness_for_a_therapy_to_come_is_a_judgement_not_a_prior_therapy():
+    c = _crit("The Investigator believes the subject to be medically unfit to receive eribulin or unsuitable for "
+              "any other reason.", "exclusion")
+    assert c.status == "needs_confirmation"
+    assert not any(isinstance(a, cm.PriorTherapy) for a in iter_atoms(c.expression))
+
+
+def test_the_reason_given_for_a_criterion_is_not_a_requirement():
+    c = _crit("Subjects who are known to be human immunodeficiency virus positive because the neutropenia caused "
+              "by the eribulin treatment may make such subjects particularly susceptible to infection.", "exclusion")
+    atoms = list(iter_atoms(c.expression))
+    assert any(isinstance(a, cm.Infection) and a.pathogen == "hiv" for a in atoms)
+    assert not any(isinstance(a, cm.PriorTherapy) for a in atoms)
+
+
+def test_methotrexate_for_arthritis_is_not_surely_recent_chemotherapy():
+    p = _note("Seen on 30 Oct 2026. 54-year-old woman with HR+/HER2- metastatic breast cancer. Prior lines: "
+              "capecitabine 2023-2024, eribulin 2025-2026 (PD). Comorbidity: rheumatoid arthritis on methotrexate.")
+    out = evaluate_criterion(_crit("Chemotherapy within 2 weeks.", "exclusion"), p, p.as_of)
+    assert out.outcome == "unknown", out.reason
+    # an immunosuppressant exclusion still holds for it
+    out = evaluate_criterion(_crit("Current use of immunosuppressive medications.", "exclusion"), p, p.as_of)
+    assert out.outcome == "fail", out.reason
