@@ -103,10 +103,16 @@ def test_a_patient_deleted_before_its_ranking_starts_is_not_ranked(web):
     app, client, tokens = web
     h = auth(tokens["A"])
     state = app.state.tm
-    gate = services._background().submit(lambda: __import__("time").sleep(0.5))  # the worker is busy
-    r = client.post("/api/v1/patients", json=seed004_patient("rank-4"), headers=h)
-    workspace = r.json()["workspace"]
-    assert client.delete("/api/v1/patients/rank-4", headers=h).status_code == 204
+    import threading
+
+    release = threading.Event()
+    gate = services._background().submit(release.wait, 60)  # the worker is busy until the patient is deleted
+    try:
+        r = client.post("/api/v1/patients", json=seed004_patient("rank-4"), headers=h)
+        workspace = r.json()["workspace"]
+        assert client.delete("/api/v1/patients/rank-4", headers=h).status_code == 204
+    finally:
+        release.set()
     gate.result(timeout=30)
     services._background().submit(lambda: None).result(timeout=60)  # the queued ranking job has run
     with state.caches.lock:
