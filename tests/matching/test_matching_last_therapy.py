@@ -73,3 +73,14 @@ def test_methotrexate_for_arthritis_is_not_surely_recent_chemotherapy():
     # an immunosuppressant exclusion still holds for it
     out = evaluate_criterion(_crit("Current use of immunosuppressive medications.", "exclusion"), p, p.as_of)
     assert out.outcome == "fail", out.reason
+
+
+def test_a_response_assessed_on_a_date_keeps_the_course_given_until_then():
+    p = _note("Seen on 2 Nov 2026. 55-year-old woman with metastatic breast cancer diagnosed August 2026. ER 70%, "
+              "HER2 3+. First-line docetaxel, trastuzumab and pertuzumab started 25 August 2026, partial response "
+              "after 4 cycles on CT 27/10/2026.")
+    t = next(t for t in p.treatments if "docetaxel" in t.drugs)
+    assert t.response_date is not None and t.response_date.isoformat() == "2026-10-27"
+    out = evaluate_criterion(_crit("Received chemotherapy within 4 weeks prior to the first dose of study drug.",
+                                   "exclusion"), p, p.as_of)
+    assert out.outcome == "fail", out.reason

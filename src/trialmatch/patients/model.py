@@ -146,6 +146,9 @@ class Treatment(_Fact):
     best_response: Literal["CR", "PR", "SD", "PD", "NE"] | None = None
     #: the response is said to go on ("partial response to letrozole ongoing")
     response_ongoing: bool | None = None
+    #: the day her response on it was assessed ("partial response after 4 cycles on CT 27/10/2026"): she was
+    #: still on it then
+    response_date: dt.date | None = None
     cycles: int | None = None  # cycles given ("6 cycles of paclitaxel")
     progressed: bool | None = None
     progression_date: dt.date | None = None

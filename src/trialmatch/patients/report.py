@@ -162,7 +162,8 @@ def fact_lines(p: Patient) -> tuple[list[FactLine], list[FactLine]]:
         if t.ongoing:
             bits.append("ongoing")
         if t.best_response:
-            bits.append(f"best response {t.best_response}" + (" (ongoing)" if t.response_ongoing else ""))
+            bits.append(f"best response {t.best_response}" + (" (ongoing)" if t.response_ongoing else "")
+                        + (f" on {t.response_date}" if t.response_date else ""))
         if t.progressed:
             bits.append("progressed" + (f" {t.progression_date}" if t.progression_date else "")
                         + (f" after {t.months_to_progression:g} months" if t.months_to_progression is not None else ""))

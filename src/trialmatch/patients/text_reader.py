@@ -1457,6 +1457,8 @@ class _TextReader:
                            months_to_progression=to_progression, source=self.src(s))
         if assessed is not None:
             self._assessed[id(course)] = assessed
+            if response in ("CR", "PR", "SD") and end is None and not progressed and (start is None or assessed >= start):
+                course.response_date = assessed
         self._add_course(course, s)
 
     def _add_course(self, course: Treatment, s: _Sentence) -> None:

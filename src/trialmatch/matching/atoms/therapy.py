@@ -155,7 +155,7 @@ def end_bounds(ti, idx: PatientIndex) -> tuple[dt.date | None, dt.date]:
         if year_range:
             return max(t.start, dt.date(t.end.year, 1, 1)), t.end
         return t.end, min(today, _latest_day(t.end))
-    lows = [d for d in (t.start, t.progression_date) if d is not None]
+    lows = [d for d in (t.start, t.progression_date, t.response_date) if d is not None]
     highs = [today]
     if t.start is not None:
         mine = set(ti.generics)
