@@ -113,8 +113,15 @@ def _drug_match(ti, agents: list[str], excluded: list[str] | None = None) -> Any
 
 
 def _duration_days(t, as_of: dt.date) -> float | None:
+    """Days she was on the course: its stated duration, start to end, or, with no end and not said to go
+    on, to the progression that ended it ("letrozole Feb 2026 -> PD at 4 months (June 2026)"); else to today."""
     if t.duration_months is not None:
         return t.duration_months * 30.4375
+    if t.end is None and t.ongoing is not True:
+        if t.months_to_progression is not None:
+            return t.months_to_progression * 30.4375
+        if t.start is not None and t.progression_date is not None and t.progression_date >= t.start:
+            return (t.progression_date - t.start).days
     if t.start is not None:
         end = t.end or (as_of if (t.ongoing or t.end is None) else None)
         if end is not None:
