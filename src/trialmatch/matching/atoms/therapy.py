@@ -57,6 +57,21 @@ def _early_progression(t, idx: PatientIndex, setting: str) -> Any:
     return True if t.start <= rel <= t.end else None
 
 
+def _next_line_followed(ti, idx: PatientIndex, setting: str) -> Any:
+    """A numbered line of therapy for advanced disease that a later numbered line followed ("Prior lines for MBC:
+    anastrozole + ribociclib, fulvestrant + alpelisib, capecitabine, ..."): a new line begins when the disease
+    progresses on the one before (maintenance belongs to its line), so it counts as progression on it; else None."""
+    t = ti.treatment
+    if setting not in _ADVANCED or t.line is None or t.ongoing is True or t.best_response in ("CR", "PR", "SD") \
+            and t.response_ongoing:
+        return None
+    mine = set(ti.generics)
+    for o in idx.treatments:
+        if o is not ti and o.treatment.line is not None and o.treatment.line > t.line and not (mine & set(o.generics)):
+            return True
+    return None
+
+
 def _setting_match(setting: str, wanted: list[str]) -> Any:
     if not wanted or "any" in wanted:
         return True
@@ -347,6 +362,8 @@ def _prior_treatments(a: cm.PriorTherapy, idx: PatientIndex, o, excluded: list[s
                 prog = True
             if prog is None:
                 prog = _early_progression(t, idx, setting)
+            if prog is None and a.progressed:
+                prog = _next_line_followed(ti, idx, setting)
             vals.append(None if prog is None else prog == a.progressed)
         if a.relapse_within_after_end is not None:
             d = idx.primary
@@ -395,8 +412,11 @@ def _prior_treatments(a: cm.PriorTherapy, idx: PatientIndex, o, excluded: list[s
     desc = f"{n_sure} line(s) of {agents_txt}{setting_txt}"
     if n_all > n_sure:
         desc += f" (up to {n_all} not certain)"
+    rw = a.relapse_within_after_end
     qualifiers = "".join(q for q, on in ((", lasting long enough", a.min_duration is not None),
-                                         (", with progression", a.progressed is True)) if on)
+                                         (", with progression", a.progressed is True),
+                                         (f", relapse within {fmt_number(rw.value)} {rw.unit}s of its end" if rw else "",
+                                          rw is not None)) if on)
     reasons.append(f"{desc}{qualifiers}; the check counts {range_text(a.lines)} line(s)")
     missing = []
     if v is None:
