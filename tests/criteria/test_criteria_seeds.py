@@ -37,8 +37,13 @@ def _eq(actual, expected):
 # (seed, criterion id): (status, [(atom kind, {params})], top-level node kind or None)
 EXPECTED = {
     ("000", "I1"): (C, [("receptor", {"receptor": "HR", "status": "high"}), ("diagnosis", {"cancer_type": "breast_cancer"}),
-                       ("disease_extent", {"allowed": ["advanced"]})], "all_of"),
-    ("000", "I2"): (C, [("prior_therapy", {"agents": ["endocrine_therapy"], "progressed": True})], None),
+                       # "advanced" in the title, "Breast Cancer Metastatic" the registry condition: locally advanced is open
+                       ("disease_extent", {"allowed": ["metastatic"]}), ("disease_extent", {"allowed": ["locally_advanced"]}),
+                       ("unsupported", {})], "all_of"),
+    # resistance (ESO-ESMO): progression on it, or relapse within 12 months of completing it for early disease
+    ("000", "I2"): (C, [("prior_therapy", {"agents": ["endocrine_therapy"], "progressed": True}),
+                        ("prior_therapy", {"agents": ["endocrine_therapy"], "settings": ["adjuvant", "neoadjuvant"],
+                                           "relapse_within_after_end": {"value": 12.0, "unit": "month"}})], "any_of"),
     ("000", "I3"): (C, [("receptor", {"receptor": "HR", "status": "high"})], None),
     ("001", "I1"): (C, [("age", {"years": {"low": 18.0, "high": None}}), ("sex", {"allowed": ["female"]})], "all_of"),
     ("001", "I2"): (C, [("performance_status", {"scale": "ecog", "range": {"low": 0.0, "high": 1.0}})], None),
@@ -68,7 +73,9 @@ EXPECTED = {
     ("002", "I1.1"): (C, [("menopausal_status", {"allowed": ["postmenopausal"]})], None),
     ("002", "I1.2"): (C, [("receptor", {"receptor": "HR", "status": "positive"})], None),
     ("002", "I1.3"): (C, [("receptor", {"receptor": "HER2", "status": "negative"})], None),
-    ("002", "I1.4"): (C, [("prior_therapy", {"agents": ["aromatase_inhibitor"], "progressed": True})], None),
+    ("002", "I1.4"): (C, [("prior_therapy", {"agents": ["aromatase_inhibitor"], "progressed": True}),
+                          ("prior_therapy", {"agents": ["aromatase_inhibitor"], "settings": ["adjuvant", "neoadjuvant"],
+                                             "relapse_within_after_end": {"value": 12.0, "unit": "month"}})], "any_of"),
     ("002", "I1.5"): (C, [("diagnosis", {"cancer_type": "breast_cancer"}), ("disease_extent", {"allowed": ["metastatic"]})], "all_of"),
     ("003", "I1"): (N, [("confirm", {"category": "consent"})], None),
     ("003", "I2"): (C, [("age", {"years": {"low": 18.0, "high": 70.0}})], None),

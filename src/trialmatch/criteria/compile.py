@@ -65,7 +65,7 @@ from trialmatch.criteria.extractors.therapy import _FREE_AGENT_STOP
 from trialmatch.criteria.headings import demote_labels, negate_dose_items, value_labels
 from trialmatch.criteria.model import (
     Age, AllOf, Allergy, AnyOf, CompiledCriteria, ConcomitantMedication, Condition, Criterion, Diagnosis, Except,
-    IfThen, LabThreshold, LifeExpectancy, Measurement, MenopausalStatus, NeedsConfirmation, Not, PerformanceStatus,
+    DiseaseExtent, IfThen, LabThreshold, LifeExpectancy, Measurement, MenopausalStatus, NeedsConfirmation, Not, PerformanceStatus,
     Pregnancy, PriorTherapy, Range, Sex, Unsupported, iter_atoms,
 )
 from trialmatch.criteria.rules import vocab_regexes
@@ -878,9 +878,31 @@ def compile_criteria(trial) -> CompiledCriteria:
     doc = "\n\n".join(parts)
     splits = _summary_splits(doc)
     cc = _build(splits, trial.id, "title_and_summary", doc)
+    metastatic_only = bool(trial.conditions) and all(_METASTATIC_CONDITION.search(x) and not _ADVANCED_CONDITION.search(x)
+                                                     for x in trial.conditions)
     for c in cc.criteria:
         c.reason = ((c.reason + "; ") if c.reason else "") + "read from the title/summary (no criteria list)"
+        if metastatic_only and c.expression is not None:
+            c.expression = _advanced_as_conditions_say(c.expression)
     return cc
+
+
+_METASTATIC_CONDITION = re.compile(r"(?i)\bmetasta|\bstage\s+iv\b")
+_ADVANCED_CONDITION = re.compile(r"(?i)\badvanced\b|\blocally\b")
+
+
+def _advanced_as_conditions_say(e):
+    """"Advanced ... breast cancer" in a title whose registry conditions name metastatic disease only (no
+    criteria list): the two disagree on locally advanced disease, so it is left to a person (unknown); metastatic
+    disease meets both, early disease neither."""
+    if isinstance(e, DiseaseExtent) and e.allowed == ["advanced"] and not e.stages:
+        return AnyOf(items=[DiseaseExtent(allowed=["metastatic"]), AllOf(items=[
+            DiseaseExtent(allowed=["locally_advanced"]),
+            Unsupported(reason="the title says advanced, the registry conditions metastatic: whether locally advanced "
+                               "disease is eligible the document does not settle")])])
+    if isinstance(e, (AllOf, AnyOf)):
+        return e.model_copy(update={"items": [_advanced_as_conditions_say(i) for i in e.items]})
+    return e
 
 
 _SUMMARY_CONCEPTS = re.compile(

@@ -30,7 +30,8 @@ RULES_FILE = "patients/codes/note_rules.json"
 
 _TOP_KEYS = {"_comment", "record_date", "day_first_hints", "month_first_hints", "therapy_absence", "absences", "site_only", "lab_panels",
              "normal_words", "abnormal_words", "usual_units", "responses", "ovarian_suppression", "menopause",
-             "regimens"}
+             "regimens", "hedged_dates"}
+_OPTIONAL_KEYS = {"_comment", "hedged_dates"}
 _ABSENCE_KEYS = {"pattern", "assertions", "fields", "only_if_not_metastatic"}
 _ABSENCE_FIELDS = {"pregnant", "breastfeeding"}
 _SUBJECT_PREFIXES = ("metastasis:", "condition:", "medications:", "prior_therapy:")
@@ -80,7 +81,7 @@ def validate_rules(raw: Any) -> dict:
     if not isinstance(raw, dict):
         raise NoteRulesError("(top)", "expected a JSON object")
     _need(raw, "(top)", _TOP_KEYS, "(top)")
-    missing = _TOP_KEYS - {"_comment"} - set(raw)
+    missing = _TOP_KEYS - _OPTIONAL_KEYS - set(raw)
     if missing:
         raise NoteRulesError("(top)", f"missing key(s) {sorted(missing)}")
     out: dict = {}
@@ -197,6 +198,9 @@ def validate_rules(raw: Any) -> dict:
         raise NoteRulesError("menopause", f"unknown status(es) {sorted(bad)}; allowed: {sorted(_MENOPAUSE)}")
     out["menopause"] = [(k, _rx(p, f"menopause.{k}[{i}]")) for k, pats in raw["menopause"].items()
                         for i, p in enumerate(pats)]
+    hd = raw.get("hedged_dates", {"patterns": []})
+    _need(hd, "hedged_dates", {"_comment", "patterns"}, "hedged_dates")
+    out["hedged_dates"] = _rx(_alt(hd["patterns"]), "hedged_dates.patterns") if hd["patterns"] else None
     return out
 
 

@@ -1397,6 +1397,9 @@ class _TextReader:
                 start = d
             elif end is None and not prog_m:
                 end = d
+        hedged = note_rules()["hedged_dates"]
+        if hedged is not None and (start or end or pd) and hedged.search(s.text):
+            start = end = pd = None  # "letrozole 2019-2024? (records awaited)": dates the note itself doubts
         ctext = _compound_durations(_number_words(s.text))
         relapse_after = None
         rl = _RELAPSE_AFTER.search(ctext)

@@ -15,6 +15,7 @@ from trialmatch.criteria.model import (
     Range, Unsupported,
 )
 from trialmatch.criteria.rules import FoldedPattern, vocab_find, vocab_regexes
+from trialmatch.vocab import class_ancestors, drug_classes
 
 
 _BONE_TARGETED = re.compile(r"(?i)\bbone[- ](?=targeted\b)")
@@ -185,7 +186,7 @@ def _prior_therapy(t: str, kind: str) -> list:
         for name in _listed_drug_names(t, rx):
             if name not in agents:
                 agents.append(name)  # "bortezomib or tipifarnib": a drug-like name listed beside a known one
-    if not _any(r"prior|previous|previously|received|receiv|treated|treatment|therapy|exposure|exposed|pretreated|resistan|refractory|progress|relapse|failure|failed|line|regimen|after|taken|use of|washout|discontinu|current|ongoing", t):
+    if not _any(r"prior|previous|previously|received|receiv|treated|treatment|therapy|exposure|exposed|pretreated|resistan|resisted|refractory|progress|relapse|failure|failed|line|regimen|after|taken|use of|washout|discontinu|current|ongoing", t):
         return []
     settings: list[str] = []
     if _any(r"\bneo-?adjuvant", t):
@@ -218,7 +219,7 @@ def _prior_therapy(t: str, kind: str) -> list:
     dm = _MIN_DURATION_RE.search(t)
     if dm:
         kw["min_duration"] = _dur(dm.group(1), dm.group(2))
-    if _any(r"progress|resistan|refractory|failure|failed|relapse|recurr", t):
+    if _any(r"progress|resistan|resisted|refractory|failure|failed|relapse|recurr", t):
         kw["progressed"] = True
         if _LAST_THERAPY_RE.search(t):
             kw["most_recent"] = True  # "progressed on or after the last anti-cancer therapy"
@@ -256,7 +257,30 @@ def _prior_therapy(t: str, kind: str) -> list:
             return [Except(main=main, exception=_any_of(excs))]
     if "within" in kw and ("stop" in t or "discontinu" in t) and _WASHOUT_STOP.search(t):
         return [Not(item=main)]  # "Immunotherapy must stop a minimum of 4 weeks prior to randomization": a washout
+    if kw.get("progressed"):
+        return [_endocrine_resistance(main, t)]
     return [main]
+
+
+_RESISTANCE = family_data("therapy").cues["endocrine_resistance"]
+_RESISTANCE_RE = re.compile(_RESISTANCE["pattern"])
+
+
+def _endocrine_resistance(main: PriorTherapy, t_orig: str):
+    """"endocrine-resistant", "AI-resistant", "endocrine therapy resisted" with no definition of its own
+    (no relapse window, duration or setting stated): resistance as the ESO-ESMO ABC guidelines define it,
+    progression on the therapy (``main``) or, for early disease, relapse within 12 months of completing it
+    (``cues.endocrine_resistance`` in therapy.json). Other therapies, and "progressed on", stay ``main``."""
+    if main.relapse_within_after_end is not None or main.within is not None or main.min_duration is not None \
+            or main.ongoing is not None or main.settings != ["any"] or not _RESISTANCE_RE.search(t_orig):
+        return main
+    classes = frozenset(_RESISTANCE["classes"])
+    if not main.agents or not all(classes & (class_ancestors(a) | drug_classes(a)) for a in main.agents):
+        return main
+    w = _RESISTANCE["relapse_within_after_end"]
+    after = main.model_copy(update={"settings": list(_RESISTANCE["settings"]), "progressed": None,
+                                    "relapse_within_after_end": _dur(str(w["value"]), w["unit"])})
+    return _any_of([main, after])
 
 
 _SHARED_HEAD_ENDOCRINE = re.compile(r"(?i)\b(?:endocrine|hormonal)\s*(?:,|/|\bor\b|\band\b|\band/or\b)\s*(?:[\w-]+\s+){0,2}?"

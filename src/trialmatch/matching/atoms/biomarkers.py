@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from trialmatch.criteria import model as cm
@@ -154,10 +155,18 @@ def _receptor_one(name: str, a: cm.Receptor, idx: PatientIndex) -> Result:
 #: (Allred 8/8 territory), below the second it is low-positive (ER-low) and not high; in between a person decides
 HIGH_EXPRESSION_SURE_PERCENT = 80.0
 HIGH_EXPRESSION_NOT_BELOW_PERCENT = 10.0
+#: an Allred score (proportion + intensity, 0-8) at least this is high by any reading: 8/8 is more than two
+#: thirds of the cells stained, strongly; lower scores do not say the share of cells
+HIGH_EXPRESSION_SURE_ALLRED = 8
+_ALLRED = re.compile(r"(?i)\bAllred\s+([0-8])\s*/\s*8\b")
 
 
 def _high_expression(name: str, b, ev: list) -> Result:
-    """A receptor "high expressed" without a stated cut-off (see ``HIGH_EXPRESSION_SURE_PERCENT``)."""
+    """A receptor "high expressed" without a stated cut-off (see ``HIGH_EXPRESSION_SURE_PERCENT``); with no
+    percentage, an Allred score of ``HIGH_EXPRESSION_SURE_ALLRED`` is high."""
+    allred = _ALLRED.search(b.intensity or "") if b.percent is None else None
+    if allred and int(allred.group(1)) >= HIGH_EXPRESSION_SURE_ALLRED:
+        return Result(True, [f"{name} Allred {allred.group(1)}/8: high"], ev)
     if b.percent is None:
         return Result(None, [f"{name} positive but % of stained cells not recorded (high expression wanted)"], ev,
                       [missing_fact(f"biomarker:{name}", _BM_DESC.get(name, name))])

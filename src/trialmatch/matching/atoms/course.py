@@ -169,6 +169,9 @@ def evaluate_event_interval(a: cm.EventInterval, ctx: EvalContext) -> Result:
     idx = ctx.idx
     start, end = _event_date(a.start, idx), _event_date(a.end, idx)
     missing = [_mf(*_EVENT_FACT[e]) for e, d in ((a.start, start), (a.end, end)) if d is None]
+    bounded = _first_start_bound(a, idx, start, end) if missing else None
+    if bounded is not None:
+        return bounded
     if missing:
         return Result(None, [f"{a.describe()}: the date of the "
                              f"{' and '.join(_EVENT_TEXT[e] for e, d in ((a.start, start), (a.end, end)) if d is None)} "
@@ -180,3 +183,28 @@ def evaluate_event_interval(a: cm.EventInterval, ctx: EvalContext) -> Result:
     return Result(ok, [f"{_EVENT_TEXT[a.start]} {start} to {_EVENT_TEXT[a.end]} {end}: {_fmt(round(months, 1))} months, "
                        f"{'within' if ok else 'outside'} {a.comparator} {_fmt(a.duration.value)} {a.duration.unit}s"],
                   [_ev(f"{_EVENT_TEXT[a.start]} {start}", src, str(start)), _ev(f"{_EVENT_TEXT[a.end]} {end}", src, str(end))])
+
+
+def _first_start_bound(a: cm.EventInterval, idx: PatientIndex, start, end) -> Result | None:
+    """The start of her first systemic treatment when some courses have no start date: it is no later than the
+    earliest start recorded, so an interval from it is at least the one from that date. That settles "≥"/">"
+    when that interval already meets it, and "≤"/"<" when it already exceeds it (the first course began more
+    than a year before: "within 1 year of starting systemic treatment" fails); else None."""
+    known = [ti.treatment.start for ti in idx.treatments if ti.treatment.start is not None]
+    if not known or (a.start == "systemic_treatment_start") == (a.end == "systemic_treatment_start"):
+        return None
+    other = end if a.start == "systemic_treatment_start" else start
+    if other is None:
+        return None
+    first = min(known)
+    days = (other - first).days if a.start == "systemic_treatment_start" else (first - other).days
+    ok = _CMP[a.comparator](days, a.duration.days)
+    # from the first start the interval is longer (start event) or shorter (end event) than ``days``
+    longer = a.start == "systemic_treatment_start"
+    if (a.comparator in (">=", ">")) != (ok == longer):
+        return None  # the true interval may still go either way
+    value = ok
+    ti = next(ti for ti in idx.treatments if ti.treatment.start == first)
+    return Result(value, [f"{_EVENT_TEXT['systemic_treatment_start']} no later than {first} (earliest start recorded): "
+                          f"{'within' if value else 'outside'} {a.comparator} {_fmt(a.duration.value)} {a.duration.unit}s"],
+                  [_ev(_course_text(ti.treatment), ti.treatment.source, str(first))])

@@ -57,6 +57,21 @@ def _early_progression(t, idx: PatientIndex, setting: str) -> Any:
     return True if t.start <= rel <= t.end else None
 
 
+def _next_line_followed(ti, idx: PatientIndex, setting: str) -> Any:
+    """A numbered line of therapy for advanced disease that a later numbered line followed ("Prior lines for MBC:
+    anastrozole + ribociclib, fulvestrant + alpelisib, capecitabine, ..."): a new line begins when the disease
+    progresses on the one before (maintenance belongs to its line), so it counts as progression on it; else None."""
+    t = ti.treatment
+    if setting not in _ADVANCED or t.line is None or t.ongoing is True or t.best_response in ("CR", "PR", "SD") \
+            and t.response_ongoing:
+        return None
+    mine = set(ti.generics)
+    for o in idx.treatments:
+        if o is not ti and o.treatment.line is not None and o.treatment.line > t.line and not (mine & set(o.generics)):
+            return True
+    return None
+
+
 def _setting_match(setting: str, wanted: list[str]) -> Any:
     if not wanted or "any" in wanted:
         return True
@@ -113,8 +128,15 @@ def _drug_match(ti, agents: list[str], excluded: list[str] | None = None) -> Any
 
 
 def _duration_days(t, as_of: dt.date) -> float | None:
+    """Days she was on the course: its stated duration, start to end, or, with no end and not said to go
+    on, to the progression that ended it ("letrozole Feb 2026 -> PD at 4 months (June 2026)"); else to today."""
     if t.duration_months is not None:
         return t.duration_months * 30.4375
+    if t.end is None and t.ongoing is not True:
+        if t.months_to_progression is not None:
+            return t.months_to_progression * 30.4375
+        if t.start is not None and t.progression_date is not None and t.progression_date >= t.start:
+            return (t.progression_date - t.start).days
     if t.start is not None:
         end = t.end or (as_of if (t.ongoing or t.end is None) else None)
         if end is not None:
@@ -384,6 +406,8 @@ def _prior_treatments(a: cm.PriorTherapy, idx: PatientIndex, o, excluded: list[s
                 prog = False
             if prog is None:
                 prog = _early_progression(t, idx, setting)
+            if prog is None and a.progressed:
+                prog = _next_line_followed(ti, idx, setting)
             vals.append(None if prog is None else prog == a.progressed)
         if a.relapse_within_after_end is not None:
             d = idx.primary
@@ -432,8 +456,11 @@ def _prior_treatments(a: cm.PriorTherapy, idx: PatientIndex, o, excluded: list[s
     desc = f"{n_sure} line(s) of {agents_txt}{setting_txt}"
     if n_all > n_sure:
         desc += f" (up to {n_all} not certain)"
+    rw = a.relapse_within_after_end
     qualifiers = "".join(q for q, on in ((", lasting long enough", a.min_duration is not None),
-                                         (", with progression", a.progressed is True)) if on)
+                                         (", with progression", a.progressed is True),
+                                         (f", relapse within {fmt_number(rw.value)} {rw.unit}s of its end" if rw else "",
+                                          rw is not None)) if on)
     reasons.append(f"{desc}{qualifiers}; the check counts {range_text(a.lines)} line(s)")
     missing = []
     if v is None:
