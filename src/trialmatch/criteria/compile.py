@@ -58,7 +58,8 @@ from trialmatch.criteria.clause import compile_clause
 from trialmatch.criteria.extractors.common import (
     NUM, TIME, _NEG_LEAD, _SEP_RUN, _STOP, _VAGUE_HEADS, _any, _dur, _has_any, _negated,
 )
-from trialmatch.criteria.extractors.confirm import _PLACEHOLDER, _is_permission, _maybe_placeholder
+from trialmatch.criteria.extractors.confirm import (NOT_A_REQUIREMENT_REASONS, _PLACEHOLDER, _is_permission,
+                                                     _maybe_placeholder)
 from trialmatch.criteria.symbols import normalise_operators
 from trialmatch.criteria.extractors.person import _age, _age_gate
 from trialmatch.criteria.extractors.therapy import _FREE_AGENT_STOP
@@ -541,6 +542,8 @@ def _build(splits: list[SplitCriterion], trial_id: str, source: str, source_text
             expr, status, reason = _compile_alternatives(sc, source_text)
         else:
             expr, status, reason = compile_criterion_text(sc.text, sc.kind)
+        if status == "unsupported" and isinstance(expr, Unsupported) and expr.reason in NOT_A_REQUIREMENT_REASONS:
+            expr, status, reason = None, "compiled", f"not a requirement: {expr.reason}"
         if sc.id in labelled and status == "unsupported":
             e2, s2, r2 = compile_criterion_text(f"{labelled[sc.id]} {sc.text}", sc.kind)
             if s2 != "unsupported":

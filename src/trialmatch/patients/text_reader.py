@@ -743,9 +743,11 @@ class _TextReader:
             dx.measurable_disease = False if "non" in low else dx.measurable_disease
         d = self._date_in(s, r"\b(?:diagnosed|diagnosis|dx)\b")
         if d is None and dx.date is None:
-            # "Right breast cancer 2013 (pT2 pN0 ...)", "IDC L breast, T2N1 2018", "left breast IDC 2023"
+            # "Right breast cancer 2013 (pT2 pN0 ...)", "IDC L breast, T2N1 2018", "left breast IDC 2023",
+            # "endometrial cancer stage II 2023" (the stage between the cancer and its year)
             for a, b, dd, _ in self._find_dates(t):
-                if re.search(r"(?:\b(?:cancer|carcinoma|IDC|ILC|tumou?r|breast)|\bT[0-4x]\w*\s*N[0-3x][abc]?(?:\s*M[01x])?)[,:]?\s*(?:in\s+)?$",
+                if re.search(r"(?:\b(?:cancer|carcinoma|IDC|ILC|tumou?r|breast)|\bT[0-4x]\w*\s*N[0-3x][abc]?(?:\s*M[01x])?)"
+                             r"(?:,?\s*\(?stage\s+(?:IV|III|II|I|0|[1-4])[ABC]?\)?)?[,:]?\s*(?:in\s+)?$",
                              t[max(0, a - 30):a]) and not re.match(r"\s*(?:-|–|to)\s*\d", t[b:b + 4]):
                     d = dd
                     break

@@ -57,6 +57,27 @@ def _early_progression(t, idx: PatientIndex, setting: str) -> Any:
     return True if t.start <= rel <= t.end else None
 
 
+def _progressed_before_next_line(ti, idx: PatientIndex, setting: str) -> Any:
+    """Progression on a line for advanced disease that a later line followed: a new line for metastatic disease
+    is started when the disease progresses on the one before ("Prior lines for MBC: anastrozole + ribociclib,
+    fulvestrant + alpelisib, capecitabine"); True then, else None. A course still going on, or one whose response
+    is recorded (then maintenance after it is as likely), is not taken."""
+    t = ti.treatment
+    if setting not in _ADVANCED or t.ongoing is True or t.progressed is False or t.best_response is not None:
+        return None  # a response recorded on it: the next course may be maintenance or a change for toxicity
+    for other in idx.treatments:
+        u = other.treatment
+        if other.index == ti.index or _setting_of(u, idx) not in _ADVANCED:
+            continue
+        if t.line is not None and u.line is not None:
+            if u.line > t.line:
+                return True
+        elif t.start is not None and u.start is not None and u.start > t.start \
+                and (t.end is None or t.end <= u.start):
+            return True
+    return None
+
+
 def _setting_match(setting: str, wanted: list[str]) -> Any:
     if not wanted or "any" in wanted:
         return True
@@ -340,6 +361,8 @@ def _prior_treatments(a: cm.PriorTherapy, idx: PatientIndex, o, excluded: list[s
                 prog = True
             if prog is None:
                 prog = _early_progression(t, idx, setting)
+            if prog is None and a.progressed is True:
+                prog = _progressed_before_next_line(ti, idx, setting)
             vals.append(None if prog is None else prog == a.progressed)
         if a.relapse_within_after_end is not None:
             d = idx.primary
