@@ -832,6 +832,16 @@ class _TextReader:
                     dx.measurable_disease = True
                     break
 
+    #: a negative finding older than this (days before the note's date) no longer says the site is clear now
+    #: ("MRI brain 2025 clear" in a note of late 2026): a stated absence is kept only from recent imaging
+    STALE_NEGATIVE_DAYS = 365
+
+    def _stale_negative(self, s: _Sentence) -> bool:
+        """The sentence's dates are all older than :attr:`STALE_NEGATIVE_DAYS` (a year alone counts from its
+        start): its "no ... metastases" describes then, not now."""
+        ds = [d[2] for d in self._find_dates(s.text)]
+        return bool(ds) and self.as_of is not None and (self.as_of - max(ds)).days > self.STALE_NEGATIVE_DAYS
+
     def sites(self, s: _Sentence) -> None:
         cue = re.search(r"metasta|\bmets\b|spread|secondar|deposits|lesions?|involvement|disease in|\bmbc\b|\babc\b|"
                         r"(?<!local )(?<!locoregional )(?<!local-)\b(?:relapse\w*|recurren\w*)\b|infiltration|"
@@ -845,7 +855,8 @@ class _TextReader:
             if re.search(r"\bno\s+(?:evidence of\s+|definite\s+|known\s+)?$", before, re.I) and \
                     re.match(r"\s*(?:metasta|mets\b|lesions?|involvement|deposits?|disease)", after, re.I):
                 # "no brain metastases", even after "MRI brain:" in the same sentence
-                self.p.assertions.append(Assertion(subject=f"metastasis:{key}", present=False, source=self.src(s)))
+                if not self._stale_negative(s):
+                    self.p.assertions.append(Assertion(subject=f"metastasis:{key}", present=False, source=self.src(s)))
                 continue
             if key in ("skin", "chest_wall", "lymph_node") and not strong_cue and \
                     re.search(r"\b(?:primary|breast|local|axilla\w*|regional)\b", s.low):
@@ -860,7 +871,8 @@ class _TextReader:
                 continue
             if ent._.is_negated or re.search(r"\bno\b[^.;]{0,30}$", self.text[s.start:ent.start_char]) and \
                     re.search(r"\bno\b", self.text[max(s.start, ent.start_char - 30):ent.start_char], re.I):
-                self.p.assertions.append(Assertion(subject=f"metastasis:{key}", present=False, source=self.src(s)))
+                if not self._stale_negative(s):
+                    self.p.assertions.append(Assertion(subject=f"metastasis:{key}", present=False, source=self.src(s)))
                 continue
             if ent._.is_hypothetical or ent._.is_family:
                 continue
