@@ -133,6 +133,29 @@ def _apply_negation(expr, t: str):
 _CLAUSE_OR = re.compile(r",\s*or\s+(?=(?:the\s+)?(?:patient|disease|subject|have|has|had|any|if|when|previous|prior|participants?|known|on\s+(?:one|two|three|a|an|\d|at least)\b|(?!actively\s)[a-z]+\s+(?:progress|relapse|after)))|;\s*or\s+", re.IGNORECASE)
 
 
+def _split_or(t: str) -> list[str]:
+    """``t`` split at its ``_CLAUSE_OR`` separators, except inside a bracket that ends the criterion: such an "or"
+    lists the bracket's own examples ("after previous CNS-directed therapy (radiation therapy, surgery, or any
+    combination of therapy)"), not another requirement."""
+    if not t.rstrip(" .;").endswith(")"):
+        return _CLAUSE_OR.split(t)
+    end = len(t.rstrip(" .;")) - 1
+    depth, open_at = 0, None
+    for i in range(end, -1, -1):  # the bracket that closes at the end: where it opens
+        depth += {")": 1, "(": -1}.get(t[i], 0)
+        if depth == 0:
+            open_at = i
+            break
+    parts, start = [], 0
+    for m in _CLAUSE_OR.finditer(t):
+        if open_at is not None and m.start() > open_at:
+            continue
+        parts.append(t[start:m.start()])
+        start = m.end()
+    parts.append(t[start:])
+    return parts
+
+
 def compile_criterion_text(text: str, kind: str = "inclusion"):
     """Compile one criterion's text.
 
@@ -475,7 +498,7 @@ def _compile_criterion_cached(t: str, kind: str):
     if d is not None:
         return d
     # every separator of _CLAUSE_OR starts with "," or ";": without one the split would return [t]
-    parts = [p for p in (_CLAUSE_OR.split(t) if "," in t or ";" in t else (t,)) if p.strip()]
+    parts = [p for p in (_split_or(t) if "," in t or ";" in t else (t,)) if p.strip()]
     exprs = []
     for p in parts:
         semi = _semicolon_parts(p) if ";" in p else None
