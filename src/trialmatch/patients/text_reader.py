@@ -260,6 +260,10 @@ def _months(n: float, unit: str) -> float:
     return n
 
 
+#: her disease is not operable with curative intent (``Assertion("disease:inoperable", present=True)``)
+_INOPERABLE = re.compile(r"(?<!not )\b(?:inoperable|unresectable|non-?resectable|not (?:surgically )?(?:resectable|operable)|"
+                         r"not amenable to (?:curative )?(?:surgery|resection))\b")
+
 class _Sentence:
     __slots__ = ("text", "start", "end", "low", "ents", "hints")
 
@@ -728,6 +732,9 @@ class _TextReader:
         low = s.low
         if re.search(r"\blocally advanced\b", low):
             dx.extent = dx.extent or "locally_advanced"
+        if _INOPERABLE.search(low) and not any(a.subject == "disease:inoperable" for a in self.p.assertions):
+            # "inoperable locally advanced breast cancer", "unresectable disease": not operable with curative intent
+            self.p.assertions.append(Assertion(subject="disease:inoperable", present=True, source=self.src(s)))
         if re.search(r"\b(metastatic|metastases|metastasis|mets|stage iv|de novo)\b", low) and \
                 not re.search(r"\bno (?:evidence of )?(?:distant )?metasta", low):
             dx.extent = "metastatic"
@@ -1179,6 +1186,7 @@ class _TextReader:
         if len(ents) >= 2:
             segments = self._course_segments(s, ents)
             if len(segments) >= 2:
+                n0 = len(self.p.treatments)
                 label = re.match(r"\s*([^:]{1,40}):", s.text)
                 label_setting = _setting_words(label.group(1)) if label else None
                 prev_setting = None
@@ -1198,8 +1206,24 @@ class _TextReader:
                     if len(self.p.treatments) > n_before:
                         prev_setting = self.p.treatments[-1].setting if self.p.treatments[-1].setting != "unknown" \
                             else prev_setting
+                self._sequence_year(s, segments, n0)
                 return
         self._drugs_in(s)
+
+    def _sequence_year(self, s: _Sentence, segments: list, n0: int) -> None:
+        """"EC x4 then docetaxel x4 (2021)": a bracketed year after the last course of a sequence joined by "then"
+        dates the whole sequence; a course of it with no date of its own starts in that year."""
+        if not all(_SEQUENCE_START.match(seg.text) for seg in segments[1:] if self._ents(seg, "DRUG")):
+            return
+        m = re.search(r"\(\s*((?:19|20)\d{2})\s*\)", segments[-1].text)
+        if m is None:
+            return
+        year = dt.date(int(m.group(1)), 1, 1)
+        if year > self.as_of:
+            return
+        for t in self.p.treatments[n0:]:
+            if t.start is None and t.end is None and t.ongoing is not True:
+                t.start = year
 
     def _course_segments(self, s: _Sentence, ents) -> list[_Sentence]:
         """Split at "," or ";" (outside brackets), at "then", "followed by", "->", and at

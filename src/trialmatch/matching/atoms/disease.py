@@ -193,7 +193,13 @@ def disease_extent(a: cm.DiseaseExtent, ctx: EvalContext) -> Result:
             return Result(True, ["metastatic disease = stage IV"], ev)
         return Result(None, [f"stage not recorded (extent: {', '.join(sorted(ext))})"], ev,
                       [missing_fact("stage", "AJCC stage group")])
+    inop = idx.assertions.get("disease:inoperable")
+    if inop is not None and inop.present:  # "inoperable locally advanced breast cancer"
+        ext = set(ext) | {"inoperable"}
+        ev = ev + [used_fact("inoperable disease", inop.source)]
     if "inoperable" in allowed and not (allowed - {"inoperable"}):
+        if "inoperable" in ext:
+            return Result(True, ["inoperable disease (stated)"], ev)
         if "metastatic" in ext:
             return Result(True, ["metastatic disease is not operable with curative intent"], ev)
         return Result(None, ["operability not recorded"], ev, [missing_fact("disease_extent:operability", "whether the disease is operable")])

@@ -78,6 +78,16 @@ def _progressed_before_next_line(ti, idx: PatientIndex, setting: str) -> Any:
     return None
 
 
+def _inoperable_local_setting(setting: str, wanted: list[str], idx: PatientIndex) -> bool:
+    """A course for her inoperable, not metastatic disease ("neoadjuvant letrozole" for an inoperable cT4b cancer)
+    asked about as one "in the metastatic (advanced) setting": the course treated the advanced disease she has, so
+    whether it counts is not settled (None rather than False)."""
+    if setting not in ("neoadjuvant", "locally_advanced", "early") or not any(w in ("metastatic", "advanced") for w in wanted):
+        return False
+    inop = idx.assertions.get("disease:inoperable")
+    return bool(inop is not None and inop.present and not idx.metastases)
+
+
 def _setting_match(setting: str, wanted: list[str]) -> Any:
     if not wanted or "any" in wanted:
         return True
@@ -341,6 +351,8 @@ def _prior_treatments(a: cm.PriorTherapy, idx: PatientIndex, o, excluded: list[s
             continue
         setting = _setting_of(t, idx)
         sm = _setting_match(setting, a.settings)
+        if sm is False and _inoperable_local_setting(setting, a.settings, idx):
+            sm = None
         if sm is False:
             continue
         vals = [dm, sm]
@@ -370,6 +382,12 @@ def _prior_treatments(a: cm.PriorTherapy, idx: PatientIndex, o, excluded: list[s
             if (t.end is None or rec is None) and t.relapse_months_after_end is not None:
                 # "relapsed 8 months after finishing 5 years of adjuvant tamoxifen": the interval as stated
                 vals.append(0 <= t.relapse_months_after_end * 30.4375 <= a.relapse_within_after_end.days + 0.5)
+            elif rec is not None and t.end is None and t.ongoing is not True and t.start is not None and t.cycles:
+                # "EC x4 (2021)" and a relapse in 2026: a course of N cycles (each at most 5 weeks) ends by the
+                # last day its start may stand for plus N cycles; a relapse later than the window after that is not
+                # within it
+                latest_end = _latest_day(t.start) + dt.timedelta(days=35 * t.cycles)
+                vals.append(False if (rec - latest_end).days > a.relapse_within_after_end.days + 0.5 else None)
             elif t.end is None or rec is None:
                 vals.append(None)
             else:
