@@ -95,7 +95,7 @@ EXPECTED = {
     ("003", "I7"): (C, [("therapy_response", {"agents": ["endocrine_therapy"], "responses": ["CR", "PR", "SD"],
                                               "min_duration": {"value": 6.0, "unit": "month"}}),
                        ("therapy_response", {"agents": ["chemotherapy"], "min_cycles": 4})], "any_of"),
-    ("003", "I8"): (U, [("unsupported", {})], None),  # a requirement on the trial population
+    ("003", "I8"): (H, [], None),  # a requirement on the trial population: no requirement on her
     ("003", "I9"): (N, [("confirm", {"category": "other"})], None),
     ("003", "I10"): (N, [("confirm", {"category": "investigator_judgement"})], None),
     ("003", "E1"): (C, [("condition", {"condition": "bilateral_breast_cancer"})], None),

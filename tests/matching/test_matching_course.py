@@ -50,8 +50,66 @@ def test_response_stable_for_six_months_passes():
 
 def test_response_progression_fails_and_short_course_fails():
     assert outcome(RESPONSE, patient([PACLI_PD_2])).outcome == "fail"
+    short_done = LETROZOLE_SD.model_copy(update={"start": dt.date(2026, 6, 1), "end": dt.date(2026, 8, 1),
+                                                 "ongoing": False, "response_ongoing": None})
+    assert outcome(RESPONSE, patient([short_done])).outcome == "fail"
+
+
+def test_response_on_an_ongoing_course_not_yet_long_enough_is_unknown():
+    # stable on letrozole for 2 months and still on it: it may have lasted 6 months by the time she enrols
     short = LETROZOLE_SD.model_copy(update={"start": dt.date(2026, 8, 1)})
-    assert outcome(RESPONSE, patient([short])).outcome == "fail"
+    assert outcome(RESPONSE, patient([short])).outcome == "unknown"
+    progressed = short.model_copy(update={"progressed": True, "best_response": "PD", "response_ongoing": False})
+    assert outcome(RESPONSE, patient([progressed])).outcome == "fail"
+
+
+def test_response_with_no_prior_therapy_stated_fails():
+    # "Treatment-naive", "No prior cancer treatment": there is no therapy to have responded to
+    naive = patient(assertions=[pm.Assertion(subject="prior_therapy:any:any", present=False, source=SRC)])
+    o = outcome(BY_THERAPY, naive)
+    assert o.outcome == "fail", o.reasons
+    assert outcome(BY_THERAPY, patient()).outcome == "unknown"  # nothing said: not known
+
+
+def test_adjuvant_therapy_has_no_recist_response():
+    # adjuvant tamoxifen for 5 years, then relapse: no measurable disease was treated, so no CR/PR/SD on it
+    tam = pm.Treatment(drugs=["tamoxifen"], setting="adjuvant", start=dt.date(2013, 1, 1), end=dt.date(2018, 1, 1),
+                       ongoing=False, source=SRC)
+    p = patient([tam], dx_date=dt.date(2013, 1, 1), met_date=dt.date(2026, 9, 1))
+    assert outcome(BY_THERAPY, p).outcome == "fail"
+
+
+def test_interval_after_a_recurrence_holds_only_for_both_dates():
+    text = "The time from diagnosis or systemic treatment to randomization does not exceed 1 year"
+    adj = pm.Treatment(drugs=["tamoxifen"], setting="adjuvant", start=dt.date(2020, 1, 1), end=dt.date(2025, 1, 1),
+                       ongoing=False, source=SRC)
+    met = pm.Treatment(drugs=["letrozole", "ribociclib"], setting="metastatic", start=dt.date(2026, 9, 1), ongoing=True,
+                       source=SRC)
+    # first diagnosis 2020, relapse 2026: which diagnosis (and which treatment) is meant is not settled
+    o = outcome(text, patient([adj, met], dx_date=dt.date(2020, 1, 1), met_date=dt.date(2026, 8, 20)))
+    assert o.outcome == "unknown", o.reasons
+    # both long ago: fails
+    met_old = met.model_copy(update={"start": dt.date(2024, 2, 1)})
+    o = outcome(text, patient([adj, met_old], dx_date=dt.date(2019, 1, 1), met_date=dt.date(2024, 1, 1)))
+    assert o.outcome == "fail", o.reasons
+    # de novo: one diagnosis, recent
+    o = outcome(text, patient([met], dx_date=dt.date(2026, 8, 1), met_date=dt.date(2026, 8, 1)))
+    assert o.outcome == "pass", o.reasons
+
+
+def test_interval_to_recurrence_starts_at_the_first_diagnosis():
+    text = "Disease free interval less than or equal to 36 months."
+    assert outcome(text, patient(dx_date=dt.date(2015, 1, 1), met_date=dt.date(2022, 1, 1))).outcome == "fail"
+
+
+def test_interval_from_first_treatment_with_an_undated_course():
+    # one course undated, another started years ago: the first start is earlier still, the interval too long
+    text = "The time from systemic treatment to randomization does not exceed 1 year"
+    old = pm.Treatment(drugs=["letrozole"], setting="metastatic", start=dt.date(2022, 1, 1), end=dt.date(2024, 1, 1),
+                       ongoing=False, source=SRC)
+    undated = pm.Treatment(drugs=["capecitabine"], setting="metastatic", source=SRC)
+    o = outcome(text, patient([old, undated], dx_date=dt.date(2021, 12, 1), met_date=dt.date(2021, 12, 1)))
+    assert o.outcome == "fail", o.reasons
 
 
 def test_response_unknown_names_the_missing_fact():

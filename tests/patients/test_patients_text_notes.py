@@ -283,3 +283,48 @@ def test_a_long_run_without_spaces_is_blanked_and_read_in_linear_time():
         assert time.perf_counter() - t0 < 30
         assert p.age_years == 61
         assert any("without a space at offset 0 was not read" in w for w in p.warnings)
+
+
+# -- stated absences that are old, and facts written in other places -----------------------------
+@pytest.mark.parametrize("line, clear", [
+    ("MRI brain 2025 clear.", False),  # more than a year before the note: not a finding about now
+    ("No brain mets on CT head 2025 (no MRI).", False),
+    ("No brain metastases (MRI 12/2025).", True),  # within a year
+    ("No brain mets (MRI 02/2026).", True),
+    ("MRI brain: no brain metastases.", True),  # undated: as written
+])
+def test_negative_brain_imaging_older_than_a_year_is_not_a_current_absence(line: str, clear: bool) -> None:
+    p = note(f"Clinic letter 20 Nov 2026\n62F, metastatic breast cancer (bone, liver).\n{line}")
+    assert ("metastasis:brain" in _subjects(p)) is clear, p.assertions
+
+
+def test_other_cancer_year_after_its_stage() -> None:
+    p = note("Clinic letter 21 Oct 2026\nMrs L, 64. De novo MBC (bone) dx Feb 2026, ER 80%.\n"
+             "PMH: endometrial cancer stage II 2023, hysterectomy + vaginal brachytherapy.")
+    other = next(d for d in p.diagnoses if not d.primary)
+    assert other.cancer_type == "endometrial_cancer" and other.date == dt.date(2023, 1, 1)
+
+
+def test_bilateral_breast_cancer_is_a_condition_and_keeps_the_diagnosis() -> None:
+    p = note("Breast unit, 3 November 2026\nSynchronous bilateral breast cancer diagnosed May 2026: right IDC ER 95%; "
+             "left ILC ER 90%. Distant metastases to bone at presentation.")
+    assert any(c.name == "bilateral_breast_cancer" for c in p.conditions), p.conditions
+    assert p.primary_diagnosis is not None and p.primary_diagnosis.cancer_type == "breast_cancer"
+
+
+@pytest.mark.parametrize("text, inoperable", [
+    ("61-year-old woman with inoperable locally advanced right breast cancer (cT4b N2).", True),
+    ("Unresectable locally advanced breast cancer.", True),
+    ("Locally advanced breast cancer, operable after neoadjuvant therapy.", False),
+])
+def test_inoperable_disease(text: str, inoperable: bool) -> None:
+    p = note("Breast MDT outcome - 2 December 2026\n" + text)
+    got = any(a.subject == "disease:inoperable" and a.present for a in p.assertions)
+    assert got is inoperable, p.assertions
+
+
+def test_a_bracketed_year_after_a_then_sequence_dates_the_whole_sequence() -> None:
+    p = note("Date of note: 03/11/2026\nRecurrent breast cancer, liver metastases.\n"
+             "Adjuvant: EC x4 then docetaxel x4 (2021), no endocrine therapy given.")
+    courses = [t for t in p.treatments if t.setting == "adjuvant"]
+    assert len(courses) == 2 and all(t.start == dt.date(2021, 1, 1) for t in courses), courses

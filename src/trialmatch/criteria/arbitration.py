@@ -37,7 +37,7 @@ __all__ = ["ORDER", "RULES", "Rule", "pipeline", "yields_to"]
 #: every extractor, in the order it runs
 ORDER = (
     # guards
-    "local_rule", "paren_permission", "therapy_response", "event_interval", "marrow_radiotherapy", "cumulative_dose", "unsupported_pattern", "start_window", "protocol_defined", "vague_function",
+    "local_rule", "paren_permission", "cns_progression_after_local_therapy", "therapy_response", "event_interval", "marrow_radiotherapy", "cumulative_dose", "unsupported_pattern", "start_window", "protocol_defined", "vague_function",
     "since_window", "confirm",
     # main
     "age", "men_or_menopausal_women", "men_or_nonpregnant_women", "sex", "menopause", "pregnancy", "performance",

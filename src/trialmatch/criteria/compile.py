@@ -58,15 +58,16 @@ from trialmatch.criteria.clause import compile_clause
 from trialmatch.criteria.extractors.common import (
     NUM, TIME, _NEG_LEAD, _SEP_RUN, _STOP, _VAGUE_HEADS, _any, _dur, _has_any, _negated,
 )
-from trialmatch.criteria.extractors.confirm import _PLACEHOLDER, _is_permission, _maybe_placeholder
+from trialmatch.criteria.extractors.confirm import (NOT_A_REQUIREMENT_REASONS, _PLACEHOLDER, _is_permission,
+                                                     _maybe_placeholder)
 from trialmatch.criteria.symbols import normalise_operators
 from trialmatch.criteria.extractors.person import _age, _age_gate
 from trialmatch.criteria.extractors.therapy import _FREE_AGENT_STOP
 from trialmatch.criteria.headings import demote_labels, negate_dose_items, value_labels
 from trialmatch.criteria.model import (
-    Age, AllOf, Allergy, AnyOf, CompiledCriteria, ConcomitantMedication, Condition, Criterion, Diagnosis, Except,
-    DiseaseExtent, IfThen, LabThreshold, LifeExpectancy, Measurement, MenopausalStatus, NeedsConfirmation, Not, PerformanceStatus,
-    Pregnancy, PriorTherapy, Range, Sex, Unsupported, iter_atoms,
+    Age, AllOf, Allergy, AnyOf, CompiledCriteria, ConcomitantMedication, Condition, Criterion, Diagnosis, DiseaseExtent,
+    Except, IfThen, LabThreshold, LifeExpectancy, Measurement, MenopausalStatus, Metastasis, NeedsConfirmation, Not,
+    PerformanceStatus, Pregnancy, PriorTherapy, Range, Sex, Unsupported, iter_atoms,
 )
 from trialmatch.criteria.rules import vocab_regexes
 from trialmatch.criteria.sentences import exclusion_prohibition, without_non_requirement_sentences
@@ -94,7 +95,20 @@ def _combine(atoms: list, kind: str, t: str):
     if kind == "exclusion":
         return AnyOf(items=atoms)
     atoms = _exclusive_statuses_as_alternatives(atoms)
+    atoms = _site_carries_extent(atoms)
     return atoms[0] if len(atoms) == 1 else AllOf(items=atoms)
+
+
+def _site_carries_extent(atoms: list) -> list:
+    """"Breast cancer that has metastasized to the brain", "metastatic breast cancer with brain metastases": the
+    metastases at the named site are the requirement, and they make the disease metastatic; the extent beside them
+    says nothing more, and it would decide on the staging of other sites (a locally advanced cancer whose brain was
+    never imaged is not known to lack brain metastases)."""
+    sites = [a for a in atoms if isinstance(a, Metastasis) and not a.only and a.site.lower() != "multiple"]
+    if not sites:
+        return atoms
+    out = [a for a in atoms if not (isinstance(a, DiseaseExtent) and list(a.allowed) == ["metastatic"] and not a.stages)]
+    return out if out else atoms
 
 
 def _apply_negation(expr, t: str):
@@ -117,6 +131,29 @@ def _apply_negation(expr, t: str):
 
 
 _CLAUSE_OR = re.compile(r",\s*or\s+(?=(?:the\s+)?(?:patient|disease|subject|have|has|had|any|if|when|previous|prior|participants?|known|on\s+(?:one|two|three|a|an|\d|at least)\b|(?!actively\s)[a-z]+\s+(?:progress|relapse|after)))|;\s*or\s+", re.IGNORECASE)
+
+
+def _split_or(t: str) -> list[str]:
+    """``t`` split at its ``_CLAUSE_OR`` separators, except inside a bracket that ends the criterion: such an "or"
+    lists the bracket's own examples ("after previous CNS-directed therapy (radiation therapy, surgery, or any
+    combination of therapy)"), not another requirement."""
+    if not t.rstrip(" .;").endswith(")"):
+        return _CLAUSE_OR.split(t)
+    end = len(t.rstrip(" .;")) - 1
+    depth, open_at = 0, None
+    for i in range(end, -1, -1):  # the bracket that closes at the end: where it opens
+        depth += {")": 1, "(": -1}.get(t[i], 0)
+        if depth == 0:
+            open_at = i
+            break
+    parts, start = [], 0
+    for m in _CLAUSE_OR.finditer(t):
+        if open_at is not None and m.start() > open_at:
+            continue
+        parts.append(t[start:m.start()])
+        start = m.end()
+    parts.append(t[start:])
+    return parts
 
 
 def compile_criterion_text(text: str, kind: str = "inclusion"):
@@ -279,7 +316,7 @@ def _male_conditional(t: str, kind: str):
 # about them ("Patients with lupus are not eligible / should be excluded") is the condition's absence (inclusion) or
 # presence (exclusion); "Patients with treated brain metastases are eligible" states what is allowed.
 _COND_COND = re.compile(
-    r"(?i)^\W*" + _AGE_COND_SUBJ + r"\s+(?:with|who\s+have|who\s+has|having|diagnosed\s+with)\s+(?P<cond>[^.;:]{2,80}?)"
+    r"(?i)^\W*" + _AGE_COND_SUBJ + r"\s+(?:with|who\s+have|who\s+has|having|diagnosed\s+with)\s+(?P<cond>[^.;:]{2,160}?)"
     r"\s*,?\s+(?P<rest>(?:must|should|shall|(?:are|is|will\s+be)\s+required\s+to|will\s+need\s+to|need\s+to|"
     r"(?:are|is|will\s+be|shall\s+be|would\s+be)\s+(?:considered\s+)?(?:not\s+)?(?:eligible|ineligible|excluded|included|"
     r"allowed|permitted|acceptable)\b)(?:\s+\S.*|\W*))$", re.S)
@@ -422,6 +459,26 @@ _PRIOR_WORDS = re.compile(r"(?i)\b(?:prior|previous(?:ly)?|received|pretreated|h
 
 
 @lru_cache(maxsize=65536)
+def _sentences_with_conditional(t: str, kind: str):
+    """A criterion of a few sentences one of which concerns the patients with a condition only ("Participants must
+    have adequate cardiac function. Participants with known history of cardiac disease ... must be NYHA class 2B or
+    better"): each sentence compiled on its own and all required, the conditional one as ``IfThen`` (see
+    ``_condition_conditional``); read whole, the condition would become a requirement of every patient."""
+    sents = [x for x in _SENTENCE_SPLIT.split(t) if x.strip()]
+    if not 2 <= len(sents) <= 4:
+        return None
+    conds = [_condition_conditional(x, kind) for x in sents]
+    if not any(c is not None and isinstance(c[0], IfThen) for c in conds):
+        return None
+    exprs = []
+    for x, c in zip(sents, conds):
+        e, _st, _why = c if c is not None else _compile_criterion_cached(x, kind)
+        if e is not None:
+            exprs.append(e)
+    expr = exprs[0] if len(exprs) == 1 else AllOf(items=exprs)
+    return expr, *_status(expr)
+
+
 def _compile_criterion_cached(t: str, kind: str):
     """:func:`compile_criterion_text` on stripped text; cached, so never mutate what it returns."""
     if not t:
@@ -456,8 +513,11 @@ def _compile_criterion_cached(t: str, kind: str):
         else None
     if d is not None:
         return d
+    d = _sentences_with_conditional(t, kind) if ". " in t and (" with " in t or " who ha" in t) else None
+    if d is not None:
+        return d
     # every separator of _CLAUSE_OR starts with "," or ";": without one the split would return [t]
-    parts = [p for p in (_CLAUSE_OR.split(t) if "," in t or ";" in t else (t,)) if p.strip()]
+    parts = [p for p in (_split_or(t) if "," in t or ";" in t else (t,)) if p.strip()]
     exprs = []
     for p in parts:
         semi = _semicolon_parts(p) if ";" in p else None
@@ -560,6 +620,8 @@ def _build(splits: list[SplitCriterion], trial_id: str, source: str, source_text
             expr, status, reason = _compile_alternatives(sc, source_text)
         else:
             expr, status, reason = compile_criterion_text(sc.text, sc.kind)
+        if status == "unsupported" and isinstance(expr, Unsupported) and expr.reason in NOT_A_REQUIREMENT_REASONS:
+            expr, status, reason = None, "compiled", f"not a requirement: {expr.reason}"
         if sc.id in labelled and status == "unsupported":
             e2, s2, r2 = compile_criterion_text(f"{labelled[sc.id]} {sc.text}", sc.kind)
             if s2 != "unsupported":

@@ -32,7 +32,7 @@ _TOP_KEYS = {"_comment", "record_date", "day_first_hints", "month_first_hints", 
              "normal_words", "abnormal_words", "usual_units", "responses", "ovarian_suppression", "menopause",
              "regimens", "hedged_dates"}
 _OPTIONAL_KEYS = {"_comment", "hedged_dates"}
-_ABSENCE_KEYS = {"pattern", "assertions", "fields", "only_if_not_metastatic"}
+_ABSENCE_KEYS = {"pattern", "assertions", "fields", "only_if_not_metastatic", "only_if_recent"}
 _ABSENCE_FIELDS = {"pregnant", "breastfeeding"}
 _SUBJECT_PREFIXES = ("metastasis:", "condition:", "medications:", "prior_therapy:")
 _SUBJECTS = {"other_malignancy", "procedure:radiotherapy"}
@@ -136,7 +136,8 @@ def validate_rules(raw: Any) -> dict:
         if not subjects and not fields:
             raise NoteRulesError(where, "a rule needs 'assertions' or 'fields'")
         absences.append(dict(rx=_rx(rule["pattern"], f"{where}.pattern"), subjects=list(subjects), fields=dict(fields),
-                             only_if_not_metastatic=bool(rule.get("only_if_not_metastatic"))))
+                             only_if_not_metastatic=bool(rule.get("only_if_not_metastatic")),
+                             only_if_recent=bool(rule.get("only_if_recent"))))
     out["absences"] = absences
 
     so = raw["site_only"]
@@ -352,6 +353,8 @@ def read_absences(reader, s) -> None:
             dx = p.primary_diagnosis
             if dx is not None and (dx.extent == "metastatic" or dx.metastases) or re.search(r"metasta|\bmets\b|stage iv", reader.text[:s.start], re.I):
                 continue
+        if rule["only_if_recent"] and reader._stale_negative(s):
+            continue  # "MRI brain 2025 clear" in a note of late 2026: not a finding about now
         for subj in rule["subjects"]:
             _add_assertion(reader, subj, False, s)
             if subj == "medications:any":

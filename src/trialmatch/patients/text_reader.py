@@ -260,6 +260,10 @@ def _months(n: float, unit: str) -> float:
     return n
 
 
+#: her disease is not operable with curative intent (``Assertion("disease:inoperable", present=True)``)
+_INOPERABLE = re.compile(r"(?<!not )\b(?:inoperable|unresectable|non-?resectable|not (?:surgically )?(?:resectable|operable)|"
+                         r"not amenable to (?:curative )?(?:surgery|resection))\b")
+
 class _Sentence:
     __slots__ = ("text", "start", "end", "low", "ents", "hints")
 
@@ -728,6 +732,9 @@ class _TextReader:
         low = s.low
         if re.search(r"\blocally advanced\b", low):
             dx.extent = dx.extent or "locally_advanced"
+        if _INOPERABLE.search(low) and not any(a.subject == "disease:inoperable" for a in self.p.assertions):
+            # "inoperable locally advanced breast cancer", "unresectable disease": not operable with curative intent
+            self.p.assertions.append(Assertion(subject="disease:inoperable", present=True, source=self.src(s)))
         if re.search(r"\b(metastatic|metastases|metastasis|mets|stage iv|de novo)\b", low) and \
                 not re.search(r"\bno (?:evidence of )?(?:distant )?metasta", low):
             dx.extent = "metastatic"
@@ -743,9 +750,11 @@ class _TextReader:
             dx.measurable_disease = False if "non" in low else dx.measurable_disease
         d = self._date_in(s, r"\b(?:diagnosed|diagnosis|dx)\b")
         if d is None and dx.date is None:
-            # "Right breast cancer 2013 (pT2 pN0 ...)", "IDC L breast, T2N1 2018", "left breast IDC 2023"
+            # "Right breast cancer 2013 (pT2 pN0 ...)", "IDC L breast, T2N1 2018", "left breast IDC 2023",
+            # "endometrial cancer stage II 2023" (the stage between the cancer and its year)
             for a, b, dd, _ in self._find_dates(t):
-                if re.search(r"(?:\b(?:cancer|carcinoma|IDC|ILC|tumou?r|breast)|\bT[0-4x]\w*\s*N[0-3x][abc]?(?:\s*M[01x])?)[,:]?\s*(?:in\s+)?$",
+                if re.search(r"(?:\b(?:cancer|carcinoma|IDC|ILC|tumou?r|breast)|\bT[0-4x]\w*\s*N[0-3x][abc]?(?:\s*M[01x])?)"
+                             r"(?:,?\s*\(?stage\s+(?:IV|III|II|I|0|[1-4])[ABC]?\)?)?[,:]?\s*(?:in\s+)?$",
                              t[max(0, a - 30):a]) and not re.match(r"\s*(?:-|–|to)\s*\d", t[b:b + 4]):
                     d = dd
                     break
@@ -830,6 +839,16 @@ class _TextReader:
                     dx.measurable_disease = True
                     break
 
+    #: a negative finding older than this (days before the note's date) no longer says the site is clear now
+    #: ("MRI brain 2025 clear" in a note of late 2026): a stated absence is kept only from recent imaging
+    STALE_NEGATIVE_DAYS = 365
+
+    def _stale_negative(self, s: _Sentence) -> bool:
+        """The sentence's dates are all older than :attr:`STALE_NEGATIVE_DAYS` (a year alone counts from its
+        start): its "no ... metastases" describes then, not now."""
+        ds = [d[2] for d in self._find_dates(s.text)]
+        return bool(ds) and self.as_of is not None and (self.as_of - max(ds)).days > self.STALE_NEGATIVE_DAYS
+
     def sites(self, s: _Sentence) -> None:
         cue = re.search(r"metasta|\bmets\b|spread|secondar|deposits|lesions?|involvement|disease in|\bmbc\b|\babc\b|"
                         r"(?<!local )(?<!locoregional )(?<!local-)\b(?:relapse\w*|recurren\w*)\b|infiltration|"
@@ -843,7 +862,8 @@ class _TextReader:
             if re.search(r"\bno\s+(?:evidence of\s+|definite\s+|known\s+)?$", before, re.I) and \
                     re.match(r"\s*(?:metasta|mets\b|lesions?|involvement|deposits?|disease)", after, re.I):
                 # "no brain metastases", even after "MRI brain:" in the same sentence
-                self.p.assertions.append(Assertion(subject=f"metastasis:{key}", present=False, source=self.src(s)))
+                if not self._stale_negative(s):
+                    self.p.assertions.append(Assertion(subject=f"metastasis:{key}", present=False, source=self.src(s)))
                 continue
             if key in ("skin", "chest_wall", "lymph_node") and not strong_cue and \
                     re.search(r"\b(?:primary|breast|local|axilla\w*|regional)\b", s.low):
@@ -858,7 +878,8 @@ class _TextReader:
                 continue
             if ent._.is_negated or re.search(r"\bno\b[^.;]{0,30}$", self.text[s.start:ent.start_char]) and \
                     re.search(r"\bno\b", self.text[max(s.start, ent.start_char - 30):ent.start_char], re.I):
-                self.p.assertions.append(Assertion(subject=f"metastasis:{key}", present=False, source=self.src(s)))
+                if not self._stale_negative(s):
+                    self.p.assertions.append(Assertion(subject=f"metastasis:{key}", present=False, source=self.src(s)))
                 continue
             if ent._.is_hypothetical or ent._.is_family:
                 continue
@@ -1165,6 +1186,7 @@ class _TextReader:
         if len(ents) >= 2:
             segments = self._course_segments(s, ents)
             if len(segments) >= 2:
+                n0 = len(self.p.treatments)
                 label = re.match(r"\s*([^:]{1,40}):", s.text)
                 label_setting = _setting_words(label.group(1)) if label else None
                 prev_setting = None
@@ -1184,8 +1206,24 @@ class _TextReader:
                     if len(self.p.treatments) > n_before:
                         prev_setting = self.p.treatments[-1].setting if self.p.treatments[-1].setting != "unknown" \
                             else prev_setting
+                self._sequence_year(s, segments, n0)
                 return
         self._drugs_in(s)
+
+    def _sequence_year(self, s: _Sentence, segments: list, n0: int) -> None:
+        """"EC x4 then docetaxel x4 (2021)": a bracketed year after the last course of a sequence joined by "then"
+        dates the whole sequence; a course of it with no date of its own starts in that year."""
+        if not all(_SEQUENCE_START.match(seg.text) for seg in segments[1:] if self._ents(seg, "DRUG")):
+            return
+        m = re.search(r"\(\s*((?:19|20)\d{2})\s*\)", segments[-1].text)
+        if m is None:
+            return
+        year = dt.date(int(m.group(1)), 1, 1)
+        if year > self.as_of:
+            return
+        for t in self.p.treatments[n0:]:
+            if t.start is None and t.end is None and t.ongoing is not True:
+                t.start = year
 
     def _course_segments(self, s: _Sentence, ents) -> list[_Sentence]:
         """Split at "," or ";" (outside brackets), at "then", "followed by", "->", and at

@@ -36,6 +36,11 @@ def _confirm(t: str) -> NeedsConfirmation | None:
 # (pattern, reason, words): every match of the pattern holds one of its words (a cheap pre-check, ``_may_match``)
 _UNSUPPORTED_PATTERNS = [(re.compile(p["pattern"]), p["reason"], tuple(p["words"]))
                          for p in family_data("confirm").cues["unsupported_patterns"]]
+# reasons of patterns that mark a statement about the trial as a whole (``"not_a_requirement": true``: "the
+# proportion of patients receiving targeted therapy is not less than 80%"): no patient can meet or fail it, so a
+# criterion made only of one is reported as no requirement rather than as a check a person must make
+NOT_A_REQUIREMENT_REASONS = frozenset(p["reason"] for p in family_data("confirm").cues["unsupported_patterns"]
+                                      if p.get("not_a_requirement"))
 
 
 _START_WINDOW = re.compile(r"(?i)\bwithin\s+\d+\s*(?:days?|weeks?|months?)\s+(?:of|after|from)\s+(?:the\s+)?"

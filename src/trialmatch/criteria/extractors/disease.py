@@ -11,7 +11,7 @@ from trialmatch.criteria.extractors.common import (
 )
 from trialmatch.criteria.extractors.registry import family_data, register
 from trialmatch.criteria.model import (
-    Diagnosis, DiseaseExtent, EventInterval, MeasurableDisease, Metastasis, Not, OtherMalignancy, Range, TherapyResponse,
+    AllOf, Diagnosis, DiseaseExtent, EventInterval, MeasurableDisease, Metastasis, Not, OtherMalignancy, Range, TherapyResponse,
     Unsupported, iter_atoms,
 )
 from trialmatch.criteria.rules import FoldedPattern, vocab_find, vocab_regexes
@@ -424,5 +424,17 @@ def _event_interval_guard(c, t: str):
     return [_any_of([EventInterval(start=s, end=ends[0], comparator=op, duration=dur) for s in dict.fromkeys(starts)])]
 
 
+# "CNS progression after previous CNS-directed therapy", "progression of brain metastases following prior
+# radiotherapy": brain metastases that were treated and then progressed; both must hold
+_CNS_PROGRESSION_AFTER_LOCAL = re.compile(family_data("disease").cues["cns_progression_after_local_therapy"])
+
+
+def _cns_progression_guard(c, t: str):
+    if not _CNS_PROGRESSION_AFTER_LOCAL.search(t):
+        return None
+    return [AllOf(items=[Metastasis(site="cns", qualifiers=["progressing"]), Metastasis(site="cns", qualifiers=["treated"])])]
+
+
+register("disease", "cns_progression_after_local_therapy", _cns_progression_guard, takes="clause")
 register("disease", "therapy_response", _therapy_response_guard, takes="clause")
 register("disease", "event_interval", _event_interval_guard, takes="clause")

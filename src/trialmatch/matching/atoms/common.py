@@ -36,6 +36,7 @@ def range_text(r: cm.Range, unit: str = "") -> str:
 # patient words that make it false)
 QUALIFIERS: dict[str, tuple[set[str], set[str]]] = {
     "untreated": ({"untreated", "new", "newly_diagnosed"}, {"treated", "irradiated", "resected", "treated_stable"}),
+    "treated": ({"treated", "irradiated", "resected", "treated_stable"}, {"untreated"}),
     "active": ({"active", "progressing", "untreated", "symptomatic", "unstable", "uncontrolled", "new"},
                {"stable", "treated_stable", "inactive", "controlled", "treated"}),
     "unstable": ({"unstable", "progressing", "uncontrolled"}, {"stable", "treated_stable", "controlled"}),

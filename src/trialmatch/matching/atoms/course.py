@@ -15,7 +15,7 @@ from trialmatch.criteria import model as cm
 from trialmatch.matching.atoms.common import fmt_number as _fmt
 from trialmatch.matching.atoms.common import readable as _label
 from trialmatch.matching.atoms.registry import evaluates
-from trialmatch.matching.atoms.therapy import _drug_match, _duration_days, _setting_match, _setting_of
+from trialmatch.matching.atoms.therapy import _assert_no_therapy, _drug_match, _duration_days, _setting_match, _setting_of
 from trialmatch.matching.context import EvalContext, Result
 from trialmatch.matching.context import missing_fact as _mf
 from trialmatch.matching.context import used_fact as _ev
@@ -58,6 +58,10 @@ def evaluate_therapy_response(a: cm.TherapyResponse, ctx: EvalContext) -> Result
         if "treatments" in p.sources:
             return Result(False, [f"no prior {what} recorded (empty treatment list): no response to it"],
                           [_ev("no prior treatment", p.sources.get("treatments"))])
+        neg = _assert_no_therapy(idx, list(a.agents), list(a.settings or ["any"]))
+        if neg is not None:  # "treatment-naive", "no prior cancer treatment": nothing to respond to
+            return Result(False, [f"no prior {what} (stated): no response to it"],
+                          [_ev(f"no prior {neg.subject.split(':', 1)[-1]}", neg.source)])
         return Result(None, ["treatment history not recorded"], [],
                       [_mf("treatment_history", f"prior {what} with its best response ({wanted}), dates and cycles")])
     items = list(idx.treatments)
@@ -75,9 +79,12 @@ def evaluate_therapy_response(a: cm.TherapyResponse, ctx: EvalContext) -> Result
         dm = True if not a.agents else _drug_match(ti, a.agents)
         if dm is False:
             continue
-        sm = _setting_match(_setting_of(t, idx), a.settings)
+        setting = _setting_of(t, idx)
+        sm = _setting_match(setting, a.settings)
         if sm is False:
             continue
+        if setting == "adjuvant" and "PD" not in a.responses:
+            continue  # no disease left to respond: adjuvant therapy has no CR/PR/SD (a relapse on it is PD)
         vals = [dm, sm]
         if a.lines is not None:
             vals.append(None if t.line is None else a.lines.contains(t.line))
@@ -99,7 +106,10 @@ def evaluate_therapy_response(a: cm.TherapyResponse, ctx: EvalContext) -> Result
             dd = _duration_days(t, idx.as_of)
             if dd is None and t.months_to_progression is not None:
                 dd = t.months_to_progression * 30.4375
-            vals.append(None if dd is None else dd >= a.min_duration.days - 0.5)
+            long_enough = None if dd is None else dd >= a.min_duration.days - 0.5
+            if long_enough is False and t.ongoing is True and not (t.progressed or t.progression_date):
+                long_enough = None  # still going on: it may last long enough by the time she enrols
+            vals.append(long_enough)
             if dd is None:
                 missing["treatment_history:dates"] = f"start and end (or duration) of {', '.join(t.drugs)}"
         if a.min_cycles is not None:
@@ -162,49 +172,88 @@ def _event_date(event: str, idx: PatientIndex) -> dt.date | None:
 _CMP = {"<=": lambda x, y: x <= y, "<": lambda x, y: x < y, ">=": lambda x, y: x >= y, ">": lambda x, y: x > y}
 
 
+def _recurred(idx: PatientIndex) -> bool:
+    """Her metastatic disease came later than her first diagnosis (a recurrence, not de novo)."""
+    d = idx.primary
+    return bool(d is not None and d.date and d.metastatic_date and (d.metastatic_date - d.date).days > 90)
+
+
+def _first_start(items, cmp_fails_earlier) -> tuple[dt.date | None, bool]:
+    """``(date, known)``: the earliest start of ``items``; when some starts are missing, the earliest known one
+    stands in only where an earlier date could not change the answer (``cmp_fails_earlier`` tells)."""
+    starts = [ti.treatment.start for ti in items]
+    known = [x for x in starts if x is not None]
+    if not known:
+        return None, False
+    if len(known) == len(starts):
+        return min(known), True
+    return (min(known), False) if cmp_fails_earlier(min(known)) else (None, False)
+
+
+def _event_candidates(event: str, idx: PatientIndex, earlier_settles,
+                      end_event: str = "enrolment") -> list[tuple[str, dt.date | None]]:
+    """The dates an event of the criterion can mean for her, as ``(label, date)``. After a recurrence
+    "diagnosis" may be her first diagnosis or that of her metastatic disease, and "systemic treatment" her first
+    systemic treatment or the first one for her metastatic disease: the criterion holds only when both do. Only for
+    intervals up to her enrolment (the interval to her recurrence starts at her first diagnosis)."""
+    if end_event != "enrolment":
+        return [(event, _event_date(event, idx))]  # "diagnosis to recurrence": her first diagnosis
+    if event == "diagnosis" and _recurred(idx):
+        return [("diagnosis", idx.primary.date), ("metastatic_diagnosis", idx.primary.metastatic_date)]
+    if event == "systemic_treatment_start" and idx.treatments:
+        first, _ = _first_start(idx.treatments, earlier_settles)
+        out = [("systemic_treatment_start", first)]
+        if _recurred(idx):
+            adv = [ti for ti in idx.treatments if _setting_of(ti.treatment, idx) in ("metastatic", "locally_advanced")]
+            if adv:
+                out.append(("metastatic_treatment_start", _first_start(adv, earlier_settles)[0]))
+        return out
+    return [(event, _event_date(event, idx))]
+
+
+_EVENT_TEXT["metastatic_treatment_start"] = "start of systemic treatment for metastatic disease"
+_EVENT_FACT["metastatic_treatment_start"] = ("treatment_history:start",
+                                             "the start date of her first treatment for metastatic disease")
+
+
 @evaluates("event_interval")
 def evaluate_event_interval(a: cm.EventInterval, ctx: EvalContext) -> Result:
     """The days from the first event's date to the second's, compared with the duration; unknown (with
-    the missing dates) when either date is not in her record."""
+    the missing dates) when either date is not in her record. Where an event can mean two dates for her
+    (after a recurrence: the first diagnosis or the metastatic one, see :func:`_event_candidates`), the
+    interval is true or false only when it is for both."""
     idx = ctx.idx
-    start, end = _event_date(a.start, idx), _event_date(a.end, idx)
-    missing = [_mf(*_EVENT_FACT[e]) for e, d in ((a.start, start), (a.end, end)) if d is None]
-    bounded = _first_start_bound(a, idx, start, end) if missing else None
-    if bounded is not None:
-        return bounded
-    if missing:
-        return Result(None, [f"{a.describe()}: the date of the "
-                             f"{' and '.join(_EVENT_TEXT[e] for e, d in ((a.start, start), (a.end, end)) if d is None)} "
-                             "is not recorded"], [], missing)
-    days = (end - start).days
-    months = days / 30.4375
-    ok = _CMP[a.comparator](days, a.duration.days)
+    end = _event_date(a.end, idx)
+    if end is None:
+        return Result(None, [f"{a.describe()}: the date of the {_EVENT_TEXT[a.end]} is not recorded"], [],
+                      [_mf(*_EVENT_FACT[a.end])])
+
+    def fails_if_earlier(start: dt.date) -> bool:  # an earlier start only lengthens the interval
+        ok = _CMP[a.comparator]((end - start).days, a.duration.days)
+        return (not ok) if a.comparator in ("<=", "<") else ok
+
+    cands = _event_candidates(a.start, idx, fails_if_earlier, a.end)
     src = idx.primary.source if idx.primary is not None else None
-    return Result(ok, [f"{_EVENT_TEXT[a.start]} {start} to {_EVENT_TEXT[a.end]} {end}: {_fmt(round(months, 1))} months, "
-                       f"{'within' if ok else 'outside'} {a.comparator} {_fmt(a.duration.value)} {a.duration.unit}s"],
-                  [_ev(f"{_EVENT_TEXT[a.start]} {start}", src, str(start)), _ev(f"{_EVENT_TEXT[a.end]} {end}", src, str(end))])
-
-
-def _first_start_bound(a: cm.EventInterval, idx: PatientIndex, start, end) -> Result | None:
-    """The start of her first systemic treatment when some courses have no start date: it is no later than the
-    earliest start recorded, so an interval from it is at least the one from that date. That settles "≥"/">"
-    when that interval already meets it, and "≤"/"<" when it already exceeds it (the first course began more
-    than a year before: "within 1 year of starting systemic treatment" fails); else None."""
-    known = [ti.treatment.start for ti in idx.treatments if ti.treatment.start is not None]
-    if not known or (a.start == "systemic_treatment_start") == (a.end == "systemic_treatment_start"):
-        return None
-    other = end if a.start == "systemic_treatment_start" else start
-    if other is None:
-        return None
-    first = min(known)
-    days = (other - first).days if a.start == "systemic_treatment_start" else (first - other).days
-    ok = _CMP[a.comparator](days, a.duration.days)
-    # from the first start the interval is longer (start event) or shorter (end event) than ``days``
-    longer = a.start == "systemic_treatment_start"
-    if (a.comparator in (">=", ">")) != (ok == longer):
-        return None  # the true interval may still go either way
-    value = ok
-    ti = next(ti for ti in idx.treatments if ti.treatment.start == first)
-    return Result(value, [f"{_EVENT_TEXT['systemic_treatment_start']} no later than {first} (earliest start recorded): "
-                          f"{'within' if value else 'outside'} {a.comparator} {_fmt(a.duration.value)} {a.duration.unit}s"],
-                  [_ev(_course_text(ti.treatment), ti.treatment.source, str(first))])
+    vals, reasons, ev, missing = [], [], [], []
+    for label, start in cands:
+        if start is None:
+            vals.append(None)
+            reasons.append(f"{a.describe()}: the date of the {_EVENT_TEXT[label]} is not recorded")
+            missing.append(_mf(*_EVENT_FACT[label]))
+            continue
+        days = (end - start).days
+        ok = _CMP[a.comparator](days, a.duration.days)
+        vals.append(ok)
+        reasons.append(f"{_EVENT_TEXT[label]} {start} to {_EVENT_TEXT[a.end]} {end}: {_fmt(round(days / 30.4375, 1))} "
+                       f"months, {'within' if ok else 'outside'} {a.comparator} {_fmt(a.duration.value)} {a.duration.unit}s")
+        ev.append(_ev(f"{_EVENT_TEXT[label]} {start}", src, str(start)))
+    if ev:
+        ev.append(_ev(f"{_EVENT_TEXT[a.end]} {end}", src, str(end)))
+    if all(v is True for v in vals):
+        return Result(True, reasons, ev)
+    if all(v is False for v in vals):
+        return Result(False, reasons, ev)
+    if len(cands) > 1 and True in vals and False in vals:
+        reasons.append("which of her two dates the criterion means is not settled: a person must decide")
+        missing.append(_mf("manual_review", f"which date '{_EVENT_TEXT[a.start]}' means after her recurrence"))
+    return Result(None, reasons, ev, missing)

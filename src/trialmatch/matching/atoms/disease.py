@@ -17,7 +17,7 @@ from trialmatch.matching.atoms.common import closed_world_ok, find_assertion, qu
 from trialmatch.matching.atoms.registry import evaluates
 from trialmatch.matching.context import EvalContext, Result, missing_fact, used_fact
 from trialmatch.matching.facts import PatientIndex, norm_key, site_members
-from trialmatch.matching.logic import kleene_or
+from trialmatch.matching.logic import kleene_and, kleene_or
 from trialmatch.matching.model import Evidence
 
 
@@ -193,7 +193,13 @@ def disease_extent(a: cm.DiseaseExtent, ctx: EvalContext) -> Result:
             return Result(True, ["metastatic disease = stage IV"], ev)
         return Result(None, [f"stage not recorded (extent: {', '.join(sorted(ext))})"], ev,
                       [missing_fact("stage", "AJCC stage group")])
+    inop = idx.assertions.get("disease:inoperable")
+    if inop is not None and inop.present:  # "inoperable locally advanced breast cancer"
+        ext = set(ext) | {"inoperable"}
+        ev = ev + [used_fact("inoperable disease", inop.source)]
     if "inoperable" in allowed and not (allowed - {"inoperable"}):
+        if "inoperable" in ext:
+            return Result(True, ["inoperable disease (stated)"], ev)
         if "metastatic" in ext:
             return Result(True, ["metastatic disease is not operable with curative intent"], ev)
         return Result(None, ["operability not recorded"], ev, [missing_fact("disease_extent:operability", "whether the disease is operable")])
@@ -223,12 +229,36 @@ def _absence_covering(idx: PatientIndex, site: str, members: frozenset):
     return first if first is not None and members <= covered else None
 
 
+# qualifiers on whether her disease is under control: for metastases outside the CNS whose own status is not
+# recorded, the course of her current systemic therapy answers them (an ongoing response or stable disease on it:
+# controlled; progression on it: progressing). Brain metastases are judged on their own (local therapy, imaging).
+_CONTROL_QUALIFIERS = {"uncontrolled", "progressing", "unstable"}
+_MULTIPLE = "multiple"  # "multiple metastases": metastases at two or more sites (one site: not known how many)
+
+
+def _course_status(idx: PatientIndex):
+    """``(status, evidence)`` of her disease from her one current treatment, or None."""
+    current = [ti.treatment for ti in idx.treatments if ti.treatment.ongoing is True]
+    if len(current) != 1:
+        return None
+    t = current[0]
+    drugs = ", ".join(t.drugs)
+    if t.progressed is True or t.progression_date is not None:
+        return "progressing", used_fact(f"progression on {drugs} (current therapy)", t.source)
+    if t.best_response in ("CR", "PR", "SD") and (t.response_ongoing is True or (t.response_ongoing is None
+                                                                                and t.progressed is False)):
+        return "controlled", used_fact(f"{t.best_response} on {drugs}, ongoing (current therapy)", t.source)
+    return None
+
+
 @evaluates("metastasis")
 def metastasis(a: cm.Metastasis, ctx: EvalContext) -> Result:
     idx = ctx.idx
     members = site_members(a.site)
     site = norm_key(a.site)
     found = [m for m in idx.metastases if norm_key(m.site) in members]
+    if site == _MULTIPLE and not a.only and idx.metastases:
+        return _multiple_metastases(a, idx)
     ev = [used_fact(f"{m.site} metastasis" + (f" ({', '.join(m.status)})" if m.status else "") + (f", {m.date}" if m.date else ""),
               m.source) for m in found]
     if a.only:
@@ -244,6 +274,11 @@ def metastasis(a: cm.Metastasis, ctx: EvalContext) -> Result:
             return Result(True, [f"{readable(site)} metastases recorded"], ev)
         vals = [qualifier_value(a.qualifiers, m.status) for m in found]
         v = kleene_or(vals)
+        course = _course_status(idx) if v is None and {norm_key(q) for q in a.qualifiers} & _CONTROL_QUALIFIERS \
+            and not members & _cns_sites() else None
+        if course is not None:
+            v = kleene_or([qualifier_value(a.qualifiers, list(m.status) + [course[0]]) for m in found])
+            ev = ev + [course[1]]
         if v is True:
             return Result(True, [f"{readable(site)} metastases that are {'/'.join(a.qualifiers)}"], ev)
         if v is False:
@@ -266,6 +301,38 @@ def metastasis(a: cm.Metastasis, ctx: EvalContext) -> Result:
         return Result(False, [f"non-metastatic disease: no {readable(site)} metastases"], eev)
     return Result(None, [f"{readable(site)} metastases: not recorded either way"], [],
                   [missing_fact(f"metastasis:{site}", f"whether she has {readable(site)} metastases (imaging)")])
+
+
+@lru_cache(maxsize=1)
+def _cns_sites() -> frozenset:
+    return site_members("cns") | site_members("brain") | site_members("leptomeninges")
+
+
+def _multiple_metastases(a: cm.Metastasis, idx: PatientIndex) -> Result:
+    """"Multiple metastases" (with its qualifiers): metastases at two or more sites are multiple; at one site the
+    number of lesions is not recorded; a qualifier on their control is answered as for any site."""
+    sites = sorted(idx.met_sites)
+    ev = [used_fact("metastases: " + ", ".join(sites), idx.metastases[0].source)]
+    many = True if len(sites) >= 2 else None
+    q = True
+    if a.qualifiers:
+        statuses = [s for m in idx.metastases for s in m.status]
+        q = qualifier_value(a.qualifiers, statuses)
+        if q is None and {norm_key(x) for x in a.qualifiers} & _CONTROL_QUALIFIERS \
+                and not set(idx.met_sites) & _cns_sites():
+            course = _course_status(idx)
+            if course is not None:
+                q = qualifier_value(a.qualifiers, statuses + [course[0]])
+                ev.append(course[1])
+    v = kleene_and([many, q])
+    what = "multiple metastases" + (f" that are {'/'.join(a.qualifiers)}" if a.qualifiers else "")
+    if v is True:
+        return Result(True, [f"{what}: {len(sites)} sites"], ev)
+    if v is False:
+        return Result(False, [f"no {what}: " + ("not " + "/".join(a.qualifiers) if q is False else "one site")], ev)
+    return Result(None, [f"{what}: " + ("number of lesions at her one site not recorded" if many is None
+                                        else f"whether {'/'.join(a.qualifiers)} is not recorded")], ev,
+                  [missing_fact("metastasis:multiple", f"whether her metastases are {what}")])
 
 
 @evaluates("measurable_disease")

@@ -57,19 +57,35 @@ def _early_progression(t, idx: PatientIndex, setting: str) -> Any:
     return True if t.start <= rel <= t.end else None
 
 
-def _next_line_followed(ti, idx: PatientIndex, setting: str) -> Any:
-    """A numbered line of therapy for advanced disease that a later numbered line followed ("Prior lines for MBC:
-    anastrozole + ribociclib, fulvestrant + alpelisib, capecitabine, ..."): a new line begins when the disease
-    progresses on the one before (maintenance belongs to its line), so it counts as progression on it; else None."""
+def _progressed_before_next_line(ti, idx: PatientIndex, setting: str) -> Any:
+    """Progression on a line for advanced disease that a later line followed: a new line for metastatic disease
+    is started when the disease progresses on the one before ("Prior lines for MBC: anastrozole + ribociclib,
+    fulvestrant + alpelisib, capecitabine"); True then, else None. A course still going on, or one whose response
+    is recorded (then maintenance after it is as likely), is not taken."""
     t = ti.treatment
-    if setting not in _ADVANCED or t.line is None or t.ongoing is True or t.best_response in ("CR", "PR", "SD") \
-            and t.response_ongoing:
-        return None
-    mine = set(ti.generics)
-    for o in idx.treatments:
-        if o is not ti and o.treatment.line is not None and o.treatment.line > t.line and not (mine & set(o.generics)):
+    if setting not in _ADVANCED or t.ongoing is True or t.progressed is False or t.best_response is not None:
+        return None  # a response recorded on it: the next course may be maintenance or a change for toxicity
+    for other in idx.treatments:
+        u = other.treatment
+        if other.index == ti.index or _setting_of(u, idx) not in _ADVANCED:
+            continue
+        if t.line is not None and u.line is not None:
+            if u.line > t.line:
+                return True
+        elif t.start is not None and u.start is not None and u.start > t.start \
+                and (t.end is None or t.end <= u.start):
             return True
     return None
+
+
+def _inoperable_local_setting(setting: str, wanted: list[str], idx: PatientIndex) -> bool:
+    """A course for her inoperable, not metastatic disease ("neoadjuvant letrozole" for an inoperable cT4b cancer)
+    asked about as one "in the metastatic (advanced) setting": the course treated the advanced disease she has, so
+    whether it counts is not settled (None rather than False)."""
+    if setting not in ("neoadjuvant", "locally_advanced", "early") or not any(w in ("metastatic", "advanced") for w in wanted):
+        return False
+    inop = idx.assertions.get("disease:inoperable")
+    return bool(inop is not None and inop.present and not idx.metastases)
 
 
 def _setting_match(setting: str, wanted: list[str]) -> Any:
@@ -379,6 +395,8 @@ def _prior_treatments(a: cm.PriorTherapy, idx: PatientIndex, o, excluded: list[s
             continue
         setting = _setting_of(t, idx)
         sm = _setting_match(setting, a.settings)
+        if sm is False and _inoperable_local_setting(setting, a.settings, idx):
+            sm = None
         if sm is False:
             continue
         vals = [dm, sm]
@@ -406,8 +424,8 @@ def _prior_treatments(a: cm.PriorTherapy, idx: PatientIndex, o, excluded: list[s
                 prog = False
             if prog is None:
                 prog = _early_progression(t, idx, setting)
-            if prog is None and a.progressed:
-                prog = _next_line_followed(ti, idx, setting)
+            if prog is None and a.progressed is True:
+                prog = _progressed_before_next_line(ti, idx, setting)
             vals.append(None if prog is None else prog == a.progressed)
         if a.relapse_within_after_end is not None:
             d = idx.primary
@@ -415,6 +433,12 @@ def _prior_treatments(a: cm.PriorTherapy, idx: PatientIndex, o, excluded: list[s
             if (t.end is None or rec is None) and t.relapse_months_after_end is not None:
                 # "relapsed 8 months after finishing 5 years of adjuvant tamoxifen": the interval as stated
                 vals.append(0 <= t.relapse_months_after_end * 30.4375 <= a.relapse_within_after_end.days + 0.5)
+            elif rec is not None and t.end is None and t.ongoing is not True and t.start is not None and t.cycles:
+                # "EC x4 (2021)" and a relapse in 2026: a course of N cycles (each at most 5 weeks) ends by the
+                # last day its start may stand for plus N cycles; a relapse later than the window after that is not
+                # within it
+                latest_end = _latest_day(t.start) + dt.timedelta(days=35 * t.cycles)
+                vals.append(False if (rec - latest_end).days > a.relapse_within_after_end.days + 0.5 else None)
             elif t.end is None or rec is None:
                 vals.append(None)
             else:
