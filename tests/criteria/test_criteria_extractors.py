@@ -197,3 +197,21 @@ def test_compiled_output_of_the_family_clauses_is_stable():
         a = compile_criterion_text(text, kind)
         b = compile_criterion_text(text, kind)
         assert a == b and a[1] in ("compiled", "needs_confirmation")
+
+
+@pytest.mark.parametrize("text, value", [
+    ("Has a left ventricular ejection fraction (LVEF) 50% by either an echocardiogram (ECHO) or multiple gated "
+     "acquisition scan (MUGA) within 28 days before enrollment.", 50.0),
+    ("Ejection fraction (EF) 55% on echocardiogram", 55.0),
+    ("Hemoglobin 9 g/dL", 9.0),
+])
+def test_a_bare_value_of_a_floor_measure_is_its_minimum(text, value):
+    # the "≥" lost from the text: a measure whose limit is a floor (cues.normal_reads_as "lower") reads as a minimum
+    expr, status, _ = compile_criterion_text(text, "inclusion")
+    assert status == "compiled" and isinstance(expr, cm.LabThreshold)
+    assert (expr.comparator, expr.value) == (">=", value)
+
+
+def test_a_bare_value_of_other_measures_stays_an_equality():
+    expr, _, _ = compile_criterion_text("PSA 20 ng/ml", "inclusion")
+    assert isinstance(expr, cm.LabThreshold) and expr.comparator == "=="

@@ -113,7 +113,8 @@ def _bare_comparison(t: str, grp: list, start: int, clause_qs) -> dict | None:
     "PSA 20 ng/ml", "ASA status 1,2"), as an "==" comparison (a list of scores: "between"),
     relative to ``start``. Not a name in brackets right after another comparison: "Hb ≥ 10 g/dL
     (Hct 32%)" restates the threshold, it adds no requirement."""
-    q = bare_value(t, start)
+    close = re.match(r"\s*\)", t[start:start + 4]) if t.rfind("(", grp[0][1], start) >= 0 else None
+    q = bare_value(t, start + (close.end() if close else 0))  # "ejection fraction (LVEF) 50%": past the bracket
     if q is None:
         return None
     ms = grp[0][1]
@@ -124,6 +125,10 @@ def _bare_comparison(t: str, grp: list, start: int, clause_qs) -> dict | None:
     op = q.op
     if op == "==":  # "heart failure greater than NYHA 2": the operator is written before the name
         op = operator_before(t, ms) or op
+    if op == "==" and q.unit is not None and all(k in _NORMAL_READS_AS["lower"] for k, _, _ in grp):
+        # "Has a left ventricular ejection fraction (LVEF) 50% by ECHO": a value of a measure whose limit
+        # is a floor (cues.normal_reads_as "lower" of labs.json), written without its "≥": the minimum
+        op = ">="
     c: dict[str, Any] = {"op": op, "start": q.start - start, "end": q.end - start, "condition": None,
                          "value": q.value, "unit": q.unit}
     if q.op == "between":
@@ -323,7 +328,7 @@ _BARE_LIMIT_MAX_CLAUSE = 110
 # how the value is measured ("as measured by MUGA scan or echocardiogram", "by ECHO or MUGA") and bracketed
 # abbreviations: not counted in that length (the words of ``cues.measurement_method_words`` of labs.json)
 _METHOD_TAIL = re.compile(r"(?i)(?:,\s*)?\b(?:(?:as\s+)?(?:measured|determined|assessed|documented|evaluated|demonstrated)\s+by|"
-                          r"by|on)\s+(?:a\s+|an\s+|the\s+)?(?:" + "|".join(
+                          r"by|on)\s+(?:either\s+)?(?:a\s+|an\s+|the\s+)?(?:" + "|".join(
                               map(re.escape, family_data("labs").cues.words("measurement_method_words"))) + r")\b.*$", re.S)
 
 
