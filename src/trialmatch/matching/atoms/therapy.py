@@ -18,7 +18,7 @@ from trialmatch.criteria import model as cm
 from trialmatch.matching.atoms.common import closed_world_ok, fmt_number, range_text, readable
 from trialmatch.matching.atoms.registry import evaluates
 from trialmatch.matching.context import EvalContext, Result, missing_fact, used_fact
-from trialmatch.matching.facts import PatientIndex, norm_key, partial_class_match
+from trialmatch.matching.facts import PatientIndex, non_cancer_uses, norm_key, partial_class_match
 from trialmatch.matching.logic import kleene_and
 from trialmatch.matching.model import Evidence
 from trialmatch.vocab import class_ancestors, drug_classes, drug_matches
@@ -262,11 +262,14 @@ def _current_medication_therapy(a: cm.PriorTherapy, idx: PatientIndex, excluded:
     keys = [k for k in (norm_key(x) for x in a.agents) if k not in _BROAD_THERAPY]
     exc = [norm_key(x) for x in excluded or []]
     in_history = {g for ti in idx.treatments for g in ti.generics}
+    her_conditions = {c.name for c in idx.patient.conditions} if idx.patient is not None else set()
     sure: list[str] = []
     maybe: list[str] = []
     for _m, g, classes in idx.medication_generics:
         if not g or g in in_history:
             continue
+        if her_conditions & set(non_cancer_uses(g)) and g not in keys:
+            continue  # "rheumatoid arthritis on methotrexate": that condition's treatment, not anti-cancer therapy
         if exc and any(drug_is(g, classes, x) or x in classes for x in exc):
             continue
         if any(drug_is(g, classes, k) or k in classes for k in keys):
