@@ -215,3 +215,15 @@ def test_a_bare_value_of_a_floor_measure_is_its_minimum(text, value):
 def test_a_bare_value_of_other_measures_stays_an_equality():
     expr, _, _ = compile_criterion_text("PSA 20 ng/ml", "inclusion")
     assert isinstance(expr, cm.LabThreshold) and expr.comparator == "=="
+
+
+@pytest.mark.parametrize("text, want", [
+    ("PALB2 germline heterozygous mutation carrier, wild type BRCA1\\&2 (breast cancer 1\\&2) affected with "
+     "metastatic breast cancer", {"PALB2": "mutated", "BRCA1": "wildtype", "BRCA2": "wildtype"}),
+    ("wild-type BRCA1 & 2, ESR1 mutation", {"BRCA1": "wildtype", "BRCA2": "wildtype", "ESR1": "mutated"}),
+    ("germline BRCA1/2 mutation", {"BRCA1": "mutated", "BRCA2": "mutated"}),
+])
+def test_each_gene_takes_the_status_word_nearest_it(text, want):
+    expr, _, _ = compile_criterion_text(text, "inclusion")
+    got = {a.gene: a.status for a in cm.iter_atoms(expr) if isinstance(a, cm.GeneAlteration)}
+    assert got == want

@@ -174,6 +174,15 @@ def end_bounds(ti, idx: PatientIndex) -> tuple[dt.date | None, dt.date]:
     return (max(lows) if lows else None), high
 
 
+def _later_line_given(ti, idx: PatientIndex) -> bool:
+    """A course numbered as a line with a later-numbered line of the same setting recorded after it."""
+    t = ti.treatment
+    if t.line is None:
+        return False
+    return any(o is not ti and o.treatment.line is not None and o.treatment.line > t.line
+               and o.treatment.setting == t.setting for o in idx.treatments)
+
+
 def ended_within(ti, idx: PatientIndex, days: int):
     """Was the course ``ti`` given within the last ``days`` days (its end, see :func:`end_bounds`, inside the
     window)? None when its bounds straddle the window's start."""
@@ -330,6 +339,8 @@ def _prior_treatments(a: cm.PriorTherapy, idx: PatientIndex, o, excluded: list[s
             vals.append(ended_within(ti, idx, a.within.days))
         if a.ongoing is not None:
             on = t.ongoing
+            if on is None and _later_line_given(ti, idx):
+                on = False  # "capecitabine, oral vinorelbine, eribulin (3 lines)": a line with a later one after it is over
             if on is None:
                 low, high = end_bounds(ti, idx)
                 on = True if low == high == idx.as_of else (False if high < idx.as_of else None)

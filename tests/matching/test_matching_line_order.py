@@ -1,0 +1,26 @@
+"""A numbered line with a later line recorded after it is over (no dates needed)."""
+
+from __future__ import annotations
+
+from trialmatch.criteria import model as cm
+from trialmatch.criteria.compile import compile_criterion_text
+from trialmatch.matching import evaluate_criterion
+from trialmatch.patients import read_patient_bytes
+
+NOTE = ("Clinic letter 30 Oct 2026\n58-year-old woman with HR+/HER2- metastatic breast cancer (liver), ER 85%, HER2 0.\n"
+        "Prior lines for MBC: letrozole + palbociclib, capecitabine, eribulin (3 lines; 2 of them chemotherapy).\n")
+
+
+def _crit(text, kind="inclusion"):
+    expr, status, reason = compile_criterion_text(text, kind)
+    return cm.Criterion(id="I1", kind=kind, text=text, span=(0, len(text)), expression=expr, status=status,
+                        reason=reason)
+
+
+def test_an_earlier_numbered_line_is_not_what_she_receives_now():
+    p = read_patient_bytes(NOTE.encode(), "n.txt", fmt="text")
+    assert [t.line for t in p.treatments] == [1, 2, 3]
+    c = _crit("Patients receiving systemic therapy with capecitabine for metastatic disease")
+    assert evaluate_criterion(c, p).outcome == "fail"
+    last = _crit("Patients receiving systemic therapy with eribulin for metastatic disease")
+    assert evaluate_criterion(last, p).outcome != "fail"  # the last line listed may still be given
