@@ -227,3 +227,21 @@ def test_each_gene_takes_the_status_word_nearest_it(text, want):
     expr, _, _ = compile_criterion_text(text, "inclusion")
     got = {a.gene: a.status for a in cm.iter_atoms(expr) if isinstance(a, cm.GeneAlteration)}
     assert got == want
+
+
+@pytest.mark.parametrize("text", [
+    "Has a history of non-infectious ILD/pneumonitis including radiation pneumonitis that required steroids, has "
+    "current ILD/pneumonitis, or where suspected ILD/pneumonitis cannot be ruled out by imaging at screening.",
+    "History of radiation-induced pneumonitis",
+    "History of (non-infectious) pneumonitis that required steroids or current pneumonitis",
+])
+def test_radiation_or_steroids_qualifying_a_condition_are_not_events_of_their_own(text):
+    # the radiation is the pneumonitis' cause, the steroids say how severe it was: only the condition is checked
+    expr, _, _ = compile_criterion_text(text, "exclusion")
+    kinds = {a.kind for a in cm.iter_atoms(expr)}
+    assert kinds == {"condition"}, expr.describe()
+
+
+def test_radiotherapy_named_beside_a_radiation_condition_is_still_read():
+    expr, _, _ = compile_criterion_text("Prior radiation pneumonitis or prior radiotherapy to the lung", "exclusion")
+    assert "recent_event" in {a.kind for a in cm.iter_atoms(expr)}

@@ -348,7 +348,7 @@ def _free_text_agent(t: str) -> list[str] | None:
     return _drug_like_names(names)
 
 
-_REQUIRING_MED = re.compile(r"(?i)\b(?:requiring|require)\s+(?:\w+\s+){0,2}?"
+_REQUIRING_MED = re.compile(r"(?i)\b(?:requiring|require[ds]?)\s+(?:\w+\s+){0,2}?"
                             r"(?:anticoag|corticoster|steroid|immunosuppress|warfarin)")
 # an episode of a condition ("asthma exacerbation requiring oral corticosteroids", "COPD flare that required
 # steroids"): the drug says how severe the episode was; it is not a medication she takes now
