@@ -245,3 +245,42 @@ def test_radiation_or_steroids_qualifying_a_condition_are_not_events_of_their_ow
 def test_radiotherapy_named_beside_a_radiation_condition_is_still_read():
     expr, _, _ = compile_criterion_text("Prior radiation pneumonitis or prior radiotherapy to the lung", "exclusion")
     assert "recent_event" in {a.kind for a in cm.iter_atoms(expr)}
+
+
+def test_contraception_methods_are_not_endocrine_therapy():
+    expr, _, _ = compile_criterion_text(
+        "If of child-bearing potential, agrees to use a highly effective form of contraception until 7 months after the "
+        "last dose of study drug. Highly effective methods include: intrauterine hormone-releasing system (IUS); "
+        "bilateral tubal occlusion.", "inclusion")
+    assert "prior_therapy" not in {a.kind for a in cm.iter_atoms(expr)}
+
+
+@pytest.mark.parametrize("text", ["Aspartate aminotransferase ≤3 ×ULN (if liver metastases are present, ≤5 × ULN)",
+                                  "ALT ≤ 3 x ULN (in patients with liver metastases: ≤ 5 x ULN)"])
+def test_a_liver_condition_written_before_its_limit(text):
+    expr, _, _ = compile_criterion_text(text, "inclusion")
+    assert isinstance(expr, cm.IfThen) and isinstance(expr.condition, cm.Metastasis)
+    assert (expr.then.uln_multiple, expr.otherwise.uln_multiple) == (5.0, 3.0)
+
+
+def test_a_bare_number_beside_uln_multiples_is_one_and_a_stray_digit_is_skipped():
+    expr, _, _ = compile_criterion_text(
+        "Total bilirubin ≤1.5 × ULN if no liver metastases or liver < 3 if liver metastases are present.", "inclusion")
+    assert isinstance(expr, cm.IfThen) and expr.then.uln_multiple == 3.0 and expr.then.value is None
+    expr, _, _ = compile_criterion_text("ALT and AST no greater than 3 5 times the institutional normal", "inclusion")
+    assert [a.uln_multiple for a in cm.iter_atoms(expr)] == [3.0, 3.0]
+
+
+@pytest.mark.parametrize("text", ["estrogen receptor and/or progesterone receptor positive, HER2 negative",
+                                  "ER and/or PR positive"])
+def test_er_and_or_pr_sharing_one_positive_is_hormone_receptor_positive(text):
+    expr, _, _ = compile_criterion_text(text, "inclusion")
+    recs = [(a.receptor, a.status) for a in cm.iter_atoms(expr) if isinstance(a, cm.Receptor)]
+    assert ("HR", "positive") in recs and ("PR", "positive") not in recs
+
+
+def test_a_counted_line_of_therapy_is_for_advanced_disease():
+    expr, _, _ = compile_criterion_text("at least 1 prior line of chemotherapy", "inclusion")
+    assert expr.settings == ["advanced"]
+    expr, _, _ = compile_criterion_text("1 line of adjuvant chemotherapy", "inclusion")
+    assert expr.settings == ["adjuvant"]

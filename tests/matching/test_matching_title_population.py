@@ -59,3 +59,4 @@ def test_no_title_check_when_a_criterion_states_receptors_or_the_title_lists_alt
     t, cc = _trial("Drug X in HR+ or Triple-Negative Breast Cancer", criteria=[_ecog()])
     m = match_trial(t, cc, _patient("ER 70%, PR 30%, HER2 3+ (HER2-positive)"), AS_OF)
     assert "TITLE" not in [o.criterion_id for o in m.criteria]
+

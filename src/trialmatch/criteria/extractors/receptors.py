@@ -78,7 +78,8 @@ def _receptors(t: str) -> list:
                 extra["min_percent"] = float(pm.group(1))
             out.append(Receptor(receptor=rec, status=status, **extra))
     if _ER_OR_PR_POS.search(t) and any(r.receptor in ("ER", "PR") and r.status == "positive" for r in out):
-        # "ER-positive and/or PR-positive": either receptor positive, i.e. hormone receptor-positive
+        # "ER-positive and/or PR-positive", "estrogen receptor and/or progesterone receptor positive": either
+        # receptor positive, i.e. hormone receptor-positive
         pct = next((r.min_percent for r in out if r.min_percent is not None), None)
         out = [r for r in out if not (r.receptor in ("ER", "PR") and r.status == "positive")]
         if not any(r.receptor == "HR" and r.status in ("positive", "high") for r in out):
@@ -120,7 +121,7 @@ def _receptors(t: str) -> list:
 
 
 _ER_OR_PR_POS = re.compile(
-    r"(?i)\b(?:er|estrogen receptor|oestrogen receptor)[ -]?(?:\(er\)[ -]?)?(?:\+|positive|pos)\s*(?:,\s*)?"
+    r"(?i)\b(?:er|estrogen receptor|oestrogen receptor)[ -]?(?:\(er\)[ -]?)?(?:(?:\+|positive|pos)\s*)?(?:,\s*)?"
     r"(?:and/or|or|/)\s*(?:pr|pgr|progesterone receptor)[ -]?(?:\(pr\)[ -]?)?(?:\+|positive|pos)\b")
 # "IHC 0 or 1+", "IHC 1+/2+", "IHC score of 2+": every score written after one "IHC"
 _IHC_LIST = re.compile(r"(?i)ihc\s*(?:score\s*(?:of\s*)?)?((?:[0-3]\+?)(?:\s*(?:,|or|and|/|-|to)\s*[0-3]\+?(?![\d.]))*)")
