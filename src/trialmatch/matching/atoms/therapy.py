@@ -44,6 +44,23 @@ def _setting_of(t, idx: PatientIndex) -> str:
     return "unknown"
 
 
+def _early_history_untold(a: cm.PriorTherapy, idx: PatientIndex) -> bool:
+    """A check of therapy for early disease (adjuvant/neoadjuvant) against a record that says nothing of
+    her early disease: no course for it, and neither her first diagnosis nor her metastatic disease dated (a
+    referral about her metastatic disease only: the history was not written down, it is not empty)."""
+    if not a.settings or not set(a.settings) <= {"adjuvant", "neoadjuvant", "early"}:
+        return False
+    if any(_setting_of(ti.treatment, idx) in ("adjuvant", "neoadjuvant", "early") for ti in idx.treatments):
+        return False
+    d = idx.primary
+    if d is None or d.extent not in ("metastatic", "recurrent"):
+        return False
+    if d.date is not None or d.metastatic_date is not None:
+        return False  # her history is dated (first diagnosis, or metastases from the start): its treatment is told
+    p = idx.patient
+    return "treatments" not in p.sources and not any(h.received == "only_listed" for h in p.history_statements)
+
+
 def _early_progression(t, idx: PatientIndex, setting: str) -> Any:
     """Progression on a course for early disease from the relapse date: a relapse while on it
     (between its start and end) is progression on it; else None (whether a relapse after the
@@ -399,9 +416,15 @@ def _prior_treatments(a: cm.PriorTherapy, idx: PatientIndex, o, excluded: list[s
         v = False
     else:
         v = None
+    early_unknown = v is False and n_all == 0 and neg is None and not a.lines.contains(0) and \
+        _early_history_untold(a, idx)
+    if early_unknown:
+        v = None
     desc = f"{n_sure} line(s) of {agents_txt}{setting_txt}"
     if n_all > n_sure:
         desc += f" (up to {n_all} not certain)"
+    if early_unknown:
+        desc += "; her record tells nothing of the treatment of her early disease"
     qualifiers = "".join(q for q, on in ((", lasting long enough", a.min_duration is not None),
                                          (", with progression", a.progressed is True)) if on)
     reasons.append(f"{desc}{qualifiers}; the check counts {range_text(a.lines)} line(s)")
