@@ -347,3 +347,16 @@ def test_exclusion_header_with_its_introduction_on_the_line_switches_the_kind():
     kinds = {c.text.split()[0]: c.kind for c in cc.criteria}
     assert kinds["ECOG"] == "inclusion"
     assert kinds["Females"] == "exclusion" and kinds["Known"] == "exclusion"
+
+
+def test_washout_times_after_a_colon_stay_with_the_therapy_they_time():
+    text = ("Inclusion Criteria:\n\n* Adequate washout from:\n\n  1. Chemotherapy (including immunotherapy), and retinoid "
+            "therapy: ≥2 weeks or 5 times terminal elimination half-life (whichever is longer); ≥6 weeks for "
+            "nitrosoureas or mitomycin C\n  2. Antibody-based anti-cancer therapy: ≥4 weeks\n"
+            "* Hemoglobin ≥ 9 g/dL; platelets ≥ 100,000/mm3\n")
+    cc = compile_text(text, "X")
+    chemo = next(c for c in cc.criteria if c.text.startswith("Chemotherapy"))
+    assert not [c for c in cc.criteria if c.parent == chemo.id]  # one requirement, not split at ";"
+    assert isinstance(chemo.expression, cm.Not) and chemo.expression.item.within is not None
+    labs = next(c for c in cc.criteria if c.text.startswith("Hemoglobin"))
+    assert len([c for c in cc.criteria if c.parent == labs.id]) == 2  # requirements joined by ";" still split

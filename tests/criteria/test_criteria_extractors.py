@@ -197,3 +197,90 @@ def test_compiled_output_of_the_family_clauses_is_stable():
         a = compile_criterion_text(text, kind)
         b = compile_criterion_text(text, kind)
         assert a == b and a[1] in ("compiled", "needs_confirmation")
+
+
+@pytest.mark.parametrize("text, value", [
+    ("Has a left ventricular ejection fraction (LVEF) 50% by either an echocardiogram (ECHO) or multiple gated "
+     "acquisition scan (MUGA) within 28 days before enrollment.", 50.0),
+    ("Ejection fraction (EF) 55% on echocardiogram", 55.0),
+    ("Hemoglobin 9 g/dL", 9.0),
+])
+def test_a_bare_value_of_a_floor_measure_is_its_minimum(text, value):
+    # the "≥" lost from the text: a measure whose limit is a floor (cues.normal_reads_as "lower") reads as a minimum
+    expr, status, _ = compile_criterion_text(text, "inclusion")
+    assert status == "compiled" and isinstance(expr, cm.LabThreshold)
+    assert (expr.comparator, expr.value) == (">=", value)
+
+
+def test_a_bare_value_of_other_measures_stays_an_equality():
+    expr, _, _ = compile_criterion_text("PSA 20 ng/ml", "inclusion")
+    assert isinstance(expr, cm.LabThreshold) and expr.comparator == "=="
+
+
+@pytest.mark.parametrize("text, want", [
+    ("PALB2 germline heterozygous mutation carrier, wild type BRCA1\\&2 (breast cancer 1\\&2) affected with "
+     "metastatic breast cancer", {"PALB2": "mutated", "BRCA1": "wildtype", "BRCA2": "wildtype"}),
+    ("wild-type BRCA1 & 2, ESR1 mutation", {"BRCA1": "wildtype", "BRCA2": "wildtype", "ESR1": "mutated"}),
+    ("germline BRCA1/2 mutation", {"BRCA1": "mutated", "BRCA2": "mutated"}),
+])
+def test_each_gene_takes_the_status_word_nearest_it(text, want):
+    expr, _, _ = compile_criterion_text(text, "inclusion")
+    got = {a.gene: a.status for a in cm.iter_atoms(expr) if isinstance(a, cm.GeneAlteration)}
+    assert got == want
+
+
+@pytest.mark.parametrize("text", [
+    "Has a history of non-infectious ILD/pneumonitis including radiation pneumonitis that required steroids, has "
+    "current ILD/pneumonitis, or where suspected ILD/pneumonitis cannot be ruled out by imaging at screening.",
+    "History of radiation-induced pneumonitis",
+    "History of (non-infectious) pneumonitis that required steroids or current pneumonitis",
+])
+def test_radiation_or_steroids_qualifying_a_condition_are_not_events_of_their_own(text):
+    # the radiation is the pneumonitis' cause, the steroids say how severe it was: only the condition is checked
+    expr, _, _ = compile_criterion_text(text, "exclusion")
+    kinds = {a.kind for a in cm.iter_atoms(expr)}
+    assert kinds == {"condition"}, expr.describe()
+
+
+def test_radiotherapy_named_beside_a_radiation_condition_is_still_read():
+    expr, _, _ = compile_criterion_text("Prior radiation pneumonitis or prior radiotherapy to the lung", "exclusion")
+    assert "recent_event" in {a.kind for a in cm.iter_atoms(expr)}
+
+
+def test_contraception_methods_are_not_endocrine_therapy():
+    expr, _, _ = compile_criterion_text(
+        "If of child-bearing potential, agrees to use a highly effective form of contraception until 7 months after the "
+        "last dose of study drug. Highly effective methods include: intrauterine hormone-releasing system (IUS); "
+        "bilateral tubal occlusion.", "inclusion")
+    assert "prior_therapy" not in {a.kind for a in cm.iter_atoms(expr)}
+
+
+@pytest.mark.parametrize("text", ["Aspartate aminotransferase ≤3 ×ULN (if liver metastases are present, ≤5 × ULN)",
+                                  "ALT ≤ 3 x ULN (in patients with liver metastases: ≤ 5 x ULN)"])
+def test_a_liver_condition_written_before_its_limit(text):
+    expr, _, _ = compile_criterion_text(text, "inclusion")
+    assert isinstance(expr, cm.IfThen) and isinstance(expr.condition, cm.Metastasis)
+    assert (expr.then.uln_multiple, expr.otherwise.uln_multiple) == (5.0, 3.0)
+
+
+def test_a_bare_number_beside_uln_multiples_is_one_and_a_stray_digit_is_skipped():
+    expr, _, _ = compile_criterion_text(
+        "Total bilirubin ≤1.5 × ULN if no liver metastases or liver < 3 if liver metastases are present.", "inclusion")
+    assert isinstance(expr, cm.IfThen) and expr.then.uln_multiple == 3.0 and expr.then.value is None
+    expr, _, _ = compile_criterion_text("ALT and AST no greater than 3 5 times the institutional normal", "inclusion")
+    assert [a.uln_multiple for a in cm.iter_atoms(expr)] == [3.0, 3.0]
+
+
+@pytest.mark.parametrize("text", ["estrogen receptor and/or progesterone receptor positive, HER2 negative",
+                                  "ER and/or PR positive"])
+def test_er_and_or_pr_sharing_one_positive_is_hormone_receptor_positive(text):
+    expr, _, _ = compile_criterion_text(text, "inclusion")
+    recs = [(a.receptor, a.status) for a in cm.iter_atoms(expr) if isinstance(a, cm.Receptor)]
+    assert ("HR", "positive") in recs and ("PR", "positive") not in recs
+
+
+def test_a_counted_line_of_therapy_is_for_advanced_disease():
+    expr, _, _ = compile_criterion_text("at least 1 prior line of chemotherapy", "inclusion")
+    assert expr.settings == ["advanced"]
+    expr, _, _ = compile_criterion_text("1 line of adjuvant chemotherapy", "inclusion")
+    assert expr.settings == ["adjuvant"]

@@ -304,3 +304,22 @@ def test_a_course_and_its_progression_written_with_shorthand_stay_one_sentence_s
     t = p.treatments[0]
     assert t.source.locator.endswith("(new liver lesions).") and not t.also_from
     assert (t.line, t.progressed, t.progression_date) == (1, True, dt.date(2026, 10, 1))
+
+
+def test_the_current_course_before_an_after_pd_on_bracket_is_its_own_course():
+    # no date on either part: the "(after PD on ...)" bracket still names an earlier course
+    p = read("57-year-old woman with ER 90%, HER2 0 metastatic breast cancer (bone, lung) since 2024, currently on "
+             "second-line fulvestrant + alpelisib (after PD on anastrozole + palbociclib).\n")
+    by = dict(courses(p))
+    assert set(by) == {("fulvestrant", "alpelisib"), ("anastrozole", "palbociclib")}
+    cur, prior = by[("fulvestrant", "alpelisib")], by[("anastrozole", "palbociclib")]
+    assert (cur.ongoing, cur.line) == (True, 2)
+    assert (prior.ongoing, prior.progressed) == (False, True)
+
+
+def test_a_course_followed_by_then_is_over():
+    p = read("Metastatic breast cancer (liver) since 2024.\nTreated with docetaxel-trastuzumab-pertuzumab 2024 then "
+             "maintenance trastuzumab-pertuzumab + letrozole; progression in the liver October 2026.\n")
+    first = p.treatments[0]
+    assert first.drugs == ["docetaxel", "trastuzumab", "pertuzumab"] and first.ongoing is False
+    assert p.treatments[1].progressed is True

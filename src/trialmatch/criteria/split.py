@@ -136,6 +136,8 @@ def _lines(text: str) -> list[_Line]:
 
 _SEMI_SPLIT_RE = re.compile(r";\s*")
 _CMP_HINT = re.compile(r"(≥|≤|>|<|=|at least|no more than|less than|more than|\d)")
+_TIME_VALUE_START = re.compile(r"(?i)\s*(?:≥|>=|\\?>|at\s+least|more\s+than|a\s+minimum\s+of|minimum)?\s*\d+(?:\.\d+)?\s*"
+                               r"(?:days?|weeks?|wks?|months?|years?)\b")
 _CMP_STRICT = re.compile(r"(≥|≤|>|<|=|\bULN\b|upper limit of normal)", re.IGNORECASE)
 
 
@@ -160,6 +162,10 @@ def _split_semicolons(text: str, start: int) -> list[tuple[int, int]]:
             parts.append((s, e))
         pos += len(piece)
     if len(parts) < 2:
+        return []
+    if head_end and _TIME_VALUE_START.match(text[parts[0][0]:parts[0][1]]):
+        # "Chemotherapy: ≥2 weeks or 5 half-lives; ≥6 weeks for nitrosoureas": the times are the washout of
+        # the therapy named before the colon, one requirement (split, the parts would lose what they time)
         return []
     if head_end == 0 and not all(_CMP_STRICT.search(text[s:e]) for s, e in parts):
         return []

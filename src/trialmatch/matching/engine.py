@@ -364,7 +364,61 @@ def _structured_criteria(trial: Trial, compiled: cm.CompiledCriteria) -> list[cm
     if "sex" not in kinds and el.sex in ("FEMALE", "MALE"):
         out.append(cm.Criterion(id="SEX", kind="inclusion", text=f"Sex: {el.sex.lower()}", span=(0, 0),
                                 status="compiled", expression=cm.Sex(allowed=[el.sex.lower()])))
+    if "receptor" not in kinds and compiled.source == "criteria_text":
+        pop = _title_population(trial)
+        if pop is not None:
+            out.append(pop)
     return out
+
+
+@lru_cache(maxsize=1)
+def _title_population_res():
+    import json
+    from importlib import resources
+
+    with resources.files("trialmatch.matching").joinpath("data", "title_population.json").open("r", encoding="utf-8") as fh:
+        d = json.load(fh)
+    disease = re.compile(r"(?i)\b(?:" + "|".join(d["disease_names"]) + r")\b")
+    boundary = re.compile(r"(?i)(?:^|\s)(?:" + "|".join(d["boundaries"]) + r")(?=\s|$)|[:;()]|\s-\s")
+    receptor = re.compile(r"(?i)(?<![\w-])(?:" + "|".join(d["receptor_words"]) + r")(?![a-z])")
+    alternatives = re.compile(r"(?i)(?:^|\s)(?:" + "|".join(d["alternatives"]) + r")(?=\s|$)")
+    return disease, boundary, receptor, alternatives
+
+
+def _has_alternatives(expr) -> bool:
+    if expr.kind in ("any_of", "not", "except", "if_then"):
+        return True
+    return expr.kind == "all_of" and any(_has_alternatives(x) for x in expr.items)
+
+
+def _title_population(trial: Trial) -> cm.Criterion | None:
+    """The receptor population the trial's title states ("... in HR+/HER2- Breast Cancer Patients"), as an
+    inclusion criterion of its receptor checks, read by the compiler (``matching/data/title_population.json``).
+    Only called when no compiled criterion states receptors: the title is then the only place the trial
+    says which subtype it is for."""
+    from trialmatch.criteria.compile import compile_criterion_text
+
+    disease, boundary, receptor, alternatives = _title_population_res()
+    for title in (trial.title, trial.official_title):
+        if not title:
+            continue
+        for dm in disease.finditer(title):
+            head = title[:dm.start()]
+            cuts = [m.end() for m in boundary.finditer(head)]
+            phrase = title[(cuts[-1] if cuts else 0):dm.end()].strip(" ,")
+            recm = list(receptor.finditer(phrase))
+            if not recm or alternatives.search(phrase, recm[0].start(), recm[-1].end()):
+                continue  # no subtype named, or alternatives among the subtypes
+            expr, status, _ = compile_criterion_text(phrase, "inclusion")
+            if expr is None or status != "compiled" or _has_alternatives(expr):
+                continue  # "HR+ or triple-negative breast cancer": not one population to check
+            recs = [a for a in cm.iter_atoms(expr) if a.kind == "receptor"]
+            if not recs or len({a.receptor for a in recs}) < len(recs):
+                continue  # none, or one receptor read twice (a contradiction, not a population)
+            return cm.Criterion(id="TITLE", kind="inclusion", text=phrase, span=(0, 0), status="compiled",
+                                expression=recs[0] if len(recs) == 1 else cm.AllOf(items=recs),
+                                reason="the receptor population named in the trial's title (no criterion states it)")
+    return None
 
 
 class _Compact:

@@ -41,6 +41,12 @@ def medication_classes(name: str | None) -> frozenset[str]:
     return frozenset(hit or ())
 
 
+def non_cancer_uses(generic: str) -> list[str]:
+    """The conditions (patient condition names) an anti-cancer drug is also given for, at other doses
+    (``non_cancer_uses`` of ``matching/data/medications.json``; empty when none)."""
+    return _medication_data().get("non_cancer_uses", {}).get(generic, [])
+
+
 def partial_class_match(classes: frozenset[str], key: str) -> bool:
     """A medication of one of ``classes`` is only possibly what a criterion on ``key`` means (an
     inhaled corticosteroid against "corticosteroids": trials often mean systemic ones)."""

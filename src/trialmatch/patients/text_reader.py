@@ -1296,7 +1296,10 @@ class _TextReader:
         listed = bool(_COURSE_LIST.match(s.text)) and (
             bool(count and int(count.group(1)) == len(with_drug)) or
             any(re.search(r"[+/]|\bwith\b", s.text[m[0]:m[1]]) and len(drugset(m)) >= 2 for m in with_drug))
-        with_course = [m for m in with_drug if m[3] or listed or _SEQUENCE_START.match(s.text[m[0]:m[1]]) or
+        # the part an "after PD on ..." / "previously ..." part follows is a course of its own: the current one
+        before_prior = {id(m) for m, n in zip(with_drug, with_drug[1:]) if n[3]}
+        with_course = [m for m in with_drug if m[3] or id(m) in before_prior or listed or
+                       _SEQUENCE_START.match(s.text[m[0]:m[1]]) or
                        re.search(r"(?:19|20)\d{2}|\bPD\b|progress|\bSD\b|\bPR\b|response|stable|cycles?|\bx\s*\d|months?|years?",
                                  s.text[m[0]:m[1]], re.I)]
         if len(with_course) < 2 or len(with_course) != len(with_drug):
@@ -1528,6 +1531,10 @@ class _TextReader:
                         course.setting = prev.setting
                     del self.p.treatments[i]
                     break
+        if _SEQUENCE_START.match(s.text) and self.p.treatments:
+            prev = self.p.treatments[-1]
+            if prev.ongoing is None and prev.end is None and set(prev.drugs) != drugs:
+                prev.ongoing = False  # "docetaxel-trastuzumab 2024 then maintenance trastuzumab": the first is over
         self.p.treatments.append(course)
 
     def _course_details_elsewhere(self, s: _Sentence) -> None:

@@ -38,6 +38,9 @@ def _events(t: str) -> list:
         if key in ("myocardial_infarction", "stroke", "thromboembolism") and within is None:
             continue  # without a window these are conditions
         if key == "radiotherapy":
+            causes = [c.span() for c in _RT_CAUSE.finditer(t)]
+            if causes and all(any(a <= x.start() < b for a, b in causes) for x in rx.finditer(t)):
+                continue  # "history of radiation pneumonitis": the condition, radiation only its cause
             after = "diagnosis" if _any(r"after (?:the )?diagnosis", t) else None
             if within is None and after is None and not _any(r"prior|previous|history|received", t):
                 continue
@@ -156,6 +159,7 @@ def _since_window_guard(c, t: str):
 
 register("events", "since_window", _since_window_guard, takes="clause")
 
+_RT_CAUSE = re.compile(family_data("events").cues["radiation_as_cause"]["pattern"], re.IGNORECASE)
 _MARROW_RT = re.compile(family_data("events").cues["marrow_radiotherapy"]["pattern"], re.IGNORECASE)
 
 

@@ -53,6 +53,13 @@ def _labs(t: str) -> list:
             if bare is None:
                 continue
             comps = [bare]
+        if any("uln" in c for c in comps):
+            for c in comps:
+                if "value" in c and c.get("unit") is None and c.get("value_high") is None and "pair" not in c:
+                    # "bilirubin ≤1.5 × ULN if no liver metastases or < 3 if liver metastases": a bare number
+                    # beside multiples of the ULN for the same analyte is one too
+                    c["uln"] = c.pop("value")
+                    c.pop("unit", None)
         base, cond = comps[0], None
         for c in comps[1:]:
             if c.get("condition") is not None:
@@ -113,7 +120,8 @@ def _bare_comparison(t: str, grp: list, start: int, clause_qs) -> dict | None:
     "PSA 20 ng/ml", "ASA status 1,2"), as an "==" comparison (a list of scores: "between"),
     relative to ``start``. Not a name in brackets right after another comparison: "Hb ≥ 10 g/dL
     (Hct 32%)" restates the threshold, it adds no requirement."""
-    q = bare_value(t, start)
+    close = re.match(r"\s*\)", t[start:start + 4]) if t.rfind("(", grp[0][1], start) >= 0 else None
+    q = bare_value(t, start + (close.end() if close else 0))  # "ejection fraction (LVEF) 50%": past the bracket
     if q is None:
         return None
     ms = grp[0][1]
@@ -124,6 +132,10 @@ def _bare_comparison(t: str, grp: list, start: int, clause_qs) -> dict | None:
     op = q.op
     if op == "==":  # "heart failure greater than NYHA 2": the operator is written before the name
         op = operator_before(t, ms) or op
+    if op == "==" and q.unit is not None and all(k in _NORMAL_READS_AS["lower"] for k, _, _ in grp):
+        # "Has a left ventricular ejection fraction (LVEF) 50% by ECHO": a value of a measure whose limit
+        # is a floor (cues.normal_reads_as "lower" of labs.json), written without its "≥": the minimum
+        op = ">="
     c: dict[str, Any] = {"op": op, "start": q.start - start, "end": q.end - start, "condition": None,
                          "value": q.value, "unit": q.unit}
     if q.op == "between":
@@ -311,9 +323,10 @@ _CMP_RE = re.compile(
 )
 
 
-_ULN_AFTER = re.compile(r"(?i)\s*(?:" + _ULN + r"|(?:x|×|\*|times|fold|-fold)\s*(?:the\s+)?(?:maximum\s+|upper\s+)?"
+_ULN_AFTER = re.compile(r"(?i)\s*(?:" + _ULN + r"|(?:x|×|\*|times|fold|-fold)\s*(?:the\s+)?(?:institutional\s+|institution'?s\s+)?(?:maximum\s+|upper\s+)?"
                         r"normal(?:\s+(?:value|level|limit))?\b(?!\s+(?:range|limits?\s+of)))")
 _LLN_AFTER = re.compile(r"(?i)\s*" + _LLN)
+_STRAY_DIGIT = re.compile(r"(?i)\s+\d(?=\s*(?:x|×|times)\b)")
 
 
 #: a limit with no number written ("≤ ULN", "normal") is read only in a clause at most this long: in a
@@ -323,7 +336,7 @@ _BARE_LIMIT_MAX_CLAUSE = 110
 # how the value is measured ("as measured by MUGA scan or echocardiogram", "by ECHO or MUGA") and bracketed
 # abbreviations: not counted in that length (the words of ``cues.measurement_method_words`` of labs.json)
 _METHOD_TAIL = re.compile(r"(?i)(?:,\s*)?\b(?:(?:as\s+)?(?:measured|determined|assessed|documented|evaluated|demonstrated)\s+by|"
-                          r"by|on)\s+(?:a\s+|an\s+|the\s+)?(?:" + "|".join(
+                          r"by|on)\s+(?:either\s+)?(?:a\s+|an\s+|the\s+)?(?:" + "|".join(
                               map(re.escape, family_data("labs").cues.words("measurement_method_words"))) + r")\b.*$", re.S)
 
 
@@ -346,7 +359,9 @@ def _comparisons(seg: str, qs=None, bare_ok: bool = True) -> list[dict]:
             c["pair"] = q.pair
         after_num = seg[q.end if q.unit_text else q.num_start:]
         tail = seg[q.end:q.end + 60]
-        if q.unit_text is None and (_ULN_AFTER.match(tail)):
+        stray = _STRAY_DIGIT.match(tail) if q.unit_text is None else None
+        if q.unit_text is None and (_ULN_AFTER.match(tail) or stray and _ULN_AFTER.match(tail, stray.end())):
+            # "no greater than 3 5 times the institutional normal" (a digit astray): the multiple written first
             c["uln"] = q.value
         elif q.unit_text is None and _LLN_AFTER.match(tail):
             c["lln"] = q.value
@@ -356,7 +371,9 @@ def _comparisons(seg: str, qs=None, bare_ok: bool = True) -> list[dict]:
                 c["value_high"] = q.value_high
         del after_num
         after = seg[q.end:q.end + 60]
-        if re.search(r"(?i)\b(?:if|in case of|for patients with|in patients with|in the presence of|with|when)\b[^;)]{0,20}(?:liver|hepatic)\s+(?:metasta|involvement)", after[:50]):
+        if re.search(r"(?i)\b(?:if|in case of|for patients with|in patients with|in the presence of|with|when)\b[^;)]{0,20}(?:liver|hepatic)\s+(?:metasta|involvement)", after[:50]) \
+                or _LIVER_CONDITION_BEFORE.search(seg[max(0, q.start - 70):q.start]):
+            # "≤5 × ULN if liver metastases"; "(if liver metastases are present, ≤5 × ULN)": the condition first
             c["condition"] = Metastasis(site="liver")
         elif re.search(r"(?i)\b(?:if|in case of|for patients with|in patients with|in the presence of|with)\b[^;)]{0,20}bone\s+metasta", after[:50]):
             c["condition"] = Metastasis(site="bone")
@@ -386,6 +403,11 @@ def _comparisons(seg: str, qs=None, bare_ok: bool = True) -> list[dict]:
     if nm is not None:
         out.append({"op": "<=", "uln": 1.0, "condition": None, "normal": True, "start": nm.start(), "end": nm.end()})
     return out
+
+
+_LIVER_CONDITION_BEFORE = re.compile(
+    r"(?i)\(\s*(?:if|in case of|for patients with|in patients with|in the presence of|with|when)\b[^;()]{0,20}"
+    r"(?:liver|hepatic)\s+(?:metasta|involvement)[^;()≤≥<>\d]{0,30}[,:]\s*$")
 
 
 # an operator right before the limit, with no multiple: "≤ ULN", "< or = the upper limit of normal", "≥ LLN"

@@ -78,7 +78,8 @@ def _receptors(t: str) -> list:
                 extra["min_percent"] = float(pm.group(1))
             out.append(Receptor(receptor=rec, status=status, **extra))
     if _ER_OR_PR_POS.search(t) and any(r.receptor in ("ER", "PR") and r.status == "positive" for r in out):
-        # "ER-positive and/or PR-positive": either receptor positive, i.e. hormone receptor-positive
+        # "ER-positive and/or PR-positive", "estrogen receptor and/or progesterone receptor positive": either
+        # receptor positive, i.e. hormone receptor-positive
         pct = next((r.min_percent for r in out if r.min_percent is not None), None)
         out = [r for r in out if not (r.receptor in ("ER", "PR") and r.status == "positive")]
         if not any(r.receptor == "HR" and r.status in ("positive", "high") for r in out):
@@ -120,19 +121,37 @@ def _receptors(t: str) -> list:
 
 
 _ER_OR_PR_POS = re.compile(
-    r"(?i)\b(?:er|estrogen receptor|oestrogen receptor)[ -]?(?:\(er\)[ -]?)?(?:\+|positive|pos)\s*(?:,\s*)?"
+    r"(?i)\b(?:er|estrogen receptor|oestrogen receptor)[ -]?(?:\(er\)[ -]?)?(?:(?:\+|positive|pos)\s*)?(?:,\s*)?"
     r"(?:and/or|or|/)\s*(?:pr|pgr|progesterone receptor)[ -]?(?:\(pr\)[ -]?)?(?:\+|positive|pos)\b")
 # "IHC 0 or 1+", "IHC 1+/2+", "IHC score of 2+": every score written after one "IHC"
 _IHC_LIST = re.compile(r"(?i)ihc\s*(?:score\s*(?:of\s*)?)?((?:[0-3]\+?)(?:\s*(?:,|or|and|/|-|to)\s*[0-3]\+?(?![\d.]))*)")
 
 
-_GENES = r"ESR1|PIK3CA|BRCA1/2|BRCA1|BRCA2|BRCA|PALB2|AKT1|PTEN|TP53|EGFR|ALK|ROS1|KRAS|NRAS|BRAF|HER2|ERBB2|MET|RET|NTRK|FGFR[1-4]?|IDH1|IDH2|MSI-H|dMMR|ATM|CHEK2|CDH1|NF1|RB1|CCND1"
+_GENES = r"ESR1|PIK3CA|BRCA1/2|BRCA1\s*\\?&\s*2\b|BRCA1|BRCA2|BRCA|PALB2|AKT1|PTEN|TP53|EGFR|ALK|ROS1|KRAS|NRAS|BRAF|HER2|ERBB2|MET|RET|NTRK|FGFR[1-4]?|IDH1|IDH2|MSI-H|dMMR|ATM|CHEK2|CDH1|NF1|RB1|CCND1"
 
 
 _GENES_RE = re.compile(r"(?<![\w-])(" + _GENES + r")(?![\w])")
 # Speed: the gene names alone, a plain case-sensitive alternation that ``re`` scans for quickly (a set of
 # first letters); every match of ``_GENES_RE`` holds one, so a clause without any skips the full pattern
 _GENES_ANY = re.compile(_GENES)
+
+
+_GENE_STATUS = (("mutated", re.compile(r"(?i)mutat|variant|alteration|pathogenic|deleterious|carrier")),
+                ("amplified", re.compile(r"(?i)amplif")),
+                ("fusion", re.compile(r"(?i)fusion|rearrange|translocation")),
+                ("wildtype", re.compile(r"(?i)wild[- ]?type")))
+
+
+def _gene_status(ctx: str, a: int, b: int) -> str | None:
+    """The status word nearest the gene name at ``ctx[a:b]`` ("PALB2 mutation carrier, wild type BRCA1": BRCA1
+    is wild type); at equal distance the earlier kind of ``_GENE_STATUS`` wins."""
+    best = None
+    for rank, (status, rx) in enumerate(_GENE_STATUS):
+        for w in rx.finditer(ctx):
+            d = a - w.end() if w.end() <= a else (w.start() - b if w.start() >= b else 0)
+            if best is None or (d, rank) < best[:2]:
+                best = (d, rank, status)
+    return best[2] if best else None
 
 
 def _genes(t: str) -> list:
@@ -146,15 +165,7 @@ def _genes(t: str) -> list:
             continue
         if gene == "EGFR" and _any(r"\begfr\b\s*(?:≥|>|<|≤|of|\d)|glomerular|ml/min", ctx):
             continue
-        status = None
-        if _any(r"mutat|variant|alteration|pathogenic|deleterious|carrier", ctx):
-            status = "mutated"
-        elif _any(r"amplif", ctx):
-            status = "amplified"
-        elif _any(r"fusion|rearrange|translocation", ctx):
-            status = "fusion"
-        elif _any(r"wild[- ]?type", ctx):
-            status = "wildtype"
+        status = _gene_status(ctx, m.start() - max(0, m.start() - 40), m.end() - max(0, m.start() - 40))
         if status is None:
             continue
         sources = []
@@ -167,7 +178,8 @@ def _genes(t: str) -> list:
             sources.append("germline")
         if _any(r"tissue|tumou?r sample|biopsy", ctx):
             sources.append("tissue")
-        genes = ["BRCA1", "BRCA2"] if gene in ("BRCA1/2", "BRCA") else [gene]
+        genes = ["BRCA1", "BRCA2"] if gene in ("BRCA1/2", "BRCA") or gene.startswith("BRCA1") and gene.endswith("2") \
+            else [gene]
         for g in genes:
             if not any(isinstance(a, GeneAlteration) and a.gene == g for a in out):
                 out.append(GeneAlteration(gene=g, status=status, sources=sources))

@@ -74,6 +74,7 @@ _THERAPY_WITHIN_RE = re.compile(
     r"(?i)within\s+(?:the\s+)?(?:last\s+|past\s+|previous\s+)?" + NUM + r"\s*" + TIME + r"|" + NUM + r"\s*" + TIME +
     r"\s*(?:prior to|before|of)\s+(?:the\s+)?(?:first|start|randomi|enrol|registration|day 1|study)")
 _THERAPY_WITHIN_WORDS = family_data("therapy").cues.words("therapy_within_words")
+_LINE_OF_THERAPY = re.compile(r"(?i)\b(?:\d+|one|two|three|four|a|an)\s+(?:prior\s+|previous\s+|earlier\s+)?lines?\s+of\b")
 _EXCEPT_RE = re.compile(r"(?i)\(?\b(?:except|excluding|other than|with the exception of|apart from)\b(.*)")
 
 
@@ -169,7 +170,7 @@ def _prior_therapy(t: str, kind: str) -> list:
     if not agents and "anti" in t.lower() and _any(r"\banti-?\s?(?:[\w]+-)?" + _CANCER_WORDS + r"\s+(?:treatments?|therap\w*|agents?|"
                                                     r"drugs?|medications?|regimens?)\b", t):
         agents.append("systemic_therapy")  # "anti-myeloma therapy": systemic therapy against that cancer
-    if _any(r"\bendocrine\b|(?<!non )(?<!non-)\bhormon(?:e|al)\b(?!\s+(?:methods?|contracepti|birth))", t) and (not agents or "endocrine_therapy" not in agents and _SHARED_HEAD_ENDOCRINE.search(t)):
+    if _any(r"\bendocrine\b|(?<!non )(?<!non-)\bhormon(?:e|al)\b(?!\s+(?:methods?|contracepti|birth)|[- ]releasing)", t) and (not agents or "endocrine_therapy" not in agents and _SHARED_HEAD_ENDOCRINE.search(t)):
         agents.insert(0, "endocrine_therapy")  # "prior oral endocrine or targeted therapy": both share "therapy"
     if not agents:
         free = _free_text_agent(t)
@@ -195,6 +196,8 @@ def _prior_therapy(t: str, kind: str) -> list:
         settings.append("adjuvant")
     if _any(r"(?:for|in the|in)\s+(?:the\s+)?(?:locally\s+)?(?:advanced|metastatic|recurrent)(?:\s+or\s+metastatic)?\s+(?:disease|setting|breast|cancer|stage)|\bsalvage\b|metastatic setting|advanced setting|for advanced|first[- ]line|second[- ]line", t):
         settings.append("metastatic" if _any(r"metastatic", t) and not _any(r"advanced|salvage", t) else "advanced")
+    if not settings and _LINE_OF_THERAPY.search(t):
+        settings.append("advanced")  # "1 prior line of chemotherapy": lines are counted for advanced disease
     kw: dict[str, Any] = {"agents": agents, "settings": settings or ["any"]}
     lm = (_LINES_RE.search(t) if _may_match(t, _LINES_WORDS) else None) or \
         (_LINES_THERAPY_RE.search(t) if _may_match(t, _LINES_THERAPY_WORDS) else None)
@@ -381,7 +384,7 @@ def _free_text_agent(t: str) -> list[str] | None:
     return _drug_like_names(names)
 
 
-_REQUIRING_MED = re.compile(r"(?i)\b(?:requiring|require)\s+(?:\w+\s+){0,2}?"
+_REQUIRING_MED = re.compile(r"(?i)\b(?:requiring|require[ds]?)\s+(?:\w+\s+){0,2}?"
                             r"(?:anticoag|corticoster|steroid|immunosuppress|warfarin)")
 # an episode of a condition ("asthma exacerbation requiring oral corticosteroids", "COPD flare that required
 # steroids"): the drug says how severe the episode was; it is not a medication she takes now

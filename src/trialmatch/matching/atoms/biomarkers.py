@@ -130,6 +130,12 @@ def _receptor_one(name: str, a: cm.Receptor, idx: PatientIndex) -> Result:
     if pos is None:
         return Result(None, [f"{name} result unclear"], ev, [missing_fact(f"biomarker:{name}", _BM_DESC.get(name, name))])
     if a.status == "negative":
+        if pos and name == "ER" and (b.status == "low" or b.percent is not None and b.percent <= ER_LOW_MAX_PERCENT):
+            # ASCO/CAP "ER-low positive" (1-10%): often treated as triple-negative; whether it counts as negative
+            # here is the investigator's reading
+            return Result(None, [f"ER-low ({fmt_number(b.percent) + '%' if b.percent is not None else 'low'}): whether "
+                                 f"it counts as ER-negative is for a person to decide"], ev,
+                          [missing_fact("manual_review", "whether ER-low (1-10%) counts as ER-negative for this trial")])
         return Result(not pos, [f"{name} {'positive' if pos else 'negative'}"], ev)
     if a.status in ("positive", "high", "low"):
         need = a.min_percent
@@ -150,6 +156,9 @@ def _receptor_one(name: str, a: cm.Receptor, idx: PatientIndex) -> Result:
         return Result(True, [f"{name} positive" + (f" ({fmt_number(b.percent)}%)" if b.percent is not None else "")], ev)
     return Result(None, [f"{name} status {a.status!r} not handled"], ev, [missing_fact("manual_review", "a person must check")])
 
+
+#: ER "low positive" (ASCO/CAP 2020): 1% to this share of stained cells
+ER_LOW_MAX_PERCENT = 10.0
 
 #: "hormone receptor-high expressed" states no cut-off: at least this share of stained cells is high by any reading
 #: (Allred 8/8 territory), below the second it is low-positive (ER-low) and not high; in between a person decides

@@ -18,7 +18,7 @@ from trialmatch.criteria import model as cm
 from trialmatch.matching.atoms.common import closed_world_ok, fmt_number, range_text, readable
 from trialmatch.matching.atoms.registry import evaluates
 from trialmatch.matching.context import EvalContext, Result, missing_fact, used_fact
-from trialmatch.matching.facts import PatientIndex, norm_key, partial_class_match
+from trialmatch.matching.facts import PatientIndex, non_cancer_uses, norm_key, partial_class_match
 from trialmatch.matching.logic import kleene_and
 from trialmatch.matching.model import Evidence
 from trialmatch.vocab import class_ancestors, drug_classes, drug_matches
@@ -42,6 +42,23 @@ def _setting_of(t, idx: PatientIndex) -> str:
             and (d.date is None or (d.metastatic_date - d.date).days > 90):
         return "early"  # over before her disease became metastatic: adjuvant or neoadjuvant
     return "unknown"
+
+
+def _early_history_untold(a: cm.PriorTherapy, idx: PatientIndex) -> bool:
+    """A check of therapy for early disease (adjuvant/neoadjuvant) against a record that says nothing of
+    her early disease: no course for it, and neither her first diagnosis nor her metastatic disease dated (a
+    referral about her metastatic disease only: the history was not written down, it is not empty)."""
+    if not a.settings or not set(a.settings) <= {"adjuvant", "neoadjuvant", "early"}:
+        return False
+    if any(_setting_of(ti.treatment, idx) in ("adjuvant", "neoadjuvant", "early") for ti in idx.treatments):
+        return False
+    d = idx.primary
+    if d is None or d.extent not in ("metastatic", "recurrent"):
+        return False
+    if d.date is not None or d.metastatic_date is not None:
+        return False  # her history is dated (first diagnosis, or metastases from the start): its treatment is told
+    p = idx.patient
+    return "treatments" not in p.sources and not any(h.received == "only_listed" for h in p.history_statements)
 
 
 def _early_progression(t, idx: PatientIndex, setting: str) -> Any:
@@ -212,6 +229,15 @@ def end_bounds(ti, idx: PatientIndex) -> tuple[dt.date | None, dt.date]:
     return (max(lows) if lows else None), high
 
 
+def _later_line_given(ti, idx: PatientIndex) -> bool:
+    """A course numbered as a line with a later-numbered line of the same setting recorded after it."""
+    t = ti.treatment
+    if t.line is None:
+        return False
+    return any(o is not ti and o.treatment.line is not None and o.treatment.line > t.line
+               and o.treatment.setting == t.setting for o in idx.treatments)
+
+
 def ended_within(ti, idx: PatientIndex, days: int):
     """Was the course ``ti`` given within the last ``days`` days (its end, see :func:`end_bounds`, inside the
     window)? None when its bounds straddle the window's start."""
@@ -327,18 +353,18 @@ def _current_medication_therapy(a: cm.PriorTherapy, idx: PatientIndex, excluded:
     keys = [k for k in (norm_key(x) for x in a.agents) if k not in _BROAD_THERAPY]
     exc = [norm_key(x) for x in excluded or []]
     in_history = {g for ti in idx.treatments for g in ti.generics}
+    her_conditions = {c.name for c in idx.patient.conditions} if idx.patient is not None else set()
     sure: list[str] = []
     maybe: list[str] = []
     for _m, g, classes in idx.medication_generics:
         if not g or g in in_history:
             continue
+        if her_conditions & set(non_cancer_uses(g)) and g not in keys and "immunosuppressant" not in keys:
+            continue  # "rheumatoid arthritis on methotrexate": that condition's treatment, not anti-cancer therapy
         if exc and any(drug_is(g, classes, x) or x in classes for x in exc):
             continue
         if any(drug_is(g, classes, k) or k in classes for k in keys):
             dm = True
-            if "immunosuppressant" in classes and not any(g == k.replace("_", " ") for k in keys):
-                # methotrexate for her rheumatoid arthritis: an anti-cancer class only perhaps (its use is not said)
-                dm = None
         elif any(partial_class_match(classes, k) for k in keys):
             dm = None
         else:
@@ -404,6 +430,8 @@ def _prior_treatments(a: cm.PriorTherapy, idx: PatientIndex, o, excluded: list[s
             vals.append(ended_within(ti, idx, a.within.days))
         if a.ongoing is not None:
             on = t.ongoing
+            if on is None and _later_line_given(ti, idx):
+                on = False  # "capecitabine, oral vinorelbine, eribulin (3 lines)": a line with a later one after it is over
             if on is None:
                 low, high = end_bounds(ti, idx)
                 on = True if low == high == idx.as_of else (False if high < idx.as_of else None)
@@ -477,10 +505,16 @@ def _prior_treatments(a: cm.PriorTherapy, idx: PatientIndex, o, excluded: list[s
         v = False
     else:
         v = None
+    early_unknown = v is False and n_all == 0 and neg is None and not a.lines.contains(0) and \
+        _early_history_untold(a, idx)
+    if early_unknown:
+        v = None
     desc = f"{n_sure} line(s) of {agents_txt}{setting_txt}"
     if n_all > n_sure:
         desc += f" (up to {n_all} not certain)"
     rw = a.relapse_within_after_end
+    if early_unknown:
+        desc += "; her record tells nothing of the treatment of her early disease"
     qualifiers = "".join(q for q, on in ((", lasting long enough", a.min_duration is not None),
                                          (", with progression", a.progressed is True),
                                          (f", relapse within {fmt_number(rw.value)} {rw.unit}s of its end" if rw else "",
