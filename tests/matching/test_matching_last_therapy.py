@@ -84,3 +84,17 @@ def test_a_response_assessed_on_a_date_keeps_the_course_given_until_then():
     out = evaluate_criterion(_crit("Received chemotherapy within 4 weeks prior to the first dose of study drug.",
                                    "exclusion"), p, p.as_of)
     assert out.outcome == "fail", out.reason
+
+
+_DOCETAXEL = "Received prior docetaxel treatment, except adjuvant docetaxel given > 1 year prior to first dose of study drug"
+
+
+def test_an_exception_for_the_same_drug_in_one_setting_excuses_that_setting_only():
+    c = _crit(_DOCETAXEL, "exclusion")
+    assert isinstance(c.expression, cm.Except) and c.expression.main.settings == ["any"]
+    metastatic = _note("Oncology clinic, 8 November 2026. 65-year-old woman with metastatic breast cancer since 2024. "
+                       "Treated with docetaxel-trastuzumab-pertuzumab 2024, progression October 2026.")
+    assert evaluate_criterion(c, metastatic, metastatic.as_of).outcome == "fail"
+    long_ago = _note("Oncology clinic, 8 November 2026. 60-year-old woman, breast cancer 2017 treated with adjuvant "
+                     "docetaxel-cyclophosphamide x4 (2017). Metastatic relapse 2026, no treatment yet for it.")
+    assert evaluate_criterion(c, long_ago, long_ago.as_of).outcome == "pass"

@@ -299,8 +299,11 @@ def excepted_therapies(expr) -> list | None:
     count), else None."""
     if not isinstance(expr.main, cm.PriorTherapy):
         return None
+    if not isinstance(expr.exception, (cm.PriorTherapy, cm.AnyOf)):
+        return None  # "except adjuvant docetaxel given > 1 year prior": an exception with conditions of its own
     exc_atoms = list(cm.iter_atoms(expr.exception))
-    if exc_atoms and all(isinstance(x, cm.PriorTherapy) for x in exc_atoms):
+    if exc_atoms and all(isinstance(x, cm.PriorTherapy) and (x.settings == ["any"] or not set(x.agents) & set(expr.main.agents))
+                         and x.within is None for x in exc_atoms):
         return exc_atoms
     return None
 

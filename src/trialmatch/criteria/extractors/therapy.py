@@ -253,6 +253,9 @@ def _prior_therapy(t: str, kind: str) -> list:
             rx["agent"].search(head) is None or any(rx["agent_names"].get(_SEP_RUN.sub(" ", x.group(0).lower())) == a
                                                    for x in rx["agent"].finditer(head)) or a == "systemic_therapy")] or agents
         main = PriorTherapy(**{**kw, "agents": main_agents})
+        same = _same_therapy_exception(t, em, agents, exc_agents, kw)
+        if same is not None:
+            return [same]
         if exc_agents:
             # the exception names a therapy class ("except hormone therapy for ovarian suppression or bone
             # treatments"): it is excused whatever setting it was given in
@@ -263,6 +266,41 @@ def _prior_therapy(t: str, kind: str) -> list:
     if kw.get("progressed"):
         return [_endocrine_resistance(main, t)]
     return [main]
+
+
+# "given > 1 year prior to first dose", "more than 12 months before": a course that ended earlier than that
+_LONGER_AGO = re.compile(r"(?i)(?:>|≥|>=|\bmore\s+than|\bgreater\s+than|\bat\s+least|\bover)\s*" + NUM + r"\s*" + TIME +
+                         r"\s*(?:prior|before|ago|earlier|previously)")
+
+
+def _same_therapy_exception(t: str, em, agents: list[str], exc_agents: list[str], kw: dict):
+    """"Received prior docetaxel treatment, except adjuvant docetaxel given > 1 year prior": the exception excuses
+    the same therapy given in one setting (and long enough ago), so the main check is the therapy in any setting and
+    the exception that setting (``AllOf(adjuvant docetaxel, NOT docetaxel within 1 year)``); None when the
+    exception names no setting of a therapy the main check names."""
+    exc_text = em.group(1)
+    if not exc_agents or not set(exc_agents) <= set(agents):
+        return None
+    exc_settings = [x for x, pat in (("neoadjuvant", r"\bneo-?adjuvant"), ("adjuvant", r"(?<!neo)(?<!neo-)\badjuvant"))
+                    if _any(pat, exc_text)]
+    if not exc_settings:
+        return None
+    head = t[:em.start()]
+    head_settings = [x for x, pat in (("neoadjuvant", r"\bneo-?adjuvant"), ("adjuvant", r"(?<!neo)(?<!neo-)\badjuvant"))
+                     if _any(pat, head)]
+    wm = _THERAPY_WITHIN_RE.search(head)
+    main_kw = {k: v for k, v in kw.items() if k not in ("settings", "within", "relapse_within_after_end", "min_duration")}
+    main = PriorTherapy(**{**main_kw, "settings": head_settings or ["any"],
+                           **({"within": _dur(wm.group(1) or wm.group(3), wm.group(2) or wm.group(4))} if wm else {})})
+    exc = PriorTherapy(agents=list(exc_agents), settings=exc_settings)
+    lm = _LONGER_AGO.search(exc_text)
+    if lm:
+        exception = AllOf(items=[exc, Not(item=PriorTherapy(agents=list(exc_agents), within=_dur(lm.group(1), lm.group(2))))])
+    else:
+        xm = _THERAPY_WITHIN_RE.search(exc_text)
+        exception = exc if xm is None else exc.model_copy(update={"within": _dur(xm.group(1) or xm.group(3),
+                                                                                    xm.group(2) or xm.group(4))})
+    return Except(main=main, exception=exception)
 
 
 _RESISTANCE = family_data("therapy").cues["endocrine_resistance"]
