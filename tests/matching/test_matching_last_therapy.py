@@ -4,22 +4,14 @@ medications with non-cancer uses."""
 from __future__ import annotations
 
 from trialmatch.criteria import model as cm
-from trialmatch.criteria.compile import compile_criterion_text
 from trialmatch.criteria.model import iter_atoms
 from trialmatch.matching import evaluate_criterion
-from trialmatch.patients import read_patient_bytes
+
+from criterion_helpers import compiled_criterion as _crit, note_patient as _note
 
 _LAST = "Metastatic breast cancer that has progressed on or after the last anti-cancer therapy."
 
 
-def _note(text):
-    return read_patient_bytes(text.encode(), "n.txt", fmt="text")
-
-
-def _crit(text, kind="inclusion"):
-    expr, status, reason = compile_criterion_text(text, kind)
-    return cm.Criterion(id="I1", kind=kind, text=text, span=(0, len(text)), expression=expr, status=status,
-                        reason=reason)
 
 
 def test_last_therapy_criterion_compiles_to_the_most_recent_line():

@@ -3,22 +3,16 @@
 
 from __future__ import annotations
 
-from trialmatch.criteria import model as cm
-from trialmatch.criteria.compile import compile_criterion_text
 from trialmatch.matching import evaluate_criterion
-from trialmatch.patients import read_patient_bytes
+
+from criterion_helpers import compiled_criterion as _crit, note_patient
 
 HEAD = "Clinic letter 30 Oct 2026\n58-year-old woman with metastatic breast cancer (liver), ER 85%, HER2 0.\n"
 
 
 def _note(text):
-    return read_patient_bytes((HEAD + text).encode(), "n.txt", fmt="text")
+    return note_patient(HEAD + text)
 
-
-def _crit(text, kind="inclusion"):
-    expr, status, reason = compile_criterion_text(text, kind)
-    return cm.Criterion(id="I1", kind=kind, text=text, span=(0, len(text)), expression=expr, status=status,
-                        reason=reason)
 
 
 def test_methotrexate_for_rheumatoid_arthritis_is_not_recent_chemotherapy():

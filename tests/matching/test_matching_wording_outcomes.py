@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-from trialmatch.criteria import model as cm
-from trialmatch.criteria.compile import compile_criterion_text
 from trialmatch.matching import evaluate_criterion
-from trialmatch.patients import read_patient_bytes
+
+from criterion_helpers import compiled_criterion as _crit, note_patient as _note
 
 
-def _note(text):
-    return read_patient_bytes(text.encode(), "n.txt", fmt="text")
-
-
-def _crit(text, kind="inclusion"):
-    expr, status, reason = compile_criterion_text(text, kind)
-    return cm.Criterion(id="I1", kind=kind, text=text, span=(0, len(text)), expression=expr, status=status,
-                        reason=reason)
 
 
 def test_age_group_requirement_does_not_fail_a_patient_of_another_age():
