@@ -90,3 +90,13 @@ def test_an_exception_for_the_same_drug_in_one_setting_excuses_that_setting_only
     long_ago = _note("Oncology clinic, 8 November 2026. 60-year-old woman, breast cancer 2017 treated with adjuvant "
                      "docetaxel-cyclophosphamide x4 (2017). Metastatic relapse 2026, no treatment yet for it.")
     assert evaluate_criterion(c, long_ago, long_ago.as_of).outcome == "pass"
+
+
+def test_a_course_that_ended_exactly_the_washout_ago_is_outside_the_window():
+    base = ("Neuro-oncology MDT summary - 24 November 2026\n\n49-year-old woman, HR+/HER2- metastatic breast cancer. "
+            "Treatment: letrozole + ribociclib 2023-2025 (PD), then eribulin 4 cycles. Last eribulin dose {}.")
+    c = _crit("Chemotherapy within 2 weeks.", "exclusion")
+    day14 = _note(base.format("10/11/2026"))
+    assert evaluate_criterion(c, day14, day14.as_of).outcome == "pass"   # 14 days: "≥ 2 weeks" since the last dose
+    day13 = _note(base.format("11/11/2026"))
+    assert evaluate_criterion(c, day13, day13.as_of).outcome == "fail"

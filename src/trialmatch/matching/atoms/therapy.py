@@ -240,11 +240,13 @@ def _later_line_given(ti, idx: PatientIndex) -> bool:
 
 def ended_within(ti, idx: PatientIndex, days: int):
     """Was the course ``ti`` given within the last ``days`` days (its end, see :func:`end_bounds`, inside the
-    window)? None when its bounds straddle the window's start."""
+    window)? None when its bounds straddle the window's start. A window counts back from the first dose of the
+    trial's treatment, which is on or after the record's date: a course that ended exactly ``days`` days before
+    that date is outside it ("≥ 2 weeks" since the last dose is met on day 14); one that goes on is inside."""
     low, high = end_bounds(ti, idx)
-    if low is not None and (idx.as_of - low).days <= days:
+    if low is not None and ((idx.as_of - low).days < days or low >= idx.as_of):
         return True
-    if (idx.as_of - high).days > days:
+    if (idx.as_of - high).days >= days:
         return False
     return None
 
