@@ -2,7 +2,8 @@
 scores them (benchmarks/notes_bench.py). The issue's target is 95% of verdicts right and 90% of
 ineligible verdicts citing the deciding criterion; these floors are the figures measured at the
 last change, minus a small margin, so that a regression fails here while the gap stays visible in
-the benchmark. The held-out set was written after the reader work and never used to tune it."""
+the benchmark. The held-out sets (``heldout``, ``heldout2``, written after the reader work of 3 and 4 December 2026) were
+never used to tune it."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ NOTES = REPO / "tests" / "fixtures" / "notes"
 FLOORS = {  # set: (verdict accuracy, ineligible verdicts citing the deciding criterion)
     "dev": (0.95, 0.95),
     "heldout": (0.75, 0.90),
+    "heldout2": (0.68, 0.90),
 }
 
 
