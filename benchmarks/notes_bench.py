@@ -1,6 +1,6 @@
 """Free-text notes: verdict accuracy and deciding-criterion hit rate on the labelled note sets.
 
-The note sets (``tests/fixtures/notes/dev`` and ``tests/fixtures/notes/heldout``) are fictional
+The note sets (``tests/fixtures/notes/dev``, ``dev2``, ``heldout`` and ``heldout2``) are fictional
 breast-cancer summaries written for this benchmark, each labelled by hand against 15 trials: the
 five seeds (``../shared/seeds``) and ten real CT.gov breast trials
 (``../shared/data/ctgov-v2/breast_trials.ndjson``). A label gives the verdict a careful screener
@@ -9,7 +9,9 @@ the criterion that decides it (``deciding``, plus ``also_failing`` when several 
 are never read by the product; they only score it. The held-out sets are reported separately and
 were never used to tune anything: ``heldout`` was written after the first reader work (3 December
 2026), ``heldout2`` after the reader and compiler work of 4 December 2026, by a screener who did not
-run the product.
+run the product. ``dev2`` (20 notes by another screener who did not run the product, 4 December
+2026) is a second development set: written after ``heldout2`` had shown how far the first dev set's
+figure overstated new notes, and used for tuning like ``dev``.
 
 For every (note, trial) pair the note is read with the text reader (``read_patient``) and matched
 with ``match_trial`` as of the note's own date (the reader's as-of date). Reported per set:
@@ -28,7 +30,7 @@ unsupported patterns, the LCT F1 through ``criteria_bench.bench_lct``) and the T
 
 Usage::
 
-    python benchmarks/notes_bench.py [--shared ../shared] [--sets dev,heldout,heldout2] [--full] [--show-errors N]
+    python benchmarks/notes_bench.py [--shared ../shared] [--sets dev,dev2,heldout,heldout2] [--full] [--show-errors N]
 """
 
 from __future__ import annotations
@@ -226,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", type=Path, default=REPO.parent / "shared")
     ap.add_argument("--notes", type=Path, default=NOTES, help="folder holding the note sets")
-    ap.add_argument("--sets", default="dev,heldout,heldout2")
+    ap.add_argument("--sets", default="dev,dev2,heldout,heldout2")
     ap.add_argument("--full", action="store_true", help="also the compiler and TREC figures")
     ap.add_argument("--show-errors", type=int, default=0, help="print the first N wrong pairs of each set")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "output" / "notes.json")
