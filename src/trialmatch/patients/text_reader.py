@@ -729,6 +729,11 @@ class _TextReader:
         m = re.search(r"\b(c|p|yp)?T([0-4x](?:is|[abcd])?)\s*N([0-3x][abc]?)\s*M([01x])\b", t, re.I)
         if m:
             dx.tnm = f"T{m.group(2)}N{m.group(3)}M{m.group(4)}"
+        elif dx.tnm is None:
+            # "pT1c pN0 (0/2 nodes)", "ypT2 ypN1a": a pathological T and N, each with its own prefix, no M
+            m = re.search(r"\b(?:c|p|yp)T([0-4x](?:is|[abcd])?)\s*,?\s*(?:\(\w+\)\s*)?(?:c|p|yp)N([0-3x][abc]?)(?:\s*(?:c|p)?M([01x]))?\b", t, re.I)
+            if m:
+                dx.tnm = f"T{m.group(1)}N{m.group(2)}" + (f"M{m.group(3)}" if m.group(3) else "")
         low = s.low
         if re.search(r"\blocally advanced\b", low):
             dx.extent = dx.extent or "locally_advanced"
