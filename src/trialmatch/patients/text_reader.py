@@ -935,7 +935,7 @@ class _TextReader:
                 found[name] = Biomarker(name=name, source=self.src(s), date=self._date_in(s) if re.search(r"\b(?:biopsy|tested|assessed|sample|specimen)\b", s.low) else None)
             return found[name]
 
-        for m in re.finditer(r"(?<![\w-])" + self._REC + r"(?:\s*(?:status|expression|staining))?\s*(?:\(IHC\)|IHC)?\s*(?:[:=]|of|was|is|in)?\s*"
+        for m in re.finditer(r"(?<![\w-])" + self._REC + r"(?:\s*(?:status|expression|staining))?\s*(?:[:=]\s*(?=\(?IHC\b))?(?:\(IHC\)|IHC)?\s*(?:[:=]|of|was|is|in)?\s*"
                              r"(?:(\d{1,3}(?:\.\d+)?)\s*%|([0-3])\s*\+|(\+{1,3})(?![\w])|([0])(?![\d%]|\.\d)|"
                              r"(positive|negative|pos|neg|low|equivocal|amplified|non-?amplified|not amplified|\+|-|−)(?![\w]))", t, re.I):
             name = self._rec_name(m.group(1))
@@ -1627,6 +1627,11 @@ class _TextReader:
             before = t[max(0, m.start() - 30):m.start()]
             if re.search(r"\b(no|never|not|without|denies)\b(?:\s+\w+){0,3}\s*$", before, re.I):
                 continue
+            if re.match(r"\s*:\s*(?:none|nil|never|no)\b", t[m.end():], re.I):
+                continue  # "Radiotherapy: none" (a form field): the absence is read with the stated absences
+            if re.match(r"\s*:\s*(?:(?:diagnostic|core|needle|tru-?cut|image-guided|percutaneous)\s+)*biops(?:y|ies)\s+only\b",
+                        t[m.end():], re.I):
+                continue  # "Prior surgery: diagnostic core biopsies only": a biopsy, not an operation
             if re.search(r"\b(plan(?:ned)?|will|candidate|consider|offered|recommend\w*|scheduled|referral|referred|"
                          r"question|asks?|asked|interested|trial|discuss\w*)\b", s.low):
                 continue  # "Radiotherapy referral", "Question from patient about the surgery trial": not done

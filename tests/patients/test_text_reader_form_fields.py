@@ -1,0 +1,36 @@
+"""'Field: value' forms (tumour-board submissions): receptor fields, and fields that state an absence."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from trialmatch.patients.text_reader import read_text_patient
+
+
+def note(text: str):
+    return read_text_patient(text, "n.txt", today=dt.date(2026, 12, 3))
+
+
+@pytest.mark.parametrize("line,score,status", [
+    ("HER2: IHC 1+", "1+", "negative"), ("HER2: IHC 3+", "3+", "positive"), ("HER2: (IHC) 0", "0", "negative"),
+])
+def test_her2_field_with_ihc_after_the_colon(line, score, status):
+    p = note(f"Form 2026-11-16\nHistology: invasive ductal carcinoma\nER: 90%\n{line}\nECOG: 0")
+    her2 = [b for b in p.biomarkers if b.name == "HER2"]
+    assert her2 and her2[0].ihc_score == score and her2[0].status == status
+
+
+@pytest.mark.parametrize("line", ["Radiotherapy: none", "Prior radiotherapy: nil", "RT: none"])
+def test_radiotherapy_field_none_is_an_absence_not_a_procedure(line):
+    p = note(f"Form 2026-11-16\nBreast cancer, ER 90%.\n{line}\nECOG: 0")
+    assert not [x for x in p.procedures if x.kind == "radiotherapy"]
+    assert any(a.subject == "procedure:radiotherapy" and not a.present for a in p.assertions)
+
+
+def test_surgery_field_biopsy_only_is_not_an_operation():
+    p = note("Form 2026-11-16\nBreast cancer, ER 90%.\nPrior surgery: diagnostic core biopsies only\nECOG: 0")
+    assert not [x for x in p.procedures if x.kind in ("surgery", "major_surgery")]
+    p = note("Form 2026-11-16\nBreast cancer, ER 90%.\nPrior surgery: mastectomy 2024\nECOG: 0")
+    assert [x for x in p.procedures if x.kind in ("surgery", "major_surgery")]
