@@ -34,3 +34,13 @@ def test_surgery_field_biopsy_only_is_not_an_operation():
     assert not [x for x in p.procedures if x.kind in ("surgery", "major_surgery")]
     p = note("Form 2026-11-16\nBreast cancer, ER 90%.\nPrior surgery: mastectomy 2024\nECOG: 0")
     assert [x for x in p.procedures if x.kind in ("surgery", "major_surgery")]
+
+
+@pytest.mark.parametrize("opening,age", [
+    ("I would be grateful if you could consider Ms Priya Raman (52, postmenopausal) for the registry.", 52),
+    ("Mrs R. Adeyemi, 34 years, G2P1, seen today.", 34),
+    ("Mrs Smith, 61, postmenopausal.", 61),
+])
+def test_age_after_title_first_name_and_surname(opening, age):
+    p = note(f"Letter dated 5 November 2026\n{opening}\nBreast cancer, ER 90%.")
+    assert p.age_years == age

@@ -541,7 +541,8 @@ class _TextReader:
         re.compile(r"\b(\d{1,3})\s*(?:-|\s)?\s*(?:years?|yrs?|yr)[\s-]*old\b", re.I),
         re.compile(r"\b(\d{1,3})\s*(?:yo|y/o|y\.o\.?|yof|yom)\b", re.I),
         # "Ms K, 41, premenopausal", "Mrs F (51, postmenopausal", "Ms D, 50 years,": title, name, age
-        re.compile(r"\b(?:Mrs|Mr|Ms|Miss|Mx)\.?\s+[A-Z][\w'-]*\s*[,(]\s*(\d{1,3})\s*(?:years?|yrs?|y)?"
+        # ("Ms Priya Raman (52, ...", "Mrs R. Adeyemi, 34 years,": a first name or initial before the surname)
+        re.compile(r"\b(?:Mrs|Mr|Ms|Miss|Mx)\.?\s+(?:[A-Z][\w'-]*\.?\s+){0,2}[A-Z][\w'-]*\s*[,(]\s*(\d{1,3})\s*(?:years?|yrs?|y)?"
                    r"(?=\s*[,.;()]|\s+(?:years?\b|woman|lady|female|man|male|pre|post|peri))"),
         # clinic-letter shorthand "66F, postmenopausal", "Mrs B, 58 F": capitals only
         re.compile(r"(?<![\w.,/:-])(\d{1,3})\s?(?:yo\s?|y/o\s?|y\s)?(?:F|M)\b(?![/.]\d)"),
