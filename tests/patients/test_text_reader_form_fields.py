@@ -44,3 +44,15 @@ def test_surgery_field_biopsy_only_is_not_an_operation():
 def test_age_after_title_first_name_and_surname(opening, age):
     p = note(f"Letter dated 5 November 2026\n{opening}\nBreast cancer, ER 90%.")
     assert p.age_years == age
+
+
+def test_indented_bullets_are_sentences_of_their_own():
+    from trialmatch.patients.text_reader import sentence_starts
+    text = ("Dx: metastatic breast cancer, ER 95%.\n"
+            " - Line 1: anastrozole + palbociclib Jan 2023 - Mar 2025, progressed.\n"
+            "   * Line 2: capecitabine since April 2025.\n")
+    starts = sentence_starts(text)
+    assert text.index("- Line 1") in starts and text.index("* Line 2") in starts
+    p = note("Seen: 06.10.2026\n" + text)
+    cape = [t for t in p.treatments if t.drugs == ["capecitabine"] and t.start is not None]
+    assert cape and cape[0].progressed is not True and cape[0].ongoing is True

@@ -75,7 +75,7 @@ def _nlp():
 
 _ABBREV = re.compile(r"(?:\b(?:dr|mr|mrs|ms|vs|e\.g|i\.e|approx|no|st|pt|inc|fig|wk|mo|yr|hrs?|min|max|b\.i\.d|t\.i\.d|q\.d|p\.o|s/p)|\b[A-Z])\.$",
                      re.I)
-_BOUNDARY = re.compile(r"\n\s*\n|\n(?=\d{1,3}\s?(?:F|M|yo|y/o)\b|\d{1,2}[/.]\d{1,2}[/.]\d{4})|\n(?=\s*(?:[-•*–]|\d+[.)]\s|[A-Z][\w /()-]{0,40}:|[A-Z]))|(?<=[.!?;])\s+(?=[\"'(\[]?[A-Z0-9])")
+_BOUNDARY = re.compile(r"\n\s*\n|\n(?=\d{1,3}\s?(?:F|M|yo|y/o)\b|\d{1,2}[/.]\d{1,2}[/.]\d{4})|\n[ \t]*(?=(?:[-•*–]|\d+[.)]\s|[A-Z][\w /()-]{0,40}:|[A-Z]))|(?<=[.!?;])\s+(?=[\"'(\[]?[A-Z0-9])")
 
 
 def sentence_starts(text: str) -> list[int]:
