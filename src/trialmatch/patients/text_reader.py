@@ -1565,7 +1565,7 @@ class _TextReader:
         if not re.search(r"\bresponse|\bresponding|\bstable\b|\b(?:CR|PR|SD)\b", s.text):
             return
         if not re.search(r"\b(?:best|overall|radiological|radiologic|clinical)?\s*response\b|\bresponding\b|"
-                         r"\b(?:disease|scans?|restaging)\b[^.;]{0,30}\bstable\b", s.text, re.I):
+                         r"\b(?:disease|scans?|restaging)\b[^.;]{0,30}\bstable\b|\bstable disease\b", s.text, re.I):
             return
         response = response_in(s.text)
         t = self.p.treatments[-1]
