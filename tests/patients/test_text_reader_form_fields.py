@@ -56,3 +56,22 @@ def test_indented_bullets_are_sentences_of_their_own():
     p = note("Seen: 06.10.2026\n" + text)
     cape = [t for t in p.treatments if t.drugs == ["capecitabine"] and t.start is not None]
     assert cape and cape[0].progressed is not True and cape[0].ongoing is True
+
+
+@pytest.mark.parametrize("line", [
+    "Staging CT chest/abdomen/pelvis and bone scan (June 2026): no distant metastases.",
+    "CT thorax/abdomen/pelvis and bone scintigraphy: no evidence of metastatic disease.",
+])
+def test_imaged_regions_and_scan_names_are_not_sites_of_disease(line):
+    p = note(f"Referral 20 November 2026\nLeft breast IDC, clinical T4b N2, ER 88%.\n{line}")
+    assert not [m for d in p.diagnoses for m in d.metastases], [m.site for d in p.diagnoses for m in d.metastases]
+    assert p.primary_diagnosis.extent != "metastatic"
+
+
+@pytest.mark.parametrize("line", [
+    "Bone scan: multiple metastases in the spine.", "Bone scan shows metastases in the spine.",
+    "Metastatic breast cancer with bone metastases on bone scan.",
+])
+def test_a_scan_that_shows_metastases_still_gives_the_site(line):
+    p = note(f"Clinic 1 November 2026\nBreast cancer, ER 88%.\n{line}")
+    assert "bone" in {m.site for d in p.diagnoses for m in d.metastases}

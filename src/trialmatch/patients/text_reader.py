@@ -880,6 +880,13 @@ class _TextReader:
             if re.search(r"(?:MRI|CT|PET|scan|imaging|x-ray|ultrasound|biopsy|exam\w*)\s+(?:of\s+)?(?:the\s+)?$",
                          self.text[max(s.start, ent.start_char - 30):ent.start_char], re.I):
                 continue
+            if re.match(r"\s*(?:scans?|scintigraphy|scintigram|imaging|x-?rays?|ultrasound|mri|ct)\b", after, re.I) and \
+                    not re.match(r"\s*\w+\s*(?::|showed|shows|revealed|confirmed|demonstrated)?\s*(?:multiple\s+|new\s+|several\s+)?"
+                                 r"(?:metasta|mets\b|lesions?|deposits?|uptake)", after, re.I):
+                continue  # "Staging CT and bone scan (June 2026): no distant metastases": the test, not a site of disease
+            if re.search(r"\b(?:MRI|CT|PET(?:[- ]CT)?|CAP)\s+(?:of\s+)?(?:the\s+)?(?:[A-Za-z]+\s*/\s*)+$",
+                         self.text[max(s.start, ent.start_char - 40):ent.start_char]):
+                continue  # "CT chest/abdomen/pelvis": the regions imaged, not sites of disease
             if not ent._.is_negated and any(e2._.is_negated and k2 == key for e2, k2 in self._ents(s, "SITE")):
                 continue
             if ent._.is_negated or re.search(r"\bno\b[^.;]{0,30}$", self.text[s.start:ent.start_char]) and \
