@@ -73,7 +73,7 @@ from trialmatch.criteria.rules import vocab_regexes
 from trialmatch.criteria.sentences import exclusion_prohibition, without_non_requirement_sentences
 from trialmatch.criteria.split import SplitCriterion, split_criteria, split_prose
 from trialmatch.criteria.structure import (
-    _alternative_lists, _exclusive_statuses_as_alternatives, _listed_exceptions, _treated_or_ineligible_lists,
+    _ANY_OF_HEAD, _alternative_lists, _exclusive_statuses_as_alternatives, _listed_exceptions, _treated_or_ineligible_lists,
 )
 
 __all__ = ["COMPILER_VERSION", "compile_criteria", "compile_text", "compile_criterion_text"]
@@ -808,6 +808,12 @@ def _demote_list_headers(crits: list[Criterion]) -> None:
             continue
         own = list(iter_atoms(c.expression))
         child_kinds = {a.kind for k in kids[c.id] if k.expression is not None for a in iter_atoms(k.expression)}
+        if _ANY_OF_HEAD.search(c.text) and any(a.kind == "disease_extent" for a in own):
+            # "Has advanced and/or metastatic cancer that meets one of the following criteria:": the items are
+            # alternatives, so the heading's extent of disease is restated only where every item carries one
+            per_item = [{a.kind for a in iter_atoms(k.expression)} for k in kids[c.id] if k.expression is not None]
+            if not all("disease_extent" in kinds for kinds in per_item):
+                child_kinds = child_kinds - {"disease_extent"}
         vague = all(isinstance(a, NeedsConfirmation) and (a.reason or "").startswith("no defined threshold") for a in own)
         if vague or all(a.kind in child_kinds and a.kind not in ("confirm", "unsupported") for a in own):
             c.expression, c.status = None, "compiled"

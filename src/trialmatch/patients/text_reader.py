@@ -75,7 +75,7 @@ def _nlp():
 
 _ABBREV = re.compile(r"(?:\b(?:dr|mr|mrs|ms|vs|e\.g|i\.e|approx|no|st|pt|inc|fig|wk|mo|yr|hrs?|min|max|b\.i\.d|t\.i\.d|q\.d|p\.o|s/p)|\b[A-Z])\.$",
                      re.I)
-_BOUNDARY = re.compile(r"\n\s*\n|\n(?=\d{1,3}\s?(?:F|M|yo|y/o)\b|\d{1,2}[/.]\d{1,2}[/.]\d{4})|\n(?=\s*(?:[-•*–]|\d+[.)]\s|[A-Z][\w /()-]{0,40}:|[A-Z]))|(?<=[.!?;])\s+(?=[\"'(\[]?[A-Z0-9])")
+_BOUNDARY = re.compile(r"\n\s*\n|\n(?=\d{1,3}\s?(?:F|M|yo|y/o)\b|\d{1,2}[/.]\d{1,2}[/.]\d{4})|\n[ \t]*(?=(?:[-•*–]|\d+[.)]\s|[A-Z][\w /()-]{0,40}:|[A-Z]))|(?<=[.!?;])\s+(?=[\"'(\[]?[A-Z0-9])")
 
 
 def sentence_starts(text: str) -> list[int]:
@@ -541,7 +541,8 @@ class _TextReader:
         re.compile(r"\b(\d{1,3})\s*(?:-|\s)?\s*(?:years?|yrs?|yr)[\s-]*old\b", re.I),
         re.compile(r"\b(\d{1,3})\s*(?:yo|y/o|y\.o\.?|yof|yom)\b", re.I),
         # "Ms K, 41, premenopausal", "Mrs F (51, postmenopausal", "Ms D, 50 years,": title, name, age
-        re.compile(r"\b(?:Mrs|Mr|Ms|Miss|Mx)\.?\s+[A-Z][\w'-]*\s*[,(]\s*(\d{1,3})\s*(?:years?|yrs?|y)?"
+        # ("Ms Priya Raman (52, ...", "Mrs R. Adeyemi, 34 years,": a first name or initial before the surname)
+        re.compile(r"\b(?:Mrs|Mr|Ms|Miss|Mx)\.?\s+(?:[A-Z][\w'-]*\.?\s+){0,2}[A-Z][\w'-]*\s*[,(]\s*(\d{1,3})\s*(?:years?|yrs?|y)?"
                    r"(?=\s*[,.;()]|\s+(?:years?\b|woman|lady|female|man|male|pre|post|peri))"),
         # clinic-letter shorthand "66F, postmenopausal", "Mrs B, 58 F": capitals only
         re.compile(r"(?<![\w.,/:-])(\d{1,3})\s?(?:yo\s?|y/o\s?|y\s)?(?:F|M)\b(?![/.]\d)"),
@@ -729,6 +730,11 @@ class _TextReader:
         m = re.search(r"\b(c|p|yp)?T([0-4x](?:is|[abcd])?)\s*N([0-3x][abc]?)\s*M([01x])\b", t, re.I)
         if m:
             dx.tnm = f"T{m.group(2)}N{m.group(3)}M{m.group(4)}"
+        elif dx.tnm is None:
+            # "pT1c pN0 (0/2 nodes)", "ypT2 ypN1a": a pathological T and N, each with its own prefix, no M
+            m = re.search(r"\b(?:c|p|yp)T([0-4x](?:is|[abcd])?)\s*,?\s*(?:\(\w+\)\s*)?(?:c|p|yp)N([0-3x][abc]?)(?:\s*(?:c|p)?M([01x]))?\b", t, re.I)
+            if m:
+                dx.tnm = f"T{m.group(1)}N{m.group(2)}" + (f"M{m.group(3)}" if m.group(3) else "")
         low = s.low
         if re.search(r"\blocally advanced\b", low):
             dx.extent = dx.extent or "locally_advanced"
@@ -874,6 +880,13 @@ class _TextReader:
             if re.search(r"(?:MRI|CT|PET|scan|imaging|x-ray|ultrasound|biopsy|exam\w*)\s+(?:of\s+)?(?:the\s+)?$",
                          self.text[max(s.start, ent.start_char - 30):ent.start_char], re.I):
                 continue
+            if re.match(r"\s*(?:scans?|scintigraphy|scintigram|imaging|x-?rays?|ultrasound|mri|ct)\b", after, re.I) and \
+                    not re.match(r"\s*\w+\s*(?::|showed|shows|revealed|confirmed|demonstrated)?\s*(?:multiple\s+|new\s+|several\s+)?"
+                                 r"(?:metasta|mets\b|lesions?|deposits?|uptake)", after, re.I):
+                continue  # "Staging CT and bone scan (June 2026): no distant metastases": the test, not a site of disease
+            if re.search(r"\b(?:MRI|CT|PET(?:[- ]CT)?|CAP)\s+(?:of\s+)?(?:the\s+)?(?:[A-Za-z]+\s*/\s*)+$",
+                         self.text[max(s.start, ent.start_char - 40):ent.start_char]):
+                continue  # "CT chest/abdomen/pelvis": the regions imaged, not sites of disease
             if not ent._.is_negated and any(e2._.is_negated and k2 == key for e2, k2 in self._ents(s, "SITE")):
                 continue
             if ent._.is_negated or re.search(r"\bno\b[^.;]{0,30}$", self.text[s.start:ent.start_char]) and \
@@ -930,7 +943,7 @@ class _TextReader:
                 found[name] = Biomarker(name=name, source=self.src(s), date=self._date_in(s) if re.search(r"\b(?:biopsy|tested|assessed|sample|specimen)\b", s.low) else None)
             return found[name]
 
-        for m in re.finditer(r"(?<![\w-])" + self._REC + r"(?:\s*(?:status|expression|staining))?\s*(?:\(IHC\)|IHC)?\s*(?:[:=]|of|was|is|in)?\s*"
+        for m in re.finditer(r"(?<![\w-])" + self._REC + r"(?:\s*(?:status|expression|staining))?\s*(?:[:=]\s*(?=\(?IHC\b))?(?:\(IHC\)|IHC)?\s*(?:[:=]|of|was|is|in)?\s*"
                              r"(?:(\d{1,3}(?:\.\d+)?)\s*%|([0-3])\s*\+|(\+{1,3})(?![\w])|([0])(?![\d%]|\.\d)|"
                              r"(positive|negative|pos|neg|low|equivocal|amplified|non-?amplified|not amplified|\+|-|−)(?![\w]))", t, re.I):
             name = self._rec_name(m.group(1))
@@ -1559,7 +1572,7 @@ class _TextReader:
         if not re.search(r"\bresponse|\bresponding|\bstable\b|\b(?:CR|PR|SD)\b", s.text):
             return
         if not re.search(r"\b(?:best|overall|radiological|radiologic|clinical)?\s*response\b|\bresponding\b|"
-                         r"\b(?:disease|scans?|restaging)\b[^.;]{0,30}\bstable\b", s.text, re.I):
+                         r"\b(?:disease|scans?|restaging)\b[^.;]{0,30}\bstable\b|\bstable disease\b", s.text, re.I):
             return
         response = response_in(s.text)
         t = self.p.treatments[-1]
@@ -1622,6 +1635,11 @@ class _TextReader:
             before = t[max(0, m.start() - 30):m.start()]
             if re.search(r"\b(no|never|not|without|denies)\b(?:\s+\w+){0,3}\s*$", before, re.I):
                 continue
+            if re.match(r"\s*:\s*(?:none|nil|never|no)\b", t[m.end():], re.I):
+                continue  # "Radiotherapy: none" (a form field): the absence is read with the stated absences
+            if re.match(r"\s*:\s*(?:(?:diagnostic|core|needle|tru-?cut|image-guided|percutaneous)\s+)*biops(?:y|ies)\s+only\b",
+                        t[m.end():], re.I):
+                continue  # "Prior surgery: diagnostic core biopsies only": a biopsy, not an operation
             if re.search(r"\b(plan(?:ned)?|will|candidate|consider|offered|recommend\w*|scheduled|referral|referred|"
                          r"question|asks?|asked|interested|trial|discuss\w*)\b", s.low):
                 continue  # "Radiotherapy referral", "Question from patient about the surgery trial": not done

@@ -255,8 +255,29 @@ def _menopause(t: str, kind: str) -> list:
     return out
 
 
+_PREG_STATE = r"(?:pregnant|lactating|breast-?\s?feeding|nursing)"
+# "pregnant or lactating", "lactating or pregnant": the words name her states, whatever test follows them
+_PREG_STATE_LIST = re.compile(rf"(?i)\b{_PREG_STATE}\s*(?:,|/|\bor\b|\band/or\b|\bnor\b)\s*(?:be\s+)?{_PREG_STATE}\b")
+# an exclusion written as a prohibition, "Participants must not be pregnant or nursing": the states exclude
+_PREG_PROHIBITED = re.compile(rf"(?i)\b(?:must|should|shall|may|can)\s*(?:not|n't)\s+be\s+{_PREG_STATE}"
+                              rf"(?:\s*(?:,|/|\bor\b|\band/or\b|\bnor\b)\s*(?:be\s+)?{_PREG_STATE})*\b")
+
+
+def _pregnancy_states(words: str) -> list:
+    out = []
+    if _any(r"\bpregnan", words):
+        out.append(Pregnancy(state="pregnant"))
+    if _any(r"breast-?\s?feeding|lactating|lactation|nursing", words):
+        out.append(Pregnancy(state="breastfeeding"))
+    return out
+
+
 def _pregnancy(t: str, kind: str) -> list:
     out = []
+    if kind != "inclusion":
+        pm = _PREG_PROHIBITED.search(t)
+        if pm:
+            return _pregnancy_states(pm.group(0))
     if kind == "inclusion" and _NONPREG_RE.search(t):
         return _not_pregnant_atoms(t) + (
             [Not(item=Pregnancy(state="pregnant"))] if _any(r"negative (?:serum |urine |blood )?pregnancy test", t)
@@ -274,7 +295,8 @@ def _pregnancy(t: str, kind: str) -> list:
         if _any(r"breast-?\s?feeding|lactating|lactation|nursing", t):
             out.append(Pregnancy(state="breastfeeding"))
         return out
-    if _any(r"\bpregnan(?:t|cy)\b", t) and not _any(r"avoid|prevent|contracep|potential|test", t):
+    if _any(r"\bpregnan(?:t|cy)\b", t) and not _any(r"avoid|prevent|contracep|potential|test", t) \
+            or _any(r"\bpregnant\b", "".join(m.group(0) for m in _PREG_STATE_LIST.finditer(t))):
         out.append(Pregnancy(state="pregnant"))
     if _any(r"breast-?\s?feeding|lactating|lactation|nursing", t):
         out.append(Pregnancy(state="breastfeeding"))

@@ -73,6 +73,7 @@ _RELAPSE_WITHIN_RE = re.compile(r"(?i)(?:relapse|recurrence|progression)\s+(?:\w
 _THERAPY_WITHIN_RE = re.compile(
     r"(?i)within\s+(?:the\s+)?(?:last\s+|past\s+|previous\s+)?" + NUM + r"\s*" + TIME + r"|" + NUM + r"\s*" + TIME +
     r"\s*(?:prior to|before|of)\s+(?:the\s+)?(?:first|start|randomi|enrol|registration|day 1|study)")
+_START_OF = re.compile(r"(?i)\b(?:start(?:ed|ing)?|initiat\w*|commenc\w*|began|begun|beginning)\b")
 _THERAPY_WITHIN_WORDS = family_data("therapy").cues.words("therapy_within_words")
 _LINE_OF_THERAPY = re.compile(r"(?i)\b(?:\d+|one|two|three|four|a|an)\s+(?:prior\s+|previous\s+|earlier\s+)?lines?\s+of\b")
 _EXCEPT_RE = re.compile(r"(?i)\(?\b(?:except|excluding|other than|with the exception of|apart from)\b(.*)")
@@ -231,7 +232,12 @@ def _prior_therapy(t: str, kind: str) -> list:
         kw["relapse_within_after_end"] = _dur(rm.group(1), rm.group(2))
         kw.pop("progressed", None)
     wm = _THERAPY_WITHIN_RE.search(t) if _may_match(t, _THERAPY_WITHIN_WORDS) else None
-    if wm and not rm:
+    if wm and not rm and re.search(r"(?i)(?:more than|over|greater than|longer than|at least|>=?|≥)\s*(?:for\s+)?$",
+                                   t[max(0, wm.start() - 20):wm.start()]) and _START_OF.search(t[:wm.start()]):
+        # "Start of T-DXd treatment (for) more than 30 days before enrolment": the course began that long ago (the
+        # days from its start, to today while it goes on), not a washout window within which it was given
+        kw["min_duration"] = _dur(wm.group(1) or wm.group(3), wm.group(2) or wm.group(4))
+    elif wm and not rm:
         kw["within"] = _dur(wm.group(1) or wm.group(3), wm.group(2) or wm.group(4))
     if _any(r"\bcurrent(?:ly)?\b|\bongoing\b|concomitant|concurrent", t) or ("receiving" in t and _RECEIVING_NOW.search(t)):
         kw["ongoing"] = True

@@ -45,6 +45,27 @@ def _course_text(t) -> str:
     return desc + ")"
 
 
+def _undated_left_out(items: list) -> list:
+    """Her courses less the undated ones that cannot be her most recent: a mention of a dated course's drugs
+    ("she is benefiting from fulvestrant with ribociclib" beside "Since March 2026: fulvestrant + ribociclib"),
+    while a dated course goes on, an undated one that is over, and an undated (neo)adjuvant course beside a dated
+    course of a later setting ("adjuvant EC x4" before "capecitabine since August 2026")."""
+    dated = [ti for ti in items if ti.treatment.start is not None]
+    if not dated:
+        return items
+    current = any(ti.treatment.ongoing is True for ti in dated)
+    later = any(ti.treatment.setting not in ("adjuvant", "neoadjuvant") for ti in dated)
+    out = []
+    for ti in items:
+        t = ti.treatment
+        if t.start is None and (any(set(t.drugs) <= set(d.treatment.drugs) for d in dated)
+                                or (current and t.ongoing is False)
+                                or (later and t.setting in ("adjuvant", "neoadjuvant"))):
+            continue
+        out.append(ti)
+    return out
+
+
 @evaluates("therapy_response")
 def evaluate_therapy_response(a: cm.TherapyResponse, ctx: EvalContext) -> Result:
     """True when a treatment of hers that matches the therapy, setting and line had one of the wanted
@@ -66,6 +87,7 @@ def evaluate_therapy_response(a: cm.TherapyResponse, ctx: EvalContext) -> Result
                       [_mf("treatment_history", f"prior {what} with its best response ({wanted}), dates and cycles")])
     items = list(idx.treatments)
     if a.most_recent:
+        items = _undated_left_out(items)
         if len(items) > 1 and any(ti.treatment.start is None for ti in items):
             return Result(None, ["which treatment was her most recent is not recorded (start dates)"],
                           [_ev(_course_text(ti.treatment), ti.treatment.source) for ti in items],

@@ -138,6 +138,24 @@ def _stage_group(stage: str | None) -> tuple[str, str] | None:
     return m.group(1).upper(), m.group(2).upper()
 
 
+_TNM_TN = re.compile(r"^T(is|[0-4])[abcd]?N([0-3])", re.I)
+
+
+def _tnm_early(tnm: str) -> bool:
+    """T0-2 N0-1 or T3 N0 (stages I-II when M0)."""
+    m = _TNM_TN.match(tnm)
+    if not m or re.search(r"M1", tnm):
+        return False
+    t, n = m.group(1).lower(), int(m.group(2))
+    return (t in ("is", "0", "1", "2") and n <= 1) or (t == "3" and n == 0)
+
+
+def _no_distant(idx: PatientIndex):
+    """The stated absence of any distant metastasis ("no evidence of distant disease"), if there are none recorded."""
+    a = idx.assertions.get("metastasis:any")
+    return a if a is not None and not a.present and not idx.metastases else None
+
+
 def patient_extents(idx: PatientIndex) -> tuple[set[str] | None, list[Evidence]]:
     """The extents her disease is at (``None`` when the record does not say)."""
     d = idx.primary
@@ -162,6 +180,10 @@ def patient_extents(idx: PatientIndex) -> tuple[set[str] | None, list[Evidence]]
     if sg and sg[0] in ("0", "I", "II") and not out:
         out.add("early")
         ev.append(used_fact(f"stage {d.stage}", d.source))
+    if not out and d.tnm and _tnm_early(d.tnm) and (re.search(r"M0", d.tnm) or _no_distant(idx) is not None):
+        # "pT1c pN0" with "no evidence of distant disease": T0-2 N0-1 or T3 N0 without metastases is stage I-II
+        out.add("early")
+        ev.append(used_fact(f"TNM {d.tnm}", d.source))
     if "metastatic" in out or "locally_advanced" in out:
         out.add("advanced")
     if not out:
@@ -185,6 +207,9 @@ def disease_extent(a: cm.DiseaseExtent, ctx: EvalContext) -> Result:
                 return Result(True, [f"stage {d.stage} is among {', '.join(a.stages)}"], ev)
         if not allowed:
             return Result(False, [f"stage {d.stage} is not {', '.join(a.stages)}"], ev)
+    if ext is None and allowed and allowed <= {"metastatic", "stage_iv"} and _no_distant(idx) is not None:
+        nd = _no_distant(idx)
+        return Result(False, ["no distant metastases (stated)"], ev + [used_fact("no distant metastases", nd.source)])
     if ext is None:
         return Result(None, ["stage / extent of disease not recorded"], ev,
                       [missing_fact("disease_extent", "stage or extent of disease (early, locally advanced, metastatic)")])
