@@ -194,3 +194,29 @@ def test_letters_stated_naive(text):
     r, p = read(text)
     assert ("any", "any", "none") in history(p) or ("any", "advanced", "none") in history(p) or \
         any(h.received == "none" for h in p.history_statements)
+
+
+# -- helper hA: metastatic onset from a dated scan, names before the age, planned OFS, negative screening ----
+def test_dated_scan_finding_metastases_dates_the_relapse_and_relapse_on_tamoxifen():
+    _, p = read("Clinic 30 October 2026\nMs Sofia Brennan, 38, premenopausal. Not on ovarian suppression yet.\n"
+                "Dx January 2024: right breast IDC, ER 95%, HER2 1+. Tamoxifen from late June 2024.\n"
+                "Relapse: pain in August. CT on 18 September 2026 showed two liver lesions and sclerotic bone "
+                "metastases in T8.\nTamoxifen was stopped on 20 September 2026.\n"
+                "HIV, hepatitis B and hepatitis C negative.\n"
+                "Discussion: options are ovarian suppression + AI + CDK4/6 inhibitor.\n")
+    assert p.primary_diagnosis.metastatic_date == dt.date(2026, 9, 18)
+    assert p.age_years == 38
+    assert p.ovarian_suppression is False
+    assert not {c.name for c in p.conditions} & {"hiv", "hbv", "hcv"}
+    assert {a.subject for a in p.assertions if not a.present} >= {"condition:hiv"}
+
+
+def test_stable_metastases_on_a_dated_scan_do_not_date_the_onset():
+    _, p = read("Clinic 30 October 2026\nMrs A, 60, postmenopausal. Dx 2019 right breast IDC, ER 90%.\n"
+                "Metastatic breast cancer to bone.\nCT on 2 October 2026 showed stable bone metastases.\n")
+    assert p.primary_diagnosis.metastatic_date is None
+
+
+def test_hiv_on_treatment_with_undetectable_load_stays_a_condition():
+    _, p = read("Clinic 30 October 2026\n48F. HIV on ART, VL undetectable, CD4 610.\n")
+    assert "hiv" in {c.name for c in p.conditions}

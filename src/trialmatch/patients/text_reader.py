@@ -471,6 +471,10 @@ class _TextReader:
                     fn(self, s)
                 except Exception as exc:  # noqa: BLE001
                     self.warnings.append(f"text: sentence at {s.start}-{s.end} not fully read ({type(exc).__name__}: {exc})")
+        try:
+            self.metastatic_found()
+        except Exception as exc:  # noqa: BLE001
+            self.warnings.append(f"text: metastatic onset not read ({type(exc).__name__}: {exc})")
         for b in self._pending:
             if not any(x.name == b.name for x in self.p.biomarkers) or b.date is not None:
                 self.p.biomarkers.append(b)
@@ -540,8 +544,9 @@ class _TextReader:
     AGE_RES = [
         re.compile(r"\b(\d{1,3})\s*(?:-|\s)?\s*(?:years?|yrs?|yr)[\s-]*old\b", re.I),
         re.compile(r"\b(\d{1,3})\s*(?:yo|y/o|y\.o\.?|yof|yom)\b", re.I),
-        # "Ms K, 41, premenopausal", "Mrs F (51, postmenopausal", "Ms D, 50 years,": title, name, age
-        re.compile(r"\b(?:Mrs|Mr|Ms|Miss|Mx)\.?\s+[A-Z][\w'-]*\s*[,(]\s*(\d{1,3})\s*(?:years?|yrs?|y)?"
+        # "Ms K, 41, premenopausal", "Mrs F (51, postmenopausal", "Ms D, 50 years,", "Ms Sofia Brennan, 38,":
+        # title, name (up to three words), age
+        re.compile(r"\b(?:Mrs|Mr|Ms|Miss|Mx)\.?\s+[A-Z][\w'-]*(?:[ ]+[A-Z][\w'.-]*){0,2}\s*[,(]\s*(\d{1,3})\s*(?:years?|yrs?|y)?"
                    r"(?=\s*[,.;()]|\s+(?:years?\b|woman|lady|female|man|male|pre|post|peri))"),
         # clinic-letter shorthand "66F, postmenopausal", "Mrs B, 58 F": capitals only
         re.compile(r"(?<![\w.,/:-])(\d{1,3})\s?(?:yo\s?|y/o\s?|y\s)?(?:F|M)\b(?![/.]\d)"),
@@ -599,7 +604,8 @@ class _TextReader:
         for m in note_rules()["ofs"].finditer(text):
             sent = self._sent_at(m.start())
             before = text[max(sent.start, m.start() - 40):m.start()]
-            if re.search(r"\b(?:no|not|never|without|declined|stopped|off|plan\w*|consider\w*|offered|will|candidate)\b", before, re.I) \
+            if re.search(r"\b(?:no|not|never|without|declined|stopped|off|plan\w*|consider\w*|offered|will|candidate|"
+                         r"options?|could|would|may|might|discuss\w*|recommend\w*|propos\w*|suggest\w*)\b", before, re.I) \
                     or re.search(r"\b(?:not|never)\b", sent.text[:max(0, m.start() - sent.start)], re.I) and NEG_LOCAL.search(before):
                 continue
             self.p.ovarian_suppression = True
@@ -812,6 +818,39 @@ class _TextReader:
             d = after[0][2]
             if d <= self.as_of and (dx.date is None or d >= dx.date):
                 dx.metastatic_date = d
+
+    #: a dated finding of distant disease: "CT on 18 September 2026 showed two liver lesions ... bone metastases",
+    #: "February 2026: ... CT showed bone metastases", "PET in May 2025 revealed nodal and bone metastases"
+    _MET_FOUND = re.compile(r"\b(?:showed|shows|revealed|reveals|demonstrated|found|detected|confirmed|identified)\b"
+                            r"[^.;]{0,120}?\b(?:metastas[ie]s|metastatic|mets|deposits?)\b", re.I)
+    _MET_FOUND_NOT = re.compile(r"\b(?:no|without|stable|unchanged|known|progress\w*|respon\w*|shrink\w*|smaller|"
+                                r"reduc\w*|regress\w*|resolv\w*|new)\b", re.I)
+
+    def metastatic_found(self) -> None:
+        """Where no sentence dates the onset of her metastatic disease, the earliest dated scan or biopsy that
+        found distant metastases after her first diagnosis ("CT on 18 September 2026 showed two liver lesions and
+        sclerotic bone metastases"): a finding about known disease (stable, progressing, responding, new lesions
+        besides the old) is not its onset."""
+        dx = self.p.primary_diagnosis
+        if dx is None or dx.metastatic_date is not None or dx.extent != "metastatic":
+            return
+        early = [t.start for t in self.p.treatments if t.start is not None and t.setting in ("adjuvant", "neoadjuvant")]
+        first = dx.date or (min(early) if early else None)  # her early disease dated, or its treatment
+        if first is None:
+            return
+        best = None
+        for s in self.sents:
+            m = self._MET_FOUND.search(s.text)
+            if not m or self._MET_FOUND_NOT.search(s.text[m.start():m.end()]):
+                continue
+            ds = [d for d in self._find_dates(s.text) if d[0] < m.start()]
+            d0 = ds[-1][2] if ds else None
+            if d0 is None or d0 > self.as_of or (d0 - first).days <= 90:
+                continue
+            if best is None or d0 < best:
+                best = d0
+        if best is not None:
+            dx.metastatic_date = best
 
     def measurable(self, s: _Sentence) -> None:
         """ "measurable by RECIST 1.1", "target lesion 31 mm", "new liver lesions, largest 24 mm":
@@ -1592,10 +1631,14 @@ class _TextReader:
         return bool(_PLANNED.search(before))
 
     def conditions(self, s: _Sentence) -> None:
+        from .note_rules import note_rules
+
         for ent, key in self._ents(s, "CONDITION"):
             if ent._.is_family or ent._.is_hypothetical:
                 continue
-            if ent._.is_negated:
+            after = self.text[ent.end_char:s.end].split("\n", 1)[0]
+            if ent._.is_negated or note_rules()["test_negative"].search(after):
+                # "HIV, hepatitis B and hepatitis C negative": each test of the list negative
                 self.p.assertions.append(Assertion(subject=f"condition:{key}", present=False, source=self.src(s)))
                 continue
             quals = []
