@@ -146,3 +146,10 @@ def test_relapse_while_on_adjuvant_endocrine_therapy_is_resistance():
     p = patient([tam], dx=dt.date(2024, 1, 1), met=dt.date(2026, 9, 18))
     assert outcome("endocrine treatment resistance", p).outcome == "pass"
     assert outcome("AI-resistant mBC", p).outcome == "fail"
+
+
+def test_relapse_while_on_adjuvant_therapy_is_not_settled_against_a_trials_own_after_end_definition():
+    on = pm.Treatment(drugs=["letrozole"], setting="adjuvant", start=dt.date(2021, 11, 1), ongoing=True, source=SRC)
+    p = patient([on], dx=dt.date(2021, 6, 1), met=dt.date(2026, 2, 1))
+    assert outcome("Disease relapse within 12 months after at least 24 months endocrine adjuvant therapy", p).outcome \
+        != "pass"

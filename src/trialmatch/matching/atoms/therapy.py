@@ -474,9 +474,12 @@ def _prior_treatments(a: cm.PriorTherapy, idx: PatientIndex, o, excluded: list[s
                 # within it
                 latest_end = _latest_day(t.start) + dt.timedelta(days=35 * t.cycles)
                 vals.append(False if (rec - latest_end).days > a.relapse_within_after_end.days + 0.5 else None)
-            elif rec is not None and t.start is not None and t.start <= rec and setting in ("adjuvant", "neoadjuvant", "early") \
+            elif rec is not None and a.min_duration is None and t.start is not None and t.start <= rec \
+                    and setting in ("adjuvant", "neoadjuvant", "early") \
                     and (t.end is None and t.ongoing is True or t.end is not None and rec <= t.end):
-                vals.append(True)  # relapse while still on her adjuvant therapy: within any window after its end
+                # relapse while still on her adjuvant therapy: resistance ("endocrine-resistant"); a trial's own
+                # definition with a duration ("relapse within 12 months after at least 24 months") is read as written
+                vals.append(True)
             elif t.end is None or rec is None:
                 vals.append(None)
             else:
