@@ -220,3 +220,15 @@ def test_stable_metastases_on_a_dated_scan_do_not_date_the_onset():
 def test_hiv_on_treatment_with_undetectable_load_stays_a_condition():
     _, p = read("Clinic 30 October 2026\n48F. HIV on ART, VL undetectable, CD4 610.\n")
     assert "hiv" in {c.name for c in p.conditions}
+
+
+@pytest.mark.parametrize("tn, extent", [("pT1c pN0 (0/2 nodes)", "early"), ("pT4b pN2a", "locally_advanced")])
+def test_t_and_n_stage_with_no_distant_disease_stated_sets_the_extent(tn, extent):
+    _, p = read(f"Post-op clinic 14/10/2026\n44 y/o woman.\nWide local excision: invasive ductal carcinoma, {tn}.\n"
+                "ER 90%, HER2 1+.\nNo evidence of distant disease.\n")
+    assert p.primary_diagnosis.extent == extent
+
+
+def test_t_and_n_stage_alone_leaves_the_extent_open():
+    _, p = read("Clinic 14/10/2026\n44 y/o woman.\nWide local excision: invasive ductal carcinoma, pT1c pN0.\n")
+    assert p.primary_diagnosis.extent is None

@@ -472,6 +472,7 @@ class _TextReader:
                 except Exception as exc:  # noqa: BLE001
                     self.warnings.append(f"text: sentence at {s.start}-{s.end} not fully read ({type(exc).__name__}: {exc})")
         try:
+            self.extent_from_stage()
             self.metastatic_found()
         except Exception as exc:  # noqa: BLE001
             self.warnings.append(f"text: metastatic onset not read ({type(exc).__name__}: {exc})")
@@ -851,6 +852,21 @@ class _TextReader:
                 best = d0
         if best is not None:
             dx.metastatic_date = best
+
+    _TN = re.compile(r"\b(?:c|p|yp)?T([0-4](?:is|mi|[abcd])?)\s*(?:c|p|yp)?N([0-3](?:mi|[abc])?)\b")
+
+    def extent_from_stage(self) -> None:
+        """A tumour staged by T and N without M ("pT1c pN0 (0/2 nodes)") in a note that states no distant disease
+        ("No evidence of distant disease"): early (T4 or N2-3: locally advanced)."""
+        dx = self.p.primary_diagnosis
+        if dx is None or dx.extent is not None or dx.metastases:
+            return
+        if not any(a.subject == "metastasis:any" and a.present is False for a in self.p.assertions):
+            return
+        m = self._TN.search(self.text)
+        if not m:
+            return
+        dx.extent = "locally_advanced" if m.group(1).startswith("4") or m.group(2)[0] in "23" else "early"
 
     def measurable(self, s: _Sentence) -> None:
         """ "measurable by RECIST 1.1", "target lesion 31 mm", "new liver lesions, largest 24 mm":
