@@ -232,3 +232,9 @@ def test_t_and_n_stage_with_no_distant_disease_stated_sets_the_extent(tn, extent
 def test_t_and_n_stage_alone_leaves_the_extent_open():
     _, p = read("Clinic 14/10/2026\n44 y/o woman.\nWide local excision: invasive ductal carcinoma, pT1c pN0.\n")
     assert p.primary_diagnosis.extent is None
+
+
+def test_no_previous_breast_cancer_treatment_is_a_stated_naive_history():
+    _, p = read("Clinic 18 October 2026\nMrs R, 34. Right breast IDC with liver metastases, ER 85%.\n"
+                "No previous breast cancer treatment of any kind.\n")
+    assert any(h.therapy == "any" and h.received == "none" for h in p.history_statements)
