@@ -238,3 +238,15 @@ def test_no_previous_breast_cancer_treatment_is_a_stated_naive_history():
     _, p = read("Clinic 18 October 2026\nMrs R, 34. Right breast IDC with liver metastases, ER 85%.\n"
                 "No previous breast cancer treatment of any kind.\n")
     assert any(h.therapy == "any" and h.received == "none" for h in p.history_statements)
+
+
+def test_form_fields_date_of_diagnosis_de_novo_and_imaged_organ():
+    _, p = read("TUMOUR BOARD FORM\nMeeting date: 2026-11-16\nName: Mrs C\nAge: 61\n"
+                "Histology: invasive ductal carcinoma\nER: 90%\nDate of diagnosis: 10 February 2026\n"
+                "Stage at diagnosis: de novo stage IV, T2 N1 M1\n"
+                "Metastatic sites: single lung metastasis, right upper lobe\n"
+                "Brain imaging: MRI brain 05/02/2026 - no metastases\n")
+    dx = p.primary_diagnosis
+    assert dx.date == dt.date(2026, 2, 10) and dx.metastatic_date == dt.date(2026, 2, 10)
+    assert [m.site for m in dx.metastases] == ["lung"]
+    assert any(a.subject == "metastasis:brain" and a.present is False for a in p.assertions)

@@ -473,6 +473,7 @@ class _TextReader:
                     self.warnings.append(f"text: sentence at {s.start}-{s.end} not fully read ({type(exc).__name__}: {exc})")
         try:
             self.extent_from_stage()
+            self.diagnosis_date_field()
             self.metastatic_found()
         except Exception as exc:  # noqa: BLE001
             self.warnings.append(f"text: metastatic onset not read ({type(exc).__name__}: {exc})")
@@ -855,6 +856,27 @@ class _TextReader:
 
     _TN = re.compile(r"\b(?:c|p|yp)?T([0-4](?:is|mi|[abcd])?)\s*(?:c|p|yp)?N([0-3](?:mi|[abc])?)\b")
 
+    _DX_FIELD = re.compile(r"^[ \t]*(?:date of (?:first |initial )?diagnosis|diagnosis date|dx date|date of dx)[ \t]*[:=-][ \t]*",
+                           re.I | re.M)
+    _DE_NOVO = re.compile(r"\bde novo\b|\bstage (?:iv|4)\b[^.\n]{0,20}\bat (?:diagnosis|presentation)\b|"
+                          r"\bstage at (?:diagnosis|presentation)[ \t]*:[^\n]{0,30}\b(?:iv|4|M1)\b", re.I)
+
+    def diagnosis_date_field(self) -> None:
+        """ "Date of diagnosis: 10 February 2026" (a form's field): the date of her first diagnosis where no
+        sentence gave it; with de novo metastatic disease ("Stage at diagnosis: de novo stage IV") it is also the
+        date her disease became metastatic."""
+        dx = self.p.primary_diagnosis
+        if dx is None:
+            return
+        if dx.date is None:
+            m = self._DX_FIELD.search(self.text)
+            ds = [d for d in self._find_dates(self.text[m.end():m.end() + 40]) if d[0] == 0] if m else []
+            if ds and ds[0][2] <= self.as_of:
+                dx.date = ds[0][2]
+        if dx.date is not None and dx.metastatic_date is None and dx.extent == "metastatic" \
+                and self._DE_NOVO.search(self.text):
+            dx.metastatic_date = dx.date
+
     def extent_from_stage(self) -> None:
         """A tumour staged by T and N without M ("pT1c pN0 (0/2 nodes)") in a note that states no distant disease
         ("No evidence of distant disease"): early (T4 or N2-3: locally advanced)."""
@@ -928,6 +950,12 @@ class _TextReader:
                 continue
             if re.search(r"(?:MRI|CT|PET|scan|imaging|x-ray|ultrasound|biopsy|exam\w*)\s+(?:of\s+)?(?:the\s+)?$",
                          self.text[max(s.start, ent.start_char - 30):ent.start_char], re.I):
+                continue
+            if re.match(r"\s*(?:imaging|scans?|MRI|CT|PET|x-?rays?|ultrasound|USS?)\b", after, re.I):
+                # "Brain imaging: MRI brain 05/02/2026 - no metastases", "Liver US: normal": the organ imaged
+                if re.search(r"\b(?:no|without)\s+(?:evidence of\s+)?(?:metasta|mets\b|lesions?|deposits?|disease)",
+                             self.text[ent.end_char:s.end], re.I) and not self._stale_negative(s):
+                    self.p.assertions.append(Assertion(subject=f"metastasis:{key}", present=False, source=self.src(s)))
                 continue
             if not ent._.is_negated and any(e2._.is_negated and k2 == key for e2, k2 in self._ents(s, "SITE")):
                 continue
