@@ -250,3 +250,15 @@ def test_form_fields_date_of_diagnosis_de_novo_and_imaged_organ():
     assert dx.date == dt.date(2026, 2, 10) and dx.metastatic_date == dt.date(2026, 2, 10)
     assert [m.site for m in dx.metastases] == ["lung"]
     assert any(a.subject == "metastasis:brain" and a.present is False for a in p.assertions)
+
+
+def test_indented_history_table_lines_are_sentences_of_their_own():
+    from trialmatch.patients.text_reader import sentence_starts
+    text = ("Treatment history\n  2019  lumpectomy, adjuvant letrozole\n  06/2023  relapse on adjuvant letrozole: "
+            "liver and para-aortic nodes\n  L1  07/2023-01/2025  fulvestrant + palbociclib -> PD\n")
+    starts = sentence_starts(text)
+    for line in ("2019  lump", "06/2023  rel", "L1  07/2023"):
+        assert text.index(line) in starts, line
+    _, p = read("Clinic 27 October 2026\nMrs D, 57. Left IDC, ER 85%, HER2 1+.\n" + text)
+    assert "liver" in {m.site for m in p.primary_diagnosis.metastases}
+    assert ["fulvestrant", "palbociclib"] in [t.drugs for t in p.treatments]

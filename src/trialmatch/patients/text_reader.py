@@ -75,7 +75,7 @@ def _nlp():
 
 _ABBREV = re.compile(r"(?:\b(?:dr|mr|mrs|ms|vs|e\.g|i\.e|approx|no|st|pt|inc|fig|wk|mo|yr|hrs?|min|max|b\.i\.d|t\.i\.d|q\.d|p\.o|s/p)|\b[A-Z])\.$",
                      re.I)
-_BOUNDARY = re.compile(r"\n\s*\n|\n(?=\d{1,3}\s?(?:F|M|yo|y/o)\b|\d{1,2}[/.]\d{1,2}[/.]\d{4})|\n(?=\s*(?:[-•*–]|\d+[.)]\s|[A-Z][\w /()-]{0,40}:|[A-Z]))|(?<=[.!?;])\s+(?=[\"'(\[]?[A-Z0-9])")
+_BOUNDARY = re.compile(r"\n\s*\n|\n(?=\d{1,3}\s?(?:F|M|yo|y/o)\b|\d{1,2}[/.]\d{1,2}[/.]\d{4})|\n(?=[ \t]*(?:\d{1,2}[/.])?(?:19|20)\d{2}\b(?![/.]\d))|\n(?=\s*(?:[-•*–]|\d+[.)]\s|[A-Z][\w /()-]{0,40}:|[A-Z]))|(?<=[.!?;])\s+(?=[\"'(\[]?[A-Z0-9])")
 
 
 def sentence_starts(text: str) -> list[int]:
@@ -91,7 +91,10 @@ def sentence_starts(text: str) -> list[int]:
             line = text[text.rfind("\n", 0, m.start()) + 1:m.start()]
             if line.count("(") > line.count(")"):
                 continue
-        starts.append(m.end())
+        e = m.end()
+        while e < len(text) and text[e] in " \t":
+            e += 1  # an indented line starts at its first character (spaCy keeps "\n  " as one whitespace token)
+        starts.append(e)
     return sorted(set(starts))
 
 
