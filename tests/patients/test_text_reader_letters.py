@@ -262,3 +262,10 @@ def test_indented_history_table_lines_are_sentences_of_their_own():
     _, p = read("Clinic 27 October 2026\nMrs D, 57. Left IDC, ER 85%, HER2 1+.\n" + text)
     assert "liver" in {m.site for m in p.primary_diagnosis.metastases}
     assert ["fulvestrant", "palbociclib"] in [t.drugs for t in p.treatments]
+
+
+def test_a_wrapped_line_indented_under_its_bullet_stays_in_its_sentence():
+    from trialmatch.patients.text_reader import sentence_starts
+    text = "- 2021: right breast IDC. Mastectomy, adjuvant\n  EC x4 followed by paclitaxel x4\n- 2026: relapse\n"
+    starts = sentence_starts(text)
+    assert text.index("EC x4") not in starts and text.index("- 2026") in starts

@@ -94,6 +94,11 @@ def sentence_starts(text: str) -> list[int]:
         e = m.end()
         while e < len(text) and text[e] in " \t":
             e += 1  # an indented line starts at its first character (spaCy keeps "\n  " as one whitespace token)
+        if e > m.end() and "\n\n" not in m.group(0) and text[m.start()] == "\n" and \
+                not re.match(r"(?:[-•*–]|\d+[.)]\s|(?:\d{1,2}[/.])?(?:19|20)\d{2}\b)", text[e:e + 8]):
+            prev = text[text.rfind("\n", 0, m.start()) + 1:m.start()]
+            if len(prev) - len(prev.lstrip(" \t")) < e - m.end() and not prev.rstrip().endswith((".", ":", ";", "!", "?")):
+                continue  # a wrapped line indented under its item ("- 2021: ... adjuvant\n  EC x4 ..."): the same sentence
         starts.append(e)
     return sorted(set(starts))
 
