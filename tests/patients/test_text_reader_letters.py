@@ -269,3 +269,10 @@ def test_a_wrapped_line_indented_under_its_bullet_stays_in_its_sentence():
     text = "- 2021: right breast IDC. Mastectomy, adjuvant\n  EC x4 followed by paclitaxel x4\n- 2026: relapse\n"
     starts = sentence_starts(text)
     assert text.index("EC x4") not in starts and text.index("- 2026") in starts
+
+
+def test_therapies_listed_as_options_are_not_history():
+    _, p = read("Clinic 30 October 2026\nMs B, 38. Right breast IDC 2024, ER 95%. Liver metastases.\n"
+                "Discussion: options are ovarian suppression + AI + CDK4/6 inhibitor, or epirubicin/cyclophosphamide "
+                "chemotherapy given liver involvement.\n")
+    assert not any("epirubicin" in t.drugs for t in p.treatments)

@@ -54,6 +54,9 @@ _PLANNED = re.compile(
     r"scheduled (?:for|to)|to (?:start|receive|begin|undergo)|recommended|considered for|considering|"
     r"eligible for|referred for|awaiting|offered)\b(?:\s+[\w/-]+){0,3}\s*$", re.I)
 
+#: "options are ovarian suppression + AI + CDK4/6 inhibitor, or epirubicin/cyclophosphamide": every therapy named
+#: after it in the sentence is one to choose from, not one she had
+_OPTIONS = re.compile(r"\b(?:(?:treatment |therapeutic |the )?options?|alternatives?|choices?)\s*(?:are|is|include|would be|:)", re.I)
 
 # ---------------------------------------------------------------------------------------------
 # pipeline and patterns (built once)
@@ -1680,7 +1683,7 @@ class _TextReader:
         """The mention is a treatment still to come ("a candidate for tumor resection prior to
         chemotherapy", "will start letrozole", "planned for adjuvant radiotherapy"): not history."""
         before = self.text[max(s.start, ent.start_char - 45):ent.start_char]
-        return bool(_PLANNED.search(before))
+        return bool(_PLANNED.search(before) or _OPTIONS.search(self.text[s.start:ent.start_char]))
 
     def conditions(self, s: _Sentence) -> None:
         from .note_rules import note_rules
