@@ -276,3 +276,8 @@ def test_therapies_listed_as_options_are_not_history():
                 "Discussion: options are ovarian suppression + AI + CDK4/6 inhibitor, or epirubicin/cyclophosphamide "
                 "chemotherapy given liver involvement.\n")
     assert not any("epirubicin" in t.drugs for t in p.treatments)
+
+
+def test_receptor_percentages_without_percent_sign_separated_by_slashes():
+    _, p = read("Clinic note - 2 Oct 2026\n46F. De novo MBC Feb 2023 - bone. ER 90 / PR 70 / HER2 1+.\n")
+    assert bio(p, "ER")[0].percent == 90 and bio(p, "PR")[0].percent == 70

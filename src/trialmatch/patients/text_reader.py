@@ -1057,9 +1057,9 @@ class _TextReader:
                     b.status = "low"
                 elif w == "equivocal":
                     b.status = "equivocal"
-        # "ER 90 PR 50 HER2 0": percentages written without the % sign in clinic shorthand
+        # "ER 90 PR 50 HER2 0", "ER 90 / PR 70 / HER2 1+": percentages written without the % sign in clinic shorthand
         for m in re.finditer(r"(?<![\w-])(ER|PR|PgR)\s+(\d{1,3})(?![\d.,/%]|\s*(?:mm|cm|x|months?|years?))"
-                             r"(?=\s*(?:[,;]|\s(?:PR|PgR|HER-?2|and)\b|$))", t):
+                             r"(?=\s*(?:[,;]|/\s*(?:PR|PgR|HER-?2)\b|\s(?:PR|PgR|HER-?2|and)\b|$))", t):
             b = get(self._rec_name(m.group(1)))
             if b.percent is None and float(m.group(2)) <= 100:
                 b.percent = float(m.group(2))
