@@ -281,3 +281,13 @@ def test_therapies_listed_as_options_are_not_history():
 def test_receptor_percentages_without_percent_sign_separated_by_slashes():
     _, p = read("Clinic note - 2 Oct 2026\n46F. De novo MBC Feb 2023 - bone. ER 90 / PR 70 / HER2 1+.\n")
     assert bio(p, "ER")[0].percent == 90 and bio(p, "PR")[0].percent == 70
+
+
+def test_regions_listed_after_the_scan_are_imaged_organs_not_sites():
+    _, p = read("Clinic 20 November 2026\nMrs H, 60. Left breast IDC, clinical T4b N2, ER 88%.\n"
+                "Staging CT chest/abdomen/pelvis and bone scan (June 2026): no distant metastases.\n")
+    assert p.primary_diagnosis.metastases == [] and p.primary_diagnosis.extent != "metastatic"
+    _, p = read("Clinic 20 November 2026\nMrs H, 60. Left breast IDC, ER 88%.\n"
+                "CT chest/abdomen/pelvis: liver metastases, otherwise normal.\n")
+    assert [m.site for m in p.primary_diagnosis.metastases] == ["liver"]
+    assert not any(a.subject == "metastasis:bone" for a in p.assertions)

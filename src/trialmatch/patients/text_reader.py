@@ -959,13 +959,19 @@ class _TextReader:
             # "lymph node" in "sentinel lymph node biopsy" etc. is not a metastasis
             if re.search(r"biopsy|dissection", s.text[ent.end_char - s.start:ent.end_char - s.start + 12], re.I):
                 continue
-            if re.search(r"(?:MRI|CT|PET|scan|imaging|x-ray|ultrasound|biopsy|exam\w*)\s+(?:of\s+)?(?:the\s+)?$",
-                         self.text[max(s.start, ent.start_char - 30):ent.start_char], re.I):
-                continue
-            if re.match(r"\s*(?:imaging|scans?|MRI|CT|PET|x-?rays?|ultrasound|USS?)\b", after, re.I):
-                # "Brain imaging: MRI brain 05/02/2026 - no metastases", "Liver US: normal": the organ imaged
-                if re.search(r"\b(?:no|without)\s+(?:evidence of\s+)?(?:metasta|mets\b|lesions?|deposits?|disease)",
-                             self.text[ent.end_char:s.end], re.I) and not self._stale_negative(s):
+            if re.search(r"(?:MRI|CT|PET|scan|imaging|x-ray|ultrasound|biopsy|exam\w*)\s+(?:of\s+)?(?:the\s+)?"
+                         r"(?:[\w-]+\s*(?:/|,|&|\band\b)\s*){0,4}$",
+                         self.text[max(s.start, ent.start_char - 45):ent.start_char], re.I) or \
+                    re.match(r"\s*(?:imaging|scans?|MRI|CT|PET|x-?rays?|ultrasound|USS?)\b", after, re.I):
+                # "MRI brain", "CT chest/abdomen/pelvis", "Brain imaging: MRI brain 05/02/2026 - no metastases",
+                # "bone scan": the organ imaged; "MRI brain (October 2026): normal" says it is free of metastases
+                rest = self.text[ent.end_char:s.end]
+                cleared = re.sub(r"\b(?:no|without)\s+(?:evidence of\s+)?(?:\w+\s+)?(?:metasta\w*|mets|lesions?|deposits?|"
+                                 r"disease|abnormalit\w*)\b", " CLEAR ", rest, flags=re.I)
+                if (re.search(r"\bCLEAR\b|\b(?:normal|clear|negative|unremarkable)\b", cleared)
+                        and not re.search(r"\b(?:metasta\w*|mets|lesions?|deposits?|nodules?|progress\w*|otherwise|"
+                                          r"except|but)\b", cleared, re.I)
+                        and not self._stale_negative(s)):
                     self.p.assertions.append(Assertion(subject=f"metastasis:{key}", present=False, source=self.src(s)))
                 continue
             if not ent._.is_negated and any(e2._.is_negated and k2 == key for e2, k2 in self._ents(s, "SITE")):
