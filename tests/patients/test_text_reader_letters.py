@@ -291,3 +291,11 @@ def test_regions_listed_after_the_scan_are_imaged_organs_not_sites():
                 "CT chest/abdomen/pelvis: liver metastases, otherwise normal.\n")
     assert [m.site for m in p.primary_diagnosis.metastases] == ["liver"]
     assert not any(a.subject == "metastasis:bone" for a in p.assertions)
+
+
+def test_pipe_table_lab_rows():
+    _, p = read("Day unit 12/11/2026\nMrs P, 53. Breast IDC, ER 90%.\nBloods 10/11/2026:\n"
+                "| Test        | Result     | Range        |\n| Hb          | 112 g/L    | 115-165      |\n"
+                "| Platelets   | 118        | 150-400      |\n| Creatinine  | 88 umol/L  | 45-90        |\n")
+    assert lab(p, "hemoglobin").value == 112 and lab(p, "platelets").value == 118
+    assert lab(p, "creatinine").value == 88 and lab(p, "creatinine").date == dt.date(2026, 11, 10)

@@ -1203,7 +1203,8 @@ class _TextReader:
     # -- labs ------------------------------------------------------------------------------------
     def labs(self, s: _Sentence) -> None:
         pats = _patterns()
-        t = s.text
+        # a lab table's cells ("| Hb          | 112 g/L    | 115-165 |"): the bars are column spacing (same length)
+        t = re.sub(r"[ \t]*\|[ \t]*", lambda m: " " * len(m.group(0)), s.text) if s.text.count("|") >= 4 else s.text
         date = None
         if re.search(r"\blab|blood|cbc|chemistry|panel|count|hemoglobin|platelet|\becho|\bmuga\b|\blvef\b", s.low):
             date = self._date_in(s)
