@@ -299,3 +299,10 @@ def test_pipe_table_lab_rows():
                 "| Platelets   | 118        | 150-400      |\n| Creatinine  | 88 umol/L  | 45-90        |\n")
     assert lab(p, "hemoglobin").value == 112 and lab(p, "platelets").value == 118
     assert lab(p, "creatinine").value == 88 and lab(p, "creatinine").date == dt.date(2026, 11, 10)
+
+
+def test_date_just_before_relapsed_dates_the_metastatic_onset():
+    _, p = read("Clinic 9 October 2026\nMrs K, 63. Treated in 2017 for a left breast invasive ductal carcinoma, ER 95%.\n"
+                "Anastrozole for five years (2017 to June 2022).\n\n"
+                "In January 2025 she relapsed with bone and liver metastases.\n")
+    assert p.primary_diagnosis.metastatic_date == dt.date(2025, 1, 1)

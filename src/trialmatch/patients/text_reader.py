@@ -826,11 +826,20 @@ class _TextReader:
                   if not re.search(r"\b(?:since|at|after)\s+(?:her|the|his)\s+(?:\w+\s+)?$", s.text[:mm.start()], re.I)), None)
         if not m or re.search(r"\b(?:no|without)\s+(?:\w+\s+)?(?:relapse|recurrence|metasta)", s.low):
             return
-        after = [d for d in self._find_dates(s.text) if d[0] >= m.start()]
+        dates = self._find_dates(s.text)
+        after = [d for d in dates if d[0] >= m.start()]
+        # "In January 2025 she relapsed with bone and liver metastases": the date just before it
+        before = [d for d in dates if d[1] <= m.start() and re.fullmatch(r"[\s,]*(?:she|he|they|the patient|patient|"
+                                                                           r"disease|there was a)?\s*(?:has\s+|had\s+)?",
+                                                                           s.text[d[1]:m.start()], re.I)]
         if after and (after[0][0] - m.end()) <= 100:
             d = after[0][2]
-            if d <= self.as_of and (dx.date is None or d >= dx.date):
-                dx.metastatic_date = d
+        elif before:
+            d = before[-1][2]
+        else:
+            return
+        if d <= self.as_of and (dx.date is None or d >= dx.date):
+            dx.metastatic_date = d
 
     #: a dated finding of distant disease: "CT on 18 September 2026 showed two liver lesions ... bone metastases",
     #: "February 2026: ... CT showed bone metastases", "PET in May 2025 revealed nodal and bone metastases"
