@@ -131,3 +131,25 @@ def test_allred_score_and_high_expression(score, want):
     p = patient(biomarkers=[er, pm.Biomarker(name="PR", status="negative", source=SRC)])
     assert outcome("hormone receptor-high expressed", p).outcome == want
 
+
+
+# -- relapse while still on adjuvant therapy (helper hA) -------------------------------------------------
+def test_relapse_while_on_adjuvant_endocrine_therapy_is_resistance():
+    # "February 2026: while still taking adjuvant letrozole, CT showed bone metastases"
+    on = pm.Treatment(drugs=["letrozole"], setting="adjuvant", start=dt.date(2021, 11, 1), ongoing=True, source=SRC)
+    p = patient([on], dx=dt.date(2021, 6, 1), met=dt.date(2026, 2, 1))
+    assert outcome("endocrine treatment resistance", p).outcome == "pass"
+    assert outcome("AI-resistant mBC", p).outcome == "pass"
+    # stopped at the relapse, setting not written: begun for her early disease
+    tam = pm.Treatment(drugs=["tamoxifen"], setting="unknown", start=dt.date(2024, 6, 1), end=dt.date(2026, 9, 20),
+                       ongoing=False, source=SRC)
+    p = patient([tam], dx=dt.date(2024, 1, 1), met=dt.date(2026, 9, 18))
+    assert outcome("endocrine treatment resistance", p).outcome == "pass"
+    assert outcome("AI-resistant mBC", p).outcome == "fail"
+
+
+def test_relapse_while_on_adjuvant_therapy_is_not_settled_against_a_trials_own_after_end_definition():
+    on = pm.Treatment(drugs=["letrozole"], setting="adjuvant", start=dt.date(2021, 11, 1), ongoing=True, source=SRC)
+    p = patient([on], dx=dt.date(2021, 6, 1), met=dt.date(2026, 2, 1))
+    assert outcome("Disease relapse within 12 months after at least 24 months endocrine adjuvant therapy", p).outcome \
+        != "pass"

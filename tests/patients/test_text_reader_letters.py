@@ -194,3 +194,115 @@ def test_letters_stated_naive(text):
     r, p = read(text)
     assert ("any", "any", "none") in history(p) or ("any", "advanced", "none") in history(p) or \
         any(h.received == "none" for h in p.history_statements)
+
+
+# -- helper hA: metastatic onset from a dated scan, names before the age, planned OFS, negative screening ----
+def test_dated_scan_finding_metastases_dates_the_relapse_and_relapse_on_tamoxifen():
+    _, p = read("Clinic 30 October 2026\nMs Sofia Brennan, 38, premenopausal. Not on ovarian suppression yet.\n"
+                "Dx January 2024: right breast IDC, ER 95%, HER2 1+. Tamoxifen from late June 2024.\n"
+                "Relapse: pain in August. CT on 18 September 2026 showed two liver lesions and sclerotic bone "
+                "metastases in T8.\nTamoxifen was stopped on 20 September 2026.\n"
+                "HIV, hepatitis B and hepatitis C negative.\n"
+                "Discussion: options are ovarian suppression + AI + CDK4/6 inhibitor.\n")
+    assert p.primary_diagnosis.metastatic_date == dt.date(2026, 9, 18)
+    assert p.age_years == 38
+    assert p.ovarian_suppression is False
+    assert not {c.name for c in p.conditions} & {"hiv", "hbv", "hcv"}
+    assert {a.subject for a in p.assertions if not a.present} >= {"condition:hiv"}
+
+
+def test_stable_metastases_on_a_dated_scan_do_not_date_the_onset():
+    _, p = read("Clinic 30 October 2026\nMrs A, 60, postmenopausal. Dx 2019 right breast IDC, ER 90%.\n"
+                "Metastatic breast cancer to bone.\nCT on 2 October 2026 showed stable bone metastases.\n")
+    assert p.primary_diagnosis.metastatic_date is None
+
+
+def test_hiv_on_treatment_with_undetectable_load_stays_a_condition():
+    _, p = read("Clinic 30 October 2026\n48F. HIV on ART, VL undetectable, CD4 610.\n")
+    assert "hiv" in {c.name for c in p.conditions}
+
+
+@pytest.mark.parametrize("tn, extent", [("pT1c pN0 (0/2 nodes)", "early"), ("pT4b pN2a", "locally_advanced")])
+def test_t_and_n_stage_with_no_distant_disease_stated_sets_the_extent(tn, extent):
+    _, p = read(f"Post-op clinic 14/10/2026\n44 y/o woman.\nWide local excision: invasive ductal carcinoma, {tn}.\n"
+                "ER 90%, HER2 1+.\nNo evidence of distant disease.\n")
+    assert p.primary_diagnosis.extent == extent
+
+
+def test_t_and_n_stage_alone_leaves_the_extent_open():
+    _, p = read("Clinic 14/10/2026\n44 y/o woman.\nWide local excision: invasive ductal carcinoma, pT1c pN0.\n")
+    assert p.primary_diagnosis.extent is None
+
+
+def test_no_previous_breast_cancer_treatment_is_a_stated_naive_history():
+    _, p = read("Clinic 18 October 2026\nMrs R, 34. Right breast IDC with liver metastases, ER 85%.\n"
+                "No previous breast cancer treatment of any kind.\n")
+    assert any(h.therapy == "any" and h.received == "none" for h in p.history_statements)
+
+
+def test_form_fields_date_of_diagnosis_de_novo_and_imaged_organ():
+    _, p = read("TUMOUR BOARD FORM\nMeeting date: 2026-11-16\nName: Mrs C\nAge: 61\n"
+                "Histology: invasive ductal carcinoma\nER: 90%\nDate of diagnosis: 10 February 2026\n"
+                "Stage at diagnosis: de novo stage IV, T2 N1 M1\n"
+                "Metastatic sites: single lung metastasis, right upper lobe\n"
+                "Brain imaging: MRI brain 05/02/2026 - no metastases\n")
+    dx = p.primary_diagnosis
+    assert dx.date == dt.date(2026, 2, 10) and dx.metastatic_date == dt.date(2026, 2, 10)
+    assert [m.site for m in dx.metastases] == ["lung"]
+    assert any(a.subject == "metastasis:brain" and a.present is False for a in p.assertions)
+
+
+def test_indented_history_table_lines_are_sentences_of_their_own():
+    from trialmatch.patients.text_reader import sentence_starts
+    text = ("Treatment history\n  2019  lumpectomy, adjuvant letrozole\n  06/2023  relapse on adjuvant letrozole: "
+            "liver and para-aortic nodes\n  L1  07/2023-01/2025  fulvestrant + palbociclib -> PD\n")
+    starts = sentence_starts(text)
+    for line in ("2019  lump", "06/2023  rel", "L1  07/2023"):
+        assert text.index(line) in starts, line
+    _, p = read("Clinic 27 October 2026\nMrs D, 57. Left IDC, ER 85%, HER2 1+.\n" + text)
+    assert "liver" in {m.site for m in p.primary_diagnosis.metastases}
+    assert ["fulvestrant", "palbociclib"] in [t.drugs for t in p.treatments]
+
+
+def test_a_wrapped_line_indented_under_its_bullet_stays_in_its_sentence():
+    from trialmatch.patients.text_reader import sentence_starts
+    text = "- 2021: right breast IDC. Mastectomy, adjuvant\n  EC x4 followed by paclitaxel x4\n- 2026: relapse\n"
+    starts = sentence_starts(text)
+    assert text.index("EC x4") not in starts and text.index("- 2026") in starts
+
+
+def test_therapies_listed_as_options_are_not_history():
+    _, p = read("Clinic 30 October 2026\nMs B, 38. Right breast IDC 2024, ER 95%. Liver metastases.\n"
+                "Discussion: options are ovarian suppression + AI + CDK4/6 inhibitor, or epirubicin/cyclophosphamide "
+                "chemotherapy given liver involvement.\n")
+    assert not any("epirubicin" in t.drugs for t in p.treatments)
+
+
+def test_receptor_percentages_without_percent_sign_separated_by_slashes():
+    _, p = read("Clinic note - 2 Oct 2026\n46F. De novo MBC Feb 2023 - bone. ER 90 / PR 70 / HER2 1+.\n")
+    assert bio(p, "ER")[0].percent == 90 and bio(p, "PR")[0].percent == 70
+
+
+def test_regions_listed_after_the_scan_are_imaged_organs_not_sites():
+    _, p = read("Clinic 20 November 2026\nMrs H, 60. Left breast IDC, clinical T4b N2, ER 88%.\n"
+                "Staging CT chest/abdomen/pelvis and bone scan (June 2026): no distant metastases.\n")
+    assert p.primary_diagnosis.metastases == [] and p.primary_diagnosis.extent != "metastatic"
+    _, p = read("Clinic 20 November 2026\nMrs H, 60. Left breast IDC, ER 88%.\n"
+                "CT chest/abdomen/pelvis: liver metastases, otherwise normal.\n")
+    assert [m.site for m in p.primary_diagnosis.metastases] == ["liver"]
+    assert not any(a.subject == "metastasis:bone" for a in p.assertions)
+
+
+def test_pipe_table_lab_rows():
+    _, p = read("Day unit 12/11/2026\nMrs P, 53. Breast IDC, ER 90%.\nBloods 10/11/2026:\n"
+                "| Test        | Result     | Range        |\n| Hb          | 112 g/L    | 115-165      |\n"
+                "| Platelets   | 118        | 150-400      |\n| Creatinine  | 88 umol/L  | 45-90        |\n")
+    assert lab(p, "hemoglobin").value == 112 and lab(p, "platelets").value == 118
+    assert lab(p, "creatinine").value == 88 and lab(p, "creatinine").date == dt.date(2026, 11, 10)
+
+
+def test_date_just_before_relapsed_dates_the_metastatic_onset():
+    _, p = read("Clinic 9 October 2026\nMrs K, 63. Treated in 2017 for a left breast invasive ductal carcinoma, ER 95%.\n"
+                "Anastrozole for five years (2017 to June 2022).\n\n"
+                "In January 2025 she relapsed with bone and liver metastases.\n")
+    assert p.primary_diagnosis.metastatic_date == dt.date(2025, 1, 1)

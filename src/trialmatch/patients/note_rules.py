@@ -30,8 +30,8 @@ RULES_FILE = "patients/codes/note_rules.json"
 
 _TOP_KEYS = {"_comment", "record_date", "day_first_hints", "month_first_hints", "therapy_absence", "absences", "site_only", "lab_panels",
              "normal_words", "abnormal_words", "usual_units", "responses", "ovarian_suppression", "menopause",
-             "regimens", "hedged_dates"}
-_OPTIONAL_KEYS = {"_comment", "hedged_dates"}
+             "regimens", "hedged_dates", "test_negative"}
+_OPTIONAL_KEYS = {"_comment", "hedged_dates", "test_negative"}
 _ABSENCE_KEYS = {"pattern", "assertions", "fields", "only_if_not_metastatic", "only_if_recent"}
 _ABSENCE_FIELDS = {"pregnant", "breastfeeding"}
 _SUBJECT_PREFIXES = ("metastasis:", "condition:", "medications:", "prior_therapy:")
@@ -193,6 +193,8 @@ def validate_rules(raw: Any) -> dict:
     out["regimen_cs"] = _rx(r"(?<![\w])(?:" + _alt(re.escape(k) for k in rg["case_sensitive"]) + r")(?![\w])",
                             "regimens.case_sensitive", 0)
     out["regimen_ci"] = _rx(r"(?<![\w])(?:" + _alt(re.escape(k) for k in rg["any_case"]) + r")(?![\w])", "regimens.any_case")
+    # "HIV, hepatitis B and hepatitis C negative", "HIV, HBsAg, HCV Ab: all neg": a screening result after a list
+    out["test_negative"] = _rx(r"(?:" + _alt(raw.get("test_negative") or ["negative"]) + r")", "test_negative")
     out["ofs"] = _rx(r"(?<![\w-])(?:" + _alt(raw["ovarian_suppression"]) + r")(?![\w-])", "ovarian_suppression")
     bad = set(raw["menopause"]) - _MENOPAUSE
     if bad:

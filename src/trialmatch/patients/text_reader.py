@@ -54,6 +54,9 @@ _PLANNED = re.compile(
     r"scheduled (?:for|to)|to (?:start|receive|begin|undergo)|recommended|considered for|considering|"
     r"eligible for|referred for|awaiting|offered)\b(?:\s+[\w/-]+){0,3}\s*$", re.I)
 
+#: "options are ovarian suppression + AI + CDK4/6 inhibitor, or epirubicin/cyclophosphamide": every therapy named
+#: after it in the sentence is one to choose from, not one she had
+_OPTIONS = re.compile(r"\b(?:(?:treatment |therapeutic |the )?options?|alternatives?|choices?)\s*(?:are|is|include|would be|:)", re.I)
 
 # ---------------------------------------------------------------------------------------------
 # pipeline and patterns (built once)
@@ -75,7 +78,7 @@ def _nlp():
 
 _ABBREV = re.compile(r"(?:\b(?:dr|mr|mrs|ms|vs|e\.g|i\.e|approx|no|st|pt|inc|fig|wk|mo|yr|hrs?|min|max|b\.i\.d|t\.i\.d|q\.d|p\.o|s/p)|\b[A-Z])\.$",
                      re.I)
-_BOUNDARY = re.compile(r"\n\s*\n|\n(?=\d{1,3}\s?(?:F|M|yo|y/o)\b|\d{1,2}[/.]\d{1,2}[/.]\d{4})|\n[ \t]*(?=(?:[-•*–]|\d+[.)]\s|[A-Z][\w /()-]{0,40}:|[A-Z]))|(?<=[.!?;])\s+(?=[\"'(\[]?[A-Z0-9])")
+_BOUNDARY = re.compile(r"\n\s*\n|\n(?=\d{1,3}\s?(?:F|M|yo|y/o)\b|\d{1,2}[/.]\d{1,2}[/.]\d{4})|\n(?=[ \t]*(?:\d{1,2}[/.])?(?:19|20)\d{2}\b(?![/.]\d))|\n(?=\s*(?:[-•*–]|\d+[.)]\s|[A-Z][\w /()-]{0,40}:|[A-Z]))|(?<=[.!?;])\s+(?=[\"'(\[]?[A-Z0-9])")
 
 
 def sentence_starts(text: str) -> list[int]:
@@ -91,7 +94,15 @@ def sentence_starts(text: str) -> list[int]:
             line = text[text.rfind("\n", 0, m.start()) + 1:m.start()]
             if line.count("(") > line.count(")"):
                 continue
-        starts.append(m.end())
+        e = m.end()
+        while e < len(text) and text[e] in " \t":
+            e += 1  # an indented line starts at its first character (spaCy keeps "\n  " as one whitespace token)
+        if e > m.end() and "\n\n" not in m.group(0) and text[m.start()] == "\n" and \
+                not re.match(r"(?:[-•*–]|\d+[.)]\s|(?:\d{1,2}[/.])?(?:19|20)\d{2}\b)", text[e:e + 8]):
+            prev = text[text.rfind("\n", 0, m.start()) + 1:m.start()]
+            if len(prev) - len(prev.lstrip(" \t")) < e - m.end() and not prev.rstrip().endswith((".", ":", ";", "!", "?")):
+                continue  # a wrapped line indented under its item ("- 2021: ... adjuvant\n  EC x4 ..."): the same sentence
+        starts.append(e)
     return sorted(set(starts))
 
 
@@ -471,6 +482,12 @@ class _TextReader:
                     fn(self, s)
                 except Exception as exc:  # noqa: BLE001
                     self.warnings.append(f"text: sentence at {s.start}-{s.end} not fully read ({type(exc).__name__}: {exc})")
+        try:
+            self.extent_from_stage()
+            self.diagnosis_date_field()
+            self.metastatic_found()
+        except Exception as exc:  # noqa: BLE001
+            self.warnings.append(f"text: metastatic onset not read ({type(exc).__name__}: {exc})")
         for b in self._pending:
             if not any(x.name == b.name for x in self.p.biomarkers) or b.date is not None:
                 self.p.biomarkers.append(b)
@@ -600,7 +617,8 @@ class _TextReader:
         for m in note_rules()["ofs"].finditer(text):
             sent = self._sent_at(m.start())
             before = text[max(sent.start, m.start() - 40):m.start()]
-            if re.search(r"\b(?:no|not|never|without|declined|stopped|off|plan\w*|consider\w*|offered|will|candidate)\b", before, re.I) \
+            if re.search(r"\b(?:no|not|never|without|declined|stopped|off|plan\w*|consider\w*|offered|will|candidate|"
+                         r"options?|could|would|may|might|discuss\w*|recommend\w*|propos\w*|suggest\w*)\b", before, re.I) \
                     or re.search(r"\b(?:not|never)\b", sent.text[:max(0, m.start() - sent.start)], re.I) and NEG_LOCAL.search(before):
                 continue
             self.p.ovarian_suppression = True
@@ -813,11 +831,89 @@ class _TextReader:
                   if not re.search(r"\b(?:since|at|after)\s+(?:her|the|his)\s+(?:\w+\s+)?$", s.text[:mm.start()], re.I)), None)
         if not m or re.search(r"\b(?:no|without)\s+(?:\w+\s+)?(?:relapse|recurrence|metasta)", s.low):
             return
-        after = [d for d in self._find_dates(s.text) if d[0] >= m.start()]
+        dates = self._find_dates(s.text)
+        after = [d for d in dates if d[0] >= m.start()]
+        # "In January 2025 she relapsed with bone and liver metastases": the date just before it
+        before = [d for d in dates if d[1] <= m.start() and re.fullmatch(r"[\s,]*(?:she|he|they|the patient|patient|"
+                                                                           r"disease|there was a)?\s*(?:has\s+|had\s+)?",
+                                                                           s.text[d[1]:m.start()], re.I)]
         if after and (after[0][0] - m.end()) <= 100:
             d = after[0][2]
-            if d <= self.as_of and (dx.date is None or d >= dx.date):
-                dx.metastatic_date = d
+        elif before:
+            d = before[-1][2]
+        else:
+            return
+        if d <= self.as_of and (dx.date is None or d >= dx.date):
+            dx.metastatic_date = d
+
+    #: a dated finding of distant disease: "CT on 18 September 2026 showed two liver lesions ... bone metastases",
+    #: "February 2026: ... CT showed bone metastases", "PET in May 2025 revealed nodal and bone metastases"
+    _MET_FOUND = re.compile(r"\b(?:showed|shows|revealed|reveals|demonstrated|found|detected|confirmed|identified)\b"
+                            r"[^.;]{0,120}?\b(?:metastas[ie]s|metastatic|mets|deposits?)\b", re.I)
+    _MET_FOUND_NOT = re.compile(r"\b(?:no|without|stable|unchanged|known|progress\w*|respon\w*|shrink\w*|smaller|"
+                                r"reduc\w*|regress\w*|resolv\w*|new)\b", re.I)
+
+    def metastatic_found(self) -> None:
+        """Where no sentence dates the onset of her metastatic disease, the earliest dated scan or biopsy that
+        found distant metastases after her first diagnosis ("CT on 18 September 2026 showed two liver lesions and
+        sclerotic bone metastases"): a finding about known disease (stable, progressing, responding, new lesions
+        besides the old) is not its onset."""
+        dx = self.p.primary_diagnosis
+        if dx is None or dx.metastatic_date is not None or dx.extent != "metastatic":
+            return
+        early = [t.start for t in self.p.treatments if t.start is not None and t.setting in ("adjuvant", "neoadjuvant")]
+        first = dx.date or (min(early) if early else None)  # her early disease dated, or its treatment
+        if first is None:
+            return
+        best = None
+        for s in self.sents:
+            m = self._MET_FOUND.search(s.text)
+            if not m or self._MET_FOUND_NOT.search(s.text[m.start():m.end()]):
+                continue
+            ds = [d for d in self._find_dates(s.text) if d[0] < m.start()]
+            d0 = ds[-1][2] if ds else None
+            if d0 is None or d0 > self.as_of or (d0 - first).days <= 90:
+                continue
+            if best is None or d0 < best:
+                best = d0
+        if best is not None:
+            dx.metastatic_date = best
+
+    _TN = re.compile(r"\b(?:c|p|yp)?T([0-4](?:is|mi|[abcd])?)\s*(?:c|p|yp)?N([0-3](?:mi|[abc])?)\b")
+
+    _DX_FIELD = re.compile(r"^[ \t]*(?:date of (?:first |initial )?diagnosis|diagnosis date|dx date|date of dx)[ \t]*[:=-][ \t]*",
+                           re.I | re.M)
+    _DE_NOVO = re.compile(r"\bde novo\b|\bstage (?:iv|4)\b[^.\n]{0,20}\bat (?:diagnosis|presentation)\b|"
+                          r"\bstage at (?:diagnosis|presentation)[ \t]*:[^\n]{0,30}\b(?:iv|4|M1)\b", re.I)
+
+    def diagnosis_date_field(self) -> None:
+        """ "Date of diagnosis: 10 February 2026" (a form's field): the date of her first diagnosis where no
+        sentence gave it; with de novo metastatic disease ("Stage at diagnosis: de novo stage IV") it is also the
+        date her disease became metastatic."""
+        dx = self.p.primary_diagnosis
+        if dx is None:
+            return
+        if dx.date is None:
+            m = self._DX_FIELD.search(self.text)
+            ds = [d for d in self._find_dates(self.text[m.end():m.end() + 40]) if d[0] == 0] if m else []
+            if ds and ds[0][2] <= self.as_of:
+                dx.date = ds[0][2]
+        if dx.date is not None and dx.metastatic_date is None and dx.extent == "metastatic" \
+                and self._DE_NOVO.search(self.text):
+            dx.metastatic_date = dx.date
+
+    def extent_from_stage(self) -> None:
+        """A tumour staged by T and N without M ("pT1c pN0 (0/2 nodes)") in a note that states no distant disease
+        ("No evidence of distant disease"): early (T4 or N2-3: locally advanced)."""
+        dx = self.p.primary_diagnosis
+        if dx is None or dx.extent is not None or dx.metastases:
+            return
+        if not any(a.subject == "metastasis:any" and a.present is False for a in self.p.assertions):
+            return
+        m = self._TN.search(self.text)
+        if not m:
+            return
+        dx.extent = "locally_advanced" if m.group(1).startswith("4") or m.group(2)[0] in "23" else "early"
 
     def measurable(self, s: _Sentence) -> None:
         """ "measurable by RECIST 1.1", "target lesion 31 mm", "new liver lesions, largest 24 mm":
@@ -877,8 +973,20 @@ class _TextReader:
             # "lymph node" in "sentinel lymph node biopsy" etc. is not a metastasis
             if re.search(r"biopsy|dissection", s.text[ent.end_char - s.start:ent.end_char - s.start + 12], re.I):
                 continue
-            if re.search(r"(?:MRI|CT|PET|scan|imaging|x-ray|ultrasound|biopsy|exam\w*)\s+(?:of\s+)?(?:the\s+)?$",
-                         self.text[max(s.start, ent.start_char - 30):ent.start_char], re.I):
+            if re.search(r"(?:MRI|CT|PET|scan|imaging|x-ray|ultrasound|biopsy|exam\w*)\s+(?:of\s+)?(?:the\s+)?"
+                         r"(?:[\w-]+\s*(?:/|,|&|\band\b)\s*){0,4}$",
+                         self.text[max(s.start, ent.start_char - 45):ent.start_char], re.I) or \
+                    re.match(r"\s*(?:imaging|scans?|MRI|CT|PET|x-?rays?|ultrasound|USS?)\b", after, re.I):
+                # "MRI brain", "CT chest/abdomen/pelvis", "Brain imaging: MRI brain 05/02/2026 - no metastases",
+                # "bone scan": the organ imaged; "MRI brain (October 2026): normal" says it is free of metastases
+                rest = self.text[ent.end_char:s.end]
+                cleared = re.sub(r"\b(?:no|without)\s+(?:evidence of\s+)?(?:\w+\s+)?(?:metasta\w*|mets|lesions?|deposits?|"
+                                 r"disease|abnormalit\w*)\b", " CLEAR ", rest, flags=re.I)
+                if (re.search(r"\bCLEAR\b|\b(?:normal|clear|negative|unremarkable)\b", cleared)
+                        and not re.search(r"\b(?:metasta\w*|mets|lesions?|deposits?|nodules?|progress\w*|otherwise|"
+                                          r"except|but)\b", cleared, re.I)
+                        and not self._stale_negative(s)):
+                    self.p.assertions.append(Assertion(subject=f"metastasis:{key}", present=False, source=self.src(s)))
                 continue
             if re.match(r"\s*(?:scans?|scintigraphy|scintigram|imaging|x-?rays?|ultrasound|mri|ct)\b", after, re.I) and \
                     not re.match(r"\s*\w+\s*(?::|showed|shows|revealed|confirmed|demonstrated)?\s*(?:multiple\s+|new\s+|several\s+)?"
@@ -976,9 +1084,9 @@ class _TextReader:
                     b.status = "low"
                 elif w == "equivocal":
                     b.status = "equivocal"
-        # "ER 90 PR 50 HER2 0": percentages written without the % sign in clinic shorthand
+        # "ER 90 PR 50 HER2 0", "ER 90 / PR 70 / HER2 1+": percentages written without the % sign in clinic shorthand
         for m in re.finditer(r"(?<![\w-])(ER|PR|PgR)\s+(\d{1,3})(?![\d.,/%]|\s*(?:mm|cm|x|months?|years?))"
-                             r"(?=\s*(?:[,;]|\s(?:PR|PgR|HER-?2|and)\b|$))", t):
+                             r"(?=\s*(?:[,;]|/\s*(?:PR|PgR|HER-?2)\b|\s(?:PR|PgR|HER-?2|and)\b|$))", t):
             b = get(self._rec_name(m.group(1)))
             if b.percent is None and float(m.group(2)) <= 100:
                 b.percent = float(m.group(2))
@@ -1116,7 +1224,8 @@ class _TextReader:
     # -- labs ------------------------------------------------------------------------------------
     def labs(self, s: _Sentence) -> None:
         pats = _patterns()
-        t = s.text
+        # a lab table's cells ("| Hb          | 112 g/L    | 115-165 |"): the bars are column spacing (same length)
+        t = re.sub(r"[ \t]*\|[ \t]*", lambda m: " " * len(m.group(0)), s.text) if s.text.count("|") >= 4 else s.text
         date = None
         if re.search(r"\blab|blood|cbc|chemistry|panel|count|hemoglobin|platelet|\becho|\bmuga\b|\blvef\b", s.low):
             date = self._date_in(s)
@@ -1602,13 +1711,17 @@ class _TextReader:
         """The mention is a treatment still to come ("a candidate for tumor resection prior to
         chemotherapy", "will start letrozole", "planned for adjuvant radiotherapy"): not history."""
         before = self.text[max(s.start, ent.start_char - 45):ent.start_char]
-        return bool(_PLANNED.search(before))
+        return bool(_PLANNED.search(before) or _OPTIONS.search(self.text[s.start:ent.start_char]))
 
     def conditions(self, s: _Sentence) -> None:
+        from .note_rules import note_rules
+
         for ent, key in self._ents(s, "CONDITION"):
             if ent._.is_family or ent._.is_hypothetical:
                 continue
-            if ent._.is_negated:
+            after = self.text[ent.end_char:s.end].split("\n", 1)[0]
+            if ent._.is_negated or note_rules()["test_negative"].search(after):
+                # "HIV, hepatitis B and hepatitis C negative": each test of the list negative
                 self.p.assertions.append(Assertion(subject=f"condition:{key}", present=False, source=self.src(s)))
                 continue
             quals = []

@@ -41,6 +41,11 @@ def _setting_of(t, idx: PatientIndex) -> str:
     if d is not None and d.metastatic_date is not None and t.end is not None and t.end < d.metastatic_date \
             and (d.date is None or (d.metastatic_date - d.date).days > 90):
         return "early"  # over before her disease became metastatic: adjuvant or neoadjuvant
+    if d is not None and d.metastatic_date is not None and d.date is not None and t.start is not None \
+            and (d.metastatic_date - d.date).days > 90 and (d.metastatic_date - t.start).days > 31 \
+            and t.start >= d.date:
+        return "early"  # "Tamoxifen from June 2024", relapse in September 2026 and stopped then: begun for early disease
+    return "unknown"
     return "unknown"
 
 
@@ -469,6 +474,12 @@ def _prior_treatments(a: cm.PriorTherapy, idx: PatientIndex, o, excluded: list[s
                 # within it
                 latest_end = _latest_day(t.start) + dt.timedelta(days=35 * t.cycles)
                 vals.append(False if (rec - latest_end).days > a.relapse_within_after_end.days + 0.5 else None)
+            elif rec is not None and a.min_duration is None and t.start is not None and t.start <= rec \
+                    and setting in ("adjuvant", "neoadjuvant", "early") \
+                    and (t.end is None and t.ongoing is True or t.end is not None and rec <= t.end):
+                # relapse while still on her adjuvant therapy: resistance ("endocrine-resistant"); a trial's own
+                # definition with a duration ("relapse within 12 months after at least 24 months") is read as written
+                vals.append(True)
             elif t.end is None or rec is None:
                 vals.append(None)
             else:
