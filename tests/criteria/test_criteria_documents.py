@@ -360,3 +360,17 @@ def test_washout_times_after_a_colon_stay_with_the_therapy_they_time():
     assert isinstance(chemo.expression, cm.Not) and chemo.expression.item.within is not None
     labs = next(c for c in cc.criteria if c.text.startswith("Hemoglobin"))
     assert len([c for c in cc.criteria if c.parent == labs.id]) == 2  # requirements joined by ";" still split
+
+
+def test_negative_tests_ecog_status_and_class_based_chemotherapy():
+    from trialmatch.criteria.compile import compile_criterion_text
+
+    e, _, _ = compile_criterion_text("Negative blood tests for HIV and Hepatitis B and C", "inclusion")
+    assert isinstance(e, cm.Not) and {a.pathogen for a in iter_atoms(e)} == {"hiv", "hbv", "hcv"}
+    e, _, _ = compile_criterion_text("ECOG status of 0, 1 or 2", "inclusion")
+    assert isinstance(e, cm.PerformanceStatus) and e.range.high == 2
+    e, _, _ = compile_criterion_text("No previous exposure to anthracycline/anthracenedione-based chemotherapy",
+                                     "inclusion")
+    assert [a.agents for a in iter_atoms(e)] == [["anthracycline"]]
+    e, _, _ = compile_criterion_text("Prior taxane or other chemotherapy", "exclusion")
+    assert "chemotherapy" in e.agents

@@ -328,7 +328,8 @@ def _performance_as_written(t: str) -> list:
     rest = re.sub(r"(?<=[<>])\s+=", "=", rest)  # "> = 4"
     # "equal to or less than (<=) 1", ">= to 80", "Performance status of ECOG 0, 1, 2, or 3"
     rest = re.sub(r"(?i)\(\s*(?:[<>≤≥]=?|=[<>])\s*\)|(?<=[=<>≥≤])\s*to\b|^\s*(?:of\s+)?(?:ecog|who|zubrod)\b", " ", rest)
-    rest = re.sub(r"(?i)performance\s+status|performance\s+score|scores?\b|scales?\b|grades?\b|of\b|is\b|:|must be|should be|\bbe\b", " ", rest)
+    rest = re.sub(r"(?i)performance\s+status|performance\s+score|status\b|scores?\b|scales?\b|grades?\b|of\b|is\b|:|must be|should be|"
+                  r"\bbe\b", " ", rest)  # "ECOG status of 0, 1 or 2"
     rng = re.search(r"(\d{1,3})\s*%?\s*(?:-|–|~|to|through)\s*(\d{1,3})", rest)
     if rng and not re.match(r"\s*(?:≥|>|≤|<)", rest):
         lo, hi = float(rng.group(1)), float(rng.group(2))

@@ -118,6 +118,9 @@ _LAST_THERAPY_RE = re.compile(
     r"treatment|endocrine|chemotherapy)")
 
 
+_BASED_CHEMO = re.compile(r"(?i)[-\s](?:based|containing)\s+chemotherap")
+
+
 def _prior_therapy(t: str, kind: str) -> list:
     if ("other" in t or "second" in t) and _OTHER_TUMOUR_THERAPY.search(t):
         return [OtherMalignancy(active_only=True)]
@@ -190,6 +193,10 @@ def _prior_therapy(t: str, kind: str) -> list:
                 agents.append(name)  # "bortezomib or tipifarnib": a drug-like name listed beside a known one
     if not _any(r"prior|previous|previously|received|receiv|treated|treatment|therapy|exposure|exposed|pretreated|resistan|resisted|refractory|progress|relapse|failure|failed|line|regimen|after|taken|use of|washout|discontinu|current|ongoing", t):
         return []
+    if "chemotherapy" in agents and len(agents) > 1 and _BASED_CHEMO.search(t) and any(
+            a != "chemotherapy" and "chemotherapy" in (class_ancestors(a) | drug_classes(a)) for a in agents):
+        # "anthracycline/anthracenedione-based chemotherapy": the chemotherapy named by its class, not any
+        agents = [a for a in agents if a != "chemotherapy"]
     settings: list[str] = []
     if _any(r"\bneo-?adjuvant", t):
         settings.append("neoadjuvant")
