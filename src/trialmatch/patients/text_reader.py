@@ -1592,10 +1592,13 @@ class _TextReader:
         return bool(_PLANNED.search(before))
 
     def conditions(self, s: _Sentence) -> None:
+        from .note_rules import negative_result_after
+
         for ent, key in self._ents(s, "CONDITION"):
             if ent._.is_family or ent._.is_hypothetical:
                 continue
-            if ent._.is_negated:
+            if ent._.is_negated or negative_result_after(key, self.text[ent.end_char:s.end]):
+                # "HIV negative", "HIV, hepatitis B and C serology negative": a negative test result after it too
                 self.p.assertions.append(Assertion(subject=f"condition:{key}", present=False, source=self.src(s)))
                 continue
             quals = []
