@@ -89,7 +89,8 @@ def validate_rules(raw: Any) -> dict:
     _need(rd, "record_date", {"_comment", "labels", "opening_cues", "opening_lines"}, "record_date")
     if not isinstance(rd.get("opening_lines"), int) or rd["opening_lines"] < 1:
         raise NoteRulesError("record_date.opening_lines", "expected a positive integer")
-    out["labels"] = _rx(r"^[ \t]*+[*#>\-]*+[ \t]*+(?:" + _alt(rd["labels"]) + r")[ \t]*+[:\-–=][ \t]*+(?P<rest>[^\n]*)",
+    # at a line start, or after a wide gap in a letter's header line ("From: Dr P. Agarwal   Date: 20 November 2026")
+    out["labels"] = _rx(r"(?:^[ \t]*+[*#>\-]*+|(?<=\S)[ \t]{3,})[ \t]*+(?:" + _alt(rd["labels"]) + r")[ \t]*+[:\-–=][ \t]*+(?P<rest>[^\n]*)",
                         "record_date.labels", re.I | re.M)
     out["opening_cues"] = _rx(r"\b(?:" + _alt(rd["opening_cues"]) + r")[ \t:,]*", "record_date.opening_cues")
     out["opening_lines"] = rd["opening_lines"]

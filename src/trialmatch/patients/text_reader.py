@@ -107,7 +107,9 @@ def _set_sentences(doc, text: str) -> None:
         while j < len(starts) and starts[j] < tok.idx:
             j += 1
         prev = doc[i - 1]
-        boundary = any(prev.idx + len(prev.text) <= b <= tok.idx for b in starts[max(0, j - 1):j + 1])
+        # a start inside a whitespace token ("progressed.\n - Line 2": the start at the " " of "\n ") is the next token's
+        boundary = any(prev.idx + len(prev.text) <= b <= tok.idx or prev.is_space and prev.idx < b <= tok.idx
+                       for b in starts[max(0, j - 1):j + 1])
         tok.is_sent_start = boundary
 
 
@@ -540,8 +542,9 @@ class _TextReader:
     AGE_RES = [
         re.compile(r"\b(\d{1,3})\s*(?:-|\s)?\s*(?:years?|yrs?|yr)[\s-]*old\b", re.I),
         re.compile(r"\b(\d{1,3})\s*(?:yo|y/o|y\.o\.?|yof|yom)\b", re.I),
-        # "Ms K, 41, premenopausal", "Mrs F (51, postmenopausal", "Ms D, 50 years,": title, name, age
-        re.compile(r"\b(?:Mrs|Mr|Ms|Miss|Mx)\.?\s+[A-Z][\w'-]*\s*[,(]\s*(\d{1,3})\s*(?:years?|yrs?|y)?"
+        # "Ms K, 41, premenopausal", "Mrs F (51, postmenopausal", "Ms D, 50 years,", "Mrs Gwen Talbot, 68,",
+        # "Ms T. Kowalczyk, 42": title, name (up to four words or initials), age
+        re.compile(r"\b(?:Mrs|Mr|Ms|Miss|Mx)\.?\s+(?:[A-Z][\w'-]*\.?\s+){0,3}[A-Z][\w'-]*\s*[,(]\s*(\d{1,3})\s*(?:years?|yrs?|y)?"
                    r"(?=\s*[,.;()]|\s+(?:years?\b|woman|lady|female|man|male|pre|post|peri))"),
         # clinic-letter shorthand "66F, postmenopausal", "Mrs B, 58 F": capitals only
         re.compile(r"(?<![\w.,/:-])(\d{1,3})\s?(?:yo\s?|y/o\s?|y\s)?(?:F|M)\b(?![/.]\d)"),
