@@ -1435,7 +1435,8 @@ class _TextReader:
                 assessed = assessed or d  # "partial response after 4 cycles on CT 27/10/2026": a scan's date
             elif range_span:
                 continue
-            elif re.search(r"(?:until|to|through|stopped|ended|discontinued|completed|last\s+(?:[\w-]+\s+){0,2}dose)\s*(?:in|on|:)?\s*$", before):
+            elif re.search(r"(?:until|to|through|stopped|ended|discontinued|completed|last\s+(?:[\w-]+\s+){0,2}dose)\s*(?:in|on|:)?\s*$", before) \
+                    or _LAST_DOSE_BEFORE.search(s.text[:a]):
                 end = end or d
             elif start is None:
                 start = d
@@ -1478,7 +1479,9 @@ class _TextReader:
             progressed, pd = False, None
         if progressed and pd is None and end is None and start and duration:
             pd = _add_months(start, duration)
-        ongoing = True if re.search(r"\b(currently|current|ongoing|continues|continuing|remains on|still on|since)\b", low) or is_med_list else None
+        # "since" with no date or event after it ("no anticancer treatment since") says nothing goes on
+        ongoing = True if re.search(r"\b(currently|current|ongoing|continues|continuing|remains on|still on|since(?!\s*(?:[.;,)]|$)))\b", low) \
+            or is_med_list else None
         if ongoing is None and start is not None and end is None and not progressed and relapse_after is None and \
                 re.search(r"\bfrom\s+(?:\d{1,2}\s+)?(?:" + _MON + r"|\d{1,2}[/.])", low) and not _PAST_COURSE.search(low):
             ongoing = True  # "First-line anastrozole + ribociclib from June 2026: partial response": open-ended
@@ -1550,7 +1553,8 @@ class _TextReader:
         pm = re.search(r"\b(?:PD|progressive disease|progression|progressed|progressing)\b", s.text, re.I)
         if pm and last.progressed is not True and (last.end is None or last.ongoing) and \
                 not re.search(r"\b(?:no|without|not|free of|no evidence of)\s+(?:\w+\s+){0,2}(?:PD|progress\w*)", s.text, re.I) and \
-                not re.search(r"\b(?:local|breast primary|of the primary)\b", s.low) and self.p.primary_diagnosis is not None \
+                not re.search(r"\b(?:local|breast primary|of the primary)\b", s.low) and not _FUTURE_PROGRESSION.search(s.text) \
+                and self.p.primary_diagnosis is not None \
                 and (self.p.primary_diagnosis.extent == "metastatic" or self.p.primary_diagnosis.metastases):
             # "CT 5 Nov 2026: PD in lung": progression on the course she is on
             last.progressed = True
@@ -1754,6 +1758,12 @@ def _number_words(text: str) -> str:
 _PAST_AGE = re.compile(r"\b(?:lmp|menopaus\w*|menarche|diagnos\w*|presented|at)\s*(?:was\s*)?(?:at\s*)?(?:the\s*)?$", re.I)
 _PAST_COURSE = re.compile(r"\b(?:initially|previously|formerly|originally|first|had\s+been|was|were)\s+(?:\w+\s+)?"
                           r"(?:treated|managed|given|started|placed)\b|\bfollowed\s+by\b")
+#: the date of a course's last dose, written after it ("The last tablets of letrozole and ribociclib were taken on")
+_LAST_DOSE_BEFORE = re.compile(r"(?i)\b(?:last|final)\s+(?:[\w-]+\s+){0,2}(?:doses?|tablets?|capsules?|pills?|cycles?|infusions?|"
+                               r"injections?|treatments?)\b[^.;]{0,60}?\b(?:taken|given|administered|received)\s+(?:on|in)\s*$")
+#: a progression spoken of as a future event ("PARP inhibitor trial at progression", "until PD"): not one now
+_FUTURE_PROGRESSION = re.compile(r"(?i)\b(?:at|upon|on|until|if|when|in case of|in the event of)\s+(?:further\s+|future\s+|disease\s+)?"
+                                 r"(?:PD|progression|progressive disease)\b")
 _STILL_ON = re.compile(r"\b(?:currently|now|still|continues?|continuing|remains?|ongoing|will\s+continue|since)\b")
 _REGIMEN_WITH = re.compile(r"\b(?:treated|received|receiving|regimen|combination|cycles?|therapy)\b")
 
