@@ -38,3 +38,19 @@ def test_plain_lists_of_limits_are_unchanged():
     assert isinstance(e, cm.AllOf) and all(isinstance(x, cm.LabThreshold) for x in e.items)
     e2 = compiled("ALT ≤ 3 x ULN (≤ 5 x ULN if liver metastases)")
     assert isinstance(e2, cm.IfThen) and e2.condition == cm.Metastasis(site="liver")
+
+
+def test_pregnant_with_the_test_that_shows_it_in_brackets():
+    expr, status, _ = compile_criterion_text("Females who are pregnant (positive B-hCG test) or breastfeeding.", "exclusion")
+    assert status == "compiled"
+    assert expr == cm.AnyOf(items=[cm.Pregnancy(state="pregnant"), cm.Pregnancy(state="breastfeeding")])
+
+
+def test_exclusion_sentences_each_exclude_when_one_is_a_confirmation():
+    expr, status, _ = compile_criterion_text(
+        "Female patients who are pregnant or breastfeeding. Male or female patients of reproductive potential who are "
+        "not willing to employ highly effective methods of contraception from screening to 180 days after the last dose.",
+        "exclusion")
+    assert status == "compiled" and isinstance(expr, cm.AnyOf)
+    kinds = {a.kind for a in cm.iter_atoms(expr)}
+    assert {"pregnancy", "confirm"} <= kinds
