@@ -78,3 +78,13 @@ def test_progression_spoken_of_as_future_is_not_a_progression():
              "Plan: C2D1 18 Nov. Discussed PARP inhibitor trial for PALB2 carriers at progression.\n")
     sg = next(t for t in p.treatments if t.drugs == ["sacituzumab govitecan"])
     assert sg.progressed is not True and sg.ongoing is not False
+
+
+@pytest.mark.parametrize("line, settled", [
+    ("No evidence of distant disease; staging not indicated.", True),
+    ("No signs of distant metastases.", True),
+    ("No distant metastases on staging PET-CT (25/11/2026).", False),  # what the scan covers: not everything
+])
+def test_no_evidence_of_distant_disease(line, settled):
+    p = read("Post-operative clinic - 14/10/2026\n44 y/o woman. Left breast IDC, pT1c pN0.\n" + line + "\n")
+    assert any(a.subject == "metastasis:any" and a.present is False for a in p.assertions) is settled
