@@ -88,3 +88,14 @@ def test_progression_spoken_of_as_future_is_not_a_progression():
 def test_no_evidence_of_distant_disease(line, settled):
     p = read("Post-operative clinic - 14/10/2026\n44 y/o woman. Left breast IDC, pT1c pN0.\n" + line + "\n")
     assert any(a.subject == "metastasis:any" and a.present is False for a in p.assertions) is settled
+
+
+@pytest.mark.parametrize("line, want", [
+    ("Germline: PALB2 pathogenic variant (heterozygous), BRCA1/BRCA2 no variant detected.",
+     {"PALB2": "mutated", "BRCA1": "wildtype", "BRCA2": "wildtype"}),
+    ("Germline panel (BRCA1, PALB2, CHEK2, ATM): no pathogenic variant.",
+     {"BRCA1": "wildtype", "PALB2": "wildtype", "CHEK2": "wildtype", "ATM": "wildtype"}),
+])
+def test_a_gene_result_before_the_next_gene_is_its_own(line, want):
+    p = read("Clinic note 01/10/2026\n53F. " + line + "\n")
+    assert {g.gene: g.status for g in p.genes if g.gene in want} == want

@@ -1072,6 +1072,11 @@ class _TextReader:
         for m in re.finditer(r"(?<![\w-])(germline\s+|somatic\s+)?" + self.GENES + r"(?![\w-])", t):
             gene = m.group(2)
             after = t[m.end():m.end() + 60]
+            nxt = _NEXT_GENE.search(after)
+            if nxt is not None and _GENE_RESULT.search(after, 0, nxt.start()):
+                # "PALB2 pathogenic variant (heterozygous), BRCA1/BRCA2 no variant detected": this gene's result is
+                # before the next gene's; in "BRCA1/2, PALB2, ATM: no pathogenic variant" the result is shared
+                after = after[:nxt.start()]
             before = t[max(0, m.start() - 40):m.start()]
             if gene == "HER2" and not re.search(r"amplif|mutat", after[:20], re.I):
                 continue
@@ -1764,6 +1769,10 @@ _LAST_DOSE_BEFORE = re.compile(r"(?i)\b(?:last|final)\s+(?:[\w-]+\s+){0,2}(?:dos
 #: a progression spoken of as a future event ("PARP inhibitor trial at progression", "until PD"): not one now
 _FUTURE_PROGRESSION = re.compile(r"(?i)\b(?:at|upon|on|until|if|when|in case of|in the event of)\s+(?:further\s+|future\s+|disease\s+)?"
                                  r"(?:PD|progression|progressive disease)\b")
+#: a clause about another gene after a gene's own result, and the words of a result
+_NEXT_GENE = re.compile(r"[,;]\s*(?:germline\s+|somatic\s+)?" + _TextReader.GENES + r"(?![\w-])")
+_GENE_RESULT = re.compile(r"(?i)mutat|variant|alteration|amplif|fusion|wild[- ]?type|pathogenic|deletion|detected|carrier|"
+                          r"positive|negative")
 _STILL_ON = re.compile(r"\b(?:currently|now|still|continues?|continuing|remains?|ongoing|will\s+continue|since)\b")
 _REGIMEN_WITH = re.compile(r"\b(?:treated|received|receiving|regimen|combination|cycles?|therapy)\b")
 
