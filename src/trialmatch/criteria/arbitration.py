@@ -163,6 +163,10 @@ def _lab_condition_site(c):
     sites = {a.condition.site for a in c.atoms if isinstance(a, IfThen) and isinstance(a.condition, Metastasis)}
     if sites:
         c.atoms = [a for a in c.atoms if not (isinstance(a, Metastasis) and a.site in sites)]
+    # "bilirubin ≤ 1.5 × ULN unless Gilbert's disease, in which case ...": the condition is the lab's, likewise
+    conds = {a.condition.condition for a in c.atoms if isinstance(a, IfThen) and isinstance(a.condition, Condition)}
+    if conds:
+        c.atoms = [a for a in c.atoms if not (isinstance(a, Condition) and a.condition in conds)]
 
 
 def _ofs_status_not_therapy(c):
@@ -317,7 +321,8 @@ RULES: tuple[Rule, ...] = (
          "\"Asthma exacerbation requiring oral corticosteroids\": the condition's episode, not a medication she takes",
          _treating_drugs, gate=Gate(any=("requir",))),
     Rule("lab_condition_site_is_not_a_metastasis", "after", "conditions",
-         "\"ALT <= 5 x ULN if liver metastases\": the metastasis is the lab's condition, not a requirement",
+         "\"ALT <= 5 x ULN if liver metastases\" (\"unless Gilbert's disease\"): the metastasis (condition) is the lab's "
+         "condition, not a requirement",
          _lab_condition_site),
     Rule("ovarian_suppression_status_is_not_a_therapy_count", "after", "conditions",
          "\"must receive ovarian function suppression (e.g. goserelin)\": her OFS status, not a therapy count",

@@ -479,6 +479,23 @@ def _sentences_with_conditional(t: str, kind: str):
     return expr, *_status(expr)
 
 
+@lru_cache(maxsize=65536)
+def _exclusion_sentences(t: str, kind: str):
+    """An exclusion of a few sentences, one a matter a person confirms and another a fact ("Female patients who are
+    pregnant or breastfeeding. Patients ... not willing to employ contraception ..."): each sentence excludes on its
+    own (AnyOf); read whole, the confirmation would hide the fact. None unless both kinds of sentence are there."""
+    sents = [x for x in _SENTENCE_SPLIT.split(t) if x.strip()]
+    if not 2 <= len(sents) <= 4:
+        return None
+    compiled = [_compile_criterion_cached(x.strip(), kind) for x in sents]
+    if not any(st == "needs_confirmation" for _e, st, _w in compiled) or \
+            not any(st == "compiled" and e is not None for e, st, _w in compiled) or \
+            any(st == "unsupported" or e is None for e, st, _w in compiled):
+        return None
+    expr = AnyOf(items=[e for e, _st, _w in compiled])
+    return expr, *_status(expr)
+
+
 def _compile_criterion_cached(t: str, kind: str):
     """:func:`compile_criterion_text` on stripped text; cached, so never mutate what it returns."""
     if not t:
@@ -514,6 +531,9 @@ def _compile_criterion_cached(t: str, kind: str):
     if d is not None:
         return d
     d = _sentences_with_conditional(t, kind) if ". " in t and (" with " in t or " who ha" in t) else None
+    if d is not None:
+        return d
+    d = _exclusion_sentences(t, kind) if kind == "exclusion" and ". " in t else None
     if d is not None:
         return d
     # every separator of _CLAUSE_OR starts with "," or ";": without one the split would return [t]

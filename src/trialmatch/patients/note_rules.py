@@ -30,8 +30,8 @@ RULES_FILE = "patients/codes/note_rules.json"
 
 _TOP_KEYS = {"_comment", "record_date", "day_first_hints", "month_first_hints", "therapy_absence", "absences", "site_only", "lab_panels",
              "normal_words", "abnormal_words", "usual_units", "responses", "ovarian_suppression", "menopause",
-             "regimens", "hedged_dates", "test_negative"}
-_OPTIONAL_KEYS = {"_comment", "hedged_dates", "test_negative"}
+             "regimens", "hedged_dates", "negative_results"}
+_OPTIONAL_KEYS = {"_comment", "hedged_dates", "negative_results"}
 _ABSENCE_KEYS = {"pattern", "assertions", "fields", "only_if_not_metastatic", "only_if_recent"}
 _ABSENCE_FIELDS = {"pregnant", "breastfeeding"}
 _SUBJECT_PREFIXES = ("metastasis:", "condition:", "medications:", "prior_therapy:")
@@ -89,7 +89,8 @@ def validate_rules(raw: Any) -> dict:
     _need(rd, "record_date", {"_comment", "labels", "opening_cues", "opening_lines"}, "record_date")
     if not isinstance(rd.get("opening_lines"), int) or rd["opening_lines"] < 1:
         raise NoteRulesError("record_date.opening_lines", "expected a positive integer")
-    out["labels"] = _rx(r"^[ \t]*+[*#>\-]*+[ \t]*+(?:" + _alt(rd["labels"]) + r")[ \t]*+[:\-–=][ \t]*+(?P<rest>[^\n]*)",
+    # at a line start, or after a wide gap in a letter's header line ("From: Dr P. Agarwal   Date: 20 November 2026")
+    out["labels"] = _rx(r"(?:^[ \t]*+[*#>\-]*+|(?<=\S)[ \t]{3,})[ \t]*+(?:" + _alt(rd["labels"]) + r")[ \t]*+[:\-–=][ \t]*+(?P<rest>[^\n]*)",
                         "record_date.labels", re.I | re.M)
     out["opening_cues"] = _rx(r"\b(?:" + _alt(rd["opening_cues"]) + r")[ \t:,]*", "record_date.opening_cues")
     out["opening_lines"] = rd["opening_lines"]
@@ -193,8 +194,6 @@ def validate_rules(raw: Any) -> dict:
     out["regimen_cs"] = _rx(r"(?<![\w])(?:" + _alt(re.escape(k) for k in rg["case_sensitive"]) + r")(?![\w])",
                             "regimens.case_sensitive", 0)
     out["regimen_ci"] = _rx(r"(?<![\w])(?:" + _alt(re.escape(k) for k in rg["any_case"]) + r")(?![\w])", "regimens.any_case")
-    # "HIV, hepatitis B and hepatitis C negative", "HIV, HBsAg, HCV Ab: all neg": a screening result after a list
-    out["test_negative"] = _rx(r"(?:" + _alt(raw.get("test_negative") or ["negative"]) + r")", "test_negative")
     out["ofs"] = _rx(r"(?<![\w-])(?:" + _alt(raw["ovarian_suppression"]) + r")(?![\w-])", "ovarian_suppression")
     bad = set(raw["menopause"]) - _MENOPAUSE
     if bad:
@@ -204,6 +203,16 @@ def validate_rules(raw: Any) -> dict:
     hd = raw.get("hedged_dates", {"patterns": []})
     _need(hd, "hedged_dates", {"_comment", "patterns"}, "hedged_dates")
     out["hedged_dates"] = _rx(_alt(hd["patterns"]), "hedged_dates.patterns") if hd["patterns"] else None
+    nr = raw.get("negative_results", {"conditions": [], "results": [], "fillers": [], "positives": []})
+    _need(nr, "negative_results", {"_comment", "conditions", "results", "fillers", "positives"}, "negative_results")
+    out["negative_result_conditions"] = frozenset(nr["conditions"])
+    # "HIV negative", "HIV, HBsAg, HCV Ab: all neg": a condition's test result written after it, across a list
+    # of other tests (fillers), with no positive result between
+    out["negative_result"] = _rx(r"^(?:[\s,/&:()-]+|\b(?:" + _alt(nr["fillers"]) + r")\b|[\w-]{1,12}\b){0,24}?"
+                                 r"(?<![\w-])(?P<res>" + _alt(nr["results"]) + r")(?![\w-])", "negative_results") \
+        if nr["results"] else None
+    out["positive_result"] = _rx(r"(?<![\w-])(?:" + _alt(nr["positives"]) + r")(?![\w-])", "negative_results.positives") \
+        if nr["positives"] else None
     return out
 
 
@@ -216,6 +225,18 @@ def note_rules() -> dict:
         except ValueError as exc:
             raise NoteRulesError("(file)", f"malformed JSON ({exc})") from None
     return validate_rules(raw)
+
+
+def negative_result_after(key: str, text: str) -> bool:
+    """``text`` (what follows the mention of condition ``key``, to the end of its sentence) gives the condition's
+    test result as negative: "HIV negative", "HIV, HBsAg and HCV Ab: all neg" (``negative_results`` of the rule
+    file; only for the conditions it lists, which a laboratory test settles)."""
+    r = note_rules()
+    if r["negative_result"] is None or key not in r["negative_result_conditions"]:
+        return False
+    text = re.split(r"[.;\n]", text, maxsplit=1)[0]
+    m = r["negative_result"].match(text)
+    return m is not None and not (r["positive_result"] is not None and r["positive_result"].search(text, 0, m.start("res")))
 
 
 @lru_cache(maxsize=1)

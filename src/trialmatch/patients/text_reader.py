@@ -118,7 +118,9 @@ def _set_sentences(doc, text: str) -> None:
         while j < len(starts) and starts[j] < tok.idx:
             j += 1
         prev = doc[i - 1]
-        boundary = any(prev.idx + len(prev.text) <= b <= tok.idx for b in starts[max(0, j - 1):j + 1])
+        # a start inside a whitespace token ("progressed.\n - Line 2": the start at the " " of "\n ") is the next token's
+        boundary = any(prev.idx + len(prev.text) <= b <= tok.idx or prev.is_space and prev.idx < b <= tok.idx
+                       for b in starts[max(0, j - 1):j + 1])
         tok.is_sent_start = boundary
 
 
@@ -557,9 +559,9 @@ class _TextReader:
     AGE_RES = [
         re.compile(r"\b(\d{1,3})\s*(?:-|\s)?\s*(?:years?|yrs?|yr)[\s-]*old\b", re.I),
         re.compile(r"\b(\d{1,3})\s*(?:yo|y/o|y\.o\.?|yof|yom)\b", re.I),
-        # "Ms K, 41, premenopausal", "Mrs F (51, postmenopausal", "Ms D, 50 years,": title, name, age
-        # ("Ms Priya Raman (52, ...", "Mrs R. Adeyemi, 34 years,": a first name or initial before the surname)
-        re.compile(r"\b(?:Mrs|Mr|Ms|Miss|Mx)\.?\s+(?:[A-Z][\w'-]*\.?\s+){0,2}[A-Z][\w'-]*\s*[,(]\s*(\d{1,3})\s*(?:years?|yrs?|y)?"
+        # "Ms K, 41, premenopausal", "Mrs F (51, postmenopausal", "Ms D, 50 years,", "Mrs Gwen Talbot, 68,",
+        # "Ms T. Kowalczyk, 42": title, name (up to four words or initials), age
+        re.compile(r"\b(?:Mrs|Mr|Ms|Miss|Mx)\.?\s+(?:[A-Z][\w'-]*\.?\s+){0,3}[A-Z][\w'-]*\s*[,(]\s*(\d{1,3})\s*(?:years?|yrs?|y)?"
                    r"(?=\s*[,.;()]|\s+(?:years?\b|woman|lady|female|man|male|pre|post|peri))"),
         # clinic-letter shorthand "66F, postmenopausal", "Mrs B, 58 F": capitals only
         re.compile(r"(?<![\w.,/:-])(\d{1,3})\s?(?:yo\s?|y/o\s?|y\s)?(?:F|M)\b(?![/.]\d)"),
@@ -1190,6 +1192,11 @@ class _TextReader:
         for m in re.finditer(r"(?<![\w-])(germline\s+|somatic\s+)?" + self.GENES + r"(?![\w-])", t):
             gene = m.group(2)
             after = t[m.end():m.end() + 60]
+            nxt = _NEXT_GENE.search(after)
+            if nxt is not None and _GENE_RESULT.search(after, 0, nxt.start()):
+                # "PALB2 pathogenic variant (heterozygous), BRCA1/BRCA2 no variant detected": this gene's result is
+                # before the next gene's; in "BRCA1/2, PALB2, ATM: no pathogenic variant" the result is shared
+                after = after[:nxt.start()]
             before = t[max(0, m.start() - 40):m.start()]
             if gene == "HER2" and not re.search(r"amplif|mutat", after[:20], re.I):
                 continue
@@ -1554,7 +1561,8 @@ class _TextReader:
                 assessed = assessed or d  # "partial response after 4 cycles on CT 27/10/2026": a scan's date
             elif range_span:
                 continue
-            elif re.search(r"(?:until|to|through|stopped|ended|discontinued|completed|last\s+(?:[\w-]+\s+){0,2}dose)\s*(?:in|on|:)?\s*$", before):
+            elif re.search(r"(?:until|to|through|stopped|ended|discontinued|completed|last\s+(?:[\w-]+\s+){0,2}dose)\s*(?:in|on|:)?\s*$", before) \
+                    or _LAST_DOSE_BEFORE.search(s.text[:a]):
                 end = end or d
             elif start is None:
                 start = d
@@ -1597,7 +1605,9 @@ class _TextReader:
             progressed, pd = False, None
         if progressed and pd is None and end is None and start and duration:
             pd = _add_months(start, duration)
-        ongoing = True if re.search(r"\b(currently|current|ongoing|continues|continuing|remains on|still on|since)\b", low) or is_med_list else None
+        # "since" with no date or event after it ("no anticancer treatment since") says nothing goes on
+        ongoing = True if re.search(r"\b(currently|current|ongoing|continues|continuing|remains on|still on|since(?!\s*(?:[.;,)]|$)))\b", low) \
+            or is_med_list else None
         if ongoing is None and start is not None and end is None and not progressed and relapse_after is None and \
                 re.search(r"\bfrom\s+(?:\d{1,2}\s+)?(?:" + _MON + r"|\d{1,2}[/.])", low) and not _PAST_COURSE.search(low):
             ongoing = True  # "First-line anastrozole + ribociclib from June 2026: partial response": open-ended
@@ -1669,7 +1679,8 @@ class _TextReader:
         pm = re.search(r"\b(?:PD|progressive disease|progression|progressed|progressing)\b", s.text, re.I)
         if pm and last.progressed is not True and (last.end is None or last.ongoing) and \
                 not re.search(r"\b(?:no|without|not|free of|no evidence of)\s+(?:\w+\s+){0,2}(?:PD|progress\w*)", s.text, re.I) and \
-                not re.search(r"\b(?:local|breast primary|of the primary)\b", s.low) and self.p.primary_diagnosis is not None \
+                not re.search(r"\b(?:local|breast primary|of the primary)\b", s.low) and not _FUTURE_PROGRESSION.search(s.text) \
+                and self.p.primary_diagnosis is not None \
                 and (self.p.primary_diagnosis.extent == "metastatic" or self.p.primary_diagnosis.metastases):
             # "CT 5 Nov 2026: PD in lung": progression on the course she is on
             last.progressed = True
@@ -1714,14 +1725,15 @@ class _TextReader:
         return bool(_PLANNED.search(before) or _OPTIONS.search(self.text[s.start:ent.start_char]))
 
     def conditions(self, s: _Sentence) -> None:
-        from .note_rules import note_rules
+        from .note_rules import negative_result_after
 
         for ent, key in self._ents(s, "CONDITION"):
             if ent._.is_family or ent._.is_hypothetical:
                 continue
-            after = self.text[ent.end_char:s.end].split("\n", 1)[0]
-            if ent._.is_negated or note_rules()["test_negative"].search(after):
-                # "HIV, hepatitis B and hepatitis C negative": each test of the list negative
+            after = self.text[ent.end_char:s.end]
+            if ent._.is_negated or negative_result_after(key, after):
+                # "HIV negative", "HIV, hepatitis B and hepatitis C negative", "HIV, HBsAg, HCV Ab: all neg": a
+                # negative test result after it
                 self.p.assertions.append(Assertion(subject=f"condition:{key}", present=False, source=self.src(s)))
                 continue
             quals = []
@@ -1879,6 +1891,16 @@ def _number_words(text: str) -> str:
 _PAST_AGE = re.compile(r"\b(?:lmp|menopaus\w*|menarche|diagnos\w*|presented|at)\s*(?:was\s*)?(?:at\s*)?(?:the\s*)?$", re.I)
 _PAST_COURSE = re.compile(r"\b(?:initially|previously|formerly|originally|first|had\s+been|was|were)\s+(?:\w+\s+)?"
                           r"(?:treated|managed|given|started|placed)\b|\bfollowed\s+by\b")
+#: the date of a course's last dose, written after it ("The last tablets of letrozole and ribociclib were taken on")
+_LAST_DOSE_BEFORE = re.compile(r"(?i)\b(?:last|final)\s+(?:[\w-]+\s+){0,2}(?:doses?|tablets?|capsules?|pills?|cycles?|infusions?|"
+                               r"injections?|treatments?)\b[^.;]{0,60}?\b(?:taken|given|administered|received)\s+(?:on|in)\s*$")
+#: a progression spoken of as a future event ("PARP inhibitor trial at progression", "until PD"): not one now
+_FUTURE_PROGRESSION = re.compile(r"(?i)\b(?:at|upon|on|until|if|when|in case of|in the event of)\s+(?:further\s+|future\s+|disease\s+)?"
+                                 r"(?:PD|progression|progressive disease)\b")
+#: a clause about another gene after a gene's own result, and the words of a result
+_NEXT_GENE = re.compile(r"[,;]\s*(?:germline\s+|somatic\s+)?" + _TextReader.GENES + r"(?![\w-])")
+_GENE_RESULT = re.compile(r"(?i)mutat|variant|alteration|amplif|fusion|wild[- ]?type|pathogenic|deletion|detected|carrier|"
+                          r"positive|negative")
 _STILL_ON = re.compile(r"\b(?:currently|now|still|continues?|continuing|remains?|ongoing|will\s+continue|since)\b")
 _REGIMEN_WITH = re.compile(r"\b(?:treated|received|receiving|regimen|combination|cycles?|therapy)\b")
 

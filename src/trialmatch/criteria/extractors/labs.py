@@ -37,6 +37,7 @@ def _labs(t: str) -> list:
                 continue
         groups.append([mt])
     results: list[tuple[list, int, int]] = []  # (atoms, start, end)
+    links: dict[int, tuple] = {}  # result index -> ("unless", condition) | ("if", comparison): see _link_conditionals
     clause_qs = find_quantities(t)  # one scan of the clause, shared by its segments
     short = _core_length(t) <= _BARE_LIMIT_MAX_CLAUSE
     for gi, grp in enumerate(groups):
@@ -65,6 +66,21 @@ def _labs(t: str) -> list:
             if c.get("condition") is not None:
                 cond = c
                 break
+        link = None
+        unless = _UNLESS_IN_WHICH_CASE.search(seg, base["end"]) if gi + 1 < len(groups) else None
+        unless_cond = _condition_in(unless.group("cond")) if unless is not None else None
+        if unless_cond is not None:
+            # "bilirubin ≤ 1.5 × ULN, unless Gilbert's disease, in which case direct bilirubin ≤ 1.5 × ULN": the
+            # next analyte's limit replaces this one for the patients with the condition
+            link = ("unless", unless_cond)
+            _consume(t, start + unless.start(), start + unless.end())
+        elif cond is None and gi + 1 < len(groups):
+            lab_if = next((c for c in comps[1:] if _LAB_IF_TAIL.fullmatch(seg, _uln_end(seg, c["end"]))), None)
+            if lab_if is not None:
+                # "AST and ALT ≤ 2.5 × ULN (≤ 1.5 × ULN if alkaline phosphatase > 2.5 × ULN)": the stricter limit
+                # holds when the next analyte's comparison does
+                link = ("if", lab_if)
+                _consume(t, start + lab_if["start"], start + _uln_end(seg, lab_if["end"]))
         extra, how = _more_comparisons(seg, comps)
         atoms = []
         seen_keys = []
@@ -79,6 +95,8 @@ def _labs(t: str) -> list:
                 a2 = _lab_atom(key, cond, avocab)
                 if a2 is not None:
                     a = IfThen(condition=cond["condition"], then=a2, otherwise=a)
+            elif link is not None:
+                pass
             elif extra:
                 more = [x for x in (_lab_atom(key, c, avocab) for c in extra) if x is not None]
                 if more:
@@ -87,11 +105,14 @@ def _labs(t: str) -> list:
                 seen_keys.extend(_BP_KEYS)  # "systolic/diastolic BP > 140/90": one pair
             atoms.append(a)
         if atoms:
+            if link is not None:
+                links[len(results)] = link
             results.append((atoms, grp[0][1], end))
             for c in _lab_consumed(seg, comps, base, cond, extra if cond is None else []):
                 _consume(t, start + c["start"], start + c["end"])
     if not results:
         return []
+    results = _link_conditionals(results, links, avocab, t)
     # alternatives: "Cr ≤ 1.5 × ULN or creatinine clearance ≥ 60 mL/min"
     out: list = []
     i = 0
@@ -108,6 +129,59 @@ def _labs(t: str) -> list:
                 continue
         out.extend(atoms)
         i += 1
+    return out
+
+
+_UNLESS_IN_WHICH_CASE = re.compile(r"(?i)\bunless\b(?P<cond>[^;]{0,100}?)\bin\s+which\s+case\b[^;]{0,20}$")
+_GILBERT = re.compile(r"(?i)gilbert")
+
+
+def _condition_in(text: str):
+    """The patient condition a conditional limit is written for ("unless the patient has Gilbert's disease",
+    "if liver metastases"), or None."""
+    if _GILBERT.search(text):
+        return Condition(condition="gilbert_syndrome")
+    m = re.search(r"(?i)\b(liver|hepatic|bone)\s+(?:metasta|involvement)", text)
+    if m is not None:
+        return Metastasis(site="bone" if m.group(1).lower() == "bone" else "liver")
+    return None
+
+
+def _uln_end(seg: str, end: int) -> int:
+    """``end`` moved past a "× ULN" written right after it."""
+    m = _ULN_AFTER.match(seg, end)
+    return m.end() if m is not None else end
+
+
+_LAB_IF_TAIL = re.compile(r"(?i)\s*(?:if|when|in case of|in patients with|for patients with)\s+(?:the\s+|an?\s+)?(?:serum\s+)?")
+
+
+def _link_conditionals(results: list, links: dict, avocab, t: str) -> list:
+    """Results with each linked pair joined into one conditional: ``("unless", C)`` at ``i``:
+    IfThen(C, then=results[i + 1], otherwise=results[i]); ``("if", comparison)`` at ``i``: each analyte of
+    ``results[i]`` gets IfThen(results[i + 1], then=<its limit by the comparison>, otherwise=<its limit>)."""
+    if not links:
+        return results
+    out: list = []
+    i = 0
+    while i < len(results):
+        atoms, s, e = results[i]
+        link = links.get(i)
+        if link is None or i + 1 >= len(results):
+            out.append(results[i])
+            i += 1
+            continue
+        nxt_atoms, _, ne = results[i + 1]
+        if link[0] == "unless":
+            out.append(([IfThen(condition=link[1], then=_all(nxt_atoms), otherwise=_all(atoms))], s, ne))
+        else:
+            cond = _all(nxt_atoms)
+            joined = []
+            for a in atoms:
+                a2 = _lab_atom(a.analyte, link[1], avocab) if isinstance(a, LabThreshold) else None
+                joined.append(a if a2 is None else IfThen(condition=cond, then=a2, otherwise=a))
+            out.append((joined, s, ne))
+        i += 2
     return out
 
 
@@ -377,7 +451,7 @@ def _comparisons(seg: str, qs=None, bare_ok: bool = True) -> list[dict]:
             c["condition"] = Metastasis(site="liver")
         elif re.search(r"(?i)\b(?:if|in case of|for patients with|in patients with|in the presence of|with)\b[^;)]{0,20}bone\s+metasta", after[:50]):
             c["condition"] = Metastasis(site="bone")
-        elif re.search(r"(?i)gilbert", after[:60]):
+        elif _GILBERT.search(after[:60]):
             c["condition"] = Condition(condition="gilbert_syndrome")
         else:
             c["condition"] = None

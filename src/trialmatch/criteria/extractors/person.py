@@ -270,6 +270,7 @@ def _pregnancy_states(words: str) -> list:
     if _any(r"breast-?\s?feeding|lactating|lactation|nursing", words):
         out.append(Pregnancy(state="breastfeeding"))
     return out
+_PREGNANCY_SHOWN_BY = re.compile(r"(?i)(?<=pregnant)\s*\((?:as\s+)?(?:shown\s+by\s+|confirmed\s+by\s+|i\.e\.,?\s*)?(?:a\s+)?positive\b[^()]{0,40}\)")
 
 
 def _pregnancy(t: str, kind: str) -> list:
@@ -295,7 +296,9 @@ def _pregnancy(t: str, kind: str) -> list:
         if _any(r"breast-?\s?feeding|lactating|lactation|nursing", t):
             out.append(Pregnancy(state="breastfeeding"))
         return out
-    if _any(r"\bpregnan(?:t|cy)\b", t) and not _any(r"avoid|prevent|contracep|potential|test", t) \
+    # "pregnant (positive B-hCG test)": the bracket says how pregnancy is shown, it asks for no test
+    t_nb = _PREGNANCY_SHOWN_BY.sub(" ", t)
+    if _any(r"\bpregnan(?:t|cy)\b", t_nb) and not _any(r"avoid|prevent|contracep|potential|test", t_nb) \
             or _any(r"\bpregnant\b", "".join(m.group(0) for m in _PREG_STATE_LIST.finditer(t))):
         out.append(Pregnancy(state="pregnant"))
     if _any(r"breast-?\s?feeding|lactating|lactation|nursing", t):
