@@ -78,7 +78,7 @@ from trialmatch.criteria.structure import (
 
 __all__ = ["COMPILER_VERSION", "compile_criteria", "compile_text", "compile_criterion_text"]
 
-COMPILER_VERSION = "0.8.0"
+COMPILER_VERSION = "0.9.0"
 
 
 _NUMERIC_KINDS = (Age, LabThreshold, PerformanceStatus, LifeExpectancy, Measurement)
