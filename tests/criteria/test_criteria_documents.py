@@ -374,3 +374,12 @@ def test_negative_tests_ecog_status_and_class_based_chemotherapy():
     assert [a.agents for a in iter_atoms(e)] == [["anthracycline"]]
     e, _, _ = compile_criterion_text("Prior taxane or other chemotherapy", "exclusion")
     assert "chemotherapy" in e.agents
+
+
+def test_chemotherapy_named_by_what_it_lacks_keeps_the_broad_class():
+    from trialmatch.criteria.compile import compile_criterion_text
+
+    e, _, _ = compile_criterion_text("at least 3 weeks must have elapsed since the completion of a non-nitrosourea "
+                                     "containing chemotherapy regimen and at least 6 weeks since the completion of a "
+                                     "nitrosourea containing chemotherapy", "inclusion")
+    assert any("chemotherapy" in a.agents for a in iter_atoms(e))

@@ -119,6 +119,9 @@ _LAST_THERAPY_RE = re.compile(
 
 
 _BASED_CHEMO = re.compile(r"(?i)[-\s](?:based|containing)\s+chemotherap")
+# chemotherapy also named on its own or by what it lacks ("non-nitrosourea containing chemotherapy", "or other
+# chemotherapy"): the broad class stays
+_OTHER_CHEMO = re.compile(r"(?i)\bnon-?\s?\w+[-\s](?:based|containing)|(?<![-\s]based )(?<![-\s]containing )\bchemotherap")
 
 
 def _prior_therapy(t: str, kind: str) -> list:
@@ -193,7 +196,7 @@ def _prior_therapy(t: str, kind: str) -> list:
                 agents.append(name)  # "bortezomib or tipifarnib": a drug-like name listed beside a known one
     if not _any(r"prior|previous|previously|received|receiv|treated|treatment|therapy|exposure|exposed|pretreated|resistan|resisted|refractory|progress|relapse|failure|failed|line|regimen|after|taken|use of|washout|discontinu|current|ongoing", t):
         return []
-    if "chemotherapy" in agents and len(agents) > 1 and _BASED_CHEMO.search(t) and any(
+    if "chemotherapy" in agents and len(agents) > 1 and _BASED_CHEMO.search(t) and not _OTHER_CHEMO.search(t) and any(
             a != "chemotherapy" and "chemotherapy" in (class_ancestors(a) | drug_classes(a)) for a in agents):
         # "anthracycline/anthracenedione-based chemotherapy": the chemotherapy named by its class, not any
         agents = [a for a in agents if a != "chemotherapy"]
