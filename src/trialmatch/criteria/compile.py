@@ -458,14 +458,20 @@ _UNFIT_FOR = re.compile(r"(?i)\b(?:medically\s+)?(?:unfit|not\s+fit|unsuitable|n
 _PRIOR_WORDS = re.compile(r"(?i)\b(?:prior|previous(?:ly)?|received|pretreated|history\s+of|treated\s+with)\b")
 
 
+def _few_sentences(t: str) -> list[str] | None:
+    """The sentences of a criterion of two to four sentences (the shapes read sentence by sentence), else None."""
+    sents = [x for x in _SENTENCE_SPLIT.split(t) if x.strip()]
+    return sents if 2 <= len(sents) <= 4 else None
+
+
 @lru_cache(maxsize=65536)
 def _sentences_with_conditional(t: str, kind: str):
     """A criterion of a few sentences one of which concerns the patients with a condition only ("Participants must
     have adequate cardiac function. Participants with known history of cardiac disease ... must be NYHA class 2B or
     better"): each sentence compiled on its own and all required, the conditional one as ``IfThen`` (see
     ``_condition_conditional``); read whole, the condition would become a requirement of every patient."""
-    sents = [x for x in _SENTENCE_SPLIT.split(t) if x.strip()]
-    if not 2 <= len(sents) <= 4:
+    sents = _few_sentences(t)
+    if sents is None:
         return None
     conds = [_condition_conditional(x, kind) for x in sents]
     if not any(c is not None and isinstance(c[0], IfThen) for c in conds):
@@ -484,8 +490,8 @@ def _exclusion_sentences(t: str, kind: str):
     """An exclusion of a few sentences, one a matter a person confirms and another a fact ("Female patients who are
     pregnant or breastfeeding. Patients ... not willing to employ contraception ..."): each sentence excludes on its
     own (AnyOf); read whole, the confirmation would hide the fact. None unless both kinds of sentence are there."""
-    sents = [x for x in _SENTENCE_SPLIT.split(t) if x.strip()]
-    if not 2 <= len(sents) <= 4:
+    sents = _few_sentences(t)
+    if sents is None:
         return None
     compiled = [_compile_criterion_cached(x.strip(), kind) for x in sents]
     if not any(st == "needs_confirmation" for _e, st, _w in compiled) or \

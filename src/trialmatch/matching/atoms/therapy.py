@@ -46,7 +46,6 @@ def _setting_of(t, idx: PatientIndex) -> str:
             and t.start >= d.date:
         return "early"  # "Tamoxifen from June 2024", relapse in September 2026 and stopped then: begun for early disease
     return "unknown"
-    return "unknown"
 
 
 def _early_history_untold(a: cm.PriorTherapy, idx: PatientIndex) -> bool:
@@ -300,13 +299,12 @@ def _assert_no_therapy(idx: PatientIndex, agents: list[str], settings: list[str]
 def _latest_line(treatments: list) -> list | None:
     """Her most recent line of anti-cancer therapy: the treatments sharing the latest start date (or the highest
     line number); None when that cannot be told (a treatment without a start date, and no line numbers)."""
-    systemic = treatments
-    if all(ti.treatment.start for ti in systemic):
-        last = max(ti.treatment.start for ti in systemic)
-        return [ti for ti in systemic if ti.treatment.start == last]
-    if all(ti.treatment.line is not None for ti in systemic):
-        last = max(ti.treatment.line for ti in systemic)
-        return [ti for ti in systemic if ti.treatment.line == last]
+    if all(ti.treatment.start for ti in treatments):
+        last = max(ti.treatment.start for ti in treatments)
+        return [ti for ti in treatments if ti.treatment.start == last]
+    if all(ti.treatment.line is not None for ti in treatments):
+        last = max(ti.treatment.line for ti in treatments)
+        return [ti for ti in treatments if ti.treatment.line == last]
     return None
 
 
