@@ -18,3 +18,12 @@ def compiled_criterion(text: str, kind: str = "inclusion") -> cm.Criterion:
     expr, status, reason = compile_criterion_text(text, kind)
     return cm.Criterion(id="I1", kind=kind, text=text, span=(0, len(text)), expression=expr, status=status,
                         reason=reason)
+
+
+def compiled_outcome(text: str, patient, as_of, kind: str = "inclusion"):
+    """The outcome for ``patient`` as of ``as_of`` of one criterion compiled from ``text``; the text must compile."""
+    from trialmatch.matching import evaluate_criterion
+
+    c = compiled_criterion(text, kind)
+    assert c.status == "compiled", (c.status, c.reason)
+    return evaluate_criterion(c, patient, as_of)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from trialmatch.criteria import compile_criterion_text
 from trialmatch.criteria import model as cm
-from trialmatch.matching import evaluate_criterion
 from trialmatch.patients import model as pm
+
+from criterion_helpers import compiled_outcome
 
 AS_OF = dt.date(2026, 10, 10)
 SRC = pm.Source(kind="json", locator="$.x")
@@ -25,10 +25,7 @@ def patient(treatments=None, dx_date=dt.date(2025, 1, 10), met_date=dt.date(2025
 
 
 def outcome(text: str, p: pm.Patient, kind: str = "inclusion"):
-    expr, status, reason = compile_criterion_text(text, kind)
-    assert status == "compiled", (status, reason)
-    c = cm.Criterion(id="I1", kind=kind, text=text, span=(0, len(text)), expression=expr, status=status)
-    return evaluate_criterion(c, p, AS_OF)
+    return compiled_outcome(text, p, AS_OF, kind)
 
 
 LETROZOLE_SD = pm.Treatment(drugs=["letrozole"], setting="metastatic", line=1, start=dt.date(2025, 2, 1),

@@ -12,8 +12,9 @@ import pytest
 
 from trialmatch.criteria import compile_criterion_text
 from trialmatch.criteria import model as cm
-from trialmatch.matching import evaluate_criterion
 from trialmatch.patients import model as pm
+
+from criterion_helpers import compiled_outcome
 
 AS_OF = dt.date(2026, 11, 20)
 SRC = pm.Source(kind="json", locator="$.x")
@@ -29,10 +30,7 @@ def patient(treatments=(), dx=dt.date(2019, 3, 1), met=dt.date(2026, 7, 10), **k
 
 
 def outcome(text: str, p: pm.Patient, kind: str = "inclusion"):
-    expr, status, reason = compile_criterion_text(text, kind)
-    assert status == "compiled", (status, reason)
-    c = cm.Criterion(id="I1", kind=kind, text=text, span=(0, len(text)), expression=expr, status=status)
-    return evaluate_criterion(c, p, AS_OF)
+    return compiled_outcome(text, p, AS_OF, kind)
 
 
 def adjuvant(drug: str, start: dt.date, end: dt.date, **kw) -> pm.Treatment:
